@@ -1,0 +1,214 @@
+"""The only module of microticket that touches cryptolib, hashlib and os.urandom.
+
+- AES-128-CBC (and ECB) into caller buffers, with long-lived cipher objects for explicit-IV formats.
+- HMAC (RFC 2104) over SHA-256, SHA-1 and MD5 with the key's pads computed once per key.
+- Constant-time comparison.
+- The TLS 1.2 PRF (RFC 5246 section 5), the TLS 1.0/1.1 PRF (RFC 4346 section 5) and IKEv2 prf+
+  (RFC 7296 section 2.13).
+
+MicroPython facts this module is built around: a cryptolib.aes object encrypts OR decrypts and carries CBC
+state across calls; hash objects have no copy() and digest() finalises them; making any object allocates,
+while aes.encrypt(src, dst) and hash.update(memoryview) on existing objects do not.
+"""
+
+import os
+import hashlib
+import cryptolib
+import micropython
+from micropython import const
+
+AES_ECB = const(1)
+AES_CBC = const(2)
+BLOCK = const(16)
+
+_ZERO_IV = bytes(16)
+_HASHES = {"sha256": (hashlib.sha256, 32), "sha1": (hashlib.sha1, 20), "md5": (hashlib.md5, 16)}
+
+
+def urandom(n):
+    """Random bytes from the platform CSPRNG; the only source of randomness in microticket."""
+    return os.urandom(n)
+
+
+def hash_new(name, data=None):
+    h = _HASHES[name][0]()
+    if data is not None:
+        h.update(data)
+    return h
+
+
+def sha256(data):
+    h = hashlib.sha256()
+    h.update(data)
+    return h.digest()
+
+
+def sha1(data):
+    h = hashlib.sha1()
+    h.update(data)
+    return h.digest()
+
+
+def md5(data):
+    h = hashlib.md5()
+    h.update(data)
+    return h.digest()
+
+
+def digest_size(name):
+    return _HASHES[name][1]
+
+
+class Hmac:
+    """HMAC with precomputed inner and outer key blocks (RFC 2104 section 2).
+
+    ``mac(a, b, c, d)`` is HMAC(key, a | b | c | d) for up to four byte strings, so callers need not join
+    buffers. Each call makes two hash objects and two digests: the only allocations.
+    """
+
+    def __init__(self, key, name="sha256"):
+        ctor, size = _HASHES[name]
+        self._ctor = ctor
+        self.digest_size = size
+        if len(key) > 64:
+            h = ctor()
+            h.update(key)
+            key = h.digest()
+        ipad = bytearray(64)
+        opad = bytearray(64)
+        for i in range(64):
+            k = key[i] if i < len(key) else 0
+            ipad[i] = k ^ 0x36
+            opad[i] = k ^ 0x5C
+        self._ipad = ipad
+        self._opad = opad
+
+    @micropython.native
+    def mac(self, a, b=None, c=None, d=None):
+        h = self._ctor()
+        h.update(self._ipad)
+        h.update(a)
+        if b is not None:
+            h.update(b)
+        if c is not None:
+            h.update(c)
+        if d is not None:
+            h.update(d)
+        inner = h.digest()
+        h = self._ctor()
+        h.update(self._opad)
+        h.update(inner)
+        return h.digest()
+
+
+def hmac_sha256(key, data):
+    return Hmac(key, "sha256").mac(data)
+
+
+def hmac_sha1(key, data):
+    return Hmac(key, "sha1").mac(data)
+
+
+@micropython.native
+def ct_equal(a, b):
+    """Constant-time equality of two byte strings (time depends on the length only)."""
+    if len(a) != len(b):
+        return False
+    r = 0
+    for i in range(len(a)):
+        r |= a[i] ^ b[i]
+    return r == 0
+
+
+@micropython.native
+def ct_equal_at(a, b, b_off):
+    """Constant-time ``a == b[b_off:b_off+len(a)]`` without slicing b (no allocation)."""
+    n = len(a)
+    if b_off < 0 or b_off + n > len(b):
+        return False
+    r = 0
+    for i in range(n):
+        r |= a[i] ^ b[b_off + i]
+    return r == 0
+
+
+# --- AES -------------------------------------------------------------------------------------------
+
+def aes_cbc_encryptor(key, iv=None):
+    """A long-lived AES-CBC encrypt object (keeps CBC state across calls)."""
+    return cryptolib.aes(key, AES_CBC, _ZERO_IV if iv is None else iv)
+
+
+def aes_cbc_decryptor(key, iv=None):
+    """A long-lived AES-CBC decrypt object. Decrypting ``iv | data`` and dropping the first output block
+    gives the plaintext of ``data`` under ``iv`` whatever state the object was in."""
+    return cryptolib.aes(key, AES_CBC, _ZERO_IV if iv is None else iv)
+
+
+def aes_ecb(key):
+    return cryptolib.aes(key, AES_ECB)
+
+
+def aes_cbc_encrypt(key, iv, data):
+    """One-shot AES-CBC encryption of block-aligned data (makes a new cipher object)."""
+    return cryptolib.aes(key, AES_CBC, iv).encrypt(data)
+
+
+def aes_cbc_decrypt(key, iv, data):
+    return cryptolib.aes(key, AES_CBC, iv).decrypt(data)
+
+
+# --- PRFs ------------------------------------------------------------------------------------------
+
+def _p_hash(hm, label, seed, out, xor):
+    """P_hash (RFC 5246 section 5) written (or xored) into ``out``."""
+    a = hm.mac(label, seed)  # A(1)
+    n = len(out)
+    pos = 0
+    while pos < n:
+        block = hm.mac(a, label, seed)
+        take = min(len(block), n - pos)
+        if xor:
+            for i in range(take):
+                out[pos + i] ^= block[i]
+        else:
+            out[pos:pos + take] = block[:take] if take < len(block) else block
+        pos += take
+        if pos < n:
+            a = hm.mac(a)
+
+
+def tls12_prf(secret, label, seed, n):
+    """TLS 1.2 PRF with SHA-256: P_SHA256(secret, label | seed), n bytes."""
+    out = bytearray(n)
+    _p_hash(Hmac(secret, "sha256"), label, seed, out, False)
+    return bytes(out)
+
+
+def tls10_prf(secret, label, seed, n):
+    """TLS 1.0/1.1 PRF (RFC 4346 section 5): P_MD5(S1, ...) XOR P_SHA-1(S2, ...)."""
+    half = (len(secret) + 1) // 2
+    out = bytearray(n)
+    _p_hash(Hmac(secret[:half], "md5"), label, seed, out, False)
+    _p_hash(Hmac(secret[len(secret) - half:], "sha1"), label, seed, out, True)
+    return bytes(out)
+
+
+def prf_plus(hm, seed, n):
+    """IKEv2 prf+ (RFC 7296 section 2.13): T1 | T2 | ... with Ti = prf(K, Ti-1 | S | i).
+    ``hm`` is an Hmac keyed with K."""
+    if n > 255 * hm.digest_size:
+        raise ValueError("prf+ output too long")
+    out = bytearray(n)
+    pos = 0
+    t = b""
+    i = 1
+    ctr = bytearray(1)
+    while pos < n:
+        ctr[0] = i
+        t = hm.mac(t, seed, ctr)
+        take = min(len(t), n - pos)
+        out[pos:pos + take] = t[:take] if take < len(t) else t
+        pos += take
+        i += 1
+    return bytes(out)

@@ -1,0 +1,360 @@
+"""Sealed session tickets: the recommended construction of RFC 5077 section 4.
+
+    ticket = key_name[16] | iv[16] | uint16 len | encrypted_state[len] | mac[32]
+    mac    = HMAC-SHA-256(hmac_key, key_name | iv | len | encrypted_state)
+    encrypted_state = AES-128-CBC(aes_key, iv, uint32 created | state | PKCS#7 padding)
+
+The "draft07" profile (draft-salowey-tls-ticket-07 section 4, i.e. RFC 4507) is the same layout with
+HMAC-SHA1 and mac[20].
+
+``created`` is microticket's addition inside the encryption: the time the *session* was first established.
+A renewed ticket keeps it, so renewing never extends a session past ``lifetime`` (RFC 5077 section 5.6).
+
+KeyRing holds the keys, newest first. The newest key seals; every key still inside its decrypt window opens.
+A key stops sealing when a newer one is made (rotate), and tickets it sealed are at most ``lifetime`` old at
+that moment, so it can be dropped ``lifetime`` seconds later: that is its window.
+
+``open`` works in this order, so nothing is learned from a forged ticket (RFC 5077 section 5):
+length sanity -> key_name lookup (no crypto for an unknown name) -> MAC in constant time -> decrypt ->
+padding -> lifetime. Padding is only looked at after the MAC passed: no padding oracle.
+
+Memory (MicroPython is the target): the ring preallocates one work buffer for the largest ticket it can
+issue, one for the plaintext, and memoryviews for every block count, so ``open`` allocates only the two
+SHA-256 hash objects and digests of the HMAC, and the bytes it returns. The parsing, lookup, compare, AES and
+padding steps run under ``micropython.heap_lock()`` (proven by tests/test_memory.py).
+"""
+
+import json
+import micropython
+from micropython import const
+
+from microticket import crypto
+from microticket.errors import TicketRejected, DecodeError
+from microticket.store import write_private
+
+NAME_LEN = const(16)
+IV_LEN = const(16)
+_HDR = const(34)  # key_name | iv | len
+AES_KEY_LEN = const(16)
+_BLOCK = const(16)
+
+PROFILE_RFC5077 = "rfc5077"
+PROFILE_DRAFT07 = "draft07"
+# profile -> (hash name, mac length, hmac key length)
+PROFILES = {PROFILE_RFC5077: ("sha256", 32, 32), PROFILE_DRAFT07: ("sha1", 20, 20)}
+
+KEYFILE_FORMAT = "microticket-keys/1"
+DEFAULT_LIFETIME = const(86400)  # RFC 5077 gives no number; one day is the common server default
+DEFAULT_MAX_STATE = const(256)   # bytes of state a ticket can carry (TLS PSK state is about 90)
+DEFAULT_SKEW = const(60)         # seconds a ticket's creation time may lie ahead of "now" (fleet clocks)
+DEFAULT_MAX_KEYS = const(4)
+
+
+def _copy_in(dst, src, n):
+    # Bytecode on purpose: a slice store in bytecode uses a slice on the C stack; native code would
+    # heap-allocate the slice object. The frame is small enough to stay on the C stack too.
+    dst[0:n] = src
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+def _unhex(s, n, what):
+    try:
+        b = bytes.fromhex(s)
+    except (ValueError, TypeError):
+        raise DecodeError("key file: %s is not hex" % what)
+    if n is not None and len(b) != n:
+        raise DecodeError("key file: %s must be %d bytes" % (what, n))
+    return b
+
+
+class TicketKey:
+    """One key set: key_name, AES-128 key, HMAC key, creation time. Cipher objects are long-lived."""
+
+    def __init__(self, name, aes_key, hmac_key, created, hash_name):
+        if len(name) != NAME_LEN or len(aes_key) != AES_KEY_LEN:
+            raise ValueError("bad key sizes")
+        self.name = bytes(name)
+        self.aes_key = bytes(aes_key)
+        self.hmac_key = bytes(hmac_key)
+        self.created = created
+        self.hmac = crypto.Hmac(self.hmac_key, hash_name)
+        # made once: making a cipher object allocates, using one does not
+        self.encryptor = crypto.aes_cbc_encryptor(self.aes_key, crypto.urandom(16))
+        self.decryptor = crypto.aes_cbc_decryptor(self.aes_key)
+
+
+class KeyRing:
+    def __init__(self, keys, profile=PROFILE_RFC5077, lifetime=DEFAULT_LIFETIME, max_state=DEFAULT_MAX_STATE,
+                 skew=DEFAULT_SKEW, max_keys=DEFAULT_MAX_KEYS):
+        if profile not in PROFILES:
+            raise ValueError("unknown ticket profile")
+        if not keys:
+            raise ValueError("a key ring needs at least one key")
+        if lifetime <= 0:
+            raise ValueError("lifetime must be positive")
+        self.profile = profile
+        self.hash_name, self.mac_len, self.hmac_key_len = PROFILES[profile]
+        self.lifetime = lifetime
+        self.skew = skew
+        self.max_keys = max_keys
+        self.keys = list(keys)
+        # results of the last successful open()
+        self.should_renew = False
+        self.created = 0
+        self.key_index = 0
+        self._len = 0
+        # Fixed buffers, sized for the largest ticket this ring can issue.
+        self.max_state = max_state
+        self.max_enc = ((4 + max_state) // _BLOCK + 1) * _BLOCK
+        self.max_ticket = _HDR + self.max_enc + self.mac_len
+        self._work = bytearray(self.max_ticket)
+        self._plain = bytearray(_BLOCK + self.max_enc)
+        work = memoryview(self._work)
+        plain = memoryview(self._plain)
+        nblocks = self.max_enc // _BLOCK
+        # index k = number of 16-byte blocks of encrypted_state
+        self._mac_in = [None] + [work[0:_HDR + _BLOCK * k] for k in range(1, nblocks + 1)]
+        self._dec_in = [None] + [work[_HDR - IV_LEN:_HDR + _BLOCK * k] for k in range(1, nblocks + 1)]
+        self._dec_out = [None] + [plain[0:_BLOCK + _BLOCK * k] for k in range(1, nblocks + 1)]
+        self._enc_in = self._dec_out
+        self._enc_out = self._dec_in
+        self._plain_mv = plain
+        self._work_mv = work
+
+    # --- key management ------------------------------------------------------------------------------
+
+    @classmethod
+    def generate(cls, now, profile=PROFILE_RFC5077, lifetime=DEFAULT_LIFETIME, **kw):
+        """A new ring with one fresh random key (os.urandom)."""
+        return cls([cls._new_key(now, profile)], profile, lifetime, **kw)
+
+    @staticmethod
+    def _new_key(now, profile):
+        hash_name, _, hmac_len = PROFILES[profile]
+        return TicketKey(crypto.urandom(NAME_LEN), crypto.urandom(AES_KEY_LEN), crypto.urandom(hmac_len),
+                         now, hash_name)
+
+    def rotate(self, now):
+        """Make a new sealing key and drop keys whose decrypt window has closed."""
+        self.keys.insert(0, self._new_key(now, self.profile))
+        self.prune(now)
+
+    def prune(self, now):
+        keep = [self.keys[0]]
+        for i in range(1, len(self.keys)):
+            if i < self.max_keys and self._window_open(i, now):
+                keep.append(self.keys[i])
+        self.keys = keep
+
+    def _window_open(self, i, now):
+        # Key i sealed until key i-1 was made; its tickets are all expired `lifetime` after that.
+        return i == 0 or now <= self.keys[i - 1].created + self.lifetime
+
+    # --- seal ----------------------------------------------------------------------------------------
+
+    @micropython.native
+    def seal(self, state, now, created=None):
+        """Seal ``state`` (bytes) under the newest key. ``created`` is the session's original creation
+        time (kept across renewals); it defaults to ``now``."""
+        n = len(state)
+        if n > self.max_state:
+            raise ValueError("state larger than the ring's max_state")
+        if created is None:
+            created = now
+        if created < 0 or created > 0xFFFFFFFF:
+            raise ValueError("created out of range")
+        key = self.keys[0]
+        k = (4 + n) // _BLOCK + 1  # blocks of encrypted_state (PKCS#7 always adds 1..16 bytes)
+        enc_len = k * _BLOCK
+        p = self._plain
+        # block 0: random; through the long-lived CBC encryptor its ciphertext becomes the ticket's IV
+        p[0:_BLOCK] = crypto.urandom(_BLOCK)
+        p[16] = (created >> 24) & 0xFF
+        p[17] = (created >> 16) & 0xFF
+        p[18] = (created >> 8) & 0xFF
+        p[19] = created & 0xFF
+        p[20:20 + n] = state
+        pad = enc_len - 4 - n
+        for i in range(20 + n, _BLOCK + enc_len):
+            p[i] = pad
+        w = self._work
+        key.encryptor.encrypt(self._enc_in[k], self._enc_out[k])  # -> work[18 : 34 + enc_len]
+        for i in range(IV_LEN):  # move the IV two bytes left, to make room for the length field
+            w[NAME_LEN + i] = w[NAME_LEN + 2 + i]
+        w[0:NAME_LEN] = key.name
+        w[32] = enc_len >> 8
+        w[33] = enc_len & 0xFF
+        mac = key.hmac.mac(self._mac_in[k])
+        end = _HDR + enc_len
+        w[end:end + self.mac_len] = mac
+        return bytes(self._work_mv[0:end + self.mac_len])
+
+    # --- open ----------------------------------------------------------------------------------------
+
+    def open(self, ticket, now):
+        """The state sealed in ``ticket``, or TicketRejected(reason). After success ``should_renew`` says
+        whether the ticket was sealed under an older key and ``created`` is the session's creation time."""
+        n = self.open_into(ticket, now)
+        return bytes(self._plain_mv[20:20 + n])
+
+    @micropython.native
+    def open_into(self, ticket, now):
+        """Like open() but leaves the state in the ring's buffer (``state_view(n)``) and returns its
+        length n. Allocates only inside the HMAC (hash objects and digests).
+
+        @micropython.native on purpose: a bytecode function whose frame is larger than 11 words gets
+        that frame from the heap on every call (mem_total counts it even under heap_lock, where it falls
+        back to the C stack); native code keeps frames on the C stack. Sections between heap_lock() and heap_unlock() must
+        not allocate: they record a reason (an interned string) and raise after unlocking."""
+        if not isinstance(ticket, (bytes, bytearray, memoryview)):
+            raise TicketRejected("malformed")
+        n = len(ticket)
+        if n > self.max_ticket:
+            raise TicketRejected("too-long")
+        w = self._work
+        reason = None
+        idx = -1
+        k = 0
+        micropython.heap_lock()
+        try:
+            # 1. length sanity
+            if n < _HDR + _BLOCK + self.mac_len:
+                reason = "malformed"
+            else:
+                _copy_in(w, ticket, n)
+                k = (w[32] << 8) | w[33]
+                if k == 0 or k % _BLOCK or _HDR + k + self.mac_len != n:
+                    reason = "malformed"
+                else:
+                    k //= _BLOCK
+                    # 2. key_name lookup: names are public, so no crypto and no constant time here
+                    keys = self.keys
+                    for i in range(len(keys)):
+                        name = keys[i].name
+                        j = 0
+                        while j < NAME_LEN and name[j] == w[j]:
+                            j += 1
+                        if j == NAME_LEN:
+                            idx = i
+                            break
+                    if idx < 0 or not self._window_open(idx, now):
+                        reason = "unknown-key"
+        finally:
+            micropython.heap_unlock()
+        if reason is not None:
+            raise TicketRejected(reason)
+        key = self.keys[idx]
+        # 3. MAC over key_name | iv | len | encrypted_state (hashlib: the one step that allocates)
+        mac = key.hmac.mac(self._mac_in[k])
+        micropython.heap_lock()
+        try:
+            reason = self._decrypt_locked(key, mac, k, now)
+        finally:
+            micropython.heap_unlock()
+        if reason is not None:
+            raise TicketRejected(reason)
+        self.should_renew = idx != 0
+        self.key_index = idx
+        return self._len
+
+    @micropython.native
+    def _decrypt_locked(self, key, mac, k, now):
+        """Steps 4-6 under heap_lock: constant-time MAC compare, decrypt, padding, lifetime. Returns a
+        reason or None; the state length and creation time go to self._len and self.created."""
+        w = self._work
+        end = _HDR + k * _BLOCK
+        if not crypto.ct_equal_at(mac, w, end):
+            return "bad-mac"
+        # iv | encrypted_state made contiguous (iv moves 2 bytes right, over the length field); one pass of
+        # the long-lived decryptor; its first output block is garbage and ignored.
+        for i in range(IV_LEN - 1, -1, -1):
+            w[NAME_LEN + 2 + i] = w[NAME_LEN + i]
+        key.decryptor.decrypt(self._dec_in[k], self._dec_out[k])
+        p = self._plain
+        end = _BLOCK + k * _BLOCK
+        pad = p[end - 1]
+        bad = 0
+        if pad < 1 or pad > _BLOCK or pad > end - _BLOCK - 4:
+            bad = 1
+            pad = 1
+        for i in range(end - pad, end):
+            bad |= p[i] ^ pad
+        if bad:
+            return "bad-padding"
+        created = (p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]
+        if created > now + self.skew:
+            return "future"
+        if now - created > self.lifetime:
+            return "expired"
+        self._len = end - _BLOCK - 4 - pad
+        self.created = created
+        return None
+
+    def state_view(self, n):
+        return self._plain_mv[20:20 + n]
+
+    # --- key file ------------------------------------------------------------------------------------
+
+    def to_json(self):
+        keys = []
+        for key in self.keys:
+            keys.append({"name": _hex(key.name), "aes": _hex(key.aes_key), "hmac": _hex(key.hmac_key),
+                         "created": key.created})
+        return json.dumps({"format": KEYFILE_FORMAT, "profile": self.profile, "lifetime": self.lifetime,
+                           "keys": keys})
+
+    @classmethod
+    def from_json(cls, text, **kw):
+        try:
+            doc = json.loads(text)
+        except ValueError:
+            raise DecodeError("key file: not JSON")
+        if not isinstance(doc, dict) or doc.get("format") != KEYFILE_FORMAT:
+            raise DecodeError("key file: format is not " + KEYFILE_FORMAT)
+        profile = doc.get("profile")
+        if profile not in PROFILES:
+            raise DecodeError("key file: unknown profile")
+        hash_name, _, hmac_len = PROFILES[profile]
+        lifetime = doc.get("lifetime")
+        if not isinstance(lifetime, int) or lifetime <= 0:
+            raise DecodeError("key file: lifetime must be a positive integer")
+        entries = doc.get("keys")
+        if not isinstance(entries, list) or not entries:
+            raise DecodeError("key file: no keys")
+        keys = []
+        for e in entries:
+            if not isinstance(e, dict):
+                raise DecodeError("key file: key entry is not an object")
+            created = e.get("created")
+            if not isinstance(created, int) or created < 0:
+                raise DecodeError("key file: bad created time")
+            hkey = _unhex(e.get("hmac"), None, "hmac")
+            # draft-07 names a 128-bit HMAC key; we write 160 bits (RFC 2104: at least L) and read both.
+            if len(hkey) != hmac_len and not (profile == PROFILE_DRAFT07 and len(hkey) == 16):
+                raise DecodeError("key file: hmac key must be %d bytes" % hmac_len)
+            keys.append(TicketKey(_unhex(e.get("name"), NAME_LEN, "name"), _unhex(e.get("aes"), AES_KEY_LEN, "aes"),
+                                  hkey, created, hash_name))
+        return cls(keys, profile, lifetime, **kw)
+
+    def save(self, path):
+        """Write the key file with owner-only permissions (where the OS has them)."""
+        write_private(path, self.to_json())
+
+    @classmethod
+    def load(cls, path, **kw):
+        with open(path) as f:
+            return cls.from_json(f.read(), **kw)
+
+    def describe(self, now=None):
+        """Key file facts without any secret: profile, lifetime, and per key its name and age."""
+        out = {"profile": self.profile, "lifetime": self.lifetime, "keys": []}
+        for i in range(len(self.keys)):
+            key = self.keys[i]
+            d = {"name": _hex(key.name), "created": key.created, "seals": i == 0}
+            if now is not None:
+                d["opens"] = self._window_open(i, now)
+            out["keys"].append(d)
+        return out

@@ -1,0 +1,69 @@
+"""CPython stand-in for MicroPython's ``cryptolib`` built-in, backed by the ``cryptography`` package.
+
+Behaves like MicroPython 1.2x ``cryptolib.aes`` (extmod/modcryptolib.c), errors included:
+- ``aes(key, mode, IV=None)``: key of 16 or 32 bytes (no AES-192) else ValueError("key"); mode 1 (ECB) or 2 (CBC),
+  anything else ValueError("mode"); CBC needs an IV; an IV, when given, must be 16 bytes (ECB ignores it);
+  otherwise ValueError("IV").
+- ``encrypt(in_buf, out_buf=None)`` / ``decrypt(...)``: input length a multiple of 16 else
+  ValueError("blksize % 16"); with ``out_buf`` the result is written there (it must be at least as long as
+  the input, else ValueError("output too small")) and ``out_buf`` is returned; otherwise new bytes.
+- CBC chaining state is carried from one call to the next.
+- An object is bound to the first direction used: the other one raises ValueError("can't encrypt & decrypt").
+
+One difference: MicroPython lets ``out_buf`` be an immutable ``bytes`` object and writes into it; here it
+must be a writable buffer (TypeError otherwise).
+"""
+
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+_MODE_ECB = 1
+_MODE_CBC = 2
+_NONE, _ENC, _DEC = 0, 1, 2
+
+
+class aes:
+    def __init__(self, key, mode, IV=None):
+        key = bytes(key)
+        if len(key) not in (16, 32):
+            raise ValueError("key")
+        if mode not in (_MODE_ECB, _MODE_CBC):
+            raise ValueError("mode")
+        if (IV is None and mode == _MODE_CBC) or (IV is not None and len(IV) != 16):
+            raise ValueError("IV")
+        self._key = key
+        self._mode = mode
+        self._iv = bytes(IV) if IV is not None else bytes(16)
+        self._dir = _NONE
+        self._ctx = None
+
+    def _process(self, direction, in_buf, out_buf):
+        if isinstance(in_buf, str):  # MicroPython str objects expose their UTF-8 bytes as a buffer
+            in_buf = in_buf.encode()
+        data = memoryview(in_buf).cast("B")
+        if len(data) % 16:
+            raise ValueError("blksize % 16")
+        if out_buf is not None:
+            out = memoryview(out_buf)
+            if out.readonly:
+                raise TypeError("object with buffer protocol required")
+            out = out.cast("B")
+            if len(out) < len(data):
+                raise ValueError("output too small")
+        if self._dir == _NONE:
+            mode = modes.ECB() if self._mode == _MODE_ECB else modes.CBC(self._iv)
+            cipher = Cipher(algorithms.AES(self._key), mode)
+            self._ctx = cipher.encryptor() if direction == _ENC else cipher.decryptor()
+            self._dir = direction
+        elif self._dir != direction:
+            raise ValueError("can't encrypt & decrypt")
+        result = self._ctx.update(bytes(data))
+        if out_buf is None:
+            return result
+        out[:len(result)] = result
+        return out_buf
+
+    def encrypt(self, in_buf, out_buf=None):
+        return self._process(_ENC, in_buf, out_buf)
+
+    def decrypt(self, in_buf, out_buf=None):
+        return self._process(_DEC, in_buf, out_buf)

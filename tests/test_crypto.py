@@ -1,0 +1,85 @@
+"""Known answers for microticket.crypto on CPython and MicroPython: RFC 4231 HMAC vectors, the published TLS
+1.2 PRF vector, CPython's hmac module, tlslite-ng's TLS 1.0 PRF, an independent prf+ and AES from
+`cryptography`."""
+
+import hashlib
+import hmac
+
+import pytest
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+import mpharness
+
+RFC4231 = {
+    "rfc4231-1": "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7",
+    "rfc4231-2": "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843",
+    "rfc4231-3": "773ea91e36800e46854db8ebd09181a72959098b3ef8c122d9635514ced565fe",
+    "rfc4231-4": "82558a389a443c0ea4cc819899f2083a85f0faa3e578f8077a2e3ff46729665b",
+    "rfc4231-6": "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54",
+    "rfc4231-7": "9b09ffa71b942fcb27635fbcd5b0e944bfdc63644f0713938a7f51535c3a35e2",
+}
+TLS12_PRF = ("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a6b301791e90d35c9c9a46b4e"
+             "14baf9af0fa022f7077def17abfd3797c0564bab4fbc91666e9def9b97fce34f796789baa48082d122ee42c5a7"
+             "2e5a5110fff70187347b66")
+
+
+def _ref_prf_plus(key, seed, n):
+    out, t, i = b"", b"", 1
+    while len(out) < n:
+        t = hmac.new(key, t + seed + bytes([i]), hashlib.sha256).digest()
+        out += t
+        i += 1
+    return out[:n]
+
+
+def expected():
+    from tlslite.mathtls import PRF as tlslite_prf10  # TLS 1.0/1.1 PRF of an independent implementation
+    exp = dict(RFC4231)
+    cases = {
+        "rfc4231-1": (b"\x0b" * 20, b"Hi There"),
+        "rfc4231-2": (b"Jefe", b"what do ya want for nothing?"),
+        "rfc4231-3": (b"\xaa" * 20, b"\xdd" * 50),
+        "rfc4231-4": (bytes.fromhex("0102030405060708090a0b0c0d0e0f10111213141516171819"), b"\xcd" * 50),
+        "rfc4231-6": (b"\xaa" * 131, b"Test Using Larger Than Block-Size Key - Hash Key First"),
+        "rfc4231-7": (b"\xaa" * 131, b"This is a test using a larger than block-size key and a larger than block-size "
+                                     b"data. The key needs to be hashed before being used by the HMAC algorithm."),
+    }
+    for name, (key, data) in cases.items():
+        assert hmac.new(key, data, hashlib.sha256).hexdigest() == RFC4231[name]  # the vectors themselves
+        exp[name + "-sha1"] = hmac.new(key, data, hashlib.sha1).hexdigest()
+        exp[name + "-parts"] = RFC4231[name]
+    exp["sha256-abc"] = hashlib.sha256(b"abc").hexdigest()
+    exp["sha1-abc"] = hashlib.sha1(b"abc").hexdigest()
+    exp["md5-abc"] = hashlib.md5(b"abc").hexdigest()
+    exp["tls12-prf"] = TLS12_PRF
+    exp["tls10-prf"] = bytes(tlslite_prf10(bytearray(range(47)), b"master secret", bytearray(range(64)), 48)).hex()
+    exp["tls10-prf-even"] = bytes(tlslite_prf10(bytearray(b"\xab" * 48), b"key expansion",
+                                                bytearray(b"\x01" * 64), 104)).hex()
+    exp["prfplus"] = _ref_prf_plus(b"\x11" * 32, b"seed-bytes", 200).hex()
+    key, iv, data = bytes(range(16)), bytes(range(16, 32)), bytes(range(64))
+    ct = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor().update(data)
+    exp["cbc-one"] = exp["cbc-split"] = ct.hex()
+    exp["cbc-dec-into"] = exp["cbc-trick"] = data.hex()
+    exp["ecb"] = Cipher(algorithms.AES(key), modes.ECB()).encryptor().update(data).hex()
+    exp["ct-equal"] = "0100000100"
+    return exp
+
+
+def parse(out):
+    return dict(line.split(" ", 1) for line in out.strip().splitlines())
+
+
+def test_known_answers_cpython():
+    got = parse(mpharness.run_cpython_script("crypto_kat.py"))
+    assert got == expected()
+
+
+def test_known_answers_micropython(mp):
+    got = parse(mpharness.run_mp_script("crypto_kat.py"))
+    assert got == expected()
+
+
+def test_prf_plus_refuses_overlong():
+    from microticket import crypto
+    with pytest.raises(ValueError):
+        crypto.prf_plus(crypto.Hmac(b"k"), b"s", 255 * 32 + 1)
