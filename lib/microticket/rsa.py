@@ -1,0 +1,194 @@
+"""RSA signatures for TLS 1.2 ECDHE_RSA: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2).
+
+The caller hashes (this module imports no hash module) and passes the 32-byte SHA-256 digest.
+
+    RsaPrivateKey(n, e, d, p, q, dp, dq, qinv).sign_pkcs1_sha256(digest32) -> bytes
+    RsaPublicKey(n, e).verify_pkcs1_sha256(digest32, sig) -> bool
+    load_private_key_pem(text_or_bytes) / load_private_key_der(der) -> RsaPrivateKey   (PKCS#1 or PKCS#8)
+    public_key_from_spki_der(der) -> RsaPublicKey
+
+The private operation uses the Chinese Remainder Theorem (RFC 8017 section 5.1.2, RSADP step 2.b) and
+checks its result with the public exponent before releasing it, so a fault in one half cannot leak a
+factor of n (the Boneh-DeMillo-Lipton attack). Python big-int arithmetic is not constant time: these
+keys are for small devices where a remote timing attacker is the threat model, not a local one.
+"""
+
+from microticket import der
+from microticket.errors import DecodeError
+
+# EMSA-PKCS1-v1_5 DigestInfo prefix for SHA-256 (RFC 8017 section 9.2, note 1).
+SHA256_DIGEST_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
+
+
+def _byte_len(n):
+    """Length in bytes of the positive int n (MicroPython has no int.bit_length)."""
+    k = 0
+    while n >> (8 * k + 64):
+        k += 8
+    while n >> (8 * k):
+        k += 1
+    return k
+
+
+def emsa_pkcs1_sha256(digest32, k):
+    """EM = 0x00 || 0x01 || PS (0xFF...) || 0x00 || DigestInfo || H (RFC 8017 section 9.2), k bytes long."""
+    if len(digest32) != 32:
+        raise ValueError("digest length")
+    t_len = len(SHA256_DIGEST_INFO) + 32
+    if k < t_len + 11:
+        raise ValueError("RSA modulus too short")
+    em = bytearray(k)
+    em[1] = 1
+    ps_end = k - t_len - 1
+    for i in range(2, ps_end):
+        em[i] = 0xFF
+    em[ps_end + 1 : ps_end + 1 + len(SHA256_DIGEST_INFO)] = SHA256_DIGEST_INFO
+    em[k - 32 :] = digest32
+    return em
+
+
+class RsaPublicKey:
+    """An RSA public key (n, e); ``size`` is the modulus length in bytes (the signature length)."""
+
+    def __init__(self, n, e):
+        if n < 3 or not n & 1 or e < 3 or not e & 1 or e >= n:
+            raise ValueError("bad RSA key")
+        self.n = n
+        self.e = e
+        self.size = _byte_len(n)
+
+    def verify_pkcs1_sha256(self, digest32, sig):
+        """True when ``sig`` is a valid RSASSA-PKCS1-v1_5 SHA-256 signature of ``digest32``
+        (RFC 8017 section 8.2.2: the signature is opened and compared with a fresh encoding, never parsed)."""
+        k = self.size
+        if len(sig) != k or len(digest32) != 32:
+            return False
+        s = int.from_bytes(bytes(sig), "big")
+        if s >= self.n:
+            return False
+        em = pow(s, self.e, self.n).to_bytes(k, "big")
+        expected = emsa_pkcs1_sha256(digest32, k)
+        diff = 0
+        for i in range(k):
+            diff |= em[i] ^ expected[i]
+        return diff == 0
+
+    def __eq__(self, other):
+        return isinstance(other, RsaPublicKey) and self.n == other.n and self.e == other.e
+
+    def __ne__(self, other):
+        return not self.__eq__(other)
+
+
+class RsaPrivateKey:
+    """An RSA private key in the two-prime CRT form of RFC 8017 section 3.2 (PKCS#1 RSAPrivateKey)."""
+
+    def __init__(self, n, e, d, p, q, dp, dq, qinv):
+        # Cheap consistency checks; a key that fails them would sign garbage (or leak through the faults).
+        if n != p * q or p < 3 or q < 3 or not 0 < dp < p or not 0 < dq < q or not 0 < qinv < p:
+            raise ValueError("bad RSA key")
+        if (qinv * q) % p != 1:
+            raise ValueError("bad RSA key")
+        self.n = n
+        self.e = e
+        self.d = d
+        self.p = p
+        self.q = q
+        self.dp = dp
+        self.dq = dq
+        self.qinv = qinv
+        self.size = _byte_len(n)
+        if e < 3 or not e & 1 or e >= n:
+            raise ValueError("bad RSA key")
+
+    def public_key(self):
+        return RsaPublicKey(self.n, self.e)
+
+    def _private_op(self, m):
+        """RSASP1 with CRT (RFC 8017 section 5.2.1, step 2.b), then s^e == m checked."""
+        p = self.p
+        q = self.q
+        s1 = pow(m % p, self.dp, p)
+        s2 = pow(m % q, self.dq, q)
+        h = (self.qinv * (s1 - s2)) % p
+        s = s2 + q * h
+        if pow(s, self.e, self.n) != m:
+            raise RuntimeError("RSA CRT fault")
+        return s
+
+    def sign_pkcs1_sha256(self, digest32):
+        """RSASSA-PKCS1-v1_5-SIGN (RFC 8017 section 8.2.1) of a precomputed SHA-256 digest."""
+        k = self.size
+        m = int.from_bytes(bytes(emsa_pkcs1_sha256(digest32, k)), "big")
+        return self._private_op(m).to_bytes(k, "big")
+
+
+def _rsa_private_key_fields(buf, off, end):
+    """RSAPrivateKey (RFC 8017 appendix A.1.2) at ``off``: version 0 (two primes) only."""
+    start, stop = der.expect(buf, off, end, der.TAG_SEQUENCE)
+    version, nxt = der.read_uint(buf, start, stop)
+    if version != 0:
+        raise DecodeError("multi-prime RSA")
+    vals = []
+    for _ in range(8):
+        v, nxt = der.read_uint(buf, nxt, stop)
+        vals.append(v)
+    if nxt != stop:
+        raise DecodeError("RSAPrivateKey")
+    try:
+        return RsaPrivateKey(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7])
+    except ValueError as exc:
+        raise DecodeError(str(exc))
+
+
+def load_private_key_der(der_bytes):
+    """An RsaPrivateKey from DER: PKCS#1 RSAPrivateKey or PKCS#8 PrivateKeyInfo with rsaEncryption.
+
+    PrivateKeyInfo ::= SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier,
+                                  privateKey OCTET STRING (an RSAPrivateKey), ... }   (RFC 5208 / 5958)
+    """
+    buf = memoryview(der_bytes)
+    end = len(buf)
+    start, stop = der.expect(buf, 0, end, der.TAG_SEQUENCE)
+    if stop != end:
+        raise DecodeError("private key")
+    version, nxt = der.read_uint(buf, start, stop)
+    tag, _, _ = der.read_tlv(buf, nxt, stop)
+    if tag == der.TAG_INTEGER:  # PKCS#1: version is followed by the modulus
+        return _rsa_private_key_fields(buf, 0, end)
+    if version > 1:
+        raise DecodeError("PrivateKeyInfo")
+    nxt = der.check_rsa_algorithm(buf, nxt, stop)
+    o_start, o_stop = der.expect(buf, nxt, stop, der.TAG_OCTET_STRING)
+    key = _rsa_private_key_fields(buf, o_start, o_stop)
+    # The RSAPrivateKey must fill the OCTET STRING exactly.
+    _, _, k_stop = der.read_tlv(buf, o_start, o_stop)
+    if k_stop != o_stop:
+        raise DecodeError("PrivateKeyInfo")
+    return key
+
+
+def load_private_key_pem(text):
+    """An RsaPrivateKey from PEM text (str or bytes): "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY" (PKCS#8).
+    Encrypted keys are refused with DecodeError."""
+    data = der.pem_bytes(text)
+    for label in (b"RSA PRIVATE KEY", b"PRIVATE KEY"):
+        if der.has_pem_block(data, label):
+            return load_private_key_der(der.pem_to_der(data, label))
+    if der.has_pem_block(data, b"ENCRYPTED PRIVATE KEY"):
+        raise DecodeError("encrypted key")
+    raise DecodeError("no PEM block")
+
+
+def public_key_from_spki_der(spki_der):
+    """An RsaPublicKey from a DER SubjectPublicKeyInfo (e.g. ``der.cert_spki(cert)``)."""
+    n, e = der.spki_rsa_public(spki_der)
+    try:
+        return RsaPublicKey(n, e)
+    except ValueError as exc:
+        raise DecodeError(str(exc))
+
+
+def public_key_from_cert_der(cert_der):
+    """An RsaPublicKey from a DER X.509 certificate."""
+    return public_key_from_spki_der(der.cert_spki(cert_der))

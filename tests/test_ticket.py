@@ -1,0 +1,193 @@
+"""RFC 5077 section 4 tickets: layout, key ring, key file, and every kind of bad input, on both runtimes."""
+
+import json
+import os
+import stat
+
+import pytest
+
+import mpharness
+from microticket import crypto
+from microticket.errors import TicketRejected, DecodeError
+from microticket.ticket import KeyRing
+
+NOW = 1700000000
+
+
+def expected_bad_input(profile):
+    mac = 32 if profile == "rfc5077" else 20
+    n = 34 + 96 + mac  # 90 bytes of state + 4 (created) -> 96 with padding
+    max_ticket = 34 + 272 + mac  # max_state 256 -> 272 encrypted bytes
+    extend_malformed = max_ticket - n
+    return [
+        "len %d mac %d max %d" % (n, mac, max_ticket),
+        "roundtrip accepted",
+        # key_name bits -> unknown-key (no crypto), length bits -> malformed, everything else -> bad-mac
+        "flip bad-mac=%d malformed=16 unknown-key=128" % ((n - 34) * 8 + 16 * 8),
+        "truncate malformed=%d" % n,
+        "extend malformed=%d too-long=2" % extend_malformed,
+        "oversize too-long=2",
+        "unknown-key unknown-key=1",
+        "garbage malformed=20",
+        "not-bytes malformed=2",
+        "expired accepted=1 expired=1",
+        "future accepted=1 future=1",
+        "bad-padding bad-padding=1",
+        "pad-zero bad-padding=1",
+        "after-rotate accepted renew True created 0",
+        "renewed accepted renew False created 0",
+        "keys-after-prune 2 unknown-key",
+    ]
+
+
+@pytest.mark.parametrize("profile", ["rfc5077", "draft07"])
+def test_bad_input_cpython(profile):
+    out = mpharness.run_cpython_script("ticket_bad_input.py", [profile])
+    assert out.splitlines() == expected_bad_input(profile)
+
+
+@pytest.mark.parametrize("profile", ["rfc5077", "draft07"])
+def test_bad_input_micropython(mp, profile):
+    out = mpharness.run_mp_script("ticket_bad_input.py", [profile])
+    assert out.splitlines() == expected_bad_input(profile)
+
+
+def test_layout_is_rfc5077_section4():
+    """key_name | iv | len | encrypted_state | HMAC-SHA-256 over everything before it; AES-128-CBC inside."""
+    import hmac, hashlib
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    ring = KeyRing.generate(NOW)
+    key = ring.keys[0]
+    t = ring.seal(b"state!", NOW)
+    assert t[:16] == key.name
+    iv, n = t[16:32], int.from_bytes(t[32:34], "big")
+    assert len(t) == 34 + n + 32 and n % 16 == 0
+    assert hmac.compare_digest(t[-32:], hmac.new(key.hmac_key, t[:-32], hashlib.sha256).digest())
+    pt = Cipher(algorithms.AES(key.aes_key), modes.CBC(iv)).decryptor().update(t[34:34 + n])
+    pad = pt[-1]
+    assert pt[-pad:] == bytes([pad]) * pad
+    assert int.from_bytes(pt[:4], "big") == NOW and pt[4:-pad] == b"state!"
+
+
+def test_draft07_profile_uses_hmac_sha1():
+    import hmac, hashlib
+    ring = KeyRing.generate(NOW, profile="draft07")
+    t = ring.seal(b"x" * 20, NOW)
+    key = ring.keys[0]
+    assert len(key.hmac_key) == 20
+    assert t[-20:] == hmac.new(key.hmac_key, t[:-20], hashlib.sha1).digest()
+    assert ring.open(t, NOW) == b"x" * 20
+
+
+def test_ivs_are_fresh_and_tickets_unlinkable():
+    ring = KeyRing.generate(NOW)
+    a, b = ring.seal(b"same", NOW), ring.seal(b"same", NOW)
+    assert a[16:32] != b[16:32] and a[34:] != b[34:]
+
+
+def test_key_file_format_and_permissions(tmp_path):
+    ring = KeyRing.generate(NOW, lifetime=7200)
+    ring.rotate(NOW + 10)
+    path = str(tmp_path / "keys.json")
+    ring.save(path)
+    assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    doc = json.load(open(path))
+    assert doc["format"] == "microticket-keys/1" and doc["profile"] == "rfc5077" and doc["lifetime"] == 7200
+    assert [k["created"] for k in doc["keys"]] == [NOW + 10, NOW]  # newest first
+    for k in doc["keys"]:
+        assert len(k["name"]) == 32 and len(k["aes"]) == 32 and len(k["hmac"]) == 64
+    again = KeyRing.load(path)
+    t = ring.seal(b"fleet", NOW + 11)
+    assert again.open(t, NOW + 12) == b"fleet" and not again.should_renew
+
+
+def test_draft07_key_file(tmp_path):
+    ring = KeyRing.generate(NOW, profile="draft07")
+    path = str(tmp_path / "k.json")
+    ring.save(path)
+    doc = json.load(open(path))
+    assert doc["profile"] == "draft07" and len(doc["keys"][0]["hmac"]) == 40
+    doc["keys"][0]["hmac"] = doc["keys"][0]["hmac"][:32]  # draft-07's own 128-bit HMAC key is accepted too
+    ring2 = KeyRing.from_json(json.dumps(doc))
+    assert ring2.open(ring2.seal(b"abc", NOW), NOW) == b"abc"
+
+
+@pytest.mark.parametrize("mutate", [
+    lambda d: d.update(format="other/1"),
+    lambda d: d.update(profile="rfc9999"),
+    lambda d: d.update(lifetime=0),
+    lambda d: d.update(keys=[]),
+    lambda d: d["keys"][0].update(name="zz" * 16),
+    lambda d: d["keys"][0].update(aes="00" * 15),
+    lambda d: d["keys"][0].update(hmac="00" * 20),
+    lambda d: d["keys"][0].update(created=-1),
+    lambda d: d["keys"].append("not an object"),
+])
+def test_key_file_rejects_bad_documents(mutate):
+    doc = json.loads(KeyRing.generate(NOW).to_json())
+    mutate(doc)
+    with pytest.raises(DecodeError):
+        KeyRing.from_json(json.dumps(doc))
+
+
+def test_key_file_not_json():
+    with pytest.raises(DecodeError):
+        KeyRing.from_json("{not json")
+
+
+def test_describe_shows_no_secret():
+    ring = KeyRing.generate(NOW)
+    text = json.dumps(ring.describe(NOW))
+    key = ring.keys[0]
+    assert key.name.hex() in text
+    assert key.aes_key.hex() not in text and key.hmac_key.hex() not in text
+
+
+def test_renewal_keeps_creation_time_so_sessions_end():
+    ring = KeyRing.generate(NOW, lifetime=1000)
+    t = ring.seal(b"s", NOW)
+    for step in range(1, 10):
+        ring.open(t, NOW + step * 100)
+        t = ring.seal(b"s", NOW + step * 100, created=ring.created)
+    with pytest.raises(TicketRejected) as e:
+        ring.open(t, NOW + 1001)
+    assert e.value.reason == "expired"
+
+
+def test_max_keys_bounds_the_ring():
+    ring = KeyRing.generate(NOW, lifetime=10 ** 6, max_keys=3)
+    for i in range(10):
+        ring.rotate(NOW + i)
+    assert len(ring.keys) == 3
+
+
+def test_oversize_state_refused():
+    ring = KeyRing.generate(NOW, max_state=64)
+    with pytest.raises(ValueError):
+        ring.seal(bytes(65), NOW)
+    assert ring.open(ring.seal(bytes(64), NOW), NOW) == bytes(64)
+
+
+def test_keys_come_from_urandom(monkeypatch):
+    calls = []
+    real = os.urandom
+    monkeypatch.setattr(os, "urandom", lambda n: calls.append(n) or real(n))
+    KeyRing.generate(NOW)
+    assert sorted(calls)[:3] == [16, 16, 16] and 32 in calls  # name, aes, (encryptor iv), hmac
+
+
+def test_cross_runtime_fleet(mp, tmp_path):
+    """A key file shared by a CPython server and a MicroPython board: each opens the other's tickets."""
+    ring = KeyRing.generate(NOW)
+    path = str(tmp_path / "fleet.json")
+    ring.save(path)
+    from_cpython = ring.seal(b"sealed on CPython", NOW)
+    script = """
+from microticket.ticket import KeyRing
+ring = KeyRing.load(%r)
+print(ring.open(bytes.fromhex(%r), %d).decode())
+print("".join("%%02x" %% b for b in ring.seal(b"sealed on MicroPython", %d)))
+""" % (path, from_cpython.hex(), NOW + 5, NOW + 5)
+    out = mp.run_mp(script, check=True).stdout.split()
+    assert out[:4] == ["sealed", "on", "CPython"] or out[0] == "sealed"
+    assert ring.open(bytes.fromhex(out[-1]), NOW + 6) == b"sealed on MicroPython"
