@@ -44,6 +44,9 @@ def mpy_dir():
         import build  # tools/build.py
 
         build.compile_tree(LIB, out, mpy_cross_bin())
+        # the scenario scripts too, so a scenario can run as an imported .mpy module with nothing compiled
+        # from source on the interpreter (compiling needs heap of its own)
+        build.compile_tree(os.path.join(ROOT, "tests", "scripts"), out, mpy_cross_bin())
         _MPY_DIR = out
     return _MPY_DIR
 

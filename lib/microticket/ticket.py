@@ -24,13 +24,11 @@ SHA-256 hash objects and digests of the HMAC, and the bytes it returns. The pars
 padding steps run under ``micropython.heap_lock()`` (proven by tests/test_memory.py).
 """
 
-import json
 import micropython
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TicketRejected, DecodeError
-from microticket.store import write_private
+from microticket.errors import TicketRejected
 
 NAME_LEN = const(16)
 IV_LEN = const(16)
@@ -43,31 +41,17 @@ PROFILE_DRAFT07 = "draft07"
 # profile -> (hash name, mac length, hmac key length)
 PROFILES = {PROFILE_RFC5077: ("sha256", 32, 32), PROFILE_DRAFT07: ("sha1", 20, 20)}
 
-KEYFILE_FORMAT = "microticket-keys/1"
 DEFAULT_LIFETIME = const(86400)  # RFC 5077 gives no number; one day is the common server default
 DEFAULT_MAX_STATE = const(256)   # bytes of state a ticket can carry (TLS PSK state is about 90)
 DEFAULT_SKEW = const(60)         # seconds a ticket's creation time may lie ahead of "now" (fleet clocks)
 DEFAULT_MAX_KEYS = const(4)
+_BUFFERS = (bytes, bytearray, memoryview)  # built once: a tuple display allocates per call
 
 
 def _copy_in(dst, src, n):
     # Bytecode on purpose: a slice store in bytecode uses a slice on the C stack; native code would
     # heap-allocate the slice object. The frame is small enough to stay on the C stack too.
     dst[0:n] = src
-
-
-def _hex(b):
-    return "".join("%02x" % x for x in b)
-
-
-def _unhex(s, n, what):
-    try:
-        b = bytes.fromhex(s)
-    except (ValueError, TypeError):
-        raise DecodeError("key file: %s is not hex" % what)
-    if n is not None and len(b) != n:
-        raise DecodeError("key file: %s must be %d bytes" % (what, n))
-    return b
 
 
 class TicketKey:
@@ -81,9 +65,10 @@ class TicketKey:
         self.hmac_key = bytes(hmac_key)
         self.created = created
         self.hmac = crypto.Hmac(self.hmac_key, hash_name)
-        # made once: making a cipher object allocates, using one does not
-        self.encryptor = crypto.aes_cbc_encryptor(self.aes_key, crypto.urandom(16))
-        self.decryptor = crypto.aes_cbc_decryptor(self.aes_key)
+        # Long-lived cipher objects, made on first use (outside any heap_lock): making one allocates, using
+        # one does not. Only the newest key ever needs an encryptor.
+        self.encryptor = None
+        self.decryptor = None
 
 
 class KeyRing:
@@ -112,17 +97,15 @@ class KeyRing:
         self.max_ticket = _HDR + self.max_enc + self.mac_len
         self._work = bytearray(self.max_ticket)
         self._plain = bytearray(_BLOCK + self.max_enc)
-        work = memoryview(self._work)
-        plain = memoryview(self._plain)
-        nblocks = self.max_enc // _BLOCK
-        # index k = number of 16-byte blocks of encrypted_state
-        self._mac_in = [None] + [work[0:_HDR + _BLOCK * k] for k in range(1, nblocks + 1)]
-        self._dec_in = [None] + [work[_HDR - IV_LEN:_HDR + _BLOCK * k] for k in range(1, nblocks + 1)]
-        self._dec_out = [None] + [plain[0:_BLOCK + _BLOCK * k] for k in range(1, nblocks + 1)]
-        self._enc_in = self._dec_out
-        self._enc_out = self._dec_in
-        self._plain_mv = plain
-        self._work_mv = work
+        self._work_mv = memoryview(self._work)
+        self._plain_mv = memoryview(self._plain)
+        # Per size (k = blocks of encrypted_state) three windows on the buffers: the MAC input, the CBC input
+        # (iv | encrypted_state) and the CBC output. Made on first use of a size, then reused, so the hot
+        # path never slices (slicing a memoryview allocates) and a ring pays only for the sizes it sees.
+        n = self.max_enc // _BLOCK + 1
+        self._mac_in = [None] * n
+        self._dec_in = [None] * n
+        self._dec_out = [None] * n
 
     # --- key management ------------------------------------------------------------------------------
 
@@ -153,9 +136,14 @@ class KeyRing:
         # Key i sealed until key i-1 was made; its tickets are all expired `lifetime` after that.
         return i == 0 or now <= self.keys[i - 1].created + self.lifetime
 
+    def _views(self, k):
+        if self._mac_in[k] is None:
+            self._mac_in[k] = self._work_mv[0:_HDR + _BLOCK * k]
+            self._dec_in[k] = self._work_mv[_HDR - IV_LEN:_HDR + _BLOCK * k]
+            self._dec_out[k] = self._plain_mv[0:_BLOCK + _BLOCK * k]
+
     # --- seal ----------------------------------------------------------------------------------------
 
-    @micropython.native
     def seal(self, state, now, created=None):
         """Seal ``state`` (bytes) under the newest key. ``created`` is the session's original creation
         time (kept across renewals); it defaults to ``now``."""
@@ -181,7 +169,10 @@ class KeyRing:
         for i in range(20 + n, _BLOCK + enc_len):
             p[i] = pad
         w = self._work
-        key.encryptor.encrypt(self._enc_in[k], self._enc_out[k])  # -> work[18 : 34 + enc_len]
+        self._views(k)
+        if key.encryptor is None:
+            key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, crypto.urandom(16))
+        key.encryptor.encrypt(self._dec_out[k], self._dec_in[k])  # -> work[18 : 34 + enc_len]
         for i in range(IV_LEN):  # move the IV two bytes left, to make room for the length field
             w[NAME_LEN + i] = w[NAME_LEN + 2 + i]
         w[0:NAME_LEN] = key.name
@@ -209,7 +200,7 @@ class KeyRing:
         that frame from the heap on every call (mem_total counts it even under heap_lock, where it falls
         back to the C stack); native code keeps frames on the C stack. Sections between heap_lock() and heap_unlock() must
         not allocate: they record a reason (an interned string) and raise after unlocking."""
-        if not isinstance(ticket, (bytes, bytearray, memoryview)):
+        if not isinstance(ticket, _BUFFERS):
             raise TicketRejected("malformed")
         n = len(ticket)
         if n > self.max_ticket:
@@ -247,11 +238,47 @@ class KeyRing:
         if reason is not None:
             raise TicketRejected(reason)
         key = self.keys[idx]
+        self._views(k)
+        if key.decryptor is None:
+            key.decryptor = crypto.aes_cbc_decryptor(key.aes_key)
         # 3. MAC over key_name | iv | len | encrypted_state (hashlib: the one step that allocates)
         mac = key.hmac.mac(self._mac_in[k])
+        p = self._plain
         micropython.heap_lock()
         try:
-            reason = self._decrypt_locked(key, mac, k, now)
+            # 4. constant-time compare with the received MAC
+            end = _HDR + k * _BLOCK
+            diff = 0
+            for i in range(self.mac_len):
+                diff |= mac[i] ^ w[end + i]
+            if diff:
+                reason = "bad-mac"
+            else:
+                # 5. decrypt: iv | encrypted_state made contiguous (the iv moves 2 bytes right, over the
+                # length field); one pass of the long-lived decryptor, whose first output block is ignored
+                for i in range(IV_LEN - 1, -1, -1):
+                    w[NAME_LEN + 2 + i] = w[NAME_LEN + i]
+                key.decryptor.decrypt(self._dec_in[k], self._dec_out[k])
+                # 6. PKCS#7 padding (only now: the MAC has passed, so this is no oracle)
+                end = _BLOCK + k * _BLOCK
+                pad = p[end - 1]
+                if pad < 1 or pad > _BLOCK or pad > end - _BLOCK - 4:
+                    diff = 1
+                    pad = 1
+                for i in range(end - pad, end):
+                    diff |= p[i] ^ pad
+                if diff:
+                    reason = "bad-padding"
+                else:
+                    # 7. lifetime, from the session's creation time
+                    created = (p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]
+                    if created > now + self.skew:
+                        reason = "future"
+                    elif now - created > self.lifetime:
+                        reason = "expired"
+                    else:
+                        self._len = end - _BLOCK - 4 - pad
+                        self.created = created
         finally:
             micropython.heap_unlock()
         if reason is not None:
@@ -260,87 +287,23 @@ class KeyRing:
         self.key_index = idx
         return self._len
 
-    @micropython.native
-    def _decrypt_locked(self, key, mac, k, now):
-        """Steps 4-6 under heap_lock: constant-time MAC compare, decrypt, padding, lifetime. Returns a
-        reason or None; the state length and creation time go to self._len and self.created."""
-        w = self._work
-        end = _HDR + k * _BLOCK
-        if not crypto.ct_equal_at(mac, w, end):
-            return "bad-mac"
-        # iv | encrypted_state made contiguous (iv moves 2 bytes right, over the length field); one pass of
-        # the long-lived decryptor; its first output block is garbage and ignored.
-        for i in range(IV_LEN - 1, -1, -1):
-            w[NAME_LEN + 2 + i] = w[NAME_LEN + i]
-        key.decryptor.decrypt(self._dec_in[k], self._dec_out[k])
-        p = self._plain
-        end = _BLOCK + k * _BLOCK
-        pad = p[end - 1]
-        bad = 0
-        if pad < 1 or pad > _BLOCK or pad > end - _BLOCK - 4:
-            bad = 1
-            pad = 1
-        for i in range(end - pad, end):
-            bad |= p[i] ^ pad
-        if bad:
-            return "bad-padding"
-        created = (p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]
-        if created > now + self.skew:
-            return "future"
-        if now - created > self.lifetime:
-            return "expired"
-        self._len = end - _BLOCK - 4 - pad
-        self.created = created
-        return None
-
     def state_view(self, n):
         return self._plain_mv[20:20 + n]
 
-    # --- key file ------------------------------------------------------------------------------------
+    # --- key file (microticket.keyfile, imported only when used) ------------------------------------
 
     def to_json(self):
-        keys = []
-        for key in self.keys:
-            keys.append({"name": _hex(key.name), "aes": _hex(key.aes_key), "hmac": _hex(key.hmac_key),
-                         "created": key.created})
-        return json.dumps({"format": KEYFILE_FORMAT, "profile": self.profile, "lifetime": self.lifetime,
-                           "keys": keys})
+        from microticket import keyfile
+        return keyfile.dumps(self)
 
     @classmethod
     def from_json(cls, text, **kw):
-        try:
-            doc = json.loads(text)
-        except ValueError:
-            raise DecodeError("key file: not JSON")
-        if not isinstance(doc, dict) or doc.get("format") != KEYFILE_FORMAT:
-            raise DecodeError("key file: format is not " + KEYFILE_FORMAT)
-        profile = doc.get("profile")
-        if profile not in PROFILES:
-            raise DecodeError("key file: unknown profile")
-        hash_name, _, hmac_len = PROFILES[profile]
-        lifetime = doc.get("lifetime")
-        if not isinstance(lifetime, int) or lifetime <= 0:
-            raise DecodeError("key file: lifetime must be a positive integer")
-        entries = doc.get("keys")
-        if not isinstance(entries, list) or not entries:
-            raise DecodeError("key file: no keys")
-        keys = []
-        for e in entries:
-            if not isinstance(e, dict):
-                raise DecodeError("key file: key entry is not an object")
-            created = e.get("created")
-            if not isinstance(created, int) or created < 0:
-                raise DecodeError("key file: bad created time")
-            hkey = _unhex(e.get("hmac"), None, "hmac")
-            # draft-07 names a 128-bit HMAC key; we write 160 bits (RFC 2104: at least L) and read both.
-            if len(hkey) != hmac_len and not (profile == PROFILE_DRAFT07 and len(hkey) == 16):
-                raise DecodeError("key file: hmac key must be %d bytes" % hmac_len)
-            keys.append(TicketKey(_unhex(e.get("name"), NAME_LEN, "name"), _unhex(e.get("aes"), AES_KEY_LEN, "aes"),
-                                  hkey, created, hash_name))
-        return cls(keys, profile, lifetime, **kw)
+        from microticket import keyfile
+        return keyfile.loads(cls, text, **kw)
 
     def save(self, path):
         """Write the key file with owner-only permissions (where the OS has them)."""
+        from microticket.store import write_private
         write_private(path, self.to_json())
 
     @classmethod
@@ -350,11 +313,5 @@ class KeyRing:
 
     def describe(self, now=None):
         """Key file facts without any secret: profile, lifetime, and per key its name and age."""
-        out = {"profile": self.profile, "lifetime": self.lifetime, "keys": []}
-        for i in range(len(self.keys)):
-            key = self.keys[i]
-            d = {"name": _hex(key.name), "created": key.created, "seals": i == 0}
-            if now is not None:
-                d["opens"] = self._window_open(i, now)
-            out["keys"].append(d)
-        return out
+        from microticket import keyfile
+        return keyfile.describe(self, now)

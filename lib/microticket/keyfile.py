@@ -1,0 +1,82 @@
+"""The ticket key file: the unit a fleet of servers shares (JSON, owner-only permissions).
+
+    {"format": "microticket-keys/1", "profile": "rfc5077" | "draft07", "lifetime": seconds,
+     "keys": [{"name": 32 hex, "aes": 32 hex, "hmac": 64 hex (40 for draft07), "created": unix seconds}, ...]}
+
+Newest key first: it seals; every key inside its decrypt window opens. Kept apart from microticket.ticket
+so a board that gets its keys some other way never loads the JSON code.
+"""
+
+import json
+
+from microticket.errors import DecodeError
+
+FORMAT = "microticket-keys/1"
+
+
+def _hex(b):
+    return "".join("%02x" % x for x in b)
+
+
+def _unhex(s, n, what):
+    try:
+        b = bytes.fromhex(s)
+    except (ValueError, TypeError):
+        raise DecodeError("key file: %s is not hex" % what)
+    if n is not None and len(b) != n:
+        raise DecodeError("key file: %s must be %d bytes" % (what, n))
+    return b
+
+
+def dumps(ring):
+    keys = []
+    for key in ring.keys:
+        keys.append({"name": _hex(key.name), "aes": _hex(key.aes_key), "hmac": _hex(key.hmac_key),
+                     "created": key.created})
+    return json.dumps({"format": FORMAT, "profile": ring.profile, "lifetime": ring.lifetime, "keys": keys})
+
+
+def loads(cls, text, **kw):
+    from microticket.ticket import PROFILES, TicketKey, NAME_LEN, AES_KEY_LEN, PROFILE_DRAFT07
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        raise DecodeError("key file: not JSON")
+    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+        raise DecodeError("key file: format is not " + FORMAT)
+    profile = doc.get("profile")
+    if profile not in PROFILES:
+        raise DecodeError("key file: unknown profile")
+    hash_name, _, hmac_len = PROFILES[profile]
+    lifetime = doc.get("lifetime")
+    if not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime <= 0:
+        raise DecodeError("key file: lifetime must be a positive integer")
+    entries = doc.get("keys")
+    if not isinstance(entries, list) or not entries:
+        raise DecodeError("key file: no keys")
+    keys = []
+    for e in entries:
+        if not isinstance(e, dict):
+            raise DecodeError("key file: key entry is not an object")
+        created = e.get("created")
+        if not isinstance(created, int) or created < 0:
+            raise DecodeError("key file: bad created time")
+        hkey = _unhex(e.get("hmac"), None, "hmac")
+        # draft-07 names a 128-bit HMAC key; we write 160 bits (RFC 2104: at least L) and read both.
+        if len(hkey) != hmac_len and not (profile == PROFILE_DRAFT07 and len(hkey) == 16):
+            raise DecodeError("key file: hmac key must be %d bytes" % hmac_len)
+        keys.append(TicketKey(_unhex(e.get("name"), NAME_LEN, "name"), _unhex(e.get("aes"), AES_KEY_LEN, "aes"),
+                              hkey, created, hash_name))
+    return cls(keys, profile, lifetime, **kw)
+
+
+def describe(ring, now=None):
+    """Facts without any secret: profile, lifetime, and per key its name, creation time and role."""
+    out = {"profile": ring.profile, "lifetime": ring.lifetime, "keys": []}
+    for i in range(len(ring.keys)):
+        key = ring.keys[i]
+        d = {"name": _hex(key.name), "created": key.created, "seals": i == 0}
+        if now is not None:
+            d["opens"] = ring._window_open(i, now)
+        out["keys"].append(d)
+    return out
