@@ -54,6 +54,12 @@ def _copy_in(dst, src, n):
     dst[0:n] = src
 
 
+def _move16(dst, tmp, src):
+    # Overlapping 16-byte windows of one buffer, moved through a scratch buffer (bytecode: no allocation).
+    tmp[:] = src
+    dst[:] = tmp
+
+
 class TicketKey:
     """One key set: key_name, AES-128 key, HMAC key, creation time. Cipher objects are long-lived."""
 
@@ -99,6 +105,10 @@ class KeyRing:
         self._plain = bytearray(_BLOCK + self.max_enc)
         self._work_mv = memoryview(self._work)
         self._plain_mv = memoryview(self._plain)
+        self._name_view = self._work_mv[0:NAME_LEN]
+        self._iv_at16 = self._work_mv[NAME_LEN:NAME_LEN + IV_LEN]       # where the ticket carries the IV
+        self._iv_at18 = self._work_mv[NAME_LEN + 2:NAME_LEN + 2 + IV_LEN]  # where CBC wants it
+        self._iv_tmp = bytearray(IV_LEN)
         # Per size (k = blocks of encrypted_state) three windows on the buffers: the MAC input, the CBC input
         # (iv | encrypted_state) and the CBC output. Made on first use of a size, then reused, so the hot
         # path never slices (slicing a memoryview allocates) and a ring pays only for the sizes it sees.
@@ -173,8 +183,7 @@ class KeyRing:
         if key.encryptor is None:
             key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, crypto.urandom(16))
         key.encryptor.encrypt(self._dec_out[k], self._dec_in[k])  # -> work[18 : 34 + enc_len]
-        for i in range(IV_LEN):  # move the IV two bytes left, to make room for the length field
-            w[NAME_LEN + i] = w[NAME_LEN + 2 + i]
+        _move16(self._iv_at16, self._iv_tmp, self._iv_at18)  # IV two bytes left: room for the length
         w[0:NAME_LEN] = key.name
         w[32] = enc_len >> 8
         w[33] = enc_len & 0xFF
@@ -223,12 +232,9 @@ class KeyRing:
                     k //= _BLOCK
                     # 2. key_name lookup: names are public, so no crypto and no constant time here
                     keys = self.keys
+                    name = self._name_view
                     for i in range(len(keys)):
-                        name = keys[i].name
-                        j = 0
-                        while j < NAME_LEN and name[j] == w[j]:
-                            j += 1
-                        if j == NAME_LEN:
+                        if keys[i].name == name:
                             idx = i
                             break
                     if idx < 0 or not self._window_open(idx, now):
@@ -256,8 +262,7 @@ class KeyRing:
             else:
                 # 5. decrypt: iv | encrypted_state made contiguous (the iv moves 2 bytes right, over the
                 # length field); one pass of the long-lived decryptor, whose first output block is ignored
-                for i in range(IV_LEN - 1, -1, -1):
-                    w[NAME_LEN + 2 + i] = w[NAME_LEN + i]
+                _move16(self._iv_at18, self._iv_tmp, self._iv_at16)
                 key.decryptor.decrypt(self._dec_in[k], self._dec_out[k])
                 # 6. PKCS#7 padding (only now: the MAC has passed, so this is no oracle)
                 end = _BLOCK + k * _BLOCK
