@@ -54,10 +54,6 @@ def md5(data):
     return h.digest()
 
 
-def digest_size(name):
-    return _HASHES[name][1]
-
-
 class Hmac:
     """HMAC with precomputed inner and outer key blocks (RFC 2104 section 2).
 
@@ -107,14 +103,21 @@ def hmac_sha1(key, data):
     return Hmac(key, "sha1").mac(data)
 
 
+@micropython.viper
+def _xor_diff(a: ptr8, b: ptr8, off: int, n: int) -> int:
+    # OR of a[i] ^ b[off + i] over n bytes: no early exit, so the time depends on n only. Viper does no
+    # bounds checks: callers check them.
+    d = 0
+    for i in range(n):
+        d |= a[i] ^ b[off + i]
+    return d
+
+
 def ct_equal(a, b):
     """Constant-time equality of two byte strings (time depends on the length only)."""
     if len(a) != len(b):
         return False
-    r = 0
-    for i in range(len(a)):
-        r |= a[i] ^ b[i]
-    return r == 0
+    return _xor_diff(a, b, 0, len(a)) == 0
 
 
 def ct_equal_at(a, b, b_off):
@@ -122,10 +125,7 @@ def ct_equal_at(a, b, b_off):
     n = len(a)
     if b_off < 0 or b_off + n > len(b):
         return False
-    r = 0
-    for i in range(n):
-        r |= a[i] ^ b[b_off + i]
-    return r == 0
+    return _xor_diff(a, b, b_off, n) == 0
 
 
 # --- AES -------------------------------------------------------------------------------------------

@@ -60,6 +60,15 @@ def _move16(dst, tmp, src):
     dst[:] = tmp
 
 
+@micropython.viper
+def _pad_diff(p: ptr8, end: int, pad: int) -> int:
+    # non-zero unless the last `pad` bytes before `end` all equal pad (PKCS#7); the caller checked bounds
+    d = 0
+    for i in range(end - pad, end):
+        d |= p[i] ^ pad
+    return d
+
+
 class TicketKey:
     """One key set: key_name, AES-128 key, HMAC key, creation time. Cipher objects are long-lived."""
 
@@ -112,10 +121,7 @@ class KeyRing:
         # Per size (k = blocks of encrypted_state) three windows on the buffers: the MAC input, the CBC input
         # (iv | encrypted_state) and the CBC output. Made on first use of a size, then reused, so the hot
         # path never slices (slicing a memoryview allocates) and a ring pays only for the sizes it sees.
-        n = self.max_enc // _BLOCK + 1
-        self._mac_in = [None] * n
-        self._dec_in = [None] * n
-        self._dec_out = [None] * n
+        self._windows = [None] * (self.max_enc // _BLOCK + 1)
 
     # --- key management ------------------------------------------------------------------------------
 
@@ -127,8 +133,12 @@ class KeyRing:
     @staticmethod
     def _new_key(now, profile):
         hash_name, _, hmac_len = PROFILES[profile]
-        return TicketKey(crypto.urandom(NAME_LEN), crypto.urandom(AES_KEY_LEN), crypto.urandom(hmac_len),
-                         now, hash_name)
+        key = TicketKey(crypto.urandom(NAME_LEN), crypto.urandom(AES_KEY_LEN), crypto.urandom(hmac_len),
+                        now, hash_name)
+        # a new key seals and opens from now on: make its cipher objects at once, while the heap is calm
+        key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, crypto.urandom(16))
+        key.decryptor = crypto.aes_cbc_decryptor(key.aes_key)
+        return key
 
     def rotate(self, now):
         """Make a new sealing key and drop keys whose decrypt window has closed."""
@@ -147,10 +157,13 @@ class KeyRing:
         return i == 0 or now <= self.keys[i - 1].created + self.lifetime
 
     def _views(self, k):
-        if self._mac_in[k] is None:
-            self._mac_in[k] = self._work_mv[0:_HDR + _BLOCK * k]
-            self._dec_in[k] = self._work_mv[_HDR - IV_LEN:_HDR + _BLOCK * k]
-            self._dec_out[k] = self._plain_mv[0:_BLOCK + _BLOCK * k]
+        """(MAC input, CBC input iv | encrypted_state, CBC output) for k blocks of encrypted_state."""
+        v = self._windows[k]
+        if v is None:
+            v = (self._work_mv[0:_HDR + _BLOCK * k], self._work_mv[_HDR - IV_LEN:_HDR + _BLOCK * k],
+                 self._plain_mv[0:_BLOCK + _BLOCK * k])
+            self._windows[k] = v
+        return v
 
     # --- seal ----------------------------------------------------------------------------------------
 
@@ -176,18 +189,17 @@ class KeyRing:
         p[19] = created & 0xFF
         p[20:20 + n] = state
         pad = enc_len - 4 - n
-        for i in range(20 + n, _BLOCK + enc_len):
-            p[i] = pad
+        p[20 + n:_BLOCK + enc_len] = bytes((pad,)) * pad  # PKCS#7
         w = self._work
-        self._views(k)
+        v = self._views(k)
         if key.encryptor is None:
             key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, crypto.urandom(16))
-        key.encryptor.encrypt(self._dec_out[k], self._dec_in[k])  # -> work[18 : 34 + enc_len]
+        key.encryptor.encrypt(v[2], v[1])  # -> work[18 : 34 + enc_len]
         _move16(self._iv_at16, self._iv_tmp, self._iv_at18)  # IV two bytes left: room for the length
         w[0:NAME_LEN] = key.name
         w[32] = enc_len >> 8
         w[33] = enc_len & 0xFF
-        mac = key.hmac.mac(self._mac_in[k])
+        mac = key.hmac.mac(v[0])
         end = _HDR + enc_len
         w[end:end + self.mac_len] = mac
         return bytes(self._work_mv[0:end + self.mac_len])
@@ -244,35 +256,26 @@ class KeyRing:
         if reason is not None:
             raise TicketRejected(reason)
         key = self.keys[idx]
-        self._views(k)
+        v = self._views(k)
         if key.decryptor is None:
             key.decryptor = crypto.aes_cbc_decryptor(key.aes_key)
         # 3. MAC over key_name | iv | len | encrypted_state (hashlib: the one step that allocates)
-        mac = key.hmac.mac(self._mac_in[k])
+        mac = key.hmac.mac(v[0])
         p = self._plain
         micropython.heap_lock()
         try:
             # 4. constant-time compare with the received MAC
-            end = _HDR + k * _BLOCK
-            diff = 0
-            for i in range(self.mac_len):
-                diff |= mac[i] ^ w[end + i]
-            if diff:
+            if not crypto.ct_equal_at(mac, w, _HDR + k * _BLOCK):
                 reason = "bad-mac"
             else:
                 # 5. decrypt: iv | encrypted_state made contiguous (the iv moves 2 bytes right, over the
                 # length field); one pass of the long-lived decryptor, whose first output block is ignored
                 _move16(self._iv_at18, self._iv_tmp, self._iv_at16)
-                key.decryptor.decrypt(self._dec_in[k], self._dec_out[k])
+                key.decryptor.decrypt(v[1], v[2])
                 # 6. PKCS#7 padding (only now: the MAC has passed, so this is no oracle)
                 end = _BLOCK + k * _BLOCK
                 pad = p[end - 1]
-                if pad < 1 or pad > _BLOCK or pad > end - _BLOCK - 4:
-                    diff = 1
-                    pad = 1
-                for i in range(end - pad, end):
-                    diff |= p[i] ^ pad
-                if diff:
+                if pad < 1 or pad > _BLOCK or pad > end - _BLOCK - 4 or _pad_diff(p, end, pad):
                     reason = "bad-padding"
                 else:
                     # 7. lifetime, from the session's creation time
@@ -297,26 +300,14 @@ class KeyRing:
 
     # --- key file (microticket.keyfile, imported only when used) ------------------------------------
 
-    def to_json(self):
-        from microticket import keyfile
-        return keyfile.dumps(self)
-
-    @classmethod
-    def from_json(cls, text, **kw):
-        from microticket import keyfile
-        return keyfile.loads(cls, text, **kw)
-
     def save(self, path):
-        """Write the key file with owner-only permissions (where the OS has them)."""
+        """Write the key file (microticket.keyfile) with owner-only permissions where the OS has them."""
+        from microticket import keyfile
         from microticket.store import write_private
-        write_private(path, self.to_json())
+        write_private(path, keyfile.dumps(self))
 
     @classmethod
     def load(cls, path, **kw):
-        with open(path) as f:
-            return cls.from_json(f.read(), **kw)
-
-    def describe(self, now=None):
-        """Key file facts without any secret: profile, lifetime, and per key its name and age."""
         from microticket import keyfile
-        return keyfile.describe(self, now)
+        with open(path) as f:
+            return keyfile.loads(cls, f.read(), **kw)

@@ -39,7 +39,7 @@ class aes:
     def _process(self, direction, in_buf, out_buf):
         if isinstance(in_buf, str):  # MicroPython str objects expose their UTF-8 bytes as a buffer
             in_buf = in_buf.encode()
-        data = memoryview(in_buf).cast("B")
+        data = in_buf if isinstance(in_buf, (bytes, bytearray)) else memoryview(in_buf).cast("B")
         if len(data) % 16:
             raise ValueError("blksize % 16")
         if out_buf is not None:
@@ -56,7 +56,7 @@ class aes:
             self._dir = direction
         elif self._dir != direction:
             raise ValueError("can't encrypt & decrypt")
-        result = self._ctx.update(bytes(data))
+        result = self._ctx.update(data)
         if out_buf is None:
             return result
         out[:len(result)] = result

