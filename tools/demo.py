@@ -23,7 +23,8 @@ import bench_ticket  # noqa: E402
 def smallest_heap(lo_kb=8, hi_kb=64):
     """Binary search on -X heapsize (KB) for tests/scripts/ticket_roundtrip.py with .mpy modules."""
     def ok(kb):
-        proc = mpharness.run_mp("import ticket_roundtrip\nticket_roundtrip.main()\n", heapsize="%dk" % kb, mpy=True)
+        proc = mpharness.run_mp_code("import ticket_roundtrip; ticket_roundtrip.main()", heapsize="%dk" % kb,
+                                     mpy=True)
         return proc.returncode == 0 and "roundtrip ok" in proc.stdout
     if not ok(hi_kb):
         return None

@@ -77,10 +77,26 @@ class Hmac:
             opad[i] = k ^ 0x5C
         self._ipad = ipad
         self._opad = opad
+        # Where hash objects can be copied (CPython's hashlib; not MicroPython's), keep the states after
+        # the pads and copy them per call instead of hashing the pads again.
+        self._inner = self._outer = None
+        h = ctor()
+        if hasattr(h, "copy"):
+            h.update(ipad)
+            self._inner = h
+            h = ctor()
+            h.update(opad)
+            self._outer = h
+
+    def _start(self, pad, state):
+        if state is not None:
+            return state.copy()
+        h = self._ctor()
+        h.update(pad)
+        return h
 
     def mac(self, a, b=None, c=None, d=None):
-        h = self._ctor()
-        h.update(self._ipad)
+        h = self._start(self._ipad, self._inner)
         h.update(a)
         if b is not None:
             h.update(b)
@@ -89,8 +105,7 @@ class Hmac:
         if d is not None:
             h.update(d)
         inner = h.digest()
-        h = self._ctor()
-        h.update(self._opad)
+        h = self._start(self._opad, self._outer)
         h.update(inner)
         return h.digest()
 

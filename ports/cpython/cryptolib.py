@@ -34,32 +34,29 @@ class aes:
         self._mode = mode
         self._iv = bytes(IV) if IV is not None else bytes(16)
         self._dir = _NONE
-        self._ctx = None
+        self._update = None
 
     def _process(self, direction, in_buf, out_buf):
-        if isinstance(in_buf, str):  # MicroPython str objects expose their UTF-8 bytes as a buffer
+        # the checks in MicroPython's order: input length, output size, then the direction
+        if type(in_buf) is str:  # MicroPython str objects expose their UTF-8 bytes as a buffer
             in_buf = in_buf.encode()
-        data = in_buf if isinstance(in_buf, (bytes, bytearray)) else memoryview(in_buf).cast("B")
-        if len(data) % 16:
+        elif type(in_buf) is memoryview and in_buf.itemsize != 1:
+            in_buf = in_buf.cast("B")
+        n = len(in_buf)
+        if n % 16:
             raise ValueError("blksize % 16")
-        if out_buf is not None:
-            out = memoryview(out_buf)
-            if out.readonly:
-                raise TypeError("object with buffer protocol required")
-            out = out.cast("B")
-            if len(out) < len(data):
-                raise ValueError("output too small")
-        if self._dir == _NONE:
+        if out_buf is not None and len(out_buf) < n:  # (a read-only out_buf fails below with TypeError)
+            raise ValueError("output too small")
+        if self._dir != direction:
+            if self._dir != _NONE:
+                raise ValueError("can't encrypt & decrypt")
             mode = modes.ECB() if self._mode == _MODE_ECB else modes.CBC(self._iv)
             cipher = Cipher(algorithms.AES(self._key), mode)
-            self._ctx = cipher.encryptor() if direction == _ENC else cipher.decryptor()
+            self._update = (cipher.encryptor() if direction == _ENC else cipher.decryptor()).update
             self._dir = direction
-        elif self._dir != direction:
-            raise ValueError("can't encrypt & decrypt")
-        result = self._ctx.update(data)
         if out_buf is None:
-            return result
-        out[:len(result)] = result
+            return self._update(in_buf)
+        out_buf[:n] = self._update(in_buf)
         return out_buf
 
     def encrypt(self, in_buf, out_buf=None):
