@@ -19,8 +19,8 @@ length sanity -> key_name lookup (no crypto for an unknown name) -> MAC in const
 padding -> lifetime. Padding is only looked at after the MAC passed: no padding oracle.
 
 Memory (MicroPython is the target): the ring preallocates one work buffer for the largest ticket it can
-issue, one for the plaintext, and memoryviews for every block count, so ``open`` allocates only the two
-SHA-256 hash objects and digests of the HMAC, and the bytes it returns. The parsing, lookup, compare, AES and
+issue and one for the plaintext, and keeps memoryview windows on them per ticket size (made on first use),
+so ``open`` allocates only the two hash objects and digests of the HMAC, and the bytes it returns. The parsing, lookup, compare, AES and
 padding steps run under ``micropython.heap_lock()`` (proven by tests/test_memory.py).
 """
 
@@ -96,7 +96,7 @@ class KeyRing:
         if lifetime <= 0:
             raise ValueError("lifetime must be positive")
         self.profile = profile
-        self.hash_name, self.mac_len, self.hmac_key_len = PROFILES[profile]
+        self.mac_len = PROFILES[profile][1]
         self.lifetime = lifetime
         self.skew = skew
         self.max_keys = max_keys
@@ -219,8 +219,9 @@ class KeyRing:
 
         @micropython.native on purpose: a bytecode function whose frame is larger than 11 words gets
         that frame from the heap on every call (mem_total counts it even under heap_lock, where it falls
-        back to the C stack); native code keeps frames on the C stack. Sections between heap_lock() and heap_unlock() must
-        not allocate: they record a reason (an interned string) and raise after unlocking."""
+        back to the C stack); native code keeps frames on the C stack. Sections between heap_lock() and
+        heap_unlock() must not allocate: they record a reason (an interned string) and raise after
+        unlocking."""
         if not isinstance(ticket, _BUFFERS):
             raise TicketRejected("malformed")
         n = len(ticket)
