@@ -1,0 +1,123 @@
+"""Client ticket cache (RFC 5077 section 3.3 and 5.7), keyed by server identity ("host:port" or SNI name).
+
+An entry holds the opaque ticket, the master secret and what a resumption must match (suite, extended
+master secret flag). A ticket is stored only after the server Finished of its handshake verified and is
+deleted when a handshake that offered it fails. ``ticket_lifetime_hint`` is honoured from the time the
+ticket was received (RFC 5077 section 3.3); a hint of 0 means "unspecified" and gets ``default_max_age``.
+
+The file (JSON, hex strings) holds master secrets: it is written through microticket.store.write_private
+(owner-only permissions where the OS has them) and its size is bounded on both write and read.
+"""
+
+import json
+
+from micropython import const
+
+_MAX_ENTRIES = const(8)
+_MAX_FILE = const(16384)
+_MAX_TICKET = const(2048)
+DEFAULT_MAX_AGE = const(7 * 86400)
+
+
+from microticket.tls.conn import to_hex as _hex
+
+
+class CacheEntry:
+    def __init__(self, ticket, master, suite, ems, received, hint, server_name=b"", identity=b""):
+        self.ticket = bytes(ticket)
+        self.master = bytes(master)
+        self.suite = suite
+        self.ems = bool(ems)
+        self.received = received
+        self.hint = hint
+        self.server_name = bytes(server_name)
+        self.identity = bytes(identity)
+
+    def expires(self):
+        return self.received + (self.hint if self.hint else DEFAULT_MAX_AGE)
+
+    def to_obj(self):
+        return {"ticket": _hex(self.ticket), "master": _hex(self.master), "suite": self.suite,
+                "ems": 1 if self.ems else 0, "received": self.received, "hint": self.hint,
+                "server_name": _hex(self.server_name), "identity": _hex(self.identity)}
+
+    @classmethod
+    def from_obj(cls, o):
+        e = cls(bytes.fromhex(o["ticket"]), bytes.fromhex(o["master"]), int(o["suite"]), o["ems"],
+                int(o["received"]), int(o["hint"]), bytes.fromhex(o.get("server_name", "")),
+                bytes.fromhex(o.get("identity", "")))
+        if len(e.master) != 48 or not 0 < len(e.ticket) <= _MAX_TICKET:
+            raise ValueError("bad cache entry")
+        return e
+
+
+class TicketCache:
+    def __init__(self, path=None, max_entries=_MAX_ENTRIES, max_file=_MAX_FILE):
+        self.path = path
+        self.max_entries = max_entries
+        self.max_file = max_file
+        self.entries = {}
+        if path:
+            self.load()
+
+    def get(self, server_id, now):
+        e = self.entries.get(server_id)
+        if e is None:
+            return None
+        if now >= e.expires() or now + 300 < e.received:
+            self.delete(server_id)
+            return None
+        return e
+
+    def put(self, server_id, entry):
+        if len(entry.ticket) > _MAX_TICKET:
+            return
+        self.entries[server_id] = entry
+        while len(self.entries) > self.max_entries:
+            oldest = None
+            for k in self.entries:
+                if oldest is None or self.entries[k].received < self.entries[oldest].received:
+                    oldest = k
+            del self.entries[oldest]
+        self.save()
+
+    def delete(self, server_id):
+        if server_id in self.entries:
+            del self.entries[server_id]
+            self.save()
+
+    def load(self):
+        self.entries = {}
+        try:
+            f = open(self.path)
+        except OSError:
+            return
+        try:
+            f.seek(0, 2)
+            size = f.tell()
+            if size > self.max_file:
+                return  # refuse an oversized file rather than parse it
+            f.seek(0)
+            text = f.read()
+        finally:
+            f.close()
+        try:
+            obj = json.loads(text)
+            for k in obj:
+                if len(self.entries) >= self.max_entries:
+                    break
+                self.entries[k] = CacheEntry.from_obj(obj[k])
+        except (ValueError, KeyError, TypeError):
+            self.entries = {}
+
+    def save(self):
+        if not self.path:
+            return
+        obj = {}
+        for k in self.entries:
+            obj[k] = self.entries[k].to_obj()
+        text = json.dumps(obj)
+        if len(text) > self.max_file:
+            return
+        from microticket.store import write_private
+        write_private(self.path, text)

@@ -1,0 +1,389 @@
+"""The sans-IO machinery shared by TlsClient and TlsServer.
+
+    conn.receive_data(data, now) -> [events]      bytes from the peer in, events out
+    conn.data_to_send() -> bytes                   bytes for the peer (drain after every call)
+    conn.send(data)                                application data (after the handshake)
+    conn.close()                                   close_notify
+
+Events are tuples: ("handshake_done",), ("data", bytes), ("ticket", ...), ("alert", description,
+received), ("closed",). An error never escapes receive_data: it becomes a fatal alert in the output,
+an ("alert", description, False) event and a closed connection.
+
+Handshake states are small ints; each engine has a transition table {(state, message type): handler}.
+A (state, type) pair missing from the table is an unexpected_message alert (RFC 5246 section 7.2.2).
+
+Transcript hash: hashlib objects have no copy() and digest() finalises, so the engine runs TWO SHA-256
+hashes over the same handshake messages. A TLS 1.2 handshake needs the transcript hash at exactly two
+points: (full) after ClientKeyExchange - for the extended master secret and the client Finished - and
+before the server Finished; (abbreviated) before the server Finished and before the client Finished. Each
+snapshot finalises one of the two hashes. No transcript bytes are buffered.
+"""
+
+from micropython import const
+
+from microticket import crypto, prf
+from microticket.errors import TlsAlert, DecodeError, MicroticketError
+from microticket.wire import Reader, Writer
+from microticket.tls import const as C
+from microticket.tls.record import RecordLayer, CipherState
+
+ST_OPEN = const(100)
+ST_CLOSED = const(101)
+
+_HS_CAP_DEFAULT = const(8192)
+
+
+_HEX = b"0123456789abcdef"
+
+
+def to_hex(b):
+    """Lower-case hex of ``b`` in one buffer (no per-byte strings)."""
+    out = bytearray(2 * len(b))
+    i = 0
+    for x in b:
+        out[i] = _HEX[x >> 4]
+        out[i + 1] = _HEX[x & 15]
+        i += 2
+    return out.decode()
+
+
+class Connection:
+    is_client = False
+
+    def __init__(self, rng=None, keylog=None, max_fragment=C.MAX_PLAINTEXT, hs_cap=_HS_CAP_DEFAULT,
+                 wb_cap=0, out_cap=0):
+        """Buffers, all allocated here and never grown: ``hs_cap`` bytes for reassembling one incoming
+        handshake message, ``wb_cap`` for one outgoing flight before it is framed, and the record layer's
+        input (one record of ``max_fragment`` plaintext plus overhead) and output (a flight plus one
+        record of ``max_fragment``)."""
+        self.rng = rng or crypto.urandom
+        self.keylog = keylog
+        wb_cap = wb_cap or hs_cap
+        self.rl = RecordLayer(max_fragment, out_cap or (wb_cap + max_fragment + 1024), self.rng)
+        self._hb = bytearray(hs_cap)  # reassembly of incoming handshake messages
+        self._hv = memoryview(self._hb)
+        self._hl = 0
+        self._wb = bytearray(wb_cap)  # outgoing handshake flight
+        self._wv = memoryview(self._wb)
+        self._w = Writer(self._wb)
+        self._th = [crypto.hash_new("sha256"), crypto.hash_new("sha256")]
+        self._fin_hash = None
+        self.state = 0
+        self.now = 0
+        self.events = []
+        self.closed = False
+        self.alert_sent = None
+        self.alert_received = None
+        self.handshake_done = False
+        self.resumed = False
+        self.suite = 0
+        self.ems = False
+        self.etm = False
+        self.client_random = b""
+        self.server_random = b""
+        self.master = None
+        self.ticket_received = False
+        self._pend_read = None
+        self._pend_write = None
+        self.trace = None  # set to a list to record ("send"|"recv", message type) for tests
+
+    # --- public API ------------------------------------------------------------------------------
+
+    def data_to_send(self):
+        return self.rl.take_output()
+
+    def send(self, data):
+        """Queue application data. The output buffer holds one handshake flight plus one full record:
+        drain data_to_send() between sends of more than ``max_fragment`` bytes."""
+        if not self.handshake_done or self.closed:
+            raise TlsAlert(C.INTERNAL_ERROR, "not open")
+        self.rl.write(C.CT_APPLICATION_DATA, data)
+
+    def close(self):
+        if not self.closed:
+            self._alert(C.LEVEL_WARNING, C.CLOSE_NOTIFY)
+            self.closed = True
+            self.state = ST_CLOSED
+
+    def receive_data(self, data, now):
+        """Bytes from the peer (b"" = the peer closed the stream); returns the events."""
+        self.now = now
+        ev = self.events = []
+        if self.closed:
+            return ev
+        rl = self.rl
+        try:
+            n = len(data)
+            if not n:
+                self._eof()
+            off = 0
+            while off < n and not self.closed:
+                took = rl.feed(data, off)
+                off += took
+                self._records()
+                if not took and not self.closed and rl.space() == 0:
+                    raise TlsAlert(C.RECORD_OVERFLOW, "input buffer full")
+        except Exception as e:
+            self._on_error(e)
+        return ev
+
+    def recv_view(self):
+        """Zero-copy input: a memoryview of the record buffer's free space. Read the socket into it,
+        then call received(n, now)."""
+        return self.rl.free_view()
+
+    def received(self, n, now):
+        """``n`` bytes were written into recv_view() (0 = the peer closed); returns the events."""
+        self.now = now
+        ev = self.events = []
+        if self.closed:
+            return ev
+        try:
+            if not n:
+                self._eof()
+            else:
+                self.rl.commit(n)
+                self._records()
+        except Exception as e:
+            self._on_error(e)
+        return ev
+
+    def _records(self):
+        rl = self.rl
+        while not self.closed:
+            rec = rl.next_record()
+            if rec is None:
+                return
+            self._on_record(rec[0], rec[1])
+
+    def _eof(self):
+        # end of stream from the peer without close_notify
+        self.closed = True
+        self.state = ST_CLOSED
+        self._failed()
+        self.events.append(("closed",))
+
+    def _on_error(self, e):
+        """Every error becomes a fatal alert, never an exception out of the engine."""
+        if isinstance(e, TlsAlert):
+            self._fatal(e.description, e.message)
+        elif isinstance(e, DecodeError):
+            self._fatal(C.DECODE_ERROR, str(e))
+        else:  # BufferFull, TicketRejected, and as a last resort anything else (a bug, MemoryError)
+            self._fatal(C.INTERNAL_ERROR, str(e))
+
+    def suite_name(self):
+        return C.SUITE_NAMES.get(self.suite, "0x%04x" % self.suite)
+
+    # --- records ---------------------------------------------------------------------------------
+
+    def _on_record(self, ctype, view):
+        if ctype == C.CT_HANDSHAKE:
+            if len(view) == 0:
+                raise TlsAlert(C.UNEXPECTED_MESSAGE, "empty handshake record")
+            self._on_handshake_bytes(view)
+        elif ctype == C.CT_APPLICATION_DATA:
+            if not self.handshake_done:
+                raise TlsAlert(C.UNEXPECTED_MESSAGE, "application data before Finished")
+            if self._hl:
+                raise TlsAlert(C.UNEXPECTED_MESSAGE, "interleaved application data")
+            if len(view):
+                self.events.append(("data", bytes(view)))
+        elif ctype == C.CT_ALERT:
+            if len(view) != 2:
+                raise TlsAlert(C.DECODE_ERROR, "alert length")
+            level = view[0]
+            desc = view[1]
+            if desc == C.CLOSE_NOTIFY:
+                self.events.append(("alert", desc, True))
+                if not self.handshake_done:
+                    self._failed()
+                self.close()
+                self.events.append(("closed",))
+            elif level == C.LEVEL_WARNING and self.handshake_done:
+                self.events.append(("alert", desc, True))
+            else:
+                self.alert_received = desc
+                self.closed = True
+                self.state = ST_CLOSED
+                self._failed()
+                self.events.append(("alert", desc, True))
+                self.events.append(("closed",))
+        else:  # change_cipher_spec
+            if len(view) != 1 or view[0] != 1:
+                raise TlsAlert(C.DECODE_ERROR, "ChangeCipherSpec")
+            if self._hl:
+                raise TlsAlert(C.UNEXPECTED_MESSAGE, "CCS inside a handshake message")
+            self._dispatch(C.HT_CCS, None, None)
+
+    def _on_handshake_bytes(self, view):
+        n = len(view)
+        hb = self._hb
+        if self._hl + n > len(hb):
+            raise TlsAlert(C.DECODE_ERROR, "handshake message too large")
+        hb[self._hl:self._hl + n] = view
+        self._hl += n
+        while self._hl >= 4 and not self.closed:
+            length = (hb[1] << 16) | (hb[2] << 8) | hb[3]
+            if 4 + length > len(hb):
+                raise TlsAlert(C.DECODE_ERROR, "handshake message too large")
+            if self._hl < 4 + length:
+                return
+            mtype = hb[0]
+            self._dispatch(mtype, self._hv[4:4 + length], self._hv[0:4 + length])
+            k = 4 + length
+            rest = self._hl - k
+            if rest:
+                hb[0:rest] = self._hv[k:self._hl]
+            self._hl = rest
+
+    def _dispatch(self, mtype, body, raw):
+        if self.trace is not None:
+            self.trace.append(("recv", mtype))
+        fn = self._TABLE.get((self.state, mtype))
+        if fn is None:
+            if self.state == ST_OPEN:
+                self._after_handshake(mtype, body)
+                return
+            raise TlsAlert(C.UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (mtype, self.state))
+        if raw is not None and self.state != ST_OPEN:
+            if mtype == C.HT_FINISHED:
+                self._peer_fin_hash = self._take_hash()
+            self._hash(raw)
+        fn(self, body)
+
+    def _after_handshake(self, mtype, body):
+        raise TlsAlert(C.UNEXPECTED_MESSAGE, "handshake message after the handshake")
+
+    # --- transcript ------------------------------------------------------------------------------
+
+    def _hash(self, data):
+        for h in self._th:
+            h.update(data)
+
+    def _take_hash(self):
+        """The transcript hash so far (see the module note: at most two per handshake)."""
+        if self._fin_hash is not None:
+            d = self._fin_hash
+            self._fin_hash = None
+            return d
+        if not self._th:
+            raise TlsAlert(C.INTERNAL_ERROR, "transcript exhausted")
+        return self._th.pop(0).digest()
+
+    # --- output ----------------------------------------------------------------------------------
+
+    def _msg_start(self):
+        return self._w.pos
+
+    def _msg_done(self, start):
+        if self.trace is not None:
+            self.trace.append(("send", self._wb[start]))
+        self._hash(self._wv[start:self._w.pos])
+
+    def _flush(self):
+        w = self._w
+        if w.pos:
+            self.rl.write(C.CT_HANDSHAKE, self._wv[0:w.pos])
+            w.pos = 0
+
+    def _send_ccs(self):
+        self._flush()
+        self.rl.write(C.CT_CHANGE_CIPHER_SPEC, b"\x01")
+        if self.trace is not None:
+            self.trace.append(("send", C.HT_CCS))
+        self.rl.write_cs = self._pend_write
+        self._pend_write = None
+
+    def _send_finished(self):
+        label = b"client finished" if self.is_client else b"server finished"
+        vd = prf.tls12_prf(self.master, label, self._take_hash(), 12)
+        w = self._w
+        s = w.pos
+        w.u8(C.HT_FINISHED)
+        w.u24(12)
+        w.put(vd)
+        self._msg_done(s)
+        self._flush()
+
+    def _check_peer_finished(self, body):
+        vd = Reader(body)
+        got = vd.take(12)
+        vd.done()
+        label = b"server finished" if self.is_client else b"client finished"
+        want = prf.tls12_prf(self.master, label, self._peer_fin_hash, 12)
+        if not crypto.ct_equal(want, got):
+            raise TlsAlert(C.DECRYPT_ERROR, "bad Finished")
+
+    def _on_ccs_activate(self):
+        if self._pend_read is None:
+            raise TlsAlert(C.UNEXPECTED_MESSAGE, "CCS before keys")
+        self.rl.read = self._pend_read
+        self._pend_read = None
+
+    def _alert(self, level, desc):
+        try:
+            self.rl.write(C.CT_ALERT, bytes((level, desc)))
+        except MicroticketError:
+            pass
+
+    def _fatal(self, desc, message=""):
+        if self.closed:
+            return
+        self._w.pos = 0
+        self._alert(C.LEVEL_FATAL, desc)
+        self.alert_sent = desc
+        self.error_message = message
+        self.closed = True
+        self.state = ST_CLOSED
+        self._failed()
+        self.events.append(("alert", desc, False))
+        self.events.append(("closed",))
+
+    def _failed(self):
+        """Hook: the handshake (or connection) failed."""
+
+    # --- key schedule (RFC 5246 section 6.3 and 8.1, RFC 7627 section 4) -------------------------
+
+    def _make_master(self, premaster):
+        if self.ems:
+            seed = self._fin_hash = self._take_hash()
+            self.master = prf.tls12_prf(premaster, b"extended master secret", seed, 48)
+        else:
+            self.master = prf.tls12_prf(premaster, b"master secret",
+                                           self.client_random + self.server_random, 48)
+
+    def _make_keys(self):
+        kb = prf.tls12_prf(self.master, b"key expansion", self.server_random + self.client_random, 96)
+        cmac = kb[0:32]
+        smac = kb[32:64]
+        ckey = kb[64:80]
+        skey = kb[80:96]
+        if self.is_client:
+            self._pend_write = CipherState(ckey, cmac, self.etm, True)
+            self._pend_read = CipherState(skey, smac, self.etm, False)
+        else:
+            self._pend_write = CipherState(skey, smac, self.etm, True)
+            self._pend_read = CipherState(ckey, cmac, self.etm, False)
+        if self.keylog is not None:
+            self.keylog("CLIENT_RANDOM " + to_hex(self.client_random) + " " + to_hex(self.master))
+
+    def _set_max_fragment(self, size):
+        self.rl.max_out = min(self.rl.max_out, size)
+        self.rl.max_in = min(self.rl.max_in, size)
+
+
+def ext_bytes_u16_list(values, width=2):
+    out = bytearray(width + 2 * len(values))
+    n = 2 * len(values)
+    if width == 2:
+        out[0] = n >> 8
+        out[1] = n & 0xFF
+    else:
+        out[0] = n
+    p = width
+    for v in values:
+        out[p] = v >> 8
+        out[p + 1] = v & 0xFF
+        p += 2
+    return bytes(out)

@@ -1,0 +1,82 @@
+"""TLS 1.2 numbers (RFC 5246 and the extension RFCs), as const() so a board's compiler folds them."""
+
+from micropython import const
+
+VERSION_TLS12 = const(0x0303)
+
+# ContentType (RFC 5246 section 6.2.1)
+CT_CHANGE_CIPHER_SPEC = const(20)
+CT_ALERT = const(21)
+CT_HANDSHAKE = const(22)
+CT_APPLICATION_DATA = const(23)
+
+# HandshakeType (RFC 5246 section 7.4; NewSessionTicket RFC 5077 section 3.3)
+HT_HELLO_REQUEST = const(0)
+HT_CLIENT_HELLO = const(1)
+HT_SERVER_HELLO = const(2)
+HT_NEW_SESSION_TICKET = const(4)
+HT_CERTIFICATE = const(11)
+HT_SERVER_KEY_EXCHANGE = const(12)
+HT_CERTIFICATE_REQUEST = const(13)
+HT_SERVER_HELLO_DONE = const(14)
+HT_CERTIFICATE_VERIFY = const(15)
+HT_CLIENT_KEY_EXCHANGE = const(16)
+HT_FINISHED = const(20)
+# a pseudo message type for the transition tables: ChangeCipherSpec is a record, not a handshake message
+HT_CCS = const(0x100)
+
+# AlertLevel / AlertDescription (RFC 5246 section 7.2; 4279 section 2; 5746 section 3.6)
+LEVEL_WARNING = const(1)
+LEVEL_FATAL = const(2)
+CLOSE_NOTIFY = const(0)
+UNEXPECTED_MESSAGE = const(10)
+BAD_RECORD_MAC = const(20)
+RECORD_OVERFLOW = const(22)
+HANDSHAKE_FAILURE = const(40)
+BAD_CERTIFICATE = const(42)
+ILLEGAL_PARAMETER = const(47)
+DECODE_ERROR = const(50)
+DECRYPT_ERROR = const(51)
+PROTOCOL_VERSION = const(70)
+INSUFFICIENT_SECURITY = const(71)
+INTERNAL_ERROR = const(80)
+NO_RENEGOTIATION = const(100)
+UNSUPPORTED_EXTENSION = const(110)
+UNKNOWN_PSK_IDENTITY = const(115)
+
+ALERT_NAMES = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
+               40: "handshake_failure", 42: "bad_certificate", 47: "illegal_parameter", 50: "decode_error",
+               51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security",
+               80: "internal_error", 100: "no_renegotiation", 110: "unsupported_extension",
+               115: "unknown_psk_identity"}
+
+# ExtensionType
+EXT_SERVER_NAME = const(0)             # RFC 6066 section 3
+EXT_MAX_FRAGMENT_LENGTH = const(1)     # RFC 6066 section 4
+EXT_SUPPORTED_GROUPS = const(10)       # RFC 8422 section 5.1.1
+EXT_EC_POINT_FORMATS = const(11)       # RFC 8422 section 5.1.2
+EXT_SIGNATURE_ALGORITHMS = const(13)   # RFC 5246 section 7.4.1.4.1
+EXT_ENCRYPT_THEN_MAC = const(22)       # RFC 7366
+EXT_EXTENDED_MASTER_SECRET = const(23)  # RFC 7627
+EXT_SESSION_TICKET = const(35)         # RFC 5077 section 3.2
+EXT_RENEGOTIATION_INFO = const(0xFF01)  # RFC 5746 section 3.2
+
+SCSV_RENEGOTIATION = const(0x00FF)     # TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 section 3.3)
+
+# Cipher suites: all AES-128-CBC with HMAC-SHA256 and the SHA-256 PRF
+PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)        # RFC 5487 section 3.1
+ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)  # RFC 5489 section 3
+ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)  # RFC 5289 section 3.2
+
+SUITE_NAMES = {0x00AE: "TLS_PSK_WITH_AES_128_CBC_SHA256",
+               0xC037: "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256",
+               0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"}
+
+GROUP_X25519 = const(29)               # RFC 8422 section 5.1.1
+SIG_RSA_PKCS1_SHA256 = const(0x0401)   # RFC 5246 section 7.4.1.4.1 (hash 4 = sha256, signature 1 = rsa)
+CURVE_NAMED = const(3)                 # ECCurveType named_curve (RFC 8422 section 5.4)
+
+# max_fragment_length codes (RFC 6066 section 4) -> bytes
+MFL_SIZES = {1: 512, 2: 1024, 3: 2048, 4: 4096}
+
+MAX_PLAINTEXT = const(16384)           # 2^14 (RFC 5246 section 6.2.1)

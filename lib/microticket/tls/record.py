@@ -1,0 +1,290 @@
+"""TLS 1.2 record layer (RFC 5246 section 6.2) for AES-128-CBC with HMAC-SHA256 and an explicit IV.
+
+Both MAC-then-encrypt (RFC 5246 section 6.2.3.2) and encrypt-then-MAC (RFC 7366) are supported.
+
+Memory: one preallocated input buffer (one record of the largest accepted size plus a header) and one
+output buffer; records are decrypted and encrypted in place, with ONE long-lived AES-CBC object per
+direction:
+
+- decrypt: ``iv | ciphertext`` goes through the persistent decryptor and the first output block is
+  dropped; block i of the output is D(C_i) xor C_(i-1), right whatever state the object was left in.
+- encrypt: ``random16 | plaintext | mac | padding`` goes through the persistent encryptor; the first
+  ciphertext block, E(state xor random16), is unpredictable and serves as the record's explicit IV.
+
+MAC-then-encrypt is checked Lucky13-aware as far as Python allows: the padding is checked without early
+exit, an invalid padding is treated as zero-length (RFC 5246 section 6.2.3.2) and the MAC input is topped
+up with a dummy hash of the bytes the padding removed, so the hash always sees the same number of bytes.
+"""
+
+from micropython import const
+
+from microticket import crypto
+from microticket.errors import TlsAlert
+from microticket.tls import const as C
+
+_HDR = const(5)
+_IV = const(16)
+_MAC = const(32)
+_MAX_PAD = const(256)
+# ciphertext overhead of one record at most: IV + MAC + 256 bytes of padding
+OVERHEAD = const(16 + 32 + 256)
+
+
+class CipherState:
+    """Keys and sequence number of one direction (RFC 5246 section 6.1)."""
+
+    def __init__(self, enc_key, mac_key, etm, encrypt):
+        if encrypt:
+            self.aes = crypto.aes_cbc_encryptor(enc_key)
+        else:
+            self.aes = crypto.aes_cbc_decryptor(enc_key)
+        self.hmac = crypto.Hmac(mac_key, "sha256")
+        self.etm = etm
+        self.seq = 0
+        self.mh = bytearray(13)  # seq_num | type | version | length: the MAC's pseudo header
+
+    def mac_header(self, ctype, length):
+        h = self.mh
+        s = self.seq
+        for i in range(7, -1, -1):
+            h[i] = s & 0xFF
+            s >>= 8
+        h[8] = ctype
+        h[9] = 3
+        h[10] = 3
+        h[11] = length >> 8
+        h[12] = length & 0xFF
+        self.seq += 1
+        return h
+
+
+class RecordLayer:
+    """Framing, protection and buffering of records. ``max_in`` / ``max_out`` are plaintext fragment
+    limits (2^14, or what max_fragment_length agreed); buffers are sized once from ``in_cap``."""
+
+    def __init__(self, max_fragment=C.MAX_PLAINTEXT, out_cap=0, rng=None):
+        self.max_in = max_fragment
+        self.max_out = max_fragment
+        self.in_cap = _HDR + max_fragment + OVERHEAD
+        self._ib = bytearray(self.in_cap)
+        self._iv = memoryview(self._ib)
+        self._is = 0  # start of unconsumed input
+        self._ie = 0  # end of buffered input
+        if out_cap <= 0:
+            out_cap = 2 * (_HDR + max_fragment + _IV + _MAC + 16) + 4096
+        self._ob = bytearray(out_cap)
+        self._ov = memoryview(self._ob)
+        self._oe = 0
+        self.read = None   # CipherState or None (null cipher)
+        self.write_cs = None
+        self.rng = rng or crypto.urandom
+        self._dummy = None
+
+    # --- input -----------------------------------------------------------------------------------
+
+    def space(self):
+        return self.in_cap - (self._ie - self._is)
+
+    def _compact(self):
+        if self._is:
+            n = self._ie - self._is
+            if n:
+                self._ib[0:n] = self._iv[self._is:self._ie]
+            self._is = 0
+            self._ie = n
+
+    def free_view(self):
+        """The free end of the input buffer, for a driver to read the socket straight into (then
+        commit(n)): the zero-copy path."""
+        self._compact()
+        return self._iv[self._ie:self.in_cap]
+
+    def want(self):
+        """Bytes still missing for the next complete record (header first): lets a driver on a
+        "no short reads" stream (MicroPython's readinto) ask for exactly one record."""
+        avail = self._ie - self._is
+        if avail < _HDR:
+            return _HDR - avail
+        p = self._is
+        need = _HDR + ((self._ib[p + 3] << 8) | self._ib[p + 4]) - avail
+        return need if need > 0 else 0
+
+    def commit(self, n):
+        if n < 0 or self._ie + n > self.in_cap:
+            raise TlsAlert(C.INTERNAL_ERROR, "commit out of range")
+        self._ie += n
+
+    def feed(self, data, off=0):
+        """Copy as much of data[off:] as fits; returns how many bytes were taken."""
+        self._compact()
+        take = min(len(data) - off, self.in_cap - self._ie)
+        if take > 0:
+            self._ib[self._ie:self._ie + take] = data[off:off + take] if (off or take < len(data)) else data
+            self._ie += take
+        return take if take > 0 else 0
+
+    def next_record(self):
+        """(content_type, plaintext memoryview) of the next complete record, or None. The view is valid
+        until the next feed()."""
+        p = self._is
+        avail = self._ie - p
+        if avail < _HDR:
+            return None
+        b = self._ib
+        ctype = b[p]
+        length = (b[p + 3] << 8) | b[p + 4]
+        # while the null cipher is on, a ClientHello record may say 3.1 or 3.2 (RFC 5246 appendix E.1)
+        if b[p + 1] != 3 or (b[p + 2] != 3 and (self.read is not None or b[p + 2] == 0)):
+            raise TlsAlert(C.PROTOCOL_VERSION, "record version")
+        if ctype < C.CT_CHANGE_CIPHER_SPEC or ctype > C.CT_APPLICATION_DATA:
+            raise TlsAlert(C.UNEXPECTED_MESSAGE, "record content type")
+        limit = self.max_in + (OVERHEAD if self.read is not None else 0)
+        if length > limit:
+            raise TlsAlert(C.RECORD_OVERFLOW, "record too long")
+        if avail < _HDR + length:
+            return None
+        self._is = p + _HDR + length
+        start = p + _HDR
+        if self.read is None:
+            if length == 0 and ctype != C.CT_APPLICATION_DATA:
+                raise TlsAlert(C.UNEXPECTED_MESSAGE, "empty record")
+            return ctype, self._iv[start:start + length]
+        if self.read.etm:
+            s, n = self._open_etm(ctype, start, length)
+        else:
+            s, n = self._open_mte(ctype, start, length)
+        if n > self.max_in:
+            raise TlsAlert(C.RECORD_OVERFLOW, "plaintext too long")
+        return ctype, self._iv[s:s + n]
+
+    def _open_mte(self, ctype, start, length):
+        cs = self.read
+        # at least IV + one block holding MAC and padding length: 16 + 48
+        if length < _IV + 48 or length % 16:
+            raise TlsAlert(C.BAD_RECORD_MAC, "bad ciphertext length")
+        v = self._iv[start:start + length]
+        cs.aes.decrypt(v, v)
+        b = self._ib
+        end = start + length
+        plen = length - _IV  # plaintext | mac | padding
+        pad = b[end - 1]
+        # padding check with no early exit over the largest possible padding region
+        good = 1 if pad + 1 + _MAC <= plen else 0
+        check = min(_MAX_PAD, plen)
+        bad = 0
+        for i in range(1, check + 1):
+            inpad = 1 if i <= pad + 1 else 0
+            bad |= inpad * (b[end - i] ^ pad)
+        if bad:
+            good = 0
+        padlen = (pad + 1) * good
+        n = plen - _MAC - padlen
+        s = start + _IV
+        mac = cs.hmac.mac(cs.mac_header(ctype, n), self._iv[s:s + n])
+        # keep the hash input length independent of the padding: hash what the padding took away
+        d = self._dummy
+        if d is None:
+            d = self._dummy = bytearray(_MAX_PAD + 64)
+        crypto.hash_new("sha256", memoryview(d)[0:padlen])
+        ok = crypto.ct_equal_at(mac, b, s + n)
+        if not (ok and good):
+            raise TlsAlert(C.BAD_RECORD_MAC, "bad record MAC")
+        return s, n
+
+    def _open_etm(self, ctype, start, length):
+        cs = self.read
+        if length < _IV + 16 + _MAC or (length - _MAC) % 16:
+            raise TlsAlert(C.BAD_RECORD_MAC, "bad ciphertext length")
+        clen = length - _MAC
+        mac = cs.hmac.mac(cs.mac_header(ctype, clen), self._iv[start:start + clen])
+        if not crypto.ct_equal_at(mac, self._ib, start + clen):
+            raise TlsAlert(C.BAD_RECORD_MAC, "bad record MAC")
+        v = self._iv[start:start + clen]
+        cs.aes.decrypt(v, v)
+        b = self._ib
+        end = start + clen
+        pad = b[end - 1]
+        plen = clen - _IV
+        if pad + 1 > plen:
+            raise TlsAlert(C.BAD_RECORD_MAC, "bad padding")
+        for i in range(1, pad + 2):
+            if b[end - i] != pad:
+                raise TlsAlert(C.BAD_RECORD_MAC, "bad padding")
+        return start + _IV, plen - pad - 1
+
+    def buffered(self):
+        return self._ie - self._is
+
+    # --- output ----------------------------------------------------------------------------------
+
+    def write(self, ctype, data):
+        """Append ``data`` as records of type ``ctype`` (fragmented to max_out) to the output buffer."""
+        n = len(data)
+        mv = data if isinstance(data, memoryview) else memoryview(data)
+        off = 0
+        while True:
+            k = min(n - off, self.max_out)
+            self._write_one(ctype, mv[off:off + k])
+            off += k
+            if off >= n:
+                return
+
+    def _room(self, need):
+        if self._oe + need > len(self._ob):
+            raise TlsAlert(C.INTERNAL_ERROR, "output buffer full")
+
+    def _write_one(self, ctype, frag):
+        n = len(frag)
+        o = self._oe
+        b = self._ob
+        cs = self.write_cs
+        if cs is None:
+            self._room(_HDR + n)
+            body = n
+            b[o + _HDR:o + _HDR + n] = frag
+        elif not cs.etm:
+            clen = ((n + _MAC + 1 + 15) // 16) * 16
+            body = _IV + clen
+            self._room(_HDR + body)
+            p = o + _HDR
+            b[p:p + _IV] = self.rng(_IV)
+            b[p + _IV:p + _IV + n] = frag
+            mac = cs.hmac.mac(cs.mac_header(ctype, n), frag)
+            q = p + _IV + n
+            b[q:q + _MAC] = mac
+            pad = clen - n - _MAC - 1
+            for i in range(q + _MAC, p + body):
+                b[i] = pad
+            v = self._ov[p:p + body]
+            cs.aes.encrypt(v, v)
+        else:
+            clen = ((n + 1 + 15) // 16) * 16
+            body = _IV + clen + _MAC
+            self._room(_HDR + body)
+            p = o + _HDR
+            b[p:p + _IV] = self.rng(_IV)
+            b[p + _IV:p + _IV + n] = frag
+            pad = clen - n - 1
+            for i in range(p + _IV + n, p + _IV + clen):
+                b[i] = pad
+            v = self._ov[p:p + _IV + clen]
+            cs.aes.encrypt(v, v)
+            mac = cs.hmac.mac(cs.mac_header(ctype, _IV + clen), v)
+            b[p + _IV + clen:p + body] = mac
+        b[o] = ctype
+        b[o + 1] = 3
+        b[o + 2] = 3
+        b[o + 3] = body >> 8
+        b[o + 4] = body & 0xFF
+        self._oe = o + _HDR + body
+
+    def pending(self):
+        return self._oe
+
+    def take_output(self):
+        n = self._oe
+        if not n:
+            return b""
+        out = bytes(self._ov[0:n])
+        self._oe = 0
+        return out

@@ -1,0 +1,399 @@
+"""Sans-IO TLS 1.2 server that resumes sessions from RFC 5077 tickets and keeps no session cache.
+
+    cfg = ServerConfig(ring, psk={b"id": key})            # or cert_chain=[der...], rsa_key=key
+    srv = TlsServer(cfg)
+    events = srv.receive_data(bytes_from_client, now)
+    sock.send(srv.data_to_send())
+
+Flows (RFC 5077 section 3.1): full handshake issuing a ticket (Figure 1), abbreviated handshake from a
+ticket with a fresh ticket (Figure 2), a rejected ticket falling back to a full handshake with a new ticket
+(Figure 4), resumption without a new ticket (Figure 3, ``reissue="never"``). The session ID of a full
+handshake is empty (nothing is cached); on resumption the client's session ID is echoed (section 3.4).
+"""
+
+from micropython import const
+
+from microticket import crypto
+from microticket.errors import TlsAlert, DecodeError, TicketRejected, MicroticketError
+from microticket.wire import Reader
+from microticket.tls import const as C
+from microticket.tls import messages as M
+from microticket.tls.conn import Connection, ST_OPEN
+
+S_HELLO = const(1)
+S_CKE = const(2)
+S_CCS = const(3)
+S_FIN = const(4)
+S_R_CCS = const(5)
+S_R_FIN = const(6)
+
+REISSUE_ALWAYS = "always"  # a fresh ticket on every resumption (RFC 5077 section 5.8, unlinkability)
+REISSUE_RENEW = "renew"    # only when the ticket was sealed under an older key
+REISSUE_NEVER = "never"    # Figure 3: resume without a new ticket
+
+
+class ServerConfig:
+    """Settings shared by all connections of one server.
+
+    ring           microticket.ticket.KeyRing that seals and opens tickets (None: never issue)
+    psk            {identity bytes: key bytes} for the PSK suites
+    psk_hint       psk_identity_hint sent in ServerKeyExchange (RFC 4279 section 2): ECDHE_PSK always sends
+                   the field, plain PSK sends a ServerKeyExchange only when the hint is not empty
+    cert_chain     list of DER certificates, leaf first, and rsa_key (microticket.rsa) for ECDHE_RSA
+    suites         preference order; defaults to every suite the credentials allow
+    issue_tickets  issue a ticket in full handshakes (when the client asks with the extension)
+    reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
+    accept_rfc4507 accept the double-length SessionTicket encoding of RFC 4507 (RFC 5077 appendix A)
+    """
+
+    def __init__(self, ring=None, psk=None, cert_chain=None, rsa_key=None, suites=None, issue_tickets=True,
+                 reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=C.MAX_PLAINTEXT, keylog=None,
+                 hs_cap=0, psk_hint=b""):
+        self.ring = ring
+        self.psk_hint = psk_hint
+        self.psk = psk or {}
+        self.cert_chain = cert_chain or []
+        self.rsa_key = rsa_key
+        if suites is None:
+            suites = []
+            if self.psk:
+                suites.append(C.PSK_WITH_AES_128_CBC_SHA256)
+                suites.append(C.ECDHE_PSK_WITH_AES_128_CBC_SHA256)
+            if self.cert_chain and rsa_key is not None:
+                suites.append(C.ECDHE_RSA_WITH_AES_128_CBC_SHA256)
+        self.suites = suites
+        self.issue_tickets = issue_tickets
+        self.reissue = reissue
+        self.accept_rfc4507 = accept_rfc4507
+        self.max_fragment = max_fragment
+        self.keylog = keylog
+        # hs_cap bounds an incoming message (a ClientHello with a ticket); wb_cap the first flight:
+        # ServerHello, Certificate chain, ServerKeyExchange with its signature, NewSessionTicket
+        self.hs_cap = hs_cap or 4096
+        wb = 1536 + (rsa_key.size if rsa_key is not None else 0)
+        for c in self.cert_chain:
+            wb += len(c) + 3
+        if ring is not None:
+            wb += ring.max_ticket
+        self.wb_cap = wb
+
+
+class TlsServer(Connection):
+    is_client = False
+
+    def __init__(self, config, rng=None):
+        Connection.__init__(self, rng, config.keylog, config.max_fragment, config.hs_cap, config.wb_cap)
+        self.cfg = config
+        self.state = S_HELLO
+        self.server_name = b""
+        self.psk_identity = b""
+        self.ticket_offered = False
+        self.ticket_rejected = None  # reason of a refused ticket (Figure 4)
+        self.ticket_issued = False
+        self._issue = False
+        self._created = 0
+        self._ticket_ext_reply = b""
+        self._eph = None
+
+    # --- ClientHello -----------------------------------------------------------------------------
+
+    def _on_client_hello(self, body):
+        ch = M.decode_client_hello(Reader(body))
+        if ch.version < C.VERSION_TLS12:
+            raise TlsAlert(C.PROTOCOL_VERSION, "TLS 1.2 only")
+        if 0 not in ch.compression:
+            raise TlsAlert(C.ILLEGAL_PARAMETER, "no null compression")
+        self.client_random = ch.random
+        exts = ch.exts
+        # RFC 5746 section 3.6: an initial handshake carries the SCSV or an empty renegotiation_info
+        self._secure_reneg = C.SCSV_RENEGOTIATION in ch.suites
+        if C.EXT_RENEGOTIATION_INFO in exts:
+            if M.parse_renegotiation_info(exts[C.EXT_RENEGOTIATION_INFO]) != b"":
+                raise TlsAlert(C.HANDSHAKE_FAILURE, "renegotiation_info not empty")
+            self._secure_reneg = True
+        if C.EXT_SERVER_NAME in exts:
+            self.server_name = M.parse_server_name(exts[C.EXT_SERVER_NAME])
+        mfl = 0
+        if C.EXT_MAX_FRAGMENT_LENGTH in exts:
+            try:
+                mfl = M.parse_mfl(exts[C.EXT_MAX_FRAGMENT_LENGTH])
+            except DecodeError:
+                raise TlsAlert(C.ILLEGAL_PARAMETER, "max_fragment_length")
+        client_ems = C.EXT_EXTENDED_MASTER_SECRET in exts
+        if client_ems:
+            M.expect_empty(exts[C.EXT_EXTENDED_MASTER_SECRET])
+        if C.EXT_ENCRYPT_THEN_MAC in exts:
+            M.expect_empty(exts[C.EXT_ENCRYPT_THEN_MAC])
+            self.etm = True
+        groups = None
+        if C.EXT_SUPPORTED_GROUPS in exts:
+            groups = M.parse_u16_list(exts[C.EXT_SUPPORTED_GROUPS])
+        sigalgs = None
+        if C.EXT_SIGNATURE_ALGORITHMS in exts:
+            sigalgs = M.parse_u16_list(exts[C.EXT_SIGNATURE_ALGORITHMS])
+        if C.EXT_EC_POINT_FORMATS in exts:
+            M.parse_point_formats(exts[C.EXT_EC_POINT_FORMATS])
+
+        state = None
+        if C.EXT_SESSION_TICKET in exts:
+            self.ticket_offered = True
+            state = self._open_ticket(exts[C.EXT_SESSION_TICKET])
+        if state is not None:
+            state = self._check_resumable(state, ch, client_ems)
+
+        self.server_random = self.rng(32)
+        ring = self.cfg.ring
+        if state is not None:
+            self.resumed = True
+            self.suite = state.cipher_suite
+            self.ems = state.ems
+            self.master = bytes(state.master_secret)
+            self.psk_identity = bytes(state.identity)
+            if not self.server_name:
+                self.server_name = bytes(state.server_name)
+            self._created = ring.created
+            r = self.cfg.reissue
+            self._issue = r == REISSUE_ALWAYS or (r == REISSUE_RENEW and ring.should_renew)
+        else:
+            self.suite = self._choose_suite(ch.suites, groups, sigalgs)
+            self.ems = client_ems
+            self._created = self.now
+            self._issue = self.ticket_offered and self.cfg.issue_tickets and ring is not None
+        if mfl:
+            self._set_max_fragment(C.MFL_SIZES[mfl])
+
+        # ServerHello
+        sh = M.Hello()
+        sh.random = self.server_random
+        sh.session_id = ch.session_id if self.resumed else b""
+        sh.suites = [self.suite]
+        ext = []
+        if self._secure_reneg:
+            ext.append((C.EXT_RENEGOTIATION_INFO, b"\x00"))
+        if self.ems:
+            ext.append((C.EXT_EXTENDED_MASTER_SECRET, b""))
+        if self.etm:
+            ext.append((C.EXT_ENCRYPT_THEN_MAC, b""))
+        if self._issue:
+            ext.append((C.EXT_SESSION_TICKET, self._ticket_ext_reply))
+        if mfl:
+            ext.append((C.EXT_MAX_FRAGMENT_LENGTH, bytes((mfl,))))
+        if not self.resumed and self.suite != C.PSK_WITH_AES_128_CBC_SHA256 and \
+                C.EXT_EC_POINT_FORMATS in exts:
+            ext.append((C.EXT_EC_POINT_FORMATS, b"\x01\x00"))
+        w = self._w
+        s = w.pos
+        M.encode_hello(w, C.HT_SERVER_HELLO, sh, ext)
+        self._msg_done(s)
+
+        if self.resumed:
+            self._make_keys()
+            if self._issue:
+                self._send_ticket()
+            self._send_ccs()
+            self._send_finished()
+            self.state = S_R_CCS
+            return
+        if self.suite == C.ECDHE_RSA_WITH_AES_128_CBC_SHA256:
+            s = w.pos
+            M.encode_certificate(w, self.cfg.cert_chain)
+            self._msg_done(s)
+        if self.suite != C.PSK_WITH_AES_128_CBC_SHA256 or self.cfg.psk_hint:
+            self._send_ske()
+        s = w.pos
+        w.u8(C.HT_SERVER_HELLO_DONE)
+        w.u24(0)
+        self._msg_done(s)
+        self._flush()
+        self.state = S_CKE
+
+    def _open_ticket(self, data):
+        """The StatePlaintext of an offered ticket, or None (empty, or rejected: Figure 4)."""
+        ring = self.cfg.ring
+        n = len(data)
+        if n == 2 and data[0] == 0 and data[1] == 0 and self.cfg.accept_rfc4507:
+            # RFC 5077 appendix A: an empty extension in RFC 4507 encoding; answer the same way
+            self._ticket_ext_reply = b"\x00\x00"
+            return None
+        if n == 0 or ring is None:
+            return None
+        raw = None
+        try:
+            raw = ring.open(data, self.now)
+        except TicketRejected as e:
+            self.ticket_rejected = e.reason
+            # RFC 4507 double length: uint16 ticket length inside the extension data. Our tickets start
+            # with a 16-byte key name, so a length prefix is told apart by the key name lookup failing.
+            if self.cfg.accept_rfc4507 and n > 2 and ((data[0] << 8) | data[1]) == n - 2 and \
+                    e.reason in ("unknown-key", "malformed"):
+                try:
+                    raw = ring.open(data[2:], self.now)
+                    self.ticket_rejected = None
+                except TicketRejected as e2:
+                    self.ticket_rejected = e2.reason
+        if raw is None:
+            return None
+        from microticket.state import StatePlaintext
+        try:
+            return StatePlaintext.decode(raw)
+        except DecodeError:
+            self.ticket_rejected = "malformed"
+            return None
+
+    def _check_resumable(self, st, ch, client_ems):
+        """RFC 5077 section 3.1 / RFC 7627 section 5.3 / RFC 6066 section 3 conditions for resuming."""
+        cfg = self.cfg
+        if st.version != C.VERSION_TLS12 or st.cipher_suite not in ch.suites or \
+                st.cipher_suite not in cfg.suites or st.compression != 0:
+            self.ticket_rejected = "parameters"
+            return None
+        if st.ems and not client_ems:
+            # RFC 7627 section 5.3: the original session used the extended master secret; abort
+            raise TlsAlert(C.HANDSHAKE_FAILURE, "resumption without extended_master_secret")
+        if client_ems and not st.ems:
+            self.ticket_rejected = "ems-mismatch"  # MUST NOT resume: full handshake
+            return None
+        if st.server_name and self.server_name and bytes(st.server_name) != self.server_name:
+            self.ticket_rejected = "server-name"
+            return None
+        from microticket.state import AUTH_PSK
+        if st.auth_type == AUTH_PSK and bytes(st.identity) not in cfg.psk:
+            self.ticket_rejected = "identity"
+            return None
+        return st
+
+    def _choose_suite(self, offered, groups, sigalgs):
+        cfg = self.cfg
+        for s in cfg.suites:
+            if s not in offered:
+                continue
+            if s != C.PSK_WITH_AES_128_CBC_SHA256 and groups is not None and C.GROUP_X25519 not in groups:
+                continue
+            if s == C.ECDHE_RSA_WITH_AES_128_CBC_SHA256 and \
+                    (sigalgs is None or C.SIG_RSA_PKCS1_SHA256 not in sigalgs):
+                continue
+            return s
+        raise TlsAlert(C.HANDSHAKE_FAILURE, "no shared cipher suite")
+
+    def _send_ske(self):
+        pub = None
+        if self.suite != C.PSK_WITH_AES_128_CBC_SHA256:
+            from microticket import x25519
+            self._eph = self.rng(32)
+            pub = x25519.x25519_base(self._eph)
+        w = self._w
+        s = w.pos
+        mark = M.begin_handshake(w, C.HT_SERVER_KEY_EXCHANGE)
+        if self.suite == C.PSK_WITH_AES_128_CBC_SHA256:
+            w.vec(2, self.cfg.psk_hint)
+        elif self.suite == C.ECDHE_PSK_WITH_AES_128_CBC_SHA256:
+            w.vec(2, self.cfg.psk_hint)
+            M.encode_ecdh_params(w, pub)
+        else:
+            p0 = w.pos
+            M.encode_ecdh_params(w, pub)
+            params = bytes(self._wv[p0:w.pos])
+            h = crypto.hash_new("sha256", self.client_random)
+            h.update(self.server_random)
+            h.update(params)
+            sig = self.cfg.rsa_key.sign_pkcs1_sha256(h.digest())
+            w.u16(C.SIG_RSA_PKCS1_SHA256)
+            w.vec(2, sig)
+        w.end(mark)
+        self._msg_done(s)
+
+    def _send_ticket(self):
+        """NewSessionTicket (RFC 5077 section 3.3); a zero-length ticket when sealing fails after the
+        ServerHello already promised one."""
+        from microticket.state import StatePlaintext, AUTH_PSK, AUTH_ANONYMOUS
+        ring = self.cfg.ring
+        ticket = b""
+        hint = 0
+        try:
+            # the client authenticates with the PSK, or not at all (ECDHE_RSA without client certificates)
+            auth = AUTH_PSK if self.suite != C.ECDHE_RSA_WITH_AES_128_CBC_SHA256 else AUTH_ANONYMOUS
+            st = StatePlaintext(C.VERSION_TLS12, self.suite, self.master, auth_type=auth,
+                                identity=self.psk_identity, timestamp=self.now, ems=self.ems,
+                                created=self._created, server_name=self.server_name)
+            ticket = ring.seal(st.encode(), self.now, self._created)
+            hint = ring.lifetime - (self.now - self._created)
+            if hint < 0:
+                hint = 0
+        except (MicroticketError, ValueError):
+            ticket = b""
+            hint = 0
+        w = self._w
+        s = w.pos
+        M.encode_new_session_ticket(w, hint, ticket)
+        self._msg_done(s)
+        self.ticket_issued = len(ticket) > 0
+
+    # --- ClientKeyExchange .. Finished -----------------------------------------------------------
+
+    def _on_client_key_exchange(self, body):
+        r = Reader(body)
+        suite = self.suite
+        if suite == C.PSK_WITH_AES_128_CBC_SHA256:
+            ident = M.decode_cke_psk(r)
+            psk = self._lookup(ident)
+            pms = M.psk_premaster(bytes(len(psk)), psk)
+        elif suite == C.ECDHE_PSK_WITH_AES_128_CBC_SHA256:
+            ident, point = M.decode_cke_ecdhe_psk(r)
+            psk = self._lookup(ident)
+            pms = M.psk_premaster(self._shared(point), psk)
+        else:
+            point = M.decode_cke_ecdhe(r)
+            pms = self._shared(point)
+        self._make_master(pms)
+        self._make_keys()
+        self.state = S_CCS
+
+    def _lookup(self, ident):
+        psk = self.cfg.psk.get(ident)
+        if psk is None:
+            raise TlsAlert(C.UNKNOWN_PSK_IDENTITY, "unknown PSK identity")
+        self.psk_identity = ident
+        return psk
+
+    def _shared(self, point):
+        from microticket import x25519
+        if len(point) != 32:
+            raise TlsAlert(C.ILLEGAL_PARAMETER, "X25519 point length")
+        try:
+            z = x25519.x25519_shared(self._eph, point)
+        except ValueError:
+            raise TlsAlert(C.ILLEGAL_PARAMETER, "X25519 shared secret is zero")
+        self._eph = None
+        return z
+
+    def _on_ccs(self, body):
+        self._on_ccs_activate()
+        self.state = S_FIN if self.state == S_CCS else S_R_FIN
+
+    def _on_finished(self, body):
+        self._check_peer_finished(body)
+        if self.state == S_FIN:
+            if self._issue:
+                self._send_ticket()
+            self._send_ccs()
+            self._send_finished()
+        self.state = ST_OPEN
+        self.handshake_done = True
+        self.events.append(("handshake_done",))
+
+    def _after_handshake(self, mtype, body):
+        if mtype == C.HT_CLIENT_HELLO:
+            # no renegotiation (RFC 5746 section 4.4 leaves refusing to the server)
+            self._alert(C.LEVEL_WARNING, C.NO_RENEGOTIATION)
+            return
+        raise TlsAlert(C.UNEXPECTED_MESSAGE, "handshake message after the handshake")
+
+
+TlsServer._TABLE = {
+    (S_HELLO, C.HT_CLIENT_HELLO): TlsServer._on_client_hello,
+    (S_CKE, C.HT_CLIENT_KEY_EXCHANGE): TlsServer._on_client_key_exchange,
+    (S_CCS, C.HT_CCS): TlsServer._on_ccs,
+    (S_FIN, C.HT_FINISHED): TlsServer._on_finished,
+    (S_R_CCS, C.HT_CCS): TlsServer._on_ccs,
+    (S_R_FIN, C.HT_FINISHED): TlsServer._on_finished,
+}

@@ -1,0 +1,310 @@
+"""Bad input: every case ends in the right fatal alert and a closed connection, never an exception or a
+hang. Plus input split every way (all at once, one byte at a time, with trailing bytes) and a hypothesis
+run of random bytes through the handshake decoders and the engines."""
+
+import pytest
+from hypothesis import given, settings, strategies as st, HealthCheck
+
+from microticket.errors import DecodeError
+from microticket.ticket import KeyRing
+from microticket.wire import Reader
+from microticket.tls import const as C
+from microticket.tls import messages as M
+from microticket.tls.cache import TicketCache
+from microticket.tls.client import TlsClient
+from microticket.tls.server import ServerConfig, TlsServer
+
+from tlspeers import PSK, pump
+
+ID = b"Client_identity"
+T0 = 1_000_000
+RING = KeyRing.generate(T0)
+
+
+def server(**kw):
+    return TlsServer(ServerConfig(RING, psk={ID: PSK}, **kw))
+
+
+def client(cache=None, **kw):
+    kw.setdefault("psk_identity", ID)
+    kw.setdefault("psk", PSK)
+    return TlsClient("srv", cache=cache, **kw)
+
+
+def plain_alert(out):
+    """The description of a plaintext fatal alert record."""
+    assert out[:5] == b"\x15\x03\x03\x00\x02" and out[5] == 2, out[:8]
+    return out[6]
+
+
+def record(ctype, body, version=b"\x03\x03"):
+    return bytes([ctype]) + version + len(body).to_bytes(2, "big") + body
+
+
+def hs(mtype, body):
+    return bytes([mtype]) + len(body).to_bytes(3, "big") + body
+
+
+def client_hello_bytes(**kw):
+    c = client(**kw)
+    c.start(T0)
+    return c.data_to_send()
+
+
+def expect_fatal(conn, data, desc):
+    ev = conn.receive_data(data, T0)
+    assert ("alert", desc, False) in ev and ("closed",) in ev
+    assert conn.closed and conn.alert_sent == desc
+    return conn.data_to_send()
+
+
+def test_truncated_record_waits_then_eof_closes():
+    s = server()
+    ch = client_hello_bytes()
+    assert s.receive_data(ch[:20], T0) == []
+    assert not s.closed and s.data_to_send() == b""
+    ev = s.receive_data(b"", T0)  # the peer hung up
+    assert ev == [("closed",)] and s.closed
+    assert s.receive_data(ch, T0) == []  # input after close is ignored
+
+
+def test_truncated_handshake_message_in_complete_record():
+    s = server()
+    ch = client_hello_bytes()
+    body = ch[5:]
+    out = expect_fatal(s, record(22, body[:-10]) + record(20, b"\x01"), C.UNEXPECTED_MESSAGE)
+    assert plain_alert(out) == C.UNEXPECTED_MESSAGE
+
+
+def test_oversize_record_length():
+    s = server()
+    out = expect_fatal(s, b"\x16\x03\x03\x48\x01" + bytes(10), C.RECORD_OVERFLOW)
+    assert plain_alert(out) == C.RECORD_OVERFLOW
+
+
+def test_oversize_handshake_length():
+    s = server()
+    out = expect_fatal(s, record(22, b"\x01\xff\xff\xff" + bytes(50)), C.DECODE_ERROR)
+    assert plain_alert(out) == C.DECODE_ERROR
+
+
+def test_garbage_client_hello():
+    s = server()
+    expect_fatal(s, record(22, hs(1, b"\x03\x03" + bytes(10))), C.DECODE_ERROR)
+
+
+def test_bad_record_version():
+    s = server()
+    expect_fatal(s, record(22, hs(1, bytes(40)), b"\x02\x00"), C.PROTOCOL_VERSION)
+
+
+def test_unknown_content_type():
+    s = server()
+    expect_fatal(s, record(99, b"abc"), C.UNEXPECTED_MESSAGE)
+
+
+@pytest.mark.parametrize("msg", [
+    record(22, hs(16, b"\x00\x02id")),     # ClientKeyExchange first
+    record(22, hs(20, bytes(12))),         # Finished first
+    record(20, b"\x01"),                   # ChangeCipherSpec first
+    record(23, b"data"),                   # application data before the handshake
+    record(22, hs(2, bytes(38))),          # a ServerHello sent to a server
+])
+def test_wrong_message_order_at_server(msg):
+    s = server()
+    expect_fatal(s, msg, C.UNEXPECTED_MESSAGE)
+
+
+def test_wrong_message_order_at_client():
+    c = client()
+    c.start(T0)
+    c.data_to_send()
+    expect_fatal(c, record(22, hs(20, bytes(12))), C.UNEXPECTED_MESSAGE)
+
+
+def test_cke_before_ccs_twice():
+    c = client()
+    s = server()
+    c.start(T0)
+    s.receive_data(c.data_to_send(), T0)
+    c.receive_data(s.data_to_send(), T0)
+    flight = c.data_to_send()
+    cke = flight[:5 + (flight[3] << 8 | flight[4])]
+    s.receive_data(cke, T0)
+    expect_fatal(s, cke, C.UNEXPECTED_MESSAGE)
+
+
+def test_tls10_client_refused():
+    ch = bytearray(client_hello_bytes())
+    ch[9:11] = b"\x03\x01"
+    s = server()
+    expect_fatal(s, bytes(ch), C.PROTOCOL_VERSION)
+
+
+def test_no_shared_suite():
+    s = TlsServer(ServerConfig(RING, psk={ID: PSK}, suites=[C.ECDHE_PSK_WITH_AES_128_CBC_SHA256]))
+    expect_fatal(s, client_hello_bytes(suites=[C.PSK_WITH_AES_128_CBC_SHA256]), C.HANDSHAKE_FAILURE)
+
+
+def test_unknown_psk_identity():
+    c, s = pump(client(psk_identity=b"nobody"), server(), T0)
+    assert s.alert_sent == C.UNKNOWN_PSK_IDENTITY and c.alert_received == C.UNKNOWN_PSK_IDENTITY
+    assert c.closed and s.closed
+
+
+def test_wrong_psk_is_bad_record_mac():
+    c, s = pump(client(psk=b"\x00" * 16), server(), T0)
+    assert s.alert_sent == C.BAD_RECORD_MAC and c.closed and s.closed
+
+
+@pytest.mark.parametrize("etm", [True, False])
+@pytest.mark.parametrize("where", [5, 5 + 16, -1, -33])
+def test_bad_mac_on_application_data(etm, where):
+    c, s = pump(client(etm=etm), server(), T0)
+    assert c.handshake_done
+    c.send(b"secret message " * 5)
+    rec = bytearray(c.data_to_send())
+    rec[where] ^= 1
+    ev = s.receive_data(bytes(rec), T0)
+    assert ("alert", C.BAD_RECORD_MAC, False) in ev and s.closed
+    # the alert is encrypted now: the client reads it
+    ev = c.receive_data(s.data_to_send(), T0)
+    assert ("alert", C.BAD_RECORD_MAC, True) in ev and c.closed
+
+
+@pytest.mark.parametrize("cut", [1, 16, 17, 48])
+def test_truncated_ciphertext(cut):
+    c, s = pump(client(etm=False), server(), T0)
+    c.send(b"x" * 40)
+    rec = bytearray(c.data_to_send())
+    body = rec[5:-cut]
+    ev = s.receive_data(b"\x17\x03\x03" + len(body).to_bytes(2, "big") + bytes(body), T0)
+    assert ("alert", C.BAD_RECORD_MAC, False) in ev
+
+
+def test_unsolicited_server_extension():
+    c = client(request_ticket=False)
+    s = server()
+    c.start(T0)
+    ch = c.data_to_send()
+    # a server that sends session_ticket although the client did not ask
+    s.receive_data(ch, T0)
+    out = bytearray(s.data_to_send())
+    # append an extra extension (type 35, empty) to the ServerHello's extension block
+    sh_len = int.from_bytes(out[6:9], "big")
+    sh = bytearray(out[9:9 + sh_len])
+    rest = out[9 + sh_len:]
+    ext_off = 2 + 32 + 1 + sh[34] + 3
+    sh += b"\x00\x23\x00\x00"
+    el = int.from_bytes(sh[ext_off:ext_off + 2], "big") + 4
+    sh[ext_off:ext_off + 2] = el.to_bytes(2, "big")
+    body = b"\x02" + len(sh).to_bytes(3, "big") + bytes(sh) + bytes(rest)
+    expect_fatal(c, record(22, body), C.UNSUPPORTED_EXTENSION)
+
+
+def test_renegotiation_refused_with_warning():
+    c, s = pump(client(), server(), T0)
+    c.rl.write(C.CT_HANDSHAKE, hs(1, bytes(40)))
+    ev = s.receive_data(c.data_to_send(), T0)
+    assert not s.closed
+    ev = c.receive_data(s.data_to_send(), T0)
+    assert ev == [("alert", C.NO_RENEGOTIATION, True)] and not c.closed
+
+
+# --- split input --------------------------------------------------------------------------------------
+
+def run_split(split):
+    cache = TicketCache()
+    for _ in range(2):  # full, then resumed
+        c = client(cache)
+        s = server()
+        c.start(T0)
+        for _ in range(10):
+            for src, dst in ((c, s), (s, c)):
+                data = src.data_to_send()
+                for chunk in split(data):
+                    dst.receive_data(chunk, T0)
+            if c.handshake_done and s.handshake_done:
+                break
+        assert c.handshake_done and s.handshake_done and not c.closed and not s.closed
+    assert c.resumed
+
+
+def test_one_byte_at_a_time():
+    run_split(lambda d: [d[i:i + 1] for i in range(len(d))])
+
+
+def test_all_at_once():
+    run_split(lambda d: [d] if d else [])
+
+
+def test_odd_chunks():
+    run_split(lambda d: [d[i:i + 7] for i in range(0, len(d), 7)])
+
+
+def test_input_larger_than_buffer_is_processed_in_parts():
+    c, s = pump(client(), server(max_fragment=512), T0)
+    # 40 records of 300 bytes in one call: more than the server's input buffer holds at once
+    for i in range(40):
+        c.send(bytes([i]) * 300)
+    data = c.data_to_send()
+    assert len(data) > s.rl.in_cap
+    ev = s.receive_data(data, T0)
+    got = b"".join(e[1] for e in ev if e[0] == "data")
+    assert got == b"".join(bytes([i]) * 300 for i in range(40))
+
+
+def test_trailing_bytes_after_handshake_message():
+    s = server()
+    ch = client_hello_bytes()
+    body = ch[5:] + b"\x00"  # a stray byte after the ClientHello: an incomplete second message
+    ev = s.receive_data(record(22, body), T0)
+    assert not s.closed  # waits for the rest of the next message
+    ev = s.receive_data(record(20, b"\x01"), T0)
+    assert ("alert", C.UNEXPECTED_MESSAGE, False) in ev
+
+
+# --- hypothesis -----------------------------------------------------------------------------------------
+
+DECODERS = [M.decode_client_hello, M.decode_server_hello, M.decode_new_session_ticket, M.decode_certificate,
+            M.decode_ske_psk, M.decode_ske_ecdhe_psk, M.decode_ske_ecdhe_rsa, M.decode_cke_psk,
+            M.decode_cke_ecdhe_psk, M.decode_cke_ecdhe, M.decode_finished]
+EXT_PARSERS = [M.parse_server_name, M.parse_u16_list, M.parse_point_formats, M.parse_renegotiation_info,
+               M.parse_mfl, M.expect_empty]
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.binary(max_size=300))
+def test_decoders_raise_only_decode_error(data):
+    for dec in DECODERS:
+        try:
+            dec(Reader(data))
+        except DecodeError:
+            pass
+    for p in EXT_PARSERS:
+        try:
+            p(data)
+        except DecodeError:
+            pass
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=200), st.integers(min_value=0, max_value=3))
+def test_engines_never_raise_on_random_records(data, kind):
+    """Random bytes, raw or wrapped in a handshake record, into a fresh server and a waiting client."""
+    if kind == 1:
+        data = record(22, data)
+    elif kind == 2:
+        data = record(22, hs(1, data))
+    s = server()
+    s.receive_data(data, T0)
+    s.receive_data(b"", T0)
+    assert s.closed
+    c = client()
+    c.start(T0)
+    c.data_to_send()
+    if kind == 3:
+        data = record(22, hs(2, data))
+    c.receive_data(data, T0)
+    c.receive_data(b"", T0)
+    assert c.closed

@@ -1,0 +1,53 @@
+"""`python -m microticket` / `micropython -m microticket`: the subcommand table and hand-parsed options."""
+
+import subprocess
+
+import pytest
+
+import tlspeers as P
+
+RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+
+
+def run(runtime, args):
+    if runtime == "micropython" and P.micropython_bin() is None:
+        pytest.skip("micropython missing")
+    exe = [P.micropython_bin()] if runtime == "micropython" else [P.sys.executable]
+    return subprocess.run(exe + ["-m", "microticket"] + args, capture_output=True, text=True, timeout=60,
+                          env=P.our_env(runtime))
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_usage_and_bad_arguments(runtime):
+    r = run(runtime, [])
+    assert r.returncode == 2 and "tls-client" in r.stdout and "tls-server" in r.stdout
+    r = run(runtime, ["tls-client", "127.0.0.1"])
+    assert r.returncode == 2 and "need HOST PORT" in r.stdout
+    r = run(runtime, ["tls-client", "127.0.0.1", "1", "--bogus"])
+    assert r.returncode == 2 and "unknown option --bogus" in r.stdout
+    r = run(runtime, ["tls-server", "--port", "1"])
+    assert r.returncode == 2 and "need --psk" in r.stdout
+
+
+def test_dispatcher_table_imports_lazily():
+    import microticket.__main__ as m
+    import sys
+    assert set(m.COMMANDS) >= {"tls-server", "tls-client"}
+    for mod, fn in m.COMMANDS.values():
+        assert isinstance(mod, str) and isinstance(fn, str)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_client_against_our_server_with_reissue_never(runtime, tmp_path):
+    port = P.free_port()
+    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--reissue", "never"],
+                             runtime)
+    cache = str(tmp_path / "c.json")
+    args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "ping"]
+    try:
+        outs = [P.parse_client_output(P.run_our_client(port, args, runtime).stdout) for _ in range(3)]
+    finally:
+        log = srv.stop()
+    assert [o.get("resumed") for o in outs] == ["no", "yes", "yes"], log
+    assert [o.get("ticket") for o in outs] == ["yes", "no", "no"]
+    assert all(o.get("reply") == "ping" for o in outs)

@@ -1,0 +1,181 @@
+"""The TLS engine under the real MicroPython interpreter: an in-process client/server pair (source and
+.mpy), the asyncio drivers on both runtimes, the record decrypt path's allocation, and the import rules of
+lib/microticket/tls (MicroPython names only; cryptolib/hashlib/os only through microticket.crypto)."""
+
+import ast
+import asyncio
+import os
+
+import pytest
+
+import tlspeers as P
+
+TLS_DIR = os.path.join(P.LIB, "microticket", "tls")
+
+PAIR = r"""
+import gc
+from microticket.ticket import KeyRing
+from microticket.tls.server import TlsServer, ServerConfig
+from microticket.tls.client import TlsClient
+from microticket.tls.cache import TicketCache
+
+def pump(c, s, now):
+    c.start(now)
+    for i in range(20):
+        d = c.data_to_send()
+        if d: s.receive_data(d, now)
+        d = s.data_to_send()
+        if d: c.receive_data(d, now)
+        if c.handshake_done and s.handshake_done: break
+    return c, s
+
+PSK = b"k" * 16
+ring = KeyRing.generate(1000)
+cfg = ServerConfig(ring, psk={b"id": PSK}, max_fragment=2048, hs_cap=2048)
+cache = TicketCache()
+for suite in (0xAE, 0xC037):
+    for i in range(2):
+        c, s = pump(TlsClient("srv", b"id", PSK, cache=cache, suites=[suite], max_fragment=2048,
+                              max_fragment_length=3, hs_cap=2048), TlsServer(cfg), 1000 + i)
+        print("HS", suite, c.handshake_done, s.handshake_done, c.resumed, s.resumed, c.ticket_received)
+        c.send(b"x" * 1000)
+        d = c.data_to_send()
+        gc.collect()
+        a = gc.mem_alloc()
+        ev = s.receive_data(d, 1000)
+        print("ALLOC", gc.mem_alloc() - a, len(ev[0][1]))
+# a tampered record: bad_record_mac, closed
+c.send(b"y" * 100)
+d = bytearray(c.data_to_send())
+d[-1] ^= 1
+ev = s.receive_data(bytes(d), 1000)
+print("TAMPER", ev)
+"""
+
+
+@pytest.mark.micropython
+@pytest.mark.parametrize("mpy", [False, True])
+def test_pair_under_micropython(mp, mpy):
+    r = mp.run_mp(PAIR, mpy=mpy, check=True)
+    lines = r.stdout.splitlines()
+    hs = [l.split() for l in lines if l.startswith("HS")]
+    assert hs == [["HS", "174", "True", "True", "False", "False", "True"],
+                  ["HS", "174", "True", "True", "True", "True", "True"],
+                  ["HS", "49207", "True", "True", "False", "False", "True"],
+                  ["HS", "49207", "True", "True", "True", "True", "True"]], r.stdout
+    # decrypting a 1000-byte record allocates the 1000-byte event copy plus a few small objects (HMAC
+    # hash objects and digests): no copy of the record, no new cipher objects
+    for l in lines:
+        if l.startswith("ALLOC"):
+            _, n, size = l.split()
+            assert size == "1000" and int(n) < 2200, r.stdout
+    assert "TAMPER [('alert', 20, False), ('closed',)]" in r.stdout
+
+
+ASYNC = r"""
+import asyncio
+from microticket.ticket import KeyRing
+from microticket.tls.server import TlsServer, ServerConfig
+from microticket.tls.client import TlsClient
+from microticket.tls.cache import TicketCache
+from microticket.tls import driver
+
+PSK = b"k" * 16
+cfg = ServerConfig(KeyRing.generate(1000), psk={b"id": PSK})
+cache = TicketCache()
+PORT = %d
+
+async def handle(reader, writer):
+    await driver.aio_serve_connection(reader, writer, TlsServer(cfg), lambda d: d.upper())
+
+async def client_once():
+    reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
+    c = TlsClient("srv", b"id", PSK, cache=cache)
+    c.start(driver.wall_clock())
+    ok = await driver.aio_handshake(reader, writer, c)
+    await driver.aio_write_app(writer, c, b"hello async")
+    reply = await driver.aio_read_app(reader, writer, c)
+    c.close()
+    writer.write(c.data_to_send())
+    await writer.drain()
+    writer.close()
+    return ok, c.resumed, reply
+
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", PORT)
+    for i in range(2):
+        print("ASYNC", await asyncio.wait_for(client_once(), 30))
+    server.close()
+
+asyncio.run(main())
+"""
+
+
+def _check_async(out):
+    lines = [l for l in out.splitlines() if l.startswith("ASYNC")]
+    assert lines == ["ASYNC (True, False, b'HELLO ASYNC')", "ASYNC (True, True, b'HELLO ASYNC')"], out
+
+
+@pytest.mark.micropython
+def test_asyncio_driver_under_micropython(mp):
+    r = mp.run_mp(ASYNC % P.free_port(), check=True, timeout=60)
+    _check_async(r.stdout)
+
+
+def test_asyncio_driver_under_cpython(capsys):
+    code = ASYNC % P.free_port()
+    exec(compile(code, "async_pair", "exec"), {"__name__": "async_pair"})
+    _check_async(capsys.readouterr().out)
+
+
+# --- import rules ----------------------------------------------------------------------------------------
+
+ALLOWED = {"micropython", "time", "json", "sys", "socket", "select", "asyncio"}
+FORBIDDEN_CALLS = {"struct", "typing", "enum", "dataclasses", "functools", "ssl", "hmac", "logging",
+                   "hashlib", "cryptolib", "os"}
+
+
+@pytest.mark.parametrize("name", sorted(f for f in os.listdir(TLS_DIR) if f.endswith(".py")))
+def test_tls_modules_import_only_micropython_names(name):
+    with open(os.path.join(TLS_DIR, name)) as f:
+        tree = ast.parse(f.read())
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            mods = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            mods = [node.module]
+        else:
+            if isinstance(node, ast.Assert):
+                pytest.fail("%s:%d uses assert" % (name, node.lineno))
+            continue
+        for m in mods:
+            top = m.split(".")[0]
+            assert top == "microticket" or top in ALLOWED, "%s imports %s" % (name, m)
+            assert top not in FORBIDDEN_CALLS
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
+    """The board-sized client (.mpy, max_fragment_length 2048) resumes within a 112 KB heap, of which the
+    unix port spends about 61 KB on loaded bytecode (tools/bench_tls.py finds the exact minimum)."""
+    import shutil
+    import subprocess
+    port = P.free_port()
+    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    cache0 = str(tmp_path / "c0.json")
+    cache = str(tmp_path / "c.json")
+    env = P.env_micropython()
+    env["MICROPYPATH"] = mp.mpy_dir() + ":.frozen"
+    args = ["-m", "microticket", "tls-client", "127.0.0.1", str(port), "--psk-identity", P.PSK_ID,
+            "--psk", P.PSK_HEX, "--mfl", "3"]
+    try:
+        r = subprocess.run([P.micropython_bin()] + args + ["--cache", cache0], capture_output=True, text=True,
+                           env=env, timeout=60)
+        assert "resumed: no" in r.stdout, r.stdout + r.stderr
+        shutil.copyfile(cache0, cache)
+        r = subprocess.run([P.micropython_bin(), "-X", "heapsize=112k"] + args + ["--cache", cache],
+                           capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        srv.stop()
+    assert "resumed: yes" in r.stdout, r.stdout + r.stderr

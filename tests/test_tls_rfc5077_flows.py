@@ -1,0 +1,371 @@
+"""RFC 5077 section 3 flows with an in-process (sans-IO) TlsClient/TlsServer pair, asserting on the
+messages each side sent and received. Also RFC 7627 section 5.3, RFC 6066 SNI and appendix A."""
+
+import os
+import stat
+
+import pytest
+
+from microticket.ticket import KeyRing
+from microticket.state import StatePlaintext
+from microticket.tls import const as C
+from microticket.tls.cache import TicketCache
+from microticket.tls.client import TlsClient
+from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER, REISSUE_RENEW
+
+from tlspeers import PSK, pump, names
+
+ID = b"Client_identity"
+T0 = 1_000_000
+
+
+@pytest.fixture
+def ring():
+    return KeyRing.generate(T0, lifetime=3600)
+
+
+def server(ring, **kw):
+    s = TlsServer(ServerConfig(ring, psk={ID: PSK}, **kw))
+    s.trace = []
+    return s
+
+
+def client(cache, **kw):
+    kw.setdefault("psk_identity", ID)
+    kw.setdefault("psk", PSK)
+    c = TlsClient("srv:443", cache=cache, **kw)
+    c.trace = []
+    return c
+
+
+FULL_SERVER_SENT = ["ServerHello", "ServerHelloDone", "NewSessionTicket", "ChangeCipherSpec", "Finished"]
+
+
+def full(ring, cache, now=T0, **ckw):
+    c, s = pump(client(cache, **ckw), server(ring), now)
+    assert c.handshake_done and s.handshake_done
+    return c, s
+
+
+def test_figure1_full_handshake_issues_ticket(ring):
+    cache = TicketCache()
+    c, s = full(ring, cache)
+    assert names(s.trace, "send") == FULL_SERVER_SENT
+    assert names(c.trace, "send") == ["ClientHello", "ClientKeyExchange", "ChangeCipherSpec", "Finished"]
+    assert not c.resumed and not s.resumed
+    assert s.ticket_issued and c.ticket_received
+    e = cache.get("srv:443", T0)
+    assert e is not None and e.master == c.master == s.master
+    assert e.hint == 3600
+    # the ticket opens to a StatePlaintext of this session
+    st = StatePlaintext.decode(ring.open(e.ticket, T0))
+    assert st.master_secret == s.master and st.cipher_suite == c.suite and st.identity == ID and st.ems
+
+
+def test_full_handshake_session_id_is_empty(ring):
+    """Section 3.4: a server issuing a ticket (and keeping no cache) sends an empty session ID."""
+    cache = TicketCache()
+    c = client(cache)
+    s = server(ring)
+    c.start(T0)
+    s.receive_data(c.data_to_send(), T0)
+    out = s.data_to_send()
+    # record header 5, handshake header 4, version 2, random 32, then session_id length
+    assert out[0] == 22 and out[5] == 2 and out[5 + 4 + 34] == 0
+
+
+def test_figure2_abbreviated_with_new_ticket(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    old = cache.get("srv:443", T0).ticket
+    c, s = pump(client(cache), server(ring), T0 + 10)
+    assert c.resumed and s.resumed
+    assert names(s.trace, "send") == ["ServerHello", "NewSessionTicket", "ChangeCipherSpec", "Finished"]
+    assert names(c.trace, "send") == ["ClientHello", "ChangeCipherSpec", "Finished"]
+    new = cache.get("srv:443", T0 + 10).ticket
+    assert new != old  # section 5.8: a fresh ticket on every resumption
+    # the renewal keeps the original creation time (never extends the session)
+    ring.open(new, T0 + 10)
+    assert ring.created == T0
+    # and the lifetime hint counts down from the session's creation
+    assert cache.get("srv:443", T0 + 10).hint == 3600 - 10
+    # application data both ways after resumption
+    c.send(b"ping")
+    assert s.receive_data(c.data_to_send(), T0) == [("data", b"ping")]
+    s.send(b"pong")
+    assert c.receive_data(s.data_to_send(), T0) == [("data", b"pong")]
+
+
+def test_session_id_echoed_on_acceptance(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    c = client(cache)
+    s = server(ring)
+    c.start(T0)
+    ch = c.data_to_send()
+    s.receive_data(ch, T0)
+    sid_sent = ch[5 + 4 + 2 + 32 + 1:5 + 4 + 2 + 32 + 1 + 32]
+    assert ch[5 + 4 + 34] == 32
+    out = s.data_to_send()
+    assert out[5 + 4 + 34] == 32 and out[5 + 4 + 35:5 + 4 + 35 + 32] == sid_sent
+    c.receive_data(out, T0)
+    s.receive_data(c.data_to_send(), T0)
+    assert c.handshake_done and c.resumed and s.handshake_done
+
+
+def test_resumption_detected_from_messages_with_empty_session_id(ring):
+    """Section 3.4: with an empty session ID the client learns of resumption from the next message."""
+    cache = TicketCache()
+    full(ring, cache)
+    c, s = pump(client(cache, session_id="empty"), server(ring), T0 + 1)
+    assert c.resumed and s.resumed and c._sid == b""
+    # a rejected ticket with an empty session ID: Certificate-less full handshake is detected too
+    ring.rotate(T0 + 2)
+    ring.keys = ring.keys[:1]  # forget the key that sealed the cached ticket
+    c, s = pump(client(cache, session_id="empty"), server(ring), T0 + 3)
+    assert c.handshake_done and not c.resumed and not s.resumed and s.ticket_rejected == "unknown-key"
+
+
+def test_figure3_resume_without_new_ticket(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    old = cache.get("srv:443", T0).ticket
+    c, s = pump(client(cache), server(ring, reissue=REISSUE_NEVER), T0 + 5)
+    assert c.resumed and s.resumed
+    assert names(s.trace, "send") == ["ServerHello", "ChangeCipherSpec", "Finished"]
+    assert not c.ticket_received
+    assert cache.get("srv:443", T0 + 5).ticket == old  # the client keeps using its ticket
+
+
+def test_one_time_tickets_on_client(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    c, s = pump(client(cache, reuse_tickets=False), server(ring, reissue=REISSUE_NEVER), T0 + 5)
+    assert c.resumed and cache.get("srv:443", T0 + 5) is None
+
+
+def test_renew_only_for_older_keys(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    c, s = pump(client(cache), server(ring, reissue=REISSUE_RENEW), T0 + 5)
+    assert c.resumed and not s.ticket_issued  # sealed under the newest key: not renewed
+    ring.rotate(T0 + 6)
+    c, s = pump(client(cache), server(ring, reissue=REISSUE_RENEW), T0 + 7)
+    assert c.resumed and s.ticket_issued and c.ticket_received
+    t = cache.get("srv:443", T0 + 7).ticket
+    assert t[:16] == ring.keys[0].name  # renewed under the new key
+    ring.open(t, T0 + 7)
+    assert ring.created == T0
+
+
+@pytest.mark.parametrize("garbage", [b"\x01" * 100, b"x", bytes(200), None])
+def test_figure4_rejected_ticket_falls_back_to_full_handshake(ring, garbage):
+    cache = TicketCache()
+    full(ring, cache)
+    if garbage is None:  # a genuine ticket from another server's key ring
+        other = KeyRing.generate(T0)
+        garbage = TicketCache()
+        c, s = full(other, garbage)
+        garbage = garbage.get("srv:443", T0).ticket
+    cache.entries["srv:443"].ticket = garbage
+    c, s = pump(client(cache), server(ring), T0 + 1)
+    assert c.handshake_done and not c.resumed and not s.resumed
+    assert s.ticket_rejected is not None
+    assert names(s.trace, "send") == FULL_SERVER_SENT
+    assert cache.get("srv:443", T0 + 1).ticket != garbage  # replaced by the new ticket
+
+
+def test_expired_ticket_is_rejected(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    entry = cache.get("srv:443", T0)
+    entry.hint = 0  # make the client offer it anyway
+    c, s = pump(client(cache), server(ring), T0 + 3601)
+    assert not s.resumed and s.ticket_rejected == "expired" and c.handshake_done
+
+
+def test_zero_length_ticket_when_server_changes_its_mind(ring):
+    """Section 3.3: the extension was sent in the ServerHello, but no ticket can be made."""
+    cache = TicketCache()
+    full(ring, cache)
+    old = cache.get("srv:443", T0).ticket
+    s = server(ring)
+
+    def broken_seal(state, now, created=None):
+        raise ValueError("no ticket today")
+    ring.seal = broken_seal
+    c, s = pump(client(cache), s, T0 + 1)
+    assert c.resumed and s.resumed and not s.ticket_issued and not c.ticket_received
+    assert "NewSessionTicket" in names(s.trace, "send")
+    assert cache.get("srv:443", T0 + 1).ticket == old
+
+
+def test_no_ticket_without_extension(ring):
+    c, s = pump(client(None, request_ticket=False), server(ring), T0)
+    assert c.handshake_done and not s.ticket_issued
+    assert names(s.trace, "send") == ["ServerHello", "ServerHelloDone", "ChangeCipherSpec", "Finished"]
+
+
+def test_client_deletes_ticket_when_offering_handshake_fails(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    # the server no longer knows the identity: the ticket is refused, the full handshake fails
+    s = TlsServer(ServerConfig(ring, psk={b"other": PSK}))
+    c, s = pump(client(cache), s, T0 + 1)
+    assert c.closed and not c.handshake_done
+    assert cache.get("srv:443", T0 + 1) is None
+
+
+def test_lifetime_hint_honoured_by_client(ring):
+    cache = TicketCache()
+    full(ring, cache)
+    assert cache.get("srv:443", T0 + 3599) is not None
+    assert cache.get("srv:443", T0 + 3600) is None
+
+
+def test_ems_flag_travels_in_ticket_and_changes_refused(ring):
+    """RFC 7627 section 5.3."""
+    cache = TicketCache()
+    full(ring, cache)  # with EMS
+    # the original session used EMS, the new ClientHello lacks it: the server aborts
+    cache2 = TicketCache()
+    cache2.entries = dict(cache.entries)
+    c, s = pump(client(cache2, ems=False), server(ring), T0 + 1)
+    assert s.alert_sent == C.HANDSHAKE_FAILURE and not c.handshake_done
+    # the original session had no EMS, the new ClientHello has it: full handshake, not resumption
+    cache3 = TicketCache()
+    c, s = pump(client(cache3, ems=False), server(ring), T0)
+    assert c.handshake_done and not c.ems
+    c, s = pump(client(cache3), server(ring), T0 + 1)
+    assert c.handshake_done and not s.resumed and s.ticket_rejected == "ems-mismatch" and c.ems
+
+
+def test_sni_change_prevents_resumption(ring):
+    cache = TicketCache()
+    c, s = pump(client(cache, server_name=b"a.example"), server(ring), T0)
+    assert s.server_name == b"a.example"
+    c, s = pump(client(cache, server_name=b"b.example"), server(ring), T0 + 1)
+    assert c.handshake_done and not s.resumed and s.ticket_rejected == "server-name"
+
+
+def test_rfc4507_double_length_ticket_is_accepted(ring):
+    """Appendix A: uint16 ticket length inside the extension, told apart by the key name lookup."""
+    cache = TicketCache()
+    full(ring, cache)
+    t = cache.get("srv:443", T0).ticket
+    cache.entries["srv:443"].ticket = len(t).to_bytes(2, "big") + t
+    c, s = pump(client(cache), server(ring), T0 + 1)
+    assert c.resumed and s.resumed
+
+
+def test_rfc4507_empty_extension_answered_in_kind(ring):
+    cache = TicketCache()
+    # a client offering 00 00 (RFC 4507 empty encoding)
+    c = client(cache)
+    s = server(ring)
+    c.start(T0)
+    ch = bytearray(c.data_to_send())
+    i = ch.find(b"\x00\x23\x00\x00")
+    assert i > 0
+    ch[i:i + 4] = b"\x00\x23\x00\x02\x00\x00"[:4]
+    ch[i + 4:i + 4] = b"\x00\x00"
+    # fix the lengths: record, handshake, extensions block
+    rl = (ch[3] << 8 | ch[4]) + 2
+    ch[3:5] = rl.to_bytes(2, "big")
+    hl = int.from_bytes(ch[6:9], "big") + 2
+    ch[6:9] = hl.to_bytes(3, "big")
+    # extensions length is after the compression methods
+    p = 9 + 2 + 32
+    p += 1 + ch[p]
+    p += 2 + int.from_bytes(ch[p:p + 2], "big")
+    p += 1 + ch[p]
+    el = int.from_bytes(ch[p:p + 2], "big") + 2
+    ch[p:p + 2] = el.to_bytes(2, "big")
+    s.receive_data(bytes(ch), T0)
+    out = s.data_to_send()
+    assert s.alert_sent is None
+    assert b"\x00\x23\x00\x02\x00\x00" in out  # answered with the same RFC 4507 encoding
+
+
+def test_newsessionticket_is_in_the_finished_hash(ring):
+    """Section 3.3: a client leaving NewSessionTicket out of its transcript fails the server Finished."""
+    for drop_nst in (False, True):
+        c = client(TicketCache())
+        s = server(ring)
+        c.start(T0)
+        s.receive_data(c.data_to_send(), T0)
+        c.receive_data(s.data_to_send(), T0)
+        s.receive_data(c.data_to_send(), T0)
+        flight = s.data_to_send()
+        if drop_nst:
+            hash_fn = c._hash
+
+            def hash_except_nst(data):
+                if data[0] != C.HT_NEW_SESSION_TICKET:
+                    hash_fn(data)
+            c._hash = hash_except_nst
+        c.receive_data(flight, T0)
+        if drop_nst:
+            assert not c.handshake_done and c.alert_sent == C.DECRYPT_ERROR
+        else:
+            assert c.handshake_done
+
+
+def test_cache_file_persists_owner_only(tmp_path, ring):
+    path = str(tmp_path / "tickets.json")
+    cache = TicketCache(path)
+    full(ring, cache)
+    assert os.path.exists(path)
+    if os.name == "posix":
+        assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
+    again = TicketCache(path)
+    c, s = pump(client(again), server(ring), T0 + 1)
+    assert c.resumed
+    # an oversized cache file is ignored rather than parsed
+    with open(path, "w") as f:
+        f.write(" " * 20000)
+    assert TicketCache(path).entries == {}
+
+
+def test_ecdhe_psk_resumes(ring):
+    cache = TicketCache()
+    c, s = pump(client(cache, suites=[C.ECDHE_PSK_WITH_AES_128_CBC_SHA256]), server(ring), T0)
+    assert c.handshake_done and "ServerKeyExchange" in names(s.trace, "send")
+    c, s = pump(client(cache, suites=[C.ECDHE_PSK_WITH_AES_128_CBC_SHA256]), server(ring), T0 + 1)
+    assert c.resumed and c.suite == C.ECDHE_PSK_WITH_AES_128_CBC_SHA256
+
+
+def test_max_fragment_length_limits_records(ring):
+    cache = TicketCache()
+    c, s = pump(client(cache, max_fragment_length=1, max_fragment=512), server(ring), T0)
+    assert c.handshake_done and s.rl.max_out == 512 and c.rl.max_out == 512
+    s.send(b"x" * 2000)
+    out = s.data_to_send()
+    # four records, each with at most 512 bytes of plaintext
+    n = 0
+    p = 0
+    while p < len(out):
+        ln = out[p + 3] << 8 | out[p + 4]
+        assert ln <= 512 + 16 + 32 + 16
+        p += 5 + ln
+        n += 1
+    assert n == 4
+    got = c.receive_data(out, T0)
+    assert b"".join(e[1] for e in got if e[0] == "data") == b"x" * 2000
+
+
+def test_keylog_lines_match_on_both_sides(ring):
+    lines = []
+    c = client(TicketCache(), keylog=lines.append)
+    s = TlsServer(ServerConfig(ring, psk={ID: PSK}, keylog=lines.append))
+    pump(c, s, T0)
+    assert len(lines) == 2 and lines[0] == lines[1]
+    assert lines[0] == "CLIENT_RANDOM %s %s" % (c.client_random.hex(), c.master.hex())
+
+
+@pytest.mark.parametrize("etm", [True, False])
+def test_encrypt_then_mac_negotiation(ring, etm):
+    c, s = pump(client(TicketCache(), etm=etm), server(ring), T0)
+    assert c.handshake_done and c.etm == etm and s.etm == etm
+    c.send(b"abc" * 100)
+    assert s.receive_data(c.data_to_send(), T0) == [("data", b"abc" * 100)]

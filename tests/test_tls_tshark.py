@@ -1,0 +1,77 @@
+"""tshark dissects a captured loopback exchange of our client and server (full handshake, then a resumed
+one): the session_ticket extension and New Session Ticket are there, nothing is malformed, and the
+application data decrypts with our SSLKEYLOGFILE-format key log."""
+
+import os
+import time
+import subprocess
+
+import pytest
+
+import tlspeers as P
+
+pytestmark = [pytest.mark.interop, pytest.mark.skipif(not P.have("tshark"), reason="tshark missing")]
+
+RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+
+
+def start_capture(port, path):
+    cap = P.Peer(["tshark", "-i", "lo", "-f", "tcp port %d" % port, "-w", path], port, wait=False)
+    deadline = time.time() + 20
+    while "Capturing on" not in cap.output():
+        if cap.proc.poll() is not None or time.time() > deadline:
+            out = cap.stop()
+            pytest.skip("cannot capture on lo: " + out[-300:])
+        time.sleep(0.1)
+    time.sleep(0.3)
+    return cap
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, tmp_path):
+    if runtime == "micropython" and P.micropython_bin() is None:
+        pytest.skip("micropython missing")
+    port = P.free_port()
+    pcap = str(tmp_path / "cap.pcapng")
+    keylog_c = str(tmp_path / "client.keys")
+    keylog_s = str(tmp_path / "server.keys")
+    cache = str(tmp_path / "cache.json")
+    cap = start_capture(port, pcap)
+    srv = None
+    try:
+        srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--keylog", keylog_s],
+                                 runtime)
+        outs = []
+        for _ in range(2):
+            r = P.run_our_client(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache,
+                                        "--send", "hello tshark", "--keylog", keylog_c], runtime)
+            outs.append(P.parse_client_output(r.stdout))
+        time.sleep(0.5)
+    finally:
+        if srv is not None:
+            srv.stop()
+        cap.stop()
+    assert outs[0]["resumed"] == "no" and outs[1]["resumed"] == "yes"
+    # both sides log the same CLIENT_RANDOM lines
+    with open(keylog_c) as f:
+        lines_c = f.read().split("\n")
+    with open(keylog_s) as f:
+        lines_s = f.read().split("\n")
+    assert lines_c == lines_s and len([x for x in lines_c if x.startswith("CLIENT_RANDOM ")]) == 2
+    assert os.path.getsize(pcap) > 0
+    v = subprocess.run(["tshark", "-r", pcap, "-o", "tls.keylog_file:" + keylog_c, "-V"],
+                       capture_output=True, text=True, timeout=120).stdout
+    assert "Extension: session_ticket (len=0)" in v           # the client asks, the server answers
+    assert "Handshake Type: New Session Ticket (4)" in v
+    assert "Extension: session_ticket (len=" in v.replace("(len=0)", "")  # the offered ticket
+    assert "Session resumption" in v
+    assert "Malformed" not in v and "malformed" not in v
+    # TCP streams include the port probes made while the server started: look at all of them
+    streams = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "tcp.stream"], capture_output=True,
+                             text=True, timeout=120).stdout.split()
+    decrypted = 0
+    for n in sorted(set(streams)):
+        f = subprocess.run(["tshark", "-r", pcap, "-o", "tls.keylog_file:" + keylog_c, "-q",
+                            "-z", "follow,tls,ascii," + n], capture_output=True, text=True, timeout=120).stdout
+        decrypted += f.count("hello tshark")
+    assert decrypted == 4  # both connections (full and resumed), both directions, decrypted

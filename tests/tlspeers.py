@@ -1,0 +1,256 @@
+"""Helpers for TLS tests: real peers started and stopped by PID on free loopback ports, and an in-process
+pump for a sans-IO client/server pair.
+
+Every process is started in its own session and stopped through its PID (SIGTERM, then SIGKILL) by
+``Peer.stop()``, which the tests call from ``finally`` blocks or fixture teardown. All waits are bounded.
+"""
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LIB = os.path.join(ROOT, "lib")
+PORTS = os.path.join(ROOT, "ports", "cpython")
+VENV_BIN = os.path.dirname(sys.executable)
+
+PSK_ID = "Client_identity"
+PSK_HEX = "0123456789abcdef0123456789abcdef"
+PSK = bytes.fromhex(PSK_HEX)
+
+# OpenSSL / GnuTLS spellings of our suites
+OSSL_PSK = "PSK-AES128-CBC-SHA256"
+OSSL_ECDHE_PSK = "ECDHE-PSK-AES128-CBC-SHA256"
+OSSL_ECDHE_RSA = "ECDHE-RSA-AES128-SHA256"
+GNUTLS_PSK_PRIO = ("NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+PSK:+ECDHE-PSK:-CIPHER-ALL:+AES-128-CBC:"
+                   "-MAC-ALL:+SHA256")
+
+# Message type names for readable assertions on TlsClient/TlsServer traces
+HS_NAMES = {0: "HelloRequest", 1: "ClientHello", 2: "ServerHello", 4: "NewSessionTicket", 11: "Certificate",
+            12: "ServerKeyExchange", 14: "ServerHelloDone", 16: "ClientKeyExchange", 20: "Finished",
+            0x100: "ChangeCipherSpec"}
+
+
+def have(tool):
+    return shutil.which(tool) is not None
+
+
+def micropython_bin():
+    p = shutil.which("micropython") or os.path.join(VENV_BIN, "micropython")
+    return p if os.path.exists(p) else None
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_port(port, timeout=15.0, proc=None):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError("peer exited early (%s)" % proc.returncode)
+        try:
+            c = socket.create_connection(("127.0.0.1", port), timeout=0.5)
+            c.close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("port %d did not open within %.0fs" % (port, timeout))
+
+
+def env_cpython():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = LIB + os.pathsep + PORTS
+    return env
+
+
+def env_micropython():
+    env = dict(os.environ)
+    env["MICROPYPATH"] = LIB + ":.frozen"
+    return env
+
+
+class Peer:
+    """A background process on a port; stop() ends it by PID and returns its output."""
+
+    def __init__(self, cmd, port, env=None, cwd=None, wait=True, stdin=False, probe=True):
+        self.cmd = cmd
+        self.port = port
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
+                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
+                                     env=env, cwd=cwd, start_new_session=True)
+        self.pid = self.proc.pid
+        if wait:
+            try:
+                if probe:
+                    wait_port(port, proc=self.proc)
+                else:
+                    time.sleep(0.5)
+            except Exception:
+                out = self.stop()
+                raise RuntimeError("peer %r failed to start:\n%s" % (cmd, out))
+
+    def stop(self, timeout=5.0):
+        if self.proc.poll() is None:
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.kill(self.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.proc.wait(timeout)
+        return self.output()
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+
+# --- our command line ----------------------------------------------------------------------------
+
+def our_cmd(runtime, sub, args):
+    if runtime == "micropython":
+        return [micropython_bin(), "-m", "microticket", sub] + list(args)
+    return [sys.executable, "-m", "microticket", sub] + list(args)
+
+
+def our_env(runtime):
+    return env_micropython() if runtime == "micropython" else env_cpython()
+
+
+def start_our_server(port, args, runtime="cpython"):
+    return Peer(our_cmd(runtime, "tls-server", ["--port", str(port)] + list(args)), port, env=our_env(runtime))
+
+
+def run_our_client(port, args, runtime="cpython", timeout=60):
+    cmd = our_cmd(runtime, "tls-client", ["127.0.0.1", str(port)] + list(args))
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=our_env(runtime))
+
+
+def parse_client_output(text):
+    out = {}
+    for line in text.splitlines():
+        if ": " in line:
+            k, v = line.split(": ", 1)
+            out[k.strip()] = v.strip()
+    return out
+
+
+# --- OpenSSL / GnuTLS ------------------------------------------------------------------------------
+
+def start_openssl_psk_server(port, cipher=OSSL_PSK + ":" + OSSL_ECDHE_PSK, extra=()):
+    cmd = ["openssl", "s_server", "-accept", str(port), "-tls1_2", "-nocert", "-psk", PSK_HEX,
+           "-psk_identity", PSK_ID, "-no_cache", "-cipher", cipher, "-rev"] + list(extra)
+    return Peer(cmd, port, stdin=True)
+
+
+def start_openssl_cert_server(port, cert, key, extra=()):
+    cmd = ["openssl", "s_server", "-accept", str(port), "-tls1_2", "-cert", cert, "-key", key,
+           "-no_cache", "-cipher", OSSL_ECDHE_RSA, "-rev"] + list(extra)
+    return Peer(cmd, port, stdin=True)
+
+
+def run_openssl_psk_client(port, sess_out=None, sess_in=None, cipher=OSSL_PSK, extra=(), data=b"", timeout=20):
+    cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-psk_identity", PSK_ID,
+           "-psk", PSK_HEX, "-cipher", cipher] + list(extra)
+    if sess_out:
+        cmd += ["-sess_out", sess_out]
+    if sess_in:
+        cmd += ["-sess_in", sess_in]
+    return subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
+
+
+def start_gnutls_psk_server(port, pskfile):
+    with open(pskfile, "w") as f:
+        f.write("%s:%s\n" % (PSK_ID, PSK_HEX))
+    cmd = ["gnutls-serv", "-p", str(port), "--pskpasswd", pskfile, "--echo",
+           "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2:+PSK:+ECDHE-PSK:+AES-128-CBC:+SHA256"]
+    return Peer(cmd, port)
+
+
+# --- in-process pair -------------------------------------------------------------------------------
+
+def pump(client, server, now=1000, start=True, max_rounds=50, tamper=None):
+    """Run a sans-IO client/server pair until both finish the handshake or one closes.
+    ``tamper(direction, data)`` may rewrite each flight ("c2s" / "s2c") before delivery."""
+    if start:
+        client.start(now)
+    for _ in range(max_rounds):
+        moved = False
+        d = client.data_to_send()
+        if d:
+            moved = True
+            if tamper:
+                d = tamper("c2s", d)
+            server.receive_data(d, now)
+        d = server.data_to_send()
+        if d:
+            moved = True
+            if tamper:
+                d = tamper("s2c", d)
+            client.receive_data(d, now)
+        if (client.handshake_done and server.handshake_done) or client.closed or server.closed:
+            # deliver a last alert, if any
+            d = client.data_to_send()
+            if d and not server.closed:
+                server.receive_data(d, now)
+            d = server.data_to_send()
+            if d and not client.closed:
+                client.receive_data(d, now)
+            break
+        if not moved:
+            break
+    return client, server
+
+
+def names(trace, direction=None):
+    return [HS_NAMES.get(t, str(t)) for d, t in trace if direction is None or d == direction]
+
+
+# --- certificates ----------------------------------------------------------------------------------
+
+def make_rsa_cert(directory, cn="localhost"):
+    """A self-signed RSA-2048 certificate made with the ``cryptography`` package. Returns
+    (cert_path, key_path, sha256(cert DER) hex, sha256(SubjectPublicKeyInfo DER) hex)."""
+    import datetime
+    import hashlib
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    now = datetime.datetime.now(datetime.timezone.utc)
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+            .not_valid_after(now + datetime.timedelta(days=30))
+            .add_extension(x509.SubjectAlternativeName([x509.DNSName(cn)]), critical=False)
+            .sign(key, hashes.SHA256()))
+    cert_path = os.path.join(directory, "cert.pem")
+    key_path = os.path.join(directory, "key.pem")
+    with open(cert_path, "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL,
+                                  serialization.NoEncryption()))
+    der = cert.public_bytes(serialization.Encoding.DER)
+    spki = key.public_key().public_bytes(serialization.Encoding.DER,
+                                         serialization.PublicFormat.SubjectPublicKeyInfo)
+    return cert_path, key_path, hashlib.sha256(der).hexdigest(), hashlib.sha256(spki).hexdigest()

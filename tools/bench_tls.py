@@ -1,0 +1,308 @@
+"""TLS benchmarks, printed in one run.
+
+    python tools/bench_tls.py [--time SECONDS] [--no-mp] [--no-heap] [--heap-only]
+
+1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -www /` against
+   our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
+   printed as rates and as ratios to ours.
+2. MicroPython (unix port, .mpy): the server's CPU time for a full ECDHE_RSA handshake and for a resumed
+   one (in-process client/server pair, only the server's receive_data calls timed).
+3. MicroPython: the smallest `-X heapsize` at which (a) a resumed client handshake (our client CLI against
+   our CPython server) and (b) a full ECDHE_RSA server handshake (our server CLI, `openssl s_client`)
+   complete; binary search in 1 KB steps.
+
+Every process is started on a free loopback port and stopped by PID.
+"""
+
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+LIB = os.path.join(ROOT, "lib")
+PORTS = os.path.join(ROOT, "ports", "cpython")
+BIN = os.path.dirname(sys.executable)
+PSK_HEX = "0123456789abcdef0123456789abcdef"
+CIPHER = "ECDHE-RSA-AES128-SHA256"
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def wait_port(port, proc, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def start(cmd, port, env=None, cwd=None):
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                            env=env, cwd=cwd, start_new_session=True)
+    if not wait_port(port, proc):
+        stop(proc)
+        return None
+    return proc
+
+
+def stop(proc):
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def env_py():
+    e = dict(os.environ)
+    e["PYTHONPATH"] = LIB + os.pathsep + PORTS
+    return e
+
+
+def env_mp(path):
+    e = dict(os.environ)
+    e["MICROPYPATH"] = path + ":.frozen"
+    return e
+
+
+def micropython():
+    p = shutil.which("micropython") or os.path.join(BIN, "micropython")
+    return p if os.path.exists(p) else None
+
+
+def make_cert(d):
+    cert = os.path.join(d, "cert.pem")
+    key = os.path.join(d, "key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+    return cert, key
+
+
+def s_time(port, seconds):
+    r = subprocess.run(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-reuse",
+                        "-time", str(seconds), "-cipher", CIPHER], capture_output=True, text=True,
+                       timeout=seconds * 4 + 60)
+    m = re.search(r"(\d+) connections in (\d+) real seconds", r.stdout)
+    if not m or int(m.group(2)) == 0:
+        return None
+    return int(m.group(1)) / int(m.group(2))
+
+
+def bench_resumed_rate(d, seconds):
+    cert, key = make_cert(d)
+    rows = []
+    port = free_port()
+    ours = [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert, "--key", key]
+    rows.append(("microticket (CPython)", ours, port, env_py(), None))
+    port = free_port()
+    tls_py = os.path.join(BIN, "tls.py")
+    rows.append(("tlslite-ng tls.py server", [sys.executable, tls_py, "server", "-k", key, "-c", cert,
+                                               "--max-ver", "tls1.2", "127.0.0.1:%d" % port], port, None, d))
+    port = free_port()
+    rows.append(("openssl s_server", ["openssl", "s_server", "-accept", str(port), "-cert", cert, "-key", key,
+                                      "-tls1_2", "-www", "-quiet"], port, None, None))
+    results = []
+    for name, cmd, port, env, cwd in rows:
+        proc = start(cmd, port, env, cwd)
+        try:
+            rate = s_time(port, seconds) if proc else None
+        finally:
+            stop(proc)
+        results.append((name, rate))
+    print("\n== resumed TLS 1.2 handshakes/s, openssl s_time -reuse -www / (%s, %ds) ==" % (CIPHER, seconds))
+    base = results[0][1]
+    for name, rate in results:
+        if rate is None:
+            print("  %-28s  failed" % name)
+        else:
+            ratio = (rate / base) if base else float("nan")
+            print("  %-28s %9.1f /s   ratio to microticket: %6.2f" % (name, rate, ratio))
+    return cert, key, results
+
+
+MP_CPU = r"""
+import time
+from microticket.ticket import KeyRing
+from microticket import der, rsa
+from microticket.tls.server import TlsServer, ServerConfig
+from microticket.tls.client import TlsClient
+from microticket.tls.cache import TicketCache
+from microticket import crypto
+
+cert_pem = open(%r).read()
+key_pem = open(%r).read()
+chain = der.read_pem_certs(cert_pem)
+pin = crypto.sha256(chain[0])
+cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, rsa_key=rsa.load_private_key_pem(key_pem))
+cache = TicketCache()
+
+def run(now):
+    c = TlsClient("srv", pin_sha256=pin, cache=cache)
+    s = TlsServer(cfg)
+    c.start(now)
+    spent = 0
+    for i in range(10):
+        d = c.data_to_send()
+        if d:
+            t = time.ticks_us()
+            s.receive_data(d, now)
+            spent += time.ticks_diff(time.ticks_us(), t)
+        d = s.data_to_send()
+        if d:
+            c.receive_data(d, now)
+        if c.handshake_done and s.handshake_done:
+            break
+    if not (c.handshake_done and s.handshake_done):
+        raise SystemExit("handshake failed")
+    return spent, c.resumed
+
+full = []
+res = []
+for i in range(%d):
+    cache.entries = {}
+    us, r = run(1000)
+    full.append(us)
+    us, r = run(1001)
+    if not r:
+        raise SystemExit("not resumed")
+    res.append(us)
+full.sort()
+res.sort()
+print("FULL", full[len(full) // 2])
+print("RESUMED", res[len(res) // 2])
+"""
+
+
+def mpy_dir():
+    sys.path.insert(0, os.path.join(ROOT, "tools"))
+    import build
+    out = tempfile.mkdtemp(prefix="mt-bench-mpy-")
+    build.compile_tree(LIB, out)
+    return out
+
+
+def bench_mp_cpu(cert, key, mpy, rounds=5):
+    fd, script = tempfile.mkstemp(suffix=".py")
+    with os.fdopen(fd, "w") as f:
+        f.write(MP_CPU % (cert, key, rounds))
+    try:
+        r = subprocess.run([micropython(), script], capture_output=True, text=True, env=env_mp(mpy), timeout=600)
+    finally:
+        os.unlink(script)
+    full = re.search(r"FULL (\d+)", r.stdout)
+    res = re.search(r"RESUMED (\d+)", r.stdout)
+    print("\n== MicroPython server CPU per handshake (ECDHE_RSA X25519 + RSA-2048, median of %d) ==" % rounds)
+    if not (full and res):
+        print("  failed:", r.stdout[-300:], r.stderr[-300:])
+        return
+    f = int(full.group(1)) / 1000.0
+    s = int(res.group(1)) / 1000.0
+    print("  full handshake:    %8.1f ms" % f)
+    print("  resumed handshake: %8.1f ms   (full / resumed = %.1fx)" % (s, f / s if s else 0))
+
+
+def smallest_heap(ok, lo=8, hi=512):
+    """Smallest heap in KB for which ok(kb) is True (assumes monotonic); None if even hi fails."""
+    if not ok(hi):
+        return None
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo
+
+
+def bench_mp_heap(cert, key, mpy, d):
+    mp = micropython()
+    # (a) resumed client handshake: our CPython server (PSK), a cache made by one full handshake
+    port = free_port()
+    srv = start([sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--psk-identity", "id",
+                 "--psk", PSK_HEX], port, env_py())
+    pristine = os.path.join(d, "cache0.json")
+    work = os.path.join(d, "cache.json")
+    client_args = ["-m", "microticket", "tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk",
+                   PSK_HEX, "--mfl", "3"]
+    try:
+        subprocess.run([mp] + client_args + ["--cache", pristine], capture_output=True, env=env_mp(mpy),
+                       timeout=60)
+
+        def client_ok(kb):
+            shutil.copyfile(pristine, work)
+            r = subprocess.run([mp, "-X", "heapsize=%dk" % kb] + client_args + ["--cache", work],
+                               capture_output=True, text=True, env=env_mp(mpy), timeout=60)
+            return "resumed: yes" in r.stdout
+        a = smallest_heap(client_ok)
+    finally:
+        stop(srv)
+
+    # (b) full ECDHE_RSA server handshake under MicroPython, driven by openssl s_client
+    def server_ok(kb):
+        port = free_port()
+        proc = start([mp, "-X", "heapsize=%dk" % kb, "-m", "microticket", "tls-server", "--port", str(port),
+                      "--cert", cert, "--key", key, "--max-record", "2048"], port, env_mp(mpy))
+        if proc is None:
+            return False
+        try:
+            r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher",
+                                CIPHER, "-maxfraglen", "2048"], input=b"", capture_output=True, timeout=60)
+            return b"New, " in r.stdout and b"Master-Key" in r.stdout and b"Cipher is " + CIPHER.encode() in r.stdout
+        except subprocess.TimeoutExpired:
+            return False
+        finally:
+            stop(proc)
+    b = smallest_heap(server_ok)
+    print("\n== MicroPython smallest -X heapsize (unix port, lib as .mpy, 1 KB resolution) ==")
+    print("  resumed client handshake (PSK, max_fragment_length 2048): %s" % ("%d KB" % a if a else "failed"))
+    print("  full server handshake (ECDHE_RSA, RSA-2048 cert, --max-record 2048): %s"
+          % ("%d KB" % b if b else "failed"))
+    print("  (the unix port loads .mpy bytecode and its qstrs into the heap: measured with gc.mem_alloc, the"
+          " client path's imports take about 61 KB and the server path's about 84 KB of these figures;"
+          " frozen into a board's firmware they live in flash)")
+
+
+def main(argv):
+    seconds = 5
+    if "--heap-only" in argv:
+        d = tempfile.mkdtemp(prefix="mt-bench-")
+        cert, key = make_cert(d)
+        bench_mp_heap(cert, key, mpy_dir(), d)
+        return 0
+    if "--time" in argv:
+        seconds = int(argv[argv.index("--time") + 1])
+    d = tempfile.mkdtemp(prefix="mt-bench-")
+    try:
+        cert, key, _ = bench_resumed_rate(d, seconds)
+        if "--no-mp" not in argv and micropython():
+            mpy = mpy_dir()
+            bench_mp_cpu(cert, key, mpy)
+            if "--no-heap" not in argv:
+                bench_mp_heap(cert, key, mpy, d)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
