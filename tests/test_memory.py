@@ -46,7 +46,7 @@ def test_heap_does_not_grow_over_10000_opens(mp):
 
 # The whole program is `import ticket_roundtrip; ticket_roundtrip.main()` with every module an .mpy. Live heap
 # at the end is about 20 KB, of which 13 KB are the imported modules (errors, crypto, ticket).
-ROUNDTRIP_HEAP = "25k"
+ROUNDTRIP_HEAP = "24k"
 
 
 def run_roundtrip(mp, heap):

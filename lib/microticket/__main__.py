@@ -9,6 +9,8 @@ import sys
 
 COMMANDS = {
     "keys": ("microticket.keys_cli", "main"),
+    "ike-gateway": ("microticket.ike.cli", "gateway_main"),
+    "ike-initiate": ("microticket.ike.cli", "initiate_main"),
     "tls-server": ("microticket.tls.cli", "tls_server"),
     "tls-client": ("microticket.tls.cli", "tls_client"),
 }

@@ -167,14 +167,3 @@ def aes_cbc_encrypt(key, iv, data):
 
 def aes_cbc_decrypt(key, iv, data):
     return cryptolib.aes(key, AES_CBC, iv).decrypt(data)
-
-
-# TEMPORARY forwarding names while the TLS and IKE engines move to microticket.prf (remove at integration)
-def tls12_prf(secret, label, seed, n):
-    from microticket import prf
-    return prf.tls12_prf(secret, label, seed, n)
-
-
-def prf_plus(hm, seed, n):
-    from microticket import prf
-    return prf.prf_plus(hm, seed, n)

@@ -1,0 +1,10 @@
+"""IKEv2 (RFC 7296, RFC 7815 minimal initiator profile) with RFC 5723 session resumption.
+
+Import only what you use:
+    microticket.ike.initiator    Initiator: sans-IO initiator (full exchange, IKE_SESSION_RESUME, tickets)
+    microticket.ike.gateway      Gateway: sans-IO responder issuing/accepting tickets by value or reference
+    microticket.ike.ticketstore  TicketStore: the initiator's persisted tickets (one-time, expiry, logout)
+    microticket.ike.ticket       the gateway's ticket formats (RFC 5723 Appendix A.1 / A.2), invalid ticket list
+    microticket.ike.message      header/payload codec;  microticket.ike.keys  key schedule, SK payload, AUTH
+    microticket.ike.udp          blocking UDP drivers;  microticket.ike.cli   ike-gateway / ike-initiate
+"""

@@ -1,0 +1,447 @@
+"""Sans-IO IKEv2 responder ("gateway") with RFC 5723 tickets by value or by reference.
+
+    gw = Gateway(psk, "gw.example", ring=KeyRing.generate(now), tickets="value")
+    for reply in gw.handle(datagram, now, peer_key): send(reply)   # replies go to the datagram's source
+    for ev in gw.events(): ...
+
+``peer_key`` is any bytes naming the sender (IP | port): it feeds the COOKIE (RFC 7296 section 2.6).
+A datagram that starts with the RFC 3948 non-ESP marker is answered with one.
+
+Requests handled (window 1 per SA, retransmitted requests answered from the cached response):
+  IKE_SA_INIT        SAi1 / KEi / Ni -> SAr1 / KEr / Nr (suite of message.ike_proposal, DH 31 or 14);
+                     N(INVALID_KE_PAYLOAD), N(NO_PROPOSAL_CHOSEN), N(COOKIE) (when ``cookie`` is on),
+                     N(UNSUPPORTED_CRITICAL_PAYLOAD)
+  IKE_SESSION_RESUME N(TICKET_OPAQUE) opened (ticket.open_value / open_reference, invalid ticket list
+                     checked) -> HDR, Nr; any refusal -> unprotected N(TICKET_NACK) (RFC 5723 4.3.2)
+  IKE_AUTH           PSK AUTH (RFC 7296 2.15) or, after a resumption, AUTH = prf(SK_pi, ...) in the
+                     ``auth_mode`` reading (keys.resume_auth) with IDi/IDr equal to the ticket's;
+                     N(TICKET_REQUEST) -> N(TICKET_LT_OPAQUE) (or ACK/NACK by ``ticket_policy``);
+                     a Child SA request gets N(NO_PROPOSAL_CHOSEN) (this gateway is IKE-only).
+                     After a resumed IKE_AUTH the ticket is marked used and the old SA silently deleted
+                     (RFC 5723 4.3.4).
+  INFORMATIONAL      Delete (tickets of that SA revoked, 6.2 / 9.8), TICKET_REQUEST, liveness.
+  CREATE_CHILD_SA    N(NO_ADDITIONAL_SAS).
+Ticket lifetime = min(IKE SA lifetime, re-authentication time) - always finite (RFC 5723 section 6.2).
+"""
+
+from micropython import const
+from microticket import crypto
+from microticket.errors import DecodeError, IkeNotifyError, TicketRejected
+
+# IKEv2 numbers used here as private consts (folded by the compiler, no RAM); the public table is consts.py
+_AUTHENTICATION_FAILED = const(24)
+_AUTH_PSK = const(2)
+_CHILDLESS_IKEV2_SUPPORTED = const(16418)
+_COOKIE = const(16390)
+_CREATE_CHILD_SA = const(36)
+_FLAG_R = const(32)
+_IKE_AUTH = const(35)
+_IKE_SA_INIT = const(34)
+_IKE_SESSION_RESUME = const(38)
+_INFORMATIONAL = const(37)
+_INVALID_KE_PAYLOAD = const(17)
+_INVALID_MAJOR_VERSION = const(5)
+_INVALID_SYNTAX = const(7)
+_NO_ADDITIONAL_SAS = const(35)
+_NO_PROPOSAL_CHOSEN = const(14)
+_PROTO_IKE = const(1)
+_PT_AUTH = const(39)
+_PT_CERT = const(37)
+_PT_DELETE = const(42)
+_PT_IDI = const(35)
+_PT_IDR = const(36)
+_PT_KE = const(34)
+_PT_NONCE = const(40)
+_PT_NOTIFY = const(41)
+_PT_SA = const(33)
+_TICKET_ACK = const(16411)
+_TICKET_LT_OPAQUE = const(16409)
+_TICKET_NACK = const(16412)
+_TICKET_OPAQUE = const(16413)
+_TICKET_REQUEST = const(16410)
+from microticket.ike import message as M
+from microticket.ike import keys as K
+from microticket.ike import dh
+from microticket.ike import ticket as T
+from microticket.ike.initiator import make_id
+
+_MARKER = b"\x00\x00\x00\x00"  # RFC 3948 non-ESP marker
+
+HALF_OPEN = const(1)
+ESTABLISHED = const(2)
+
+_NONCE_LEN = const(32)
+_MAX_EVENTS = const(64)
+
+
+class _Sa:
+    def __init__(self, spi_i, spi_r, peer, now):
+        self.spi_i = spi_i
+        self.spi_r = spi_r
+        self.peer = peer
+        self.created = now
+        self.state = HALF_OPEN
+        self.next_id = 1  # next request Message ID expected
+        self.last_resp = None  # (msg_id, datagram) cache for retransmitted requests
+        self.resumed = None  # TicketState when created by IKE_SESSION_RESUME
+        self.resumed_token = None
+        self.resumed_ref = None
+        self.tokens = []  # tickets issued for this SA (by-value tokens or by-reference refs)
+        self.auth_time = now
+        self.idi = None
+        self.idr = None
+        self.marker = False
+
+
+class Gateway:
+    def __init__(self, psk, idr, ring=None, tickets="value", rng=None, lifetime=3600, reauth=None,
+                 cookie=False, auth_mode=K.AUTH_SIGNED, groups=(31, 14), max_sas=64, ref_capacity=64,
+                 ticket_policy="issue", psks=None):
+        if tickets not in ("value", "reference"):
+            raise ValueError("tickets must be 'value' or 'reference'")
+        if lifetime <= 0 or (reauth is not None and reauth <= 0):
+            raise ValueError("ticket lifetime must be finite and positive")
+        self.psk = psk
+        self.psks = psks or {}  # IDi payload body -> PSK, overrides ``psk``
+        t, d = make_id(idr)
+        self.idr_body = M.id_body(t, d)
+        self.ring = ring
+        self.mode = tickets
+        self.rng = rng or crypto.urandom
+        self.lifetime = lifetime
+        self.reauth = reauth
+        self.cookie = cookie
+        self.auth_mode = auth_mode
+        self.groups = groups
+        self.max_sas = max_sas
+        self.ticket_policy = ticket_policy
+        self.max_ticket_life = lifetime if reauth is None else min(lifetime, reauth)
+        self.refs = T.RefStore(ref_capacity)
+        self.used = T.UsedTickets(self.max_ticket_life)
+        self._cookie_secret = self.rng(32)
+        self._sas = {}  # SPIr -> _Sa
+        self._order = []  # SPIr, oldest first
+        self._half = {}  # (SPIi, peer) -> _Sa for retransmitted first messages
+        self._ev = []
+        self.dropped = 0
+
+    def _event(self, ev):
+        if len(self._ev) >= _MAX_EVENTS:  # bounded if the caller never drains them
+            self._ev.pop(0)
+        self._ev.append(ev)
+
+    def events(self):
+        ev = self._ev
+        self._ev = []
+        return ev
+
+    def sa_count(self):
+        return len(self._sas)
+
+    # ---- entry point ------------------------------------------------------------------------------
+    def handle(self, data, now, peer=b""):
+        data, marker = M.strip_marker(data)
+        try:
+            out = self._handle(data, now, peer)
+        except IkeNotifyError as e:
+            # RFC 7296 section 2.5: another major version -> unauthenticated INVALID_MAJOR_VERSION to an
+            # IKE_SA_INIT request; otherwise dropped
+            out = None
+            if e.notify_type == _INVALID_MAJOR_VERSION and data[18] == _IKE_SA_INIT and not data[19] & _FLAG_R:
+                out = M.encode(bytes(data[:8]), bytes(8), _IKE_SA_INIT, _FLAG_R, 0,
+                               [(_PT_NOTIFY, M.notify_body(_INVALID_MAJOR_VERSION))])
+            else:
+                self.dropped += 1
+                self._event(("dropped", str(e)))
+        except (DecodeError, TicketRejected) as e:
+            self.dropped += 1
+            self._event(("dropped", str(e)))
+            return []
+        if out is None:
+            return []
+        return [_MARKER + out if marker else out]
+
+    def _handle(self, data, now, peer):
+        m = M.decode_header(data)
+        if m.is_response() or not m.is_initiator():
+            raise DecodeError("not a request from an original initiator")
+        if m.exch in (_IKE_SA_INIT, _IKE_SESSION_RESUME):
+            if m.spi_r != bytes(8) or m.msg_id != 0:
+                raise DecodeError("first message with SPIr or Message ID set")
+            again = self._half.get((m.spi_i, peer))
+            if again is not None and again.last_resp is not None and again.state == HALF_OPEN:
+                return again.last_resp[1]
+            try:
+                M.decode_payloads(m)
+            except IkeNotifyError as e:
+                return self._plain_notify(m, e.notify_type, bytes((getattr(e, "payload_type", 0),)))
+            if m.exch == _IKE_SA_INIT:
+                return self._on_init(m, now, peer)
+            return self._on_resume(m, now, peer)
+        sa = self._sas.get(m.spi_r)
+        if sa is None or sa.spi_i != m.spi_i:
+            raise DecodeError("unknown IKE SA")
+        if sa.last_resp is not None and m.msg_id == sa.last_resp[0]:
+            return sa.last_resp[1]
+        if m.msg_id != sa.next_id:
+            raise DecodeError("unexpected Message ID")
+        M.decode_payloads(m)
+        try:
+            inner = K.unprotect(sa.keys, m, True)
+        except IkeNotifyError as e:
+            return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(e.notify_type,
+                                                                  bytes((getattr(e, "payload_type", 0),))))])
+        m.payloads = inner
+        if m.exch == _IKE_AUTH and sa.state == HALF_OPEN:
+            return self._on_auth(sa, m, now)
+        if sa.state != ESTABLISHED:
+            raise DecodeError("exchange before IKE_AUTH")
+        if m.exch == _INFORMATIONAL:
+            return self._on_info(sa, m, now)
+        if m.exch == _CREATE_CHILD_SA:
+            return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS))])
+        raise DecodeError("unsupported exchange")
+
+    # ---- helpers ----------------------------------------------------------------------------------
+    def _plain_notify(self, m, ntype, data=b""):
+        """An unprotected error/status response to a first message (SPIr = 0)."""
+        return M.encode(m.spi_i, bytes(8), m.exch, _FLAG_R, 0, [(_PT_NOTIFY, M.notify_body(ntype, data))])
+
+    def _cookie_value(self, m, peer):
+        ni = m.get(_PT_NONCE) or b""
+        return b"\x01" + crypto.Hmac(self._cookie_secret).mac(ni, peer, m.spi_i)[:16]
+
+    def _cookie_ok(self, m, peer):
+        """RFC 7296 section 2.6: N(COOKIE) must be the first payload and match."""
+        if not self.cookie:
+            return True
+        if not m.payloads or m.payloads[0][0] != _PT_NOTIFY:
+            return False
+        proto, spi, t, data = M.parse_notify(m.payloads[0][2])
+        return t == _COOKIE and crypto.ct_equal(data, self._cookie_value(m, peer))
+
+    def _new_sa(self, m, peer, now):
+        # bounded table: a flood of first messages pushes out half-open SAs before established ones
+        while len(self._order) >= self.max_sas:
+            victim = self._order[0]
+            for spi in self._order:
+                if self._sas[spi].state == HALF_OPEN:
+                    victim = spi
+                    break
+            self._drop_sa(victim)
+        spi_r = self.rng(8)
+        sa = _Sa(m.spi_i, spi_r, peer, now)
+        self._sas[spi_r] = sa
+        self._order.append(spi_r)
+        self._half[(m.spi_i, peer)] = sa
+        return sa
+
+    def _drop_sa(self, spi_r):
+        sa = self._sas.pop(spi_r, None)
+        if spi_r in self._order:
+            self._order.remove(spi_r)
+        if sa is not None:
+            self._half.pop((sa.spi_i, sa.peer), None)
+        return sa
+
+    def _reply(self, sa, m, inner):
+        raw = K.protect(sa.keys, False, sa.spi_i, sa.spi_r, m.exch, _FLAG_R, m.msg_id, inner, self.rng)
+        sa.last_resp = (m.msg_id, raw)
+        sa.next_id = m.msg_id + 1
+        return raw
+
+    # ---- IKE_SA_INIT ------------------------------------------------------------------------------
+    def _on_init(self, m, now, peer):
+        if not self._cookie_ok(m, peer):
+            self._event(("cookie_sent",))
+            return self._plain_notify(m, _COOKIE, self._cookie_value(m, peer))
+        sa_p = m.get(_PT_SA)
+        ke = m.get(_PT_KE)
+        ni = m.get(_PT_NONCE)
+        if sa_p is None or ke is None or ni is None or not 16 <= len(ni) <= 256:
+            return self._plain_notify(m, _INVALID_SYNTAX)
+        try:
+            num, offered = M.select_ike_proposal(M.parse_sa(sa_p), self.groups)
+        except IkeNotifyError:
+            return self._plain_notify(m, _NO_PROPOSAL_CHOSEN)
+        group, kdata = M.parse_ke(ke)
+        if group not in offered:
+            want = offered[0]
+            for g in self.groups:
+                if g in offered:
+                    want = g
+                    break
+            return self._plain_notify(m, _INVALID_KE_PAYLOAD, bytes((want >> 8, want & 0xFF)))
+        priv, pub = dh.keypair(group, self.rng)
+        shared = dh.shared(group, priv, kdata)
+        sa = self._new_sa(m, peer, now)
+        nr = self.rng(_NONCE_LEN)
+        sar = M.sa_body([M.ike_proposal((group,))])
+        sar_fixed = bytearray(sar)
+        sar_fixed[4] = num  # proposal number echoes the one chosen
+        sa.sar = bytes(sar_fixed)
+        sa.ni = ni
+        sa.nr = nr
+        sa.keys = K.IkeSaKeys(K.skeyseed_full(ni, nr, shared), ni, nr, m.spi_i, sa.spi_r)
+        pl = [(_PT_SA, sa.sar), (_PT_KE, M.ke_body(group, pub)), (_PT_NONCE, nr)]
+        if m.notify(_CHILDLESS_IKEV2_SUPPORTED) is not None:
+            pl.append((_PT_NOTIFY, M.notify_body(_CHILDLESS_IKEV2_SUPPORTED)))
+        raw = M.encode(m.spi_i, sa.spi_r, _IKE_SA_INIT, _FLAG_R, 0, pl)
+        sa.req_raw = m.raw
+        sa.resp_raw = raw
+        sa.last_resp = (0, raw)
+        return raw
+
+    # ---- IKE_SESSION_RESUME (RFC 5723 section 4.3.2) ----------------------------------------------
+    def _on_resume(self, m, now, peer):
+        if not self._cookie_ok(m, peer):
+            self._event(("cookie_sent",))
+            return self._plain_notify(m, _COOKIE, self._cookie_value(m, peer))
+        ni = m.get(_PT_NONCE)
+        tk = m.notify(_TICKET_OPAQUE)
+        if ni is None or tk is None or not 16 <= len(ni) <= 256:
+            return self._plain_notify(m, _INVALID_SYNTAX)
+        try:
+            st, token, ref = self._open_ticket(tk, now)
+        except TicketRejected as e:
+            self._event(("ticket_rejected", e.reason))
+            return self._plain_notify(m, _TICKET_NACK)
+        sa = self._new_sa(m, peer, now)
+        nr = self.rng(_NONCE_LEN)
+        sa.ni = ni
+        sa.nr = nr
+        sa.sar = st.sa
+        sa.resumed = st
+        sa.resumed_token = token
+        sa.resumed_ref = ref
+        sa.auth_time = st.auth_time
+        sa.keys = K.IkeSaKeys(K.skeyseed_resume(st.sk_d, ni, nr), ni, nr, m.spi_i, sa.spi_r)
+        raw = M.encode(m.spi_i, sa.spi_r, _IKE_SESSION_RESUME, _FLAG_R, 0, [(_PT_NONCE, nr)])
+        sa.req_raw = m.raw
+        sa.resp_raw = raw
+        sa.last_resp = (0, raw)
+        return raw
+
+    def _open_ticket(self, tk, now):
+        if self.ring is None:
+            raise TicketRejected("no-keys")
+        if self.mode == "value":
+            st = T.open_value(self.ring, tk, now, self.max_ticket_life)
+            token = T.ticket_token(tk)
+            if token in self.used:
+                raise TicketRejected("reused")
+            return st, token, None
+        st, ref = T.open_reference(self.ring, self.refs, tk, now, self.max_ticket_life)
+        return st, None, ref
+
+    # ---- IKE_AUTH ---------------------------------------------------------------------------------
+    def _on_auth(self, sa, m, now):
+        idi = m.get(_PT_IDI)
+        auth = m.get(_PT_AUTH)
+        if idi is None or auth is None:
+            return self._auth_failed(sa, m)
+        meth, got = M.parse_auth(auth)
+        idr_req = m.get(_PT_IDR)
+        st = sa.resumed
+        if st is not None:
+            # RFC 5723 section 4.3.3: IDi and IDr must equal the ticket's, and no CERT
+            if idi != st.idi or (idr_req is not None and idr_req != st.idr) or m.get(_PT_CERT) is not None:
+                return self._auth_failed(sa, m)
+            idr = st.idr
+            want = K.resume_auth(self.auth_mode, sa.keys.sk_pi, sa.req_raw, sa.nr, idi)
+            still = (sa.resumed_token is None or sa.resumed_token not in self.used) and \
+                (sa.resumed_ref is None or self.refs.get(sa.resumed_ref) is not None)
+            if meth != _AUTH_PSK or not still or not crypto.ct_equal(want, got):
+                return self._auth_failed(sa, m)
+            auth_r = K.resume_auth(self.auth_mode, sa.keys.sk_pr, sa.resp_raw, sa.ni, idr)
+        else:
+            if idr_req is not None and idr_req != self.idr_body:
+                return self._auth_failed(sa, m)
+            psk = self.psks.get(idi, self.psk)
+            if psk is None:
+                return self._auth_failed(sa, m)
+            idr = self.idr_body
+            want = K.psk_auth(psk, sa.req_raw, sa.nr, sa.keys.sk_pi, idi)
+            if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
+                return self._auth_failed(sa, m)
+            auth_r = K.psk_auth(psk, sa.resp_raw, sa.ni, sa.keys.sk_pr, idr)
+        sa.idi = idi
+        sa.idr = idr
+        sa.state = ESTABLISHED
+        self._half.pop((sa.spi_i, sa.peer), None)
+        sa.req_raw = sa.resp_raw = None
+        if st is not None:
+            # the ticket is used now (RFC 5723 4.3.1); the SA it came from goes silently (4.3.4)
+            if sa.resumed_token is not None:
+                self.used.add(sa.resumed_token, now)
+            if sa.resumed_ref is not None:
+                self.refs.remove(sa.resumed_ref)
+            old = self._sas.get(st.spi_r)
+            if old is not None and old.spi_i == st.spi_i and old is not sa:
+                self._drop_sa(st.spi_r)
+                self._event(("replaced", st.spi_r.hex()))
+        out = [(_PT_IDR, idr), (_PT_AUTH, M.auth_body(_AUTH_PSK, auth_r))]
+        if m.get(_PT_SA) is not None:
+            out.append((_PT_NOTIFY, M.notify_body(_NO_PROPOSAL_CHOSEN)))
+        if m.notify(_TICKET_REQUEST) is not None:
+            out.append(self._ticket_notify(sa, now))
+        self._event(("established", "resumed" if st is not None else "full", idi[4:]))
+        return self._reply(sa, m, out)
+
+    def _auth_failed(self, sa, m):
+        raw = self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_AUTHENTICATION_FAILED))])
+        self._drop_sa(sa.spi_r)
+        self._event(("auth_failed",))
+        return raw
+
+    def _ticket_notify(self, sa, now):
+        pol = self.ticket_policy
+        if pol == "ack":
+            return (_PT_NOTIFY, M.notify_body(_TICKET_ACK))
+        if pol == "nack" or self.ring is None:
+            return (_PT_NOTIFY, M.notify_body(_TICKET_NACK))
+        now_i = int(now)
+        exp = now_i + self.lifetime
+        if self.reauth is not None and sa.auth_time + self.reauth < exp:
+            exp = int(sa.auth_time) + self.reauth
+        life = exp - now_i
+        if life <= 0:
+            return (_PT_NOTIFY, M.notify_body(_TICKET_NACK))
+        st = T.TicketState(sa.idi, sa.idr, sa.spi_i, sa.spi_r, sa.sar, sa.keys.sk_d, _AUTH_PSK, exp,
+                           int(sa.auth_time))
+        if self.mode == "value":
+            tk = T.seal_value(self.ring, st, self.rng)
+            sa.tokens.append(T.ticket_token(tk))
+        else:
+            tk = T.seal_reference(self.ring, self.refs, st, self.rng)
+            sa.tokens.append(bytes(tk[13:13 + T.REF_LEN]))
+        if len(sa.tokens) > 4:
+            sa.tokens.pop(0)
+        self._event(("ticket_issued", self.mode, life))
+        data = bytes(((life >> 24) & 0xFF, (life >> 16) & 0xFF, (life >> 8) & 0xFF, life & 0xFF)) + tk
+        return (_PT_NOTIFY, M.notify_body(_TICKET_LT_OPAQUE, data))
+
+    # ---- INFORMATIONAL ----------------------------------------------------------------------------
+    def _on_info(self, sa, m, now):
+        out = []
+        closing = False
+        for p in m.payloads:
+            if p[0] == _PT_DELETE and M.parse_delete(p[2])[0] == _PROTO_IKE:
+                closing = True
+        if not closing and m.notify(_TICKET_REQUEST) is not None:
+            out.append(self._ticket_notify(sa, now))
+        raw = self._reply(sa, m, out)
+        if closing:
+            self._revoke(sa, now)
+            self._drop_sa(sa.spi_r)
+            self._event(("deleted", sa.spi_r.hex()))
+        return raw
+
+    def _revoke(self, sa, now):
+        """RFC 5723 section 6.2 / 9.8: tickets of a deleted SA must not resume it."""
+        for t in sa.tokens:
+            if self.mode == "value":
+                self.used.add(t, now)
+            else:
+                self.refs.remove(t)
+        sa.tokens = []

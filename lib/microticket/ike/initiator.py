@@ -1,0 +1,563 @@
+"""Sans-IO minimal IKEv2 initiator (RFC 7296 with the RFC 7815 profile) and RFC 5723 session resumption.
+
+The engine never touches a socket, a clock or the OS random source:
+
+    ini = Initiator(psk, "client.example", idr="gw.example", group=31)
+    ini.start(now)                      # or start(now) with ticket=<record from TicketStore.take()>
+    for d in ini.datagrams(): send(d)    # bytes, non-ESP marker included when marker=True
+    ini.receive(datagram, now)          # a datagram from the peer
+    ini.on_timer(now)                   # when now >= ini.deadline(): retransmits (RFC 7296 section 2.1)
+    for ev in ini.events(): ...         # ("established", "full"|"resumed"), ("ticket", lifetime, record),
+                                        # ("ticket_ack",), ("ticket_nack",), ("ticket_none",),
+                                        # ("resume_rejected",), ("child_refused", name), ("failed", why),
+                                        # ("closed", why), ("ticket_invalidated", why), ("keys", dict)
+
+Exchanges (window size 1, Message IDs counted per direction):
+  IKE_SA_INIT     SA(one proposal: AES-CBC-128, PRF-HMAC-SHA2-256, HMAC-SHA2-256-128, DH 14 and/or 31), KE, Ni,
+                  [N(NAT_DETECTION_*)], [N(CHILDLESS_IKEV2_SUPPORTED)]; answers N(COOKIE) and
+                  N(INVALID_KE_PAYLOAD) by retrying (section 2.6, 1.2)
+  IKE_AUTH        SK{IDi, [IDr], AUTH(PSK, section 2.15), [SAi2, TSi, TSr], [N(TICKET_REQUEST)]}; a Child SA
+                  error (e.g. NO_PROPOSAL_CHOSEN) leaves the IKE SA up (RFC 7296 section 1.2)
+  IKE_SESSION_RESUME  HDR(new SPIi, SPIr=0), [N(COOKIE)], Ni, N(TICKET_OPAQUE), [N(NAT_DETECTION_*)]
+                  (RFC 5723 section 4.3.2); N(TICKET_NACK) -> a full exchange with a fresh SPIi
+  IKE_AUTH after resumption: IDi/IDr from the ticket record, AUTH = prf(SK_pi, ...) (keys.resume_auth),
+                  no CERT, a new N(TICKET_REQUEST) (section 4.3.3)
+  INFORMATIONAL   request_ticket() (section 4.1), delete() (Delete IKE; the ticket is invalidated, 6.2);
+                  requests from the responder are answered (liveness, Delete, CREATE_CHILD_SA refused).
+
+Ticket records are plain dicts (JSON friendly, hex strings) holding every "from the ticket" item of
+RFC 5723 section 5: ticket, expires (absolute, in the caller's ``now`` clock), idi/idr (ID payload bodies),
+auth (method), suite (encr, keylen, prf, integ), sk_d. The engine never reuses one: start() with a ticket
+record consumes it, and an expired record is never presented (section 4.3.1).
+"""
+
+from micropython import const
+from microticket import crypto
+from microticket.errors import DecodeError, IkeNotifyError
+
+# IKEv2 numbers used here as private consts (folded by the compiler, no RAM); the public table is consts.py
+_AUTH_HMAC_SHA2_256_128 = const(12)
+_AUTH_PSK = const(2)
+_CHILDLESS_IKEV2_SUPPORTED = const(16418)
+_DH_MODP2048 = const(14)
+_DH_CURVE25519 = const(31)
+_COOKIE = const(16390)
+_CREATE_CHILD_SA = const(36)
+_ENCR_AES_CBC = const(12)
+_FLAG_I = const(8)
+_FLAG_R = const(32)
+_ID_FQDN = const(2)
+_ID_IPV4_ADDR = const(1)
+_ID_RFC822_ADDR = const(3)
+_IKE_AUTH = const(35)
+_IKE_SA_INIT = const(34)
+_IKE_SESSION_RESUME = const(38)
+_INFORMATIONAL = const(37)
+_INVALID_KE_PAYLOAD = const(17)
+_NAT_DETECTION_DESTINATION_IP = const(16389)
+_NAT_DETECTION_SOURCE_IP = const(16388)
+_NO_ADDITIONAL_SAS = const(35)
+_PRF_HMAC_SHA2_256 = const(5)
+_PROTO_IKE = const(1)
+_PT_AUTH = const(39)
+_PT_DELETE = const(42)
+_PT_IDI = const(35)
+_PT_IDR = const(36)
+_PT_KE = const(34)
+_PT_NONCE = const(40)
+_PT_NOTIFY = const(41)
+_PT_SA = const(33)
+_PT_TSI = const(44)
+_PT_TSR = const(45)
+_TICKET_ACK = const(16411)
+_TICKET_LT_OPAQUE = const(16409)
+_TICKET_NACK = const(16412)
+_TICKET_OPAQUE = const(16413)
+_TICKET_REQUEST = const(16410)
+from microticket.ike import message as M
+from microticket.ike import keys as K
+
+_MARKER = b"\x00\x00\x00\x00"  # RFC 3948 non-ESP marker
+# Child SA errors (RFC 7296 section 1.2, RFC 7815 section 2): the IKE SA itself is up
+# NO_PROPOSAL_CHOSEN, SINGLE_PAIR_REQUIRED, NO_ADDITIONAL_SAS, INTERNAL_ADDRESS_FAILURE, FAILED_CP_REQUIRED,
+# TS_UNACCEPTABLE, INVALID_SELECTORS
+_CHILD_ERRORS = (14, 34, 35, 36, 37, 38, 39)
+
+
+def _name(t):
+    from microticket.ike.names import notify_name
+    return notify_name(t)
+
+
+# states
+IDLE = const(0)
+INIT_SENT = const(1)
+AUTH_SENT = const(2)
+RESUME_SENT = const(3)
+ESTABLISHED = const(4)
+INFO_SENT = const(5)
+CLOSED = const(6)
+FAILED = const(7)
+
+STATE_NAMES = ("idle", "init-sent", "auth-sent", "resume-sent", "established", "info-sent", "closed", "failed")
+
+_MAX_COOKIE_RETRIES = const(3)
+_MAX_KE_RETRIES = const(2)
+_MAX_TICKET = const(2048)
+SUITE = [_ENCR_AES_CBC, 128, _PRF_HMAC_SHA2_256, _AUTH_HMAC_SHA2_256_128]
+
+
+def make_id(ident):
+    """(id type, data) for an identity string: dotted IPv4 -> ID_IPV4_ADDR, with '@' -> ID_RFC822_ADDR,
+    else ID_FQDN. A (type, bytes) tuple is passed through."""
+    if isinstance(ident, tuple):
+        return ident
+    try:
+        return _ID_IPV4_ADDR, K.ip4_bytes(ident)
+    except ValueError:
+        pass
+    if "@" in ident:
+        return _ID_RFC822_ADDR, ident.encode()
+    return _ID_FQDN, ident.encode()
+
+
+def _record_ok(t):
+    """A stored record is only used when every field is present and well formed (a damaged store file
+    must not crash the engine or send garbage)."""
+    try:
+        if t.get("suite") != SUITE or t.get("auth") != _AUTH_PSK:
+            return False
+        if not bytes.fromhex(t["ticket"]) or len(bytes.fromhex(t["sk_d"])) != 32:
+            return False
+        return len(bytes.fromhex(t["idi"])) >= 4 and len(bytes.fromhex(t["idr"])) >= 4
+    except (KeyError, ValueError, TypeError, AttributeError):
+        return False
+
+
+class Initiator:
+    def __init__(self, psk, idi, idr=None, group=31, groups=None, rng=None, request_ticket=True,
+                 child=False, marker=False, addrs=None, auth_mode=K.AUTH_SIGNED, ticket=None,
+                 rto=1.0, max_tries=5, debug_keys=False):
+        self.psk = psk
+        t, d = make_id(idi)
+        self.idi_body = M.id_body(t, d)
+        if idr is not None:
+            t, d = make_id(idr)
+            self.idr_body = M.id_body(t, d)
+        else:
+            self.idr_body = None
+        self.group = group
+        self.groups = groups or ((group,) + tuple([g for g in (_DH_MODP2048, _DH_CURVE25519) if g != group]))
+        if group not in self.groups:
+            raise ValueError("group not offered")
+        self.rng = rng or crypto.urandom
+        self.want_ticket = request_ticket
+        self.child = child
+        self.marker = marker
+        self.addrs = addrs  # (local_ip4, local_port, remote_ip4, remote_port) for NAT detection, or None
+        self.auth_mode = auth_mode
+        self.ticket = ticket
+        self.rto = rto
+        self.max_tries = max_tries
+        self.debug_keys = debug_keys
+        self.state = IDLE
+        self.resumed = False
+        self.new_ticket = None  # the record of a ticket received on this SA
+        self.ticket_status = None  # "lifetime" | "ack" | "nack" | "none"
+        self.dropped = 0
+        self._out = []
+        self._ev = []
+        self._deadline = None
+        self._req = None
+        self._tries = 0
+        self._cookie = None
+        self._cookie_tries = 0
+        self._ke_tries = 0
+        self._peer_next = 0  # next Message ID expected in a request from the responder
+        self._peer_resp = None  # our cached response to the responder's last request
+        self.keys = None
+
+    # ---- caller API -------------------------------------------------------------------------------
+    def datagrams(self):
+        out = self._out
+        self._out = []
+        return out
+
+    def events(self):
+        ev = self._ev
+        self._ev = []
+        return ev
+
+    def deadline(self):
+        return self._deadline
+
+    def state_name(self):
+        return STATE_NAMES[self.state]
+
+    def start(self, now):
+        t = self.ticket
+        self.ticket = None
+        if t is not None:
+            exp = t.get("expires") if isinstance(t, dict) else None
+            if not isinstance(exp, (int, float)):
+                self._ev.append(("ticket_unusable",))
+            elif now >= exp:
+                # RFC 5723 section 4.3.1: never present a ticket known to be expired
+                self._ev.append(("ticket_expired",))
+            elif not _record_ok(t):
+                self._ev.append(("ticket_unusable",))
+            else:
+                self._start_resume(t, now)
+                return
+        self._start_full(now)
+
+    def on_timer(self, now):
+        if self._deadline is None or now < self._deadline:
+            return
+        if self._tries >= self.max_tries:
+            self._deadline = None
+            self._fail("timeout")
+            return
+        self._tries += 1
+        self._out.append(self._req)
+        self._deadline = now + self.rto * (1 << (self._tries - 1))
+
+    def receive(self, data, now):
+        try:
+            self._receive(data, now)
+        except (DecodeError, IkeNotifyError):
+            # RFC 7296 section 2.21.1: an unauthenticated or malformed response is dropped
+            self.dropped += 1
+
+    def request_ticket(self, now):
+        """Ask for a ticket in an INFORMATIONAL exchange (RFC 5723 section 4.1)."""
+        if self.state != ESTABLISHED:
+            raise ValueError("no IKE SA")
+        self._info = "ticket"
+        self._send_protected(_INFORMATIONAL, [(_PT_NOTIFY, M.notify_body(_TICKET_REQUEST))], now)
+        self.state = INFO_SENT
+
+    def delete(self, now):
+        """Delete the IKE SA (RFC 7296 section 1.4.1); the ticket of this SA is invalidated (RFC 5723 6.2)."""
+        if self.state != ESTABLISHED:
+            raise ValueError("no IKE SA")
+        self._info = "delete"
+        self._send_protected(_INFORMATIONAL, [(_PT_DELETE, M.delete_body(_PROTO_IKE))], now)
+        self.state = INFO_SENT
+        self._invalidate("deleted")
+
+    # ---- sending ----------------------------------------------------------------------------------
+    def _emit(self, raw):
+        d = _MARKER + raw if self.marker else raw
+        self._out.append(d)
+        return d
+
+    def _send_request(self, raw, now):
+        self._req = self._emit(raw)
+        self._tries = 1
+        self._deadline = now + self.rto
+
+    def _natd(self, spi_r):
+        if self.addrs is None:
+            return []
+        lip, lport, rip, rport = self.addrs
+        return [(_PT_NOTIFY, M.notify_body(_NAT_DETECTION_SOURCE_IP, K.natd_hash(self.spi_i, spi_r, lip, lport))),
+                (_PT_NOTIFY, M.notify_body(_NAT_DETECTION_DESTINATION_IP,
+                                            K.natd_hash(self.spi_i, spi_r, rip, rport)))]
+
+    def _start_full(self, now):
+        self.resumed = False
+        self.spi_i = self.rng(8)
+        self.spi_r = bytes(8)
+        self.ni = self.rng(32)
+        self._cookie = None
+        self._cookie_tries = 0
+        self._ke_tries = 0
+        self.msg_id = 0
+        self._new_ke()
+        self._send_init(now)
+
+    def _new_ke(self):
+        from microticket.ike import dh  # not loaded by a program that only resumes
+        self._dh_priv, self._dh_pub = dh.keypair(self.group, self.rng)
+
+    def _send_init(self, now):
+        pl = []
+        if self._cookie is not None:
+            pl.append((_PT_NOTIFY, M.notify_body(_COOKIE, self._cookie)))
+        pl.append((_PT_SA, M.sa_body([M.ike_proposal(self.groups)])))
+        pl.append((_PT_KE, M.ke_body(self.group, self._dh_pub)))
+        pl.append((_PT_NONCE, self.ni))
+        pl.extend(self._natd(bytes(8)))
+        if not self.child:
+            pl.append((_PT_NOTIFY, M.notify_body(_CHILDLESS_IKEV2_SUPPORTED)))
+        raw = M.encode(self.spi_i, self.spi_r, _IKE_SA_INIT, _FLAG_I, 0, pl)
+        self._init_raw = raw
+        self.state = INIT_SENT
+        self._send_request(raw, now)
+
+    def _start_resume(self, t, now):
+        self.resumed = True
+        self._rt = t
+        self.spi_i = self.rng(8)
+        self.spi_r = bytes(8)
+        self.ni = self.rng(32)
+        self._cookie = None
+        self._cookie_tries = 0
+        self.msg_id = 0
+        self._send_resume(now)
+
+    def _send_resume(self, now):
+        pl = []
+        if self._cookie is not None:
+            pl.append((_PT_NOTIFY, M.notify_body(_COOKIE, self._cookie)))
+        pl.append((_PT_NONCE, self.ni))
+        pl.append((_PT_NOTIFY, M.notify_body(_TICKET_OPAQUE, bytes.fromhex(self._rt["ticket"]))))
+        pl.extend(self._natd(bytes(8)))
+        raw = M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl)
+        self._init_raw = raw
+        self.state = RESUME_SENT
+        self._send_request(raw, now)
+
+    def _send_protected(self, exch, inner, now):
+        raw = K.protect(self.keys, True, self.spi_i, self.spi_r, exch, _FLAG_I, self.msg_id, inner, self.rng)
+        self._send_request(raw, now)
+
+    def _send_auth(self, now):
+        k = self.keys
+        if self.resumed:
+            auth = K.resume_auth(self.auth_mode, k.sk_pi, self._init_raw, self.nr, self.idi_body)
+        else:
+            auth = K.psk_auth(self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
+        self._auth_i = auth
+        inner = [(_PT_IDI, self.idi_body)]
+        if self.idr_body is not None:
+            inner.append((_PT_IDR, self.idr_body))
+        inner.append((_PT_AUTH, M.auth_body(_AUTH_PSK, auth)))
+        if self.child:
+            self._child_spi = self.rng(4)
+            inner.append((_PT_SA, M.sa_body([M.child_proposal(self._child_spi)])))
+            sel = [(0, 0, 65535, b"\x00\x00\x00\x00", b"\xff\xff\xff\xff")]
+            inner.append((_PT_TSI, M.ts_body(sel)))
+            inner.append((_PT_TSR, M.ts_body(sel)))
+        if self.want_ticket:
+            inner.append((_PT_NOTIFY, M.notify_body(_TICKET_REQUEST)))
+        self.msg_id = 1
+        self.state = AUTH_SENT
+        self._send_protected(_IKE_AUTH, inner, now)
+
+    # ---- receiving --------------------------------------------------------------------------------
+    def _receive(self, data, now):
+        data, _ = M.strip_marker(data)
+        m = M.decode_header(data)
+        if m.spi_i != self.spi_i:
+            raise DecodeError("not our SA")
+        if not m.is_response():
+            self._peer_request(m, now)
+            return
+        if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator():
+            raise DecodeError("unexpected response")
+        M.decode_payloads(m)
+        st = self.state
+        if st == INIT_SENT and m.exch == _IKE_SA_INIT:
+            self._on_init(m, now)
+        elif st == RESUME_SENT and m.exch == _IKE_SESSION_RESUME:
+            self._on_resume(m, now)
+        elif st == AUTH_SENT and m.exch == _IKE_AUTH and m.spi_r == self.spi_r:
+            self._on_auth(m, now)
+        elif st == INFO_SENT and m.exch == _INFORMATIONAL and m.spi_r == self.spi_r:
+            self._on_info(m, now)
+        else:
+            raise DecodeError("response does not fit the state")
+
+    def _cookie_retry(self, m, now, again):
+        c = m.notify(_COOKIE)
+        if c is None:
+            return False
+        if not 1 <= len(c) <= 64 or self._cookie_tries >= _MAX_COOKIE_RETRIES:
+            self._fail("COOKIE")
+            return True
+        self._cookie_tries += 1
+        self._cookie = c
+        again(now)
+        return True
+
+    def _on_init(self, m, now):
+        if self._cookie_retry(m, now, self._send_init):
+            return
+        err = m.error_notify()
+        if err == _INVALID_KE_PAYLOAD:
+            d = m.notify(_INVALID_KE_PAYLOAD)
+            g = (d[0] << 8 | d[1]) if d is not None and len(d) == 2 else 0
+            if g in self.groups and g != self.group and self._ke_tries < _MAX_KE_RETRIES:
+                self._ke_tries += 1
+                self.group = g
+                self._new_ke()
+                self._send_init(now)
+                return
+            self._fail("INVALID_KE_PAYLOAD")
+            return
+        if err is not None:
+            self._fail(_name(err))
+            return
+        sa = m.get(_PT_SA)
+        ke = m.get(_PT_KE)
+        nr = m.get(_PT_NONCE)
+        if sa is None or ke is None or nr is None or m.spi_r == bytes(8):
+            raise DecodeError("IKE_SA_INIT response lacks SA, KE or Nr")
+        grp = M.check_ike_choice(M.parse_sa(sa), self.groups)
+        kg, kdata = M.parse_ke(ke)
+        if kg != grp or grp != self.group:
+            raise DecodeError("KE group does not match")
+        if not 16 <= len(nr) <= 256:
+            raise DecodeError("bad nonce length")
+        from microticket.ike import dh
+        shared = dh.shared(self.group, self._dh_priv, kdata)
+        self.spi_r = m.spi_r
+        self.nr = nr
+        self._resp_raw = m.raw
+        self.keys = K.IkeSaKeys(K.skeyseed_full(self.ni, nr, shared), self.ni, nr, self.spi_i, self.spi_r)
+        self._dh_priv = None
+        self._deadline = None
+        self._send_auth(now)
+
+    def _on_resume(self, m, now):
+        if self._cookie_retry(m, now, self._send_resume):
+            return
+        if m.notify(_TICKET_NACK) is not None:
+            # RFC 5723 section 4.3.2: the ticket is refused; run a regular exchange
+            self._ev.append(("resume_rejected",))
+            self._start_full(now)
+            return
+        err = m.error_notify()
+        if err is not None:
+            self._fail(_name(err))
+            return
+        nr = m.get(_PT_NONCE)
+        if nr is None or m.spi_r == bytes(8) or not 16 <= len(nr) <= 256:
+            raise DecodeError("IKE_SESSION_RESUME response lacks Nr")
+        self.spi_r = m.spi_r
+        self.nr = nr
+        self._resp_raw = m.raw
+        t = self._rt
+        self.idi_body = bytes.fromhex(t["idi"])
+        self.idr_body = bytes.fromhex(t["idr"])
+        seed = K.skeyseed_resume(bytes.fromhex(t["sk_d"]), self.ni, nr)
+        self.keys = K.IkeSaKeys(seed, self.ni, nr, self.spi_i, self.spi_r)
+        self._deadline = None
+        self._send_auth(now)
+
+    def _on_auth(self, m, now):
+        inner = K.unprotect(self.keys, m, False)
+        m.payloads = inner
+        err = m.error_notify()
+        auth = m.get(_PT_AUTH)
+        if auth is None:
+            self._fail(_name(err) if err is not None else "no AUTH")
+            return
+        idr = m.get(_PT_IDR)
+        if idr is None:
+            raise DecodeError("IKE_AUTH response lacks IDr")
+        if self.idr_body is not None and idr != self.idr_body:
+            self._fail("IDr mismatch")
+            return
+        meth, got = M.parse_auth(auth)
+        k = self.keys
+        if self.resumed:
+            want = K.resume_auth(self.auth_mode, k.sk_pr, self._resp_raw, self.ni, idr)
+        else:
+            want = K.psk_auth(self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
+        if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
+            self._fail("AUTHENTICATION_FAILED")
+            return
+        self.idr_body = idr
+        self._deadline = None
+        self.msg_id = 2
+        self.state = ESTABLISHED
+        if self.debug_keys:
+            d = k.dump()
+            d["AUTH_i"] = self._auth_i.hex()
+            d["AUTH_r"] = got.hex()
+            d["SPIi"] = self.spi_i.hex()
+            d["SPIr"] = self.spi_r.hex()
+            self._ev.append(("keys", d))
+        self._ev.append(("established", "resumed" if self.resumed else "full"))
+        if err is not None and err in _CHILD_ERRORS:
+            self._ev.append(("child_refused", _name(err)))
+        if self.want_ticket:
+            self._ticket_notifies(m, now)
+
+    def _ticket_notifies(self, m, now):
+        lt = m.notify(_TICKET_LT_OPAQUE)
+        if lt is not None and 5 <= len(lt) <= 4 + _MAX_TICKET:
+            life = (lt[0] << 24) | (lt[1] << 16) | (lt[2] << 8) | lt[3]
+            rec = {"ticket": lt[4:].hex(), "expires": now + life, "lifetime": life,
+                   "idi": self.idi_body.hex(), "idr": self.idr_body.hex(), "auth": _AUTH_PSK,
+                   "suite": SUITE, "sk_d": self.keys.sk_d.hex()}
+            self.new_ticket = rec
+            self.ticket_status = "lifetime"
+            self._ev.append(("ticket", life, rec))
+        elif m.notify(_TICKET_ACK) is not None:
+            self.ticket_status = "ack"
+            self._ev.append(("ticket_ack",))
+        elif m.notify(_TICKET_NACK) is not None:
+            self.ticket_status = "nack"
+            self._ev.append(("ticket_nack",))
+        else:
+            # e.g. strongSwan: the request is ignored (no RFC 5723 support)
+            self.ticket_status = "none"
+            self._ev.append(("ticket_none",))
+
+    def _on_info(self, m, now):
+        inner = K.unprotect(self.keys, m, False)
+        m.payloads = inner
+        self._deadline = None
+        self.msg_id += 1
+        if self._info == "delete":
+            self.state = CLOSED
+            self._ev.append(("closed", "deleted"))
+            return
+        self.state = ESTABLISHED
+        self._ticket_notifies(m, now)
+
+    def _peer_request(self, m, now):
+        """A request from the responder on our IKE SA (RFC 7296 section 2.2: answer each once, resend the
+        cached answer to a retransmission)."""
+        if self.keys is None or m.spi_r != self.spi_r or m.is_initiator():
+            raise DecodeError("not for our SA")
+        if self._peer_resp is not None and m.msg_id + 1 == self._peer_next:
+            self._out.append(self._peer_resp)
+            return
+        if m.msg_id != self._peer_next:
+            raise DecodeError("bad message id")
+        M.decode_payloads(m)
+        inner = K.unprotect(self.keys, m, False)
+        resp = []
+        closing = False
+        if m.exch == _INFORMATIONAL:
+            for p in inner:
+                if p[0] == _PT_DELETE and M.parse_delete(p[2])[0] == _PROTO_IKE:
+                    closing = True
+        elif m.exch == _CREATE_CHILD_SA:
+            resp.append((_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS)))
+        else:
+            raise DecodeError("unexpected request")
+        raw = K.protect(self.keys, True, self.spi_i, self.spi_r, m.exch, _FLAG_I | _FLAG_R, m.msg_id,
+                        resp, self.rng)
+        self._peer_next += 1
+        self._peer_resp = self._emit(raw)
+        if closing:
+            self._invalidate("deleted by peer")
+            self.state = CLOSED
+            self._deadline = None
+            self._ev.append(("closed", "deleted by peer"))
+
+    def _invalidate(self, why):
+        if self.new_ticket is not None:
+            self.new_ticket = None
+        self._ev.append(("ticket_invalidated", why))
+
+    def _fail(self, why):
+        self.state = FAILED
+        self._deadline = None
+        self._ev.append(("failed", why))

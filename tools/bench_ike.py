@@ -1,0 +1,175 @@
+"""IKEv2 initiator cost on MicroPython: full exchange (DH group 14, group 31) vs RFC 5723 resumption.
+
+    python tools/bench_ike.py [--rounds N] [--no-heap] [--json]
+
+Starts our gateway (CPython, ``ike-gateway``) on a free loopback port, then runs the initiator under the
+MicroPython unix port over real UDP and reports, per kind of exchange:
+  - initiator CPU: time spent inside the engine (start/receive/on_timer), not waiting on the network,
+    median of N rounds (time.ticks_us);
+  - bytes on the wire: IKE datagrams sent + received by the initiator (UDP payload, marker included);
+  - datagrams exchanged.
+Then the smallest ``-X heapsize`` with which a resumption still succeeds, binary-searched with lib/ compiled
+to .mpy (tests/mpharness.mpy_dir()), for a minimal resumption program and for the ``ike-initiate`` CLI.
+Every process it starts is stopped by PID.
+"""
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "ports", "cpython"), os.path.join(ROOT, "lib")]
+
+import ikepeers  # noqa: E402
+import mpharness  # noqa: E402
+
+PSK = "30313233343536373839616263646566"
+
+_MP_BENCH = r"""
+import sys, time, json
+from microticket.ike import initiator as I, udp
+PORT = int(sys.argv[1]); ROUNDS = int(sys.argv[2])
+PSK = bytes.fromhex("%s")
+
+def run(ini):
+    st = {"us": 0, "out": 0, "in": 0, "n": 0}
+    def timed(f):
+        def g(*a):
+            t = time.ticks_us()
+            r = f(*a)
+            st["us"] += time.ticks_diff(time.ticks_us(), t)
+            return r
+        return g
+    dg = ini.datagrams
+    def datagrams():
+        out = dg()
+        for d in out:
+            st["out"] += len(d); st["n"] += 1
+        return out
+    rcv = timed(ini.receive)
+    def receive(d, now):
+        st["in"] += len(d); st["n"] += 1
+        rcv(d, now)
+    ini.start = timed(ini.start); ini.on_timer = timed(ini.on_timer)
+    ini.receive = receive; ini.datagrams = datagrams
+    ev = udp.run_initiator(ini, "127.0.0.1", PORT, timeout=30)
+    assert ("established", "resumed" if ini.resumed else "full") in ev, ev
+    return st
+
+res = {"full14": [], "full31": [], "resume": []}
+for i in range(ROUNDS):
+    res["full14"].append(run(I.Initiator(PSK, "client.example", idr="gw.example", group=14, groups=(14,))))
+    a = I.Initiator(PSK, "client.example", idr="gw.example", group=31, groups=(31,))
+    res["full31"].append(run(a))
+    b = I.Initiator(PSK, "client.example", ticket=a.new_ticket)
+    res["resume"].append(run(b))
+print(json.dumps(res))
+""" % PSK
+
+_MP_RESUME_MIN = r"""
+import sys, json
+from microticket.ike import initiator as I, udp
+rec = json.loads(open(sys.argv[2]).read())
+ini = I.Initiator(bytes.fromhex("%s"), "client.example", ticket=rec)
+ev = udp.run_initiator(ini, "127.0.0.1", int(sys.argv[1]), timeout=20)
+print("resumed" if ("established", "resumed") in ev else "failed %%r" %% (ev,))
+""" % PSK
+
+
+def _median(xs):
+    xs = sorted(xs)
+    return xs[len(xs) // 2]
+
+
+def _fresh_ticket(port, path):
+    """A new ticket record from a full exchange made on CPython (in this process)."""
+    from microticket.ike import initiator as I, udp
+    ini = I.Initiator(bytes.fromhex(PSK), "client.example", idr="gw.example", group=31, groups=(31,))
+    udp.run_initiator(ini, "127.0.0.1", port, timeout=20)
+    with open(path, "w") as f:
+        json.dump(ini.new_ticket, f)
+    return ini.new_ticket
+
+
+def _heap_search(ok, lo=2048, hi=131072, step=256):
+    """Smallest heap in [lo, hi] (multiple of step) for which ok(heap) holds, assuming monotonicity."""
+    if not ok(hi):
+        return None
+    while hi - lo > step:
+        mid = (lo + hi) // 2 // step * step
+        if ok(mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+def main(argv):
+    rounds = 5
+    if "--rounds" in argv:
+        rounds = int(argv[argv.index("--rounds") + 1])
+    gw = ikepeers.GatewayProcess(["--psk", PSK, "--id", "gw.example"])
+    gw.start()
+    work = tempfile.mkdtemp(prefix="mt-benchike-")
+    out = {}
+    try:
+        fn = os.path.join(work, "bench.py")
+        with open(fn, "w") as f:
+            f.write(_MP_BENCH)
+        env = dict(os.environ)
+        env["MICROPYPATH"] = mpharness.mpy_dir() + ":.frozen"
+        r = subprocess.run([mpharness.micropython_bin(), fn, str(gw.port), str(rounds)], capture_output=True,
+                           text=True, timeout=600, env=env)
+        if r.returncode != 0:
+            raise SystemExit("bench failed: " + r.stdout + r.stderr)
+        res = json.loads(r.stdout.strip().splitlines()[-1])
+        for kind in ("full14", "full31", "resume"):
+            rs = res[kind]
+            out[kind] = {"cpu_ms": round(_median([x["us"] for x in rs]) / 1000.0, 2),
+                         "bytes_out": rs[0]["out"], "bytes_in": rs[0]["in"],
+                         "bytes_total": rs[0]["out"] + rs[0]["in"], "datagrams": rs[0]["n"]}
+        if "--no-heap" not in argv:
+            minfn = os.path.join(work, "resume_min.py")
+            with open(minfn, "w") as f:
+                f.write(_MP_RESUME_MIN)
+            rec = os.path.join(work, "rec.json")
+            store = os.path.join(work, "store.json")
+
+            def ok_min(heap):
+                _fresh_ticket(gw.port, rec)
+                p = subprocess.run([mpharness.micropython_bin(), "-X", "heapsize=%d" % heap, minfn, str(gw.port),
+                                    rec], capture_output=True, text=True, timeout=60, env=env)
+                return p.stdout.strip() == "resumed"
+
+            def ok_cli(heap):
+                from microticket.ike.ticketstore import TicketStore
+                TicketStore(store).put("127.0.0.1:%d" % gw.port, _fresh_ticket(gw.port, rec))
+                p = ikepeers.run_initiator(["127.0.0.1", str(gw.port), "--psk", PSK, "--id", "client.example",
+                                            "--remote-id", "gw.example", "--store", store],
+                                           runtime="micropython", heapsize=heap, path=mpharness.mpy_dir())
+                return p.stdout.startswith("established: resumed")
+
+            out["min_heap_resume_program"] = _heap_search(ok_min)
+            out["min_heap_resume_cli"] = _heap_search(ok_cli)
+    finally:
+        gw.stop()
+    if "--json" in argv:
+        print(json.dumps(out))
+    else:
+        print("IKEv2 initiator on MicroPython (%s), .mpy, median of %d rounds" % (mpharness.micropython_bin(), rounds))
+        print("%-8s %10s %10s %10s %10s %5s" % ("exchange", "cpu ms", "bytes out", "bytes in", "total", "dgrams"))
+        for kind in ("full14", "full31", "resume"):
+            o = out[kind]
+            print("%-8s %10.2f %10d %10d %10d %5d" % (kind, o["cpu_ms"], o["bytes_out"], o["bytes_in"],
+                                                      o["bytes_total"], o["datagrams"]))
+        if "min_heap_resume_program" in out:
+            print("smallest -X heapsize for a resumption: minimal program %s bytes, ike-initiate CLI %s bytes"
+                  % (out["min_heap_resume_program"], out["min_heap_resume_cli"]))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
