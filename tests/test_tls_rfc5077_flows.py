@@ -369,3 +369,24 @@ def test_encrypt_then_mac_negotiation(ring, etm):
     assert c.handshake_done and c.etm == etm and s.etm == etm
     c.send(b"abc" * 100)
     assert s.receive_data(c.data_to_send(), T0) == [("data", b"abc" * 100)]
+
+
+# --- buffer reuse across connections (the server command line serves one connection at a time) ----------
+
+def test_server_reuses_the_buffers_of_a_finished_connection(ring):
+    cfg = ServerConfig(ring, psk={ID: PSK}, max_fragment=2048, out_cap=3072)
+    cache = TicketCache()
+    s1 = TlsServer(cfg)
+    c, s1 = pump(client(cache, max_fragment_length=3), s1, T0)
+    assert s1.handshake_done and not s1.resumed
+    s1.send(b"x" * 2048)  # leave state behind: keys, a pending record, max_fragment_length
+    s2 = TlsServer(cfg, None, s1)
+    assert s2.rl is s1.rl and s2._hb is s1._hb and s2._wb is s1._wb and len(s2.rl._ob) == 3072
+    assert s2.rl.pending() == 0 and s2.rl.read is None and s2.rl.write_cs is None
+    c, s2 = pump(client(cache), s2, T0 + 1)
+    assert c.handshake_done and s2.handshake_done and s2.resumed
+    s2.send(b"y" * 1000)
+    assert c.receive_data(s2.data_to_send(), T0 + 1) == [("data", b"y" * 1000)]
+    # other sizes: fresh buffers
+    s3 = TlsServer(ServerConfig(ring, psk={ID: PSK}, max_fragment=1024), None, s2)
+    assert s3.rl is not s2.rl and s3._hb is not s2._hb and s3.rl.max_in == 1024

@@ -278,7 +278,7 @@ def bench_mp_heap(cert, key, mpy, d):
     print("  full server handshake (ECDHE_RSA, RSA-2048 cert, --max-record 2048): %s"
           % ("%d KB" % b if b else "failed"))
     print("  (the unix port loads .mpy bytecode and its qstrs into the heap: measured with gc.mem_alloc, the"
-          " client path's imports take about 61 KB and the server path's about 84 KB of these figures;"
+          " client path's imports take about 52 KB and the server path's about 73 KB of these figures;"
           " frozen into a board's firmware they live in flash)")
 
 

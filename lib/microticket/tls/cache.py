@@ -9,8 +9,6 @@ The file (JSON, hex strings) holds master secrets: it is written through microti
 (owner-only permissions where the OS has them) and its size is bounded on both write and read.
 """
 
-import json
-
 from micropython import const
 
 _MAX_ENTRIES = const(8)
@@ -101,6 +99,7 @@ class TicketCache:
             text = f.read()
         finally:
             f.close()
+        import json
         try:
             obj = json.loads(text)
             for k in obj:
@@ -116,6 +115,7 @@ class TicketCache:
         obj = {}
         for k in self.entries:
             obj[k] = self.entries[k].to_obj()
+        import json
         text = json.dumps(obj)
         if len(text) > self.max_file:
             return

@@ -9,7 +9,7 @@ Events are tuples: ("handshake_done",), ("data", bytes), ("ticket", ...), ("aler
 received), ("closed",). An error never escapes receive_data: it becomes a fatal alert in the output,
 an ("alert", description, False) event and a closed connection.
 
-Handshake states are small ints; each engine has a transition table {(state, message type): handler}.
+Handshake states are small ints; each engine has a transition table {state << 9 | message type: handler}.
 A (state, type) pair missing from the table is an unexpected_message alert (RFC 5246 section 7.2.2).
 
 Transcript hash: hashlib objects have no copy() and digest() finalises, so the engine runs TWO SHA-256
@@ -21,11 +21,31 @@ snapshot finalises one of the two hashes. No transcript bytes are buffered.
 
 from micropython import const
 
-from microticket import crypto, prf
+from microticket import crypto
 from microticket.errors import TlsAlert, DecodeError, MicroticketError
 from microticket.wire import Reader, Writer
-from microticket.tls import const as C
 from microticket.tls.record import RecordLayer, CipherState
+
+prf = None  # microticket.prf, imported by the key schedule (see _load_prf)
+
+_CT_CHANGE_CIPHER_SPEC = const(20)
+_CT_ALERT = const(21)
+_CT_HANDSHAKE = const(22)
+_CT_APPLICATION_DATA = const(23)
+_HT_FINISHED = const(20)
+_HT_CCS = const(0x100)
+_LEVEL_WARNING = const(1)
+_LEVEL_FATAL = const(2)
+_CLOSE_NOTIFY = const(0)
+_UNEXPECTED_MESSAGE = const(10)
+_RECORD_OVERFLOW = const(22)
+_DECODE_ERROR = const(50)
+_DECRYPT_ERROR = const(51)
+_INTERNAL_ERROR = const(80)
+_MAX_PLAINTEXT = const(16384)
+_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
+_ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
+_ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
 
 ST_OPEN = const(100)
 ST_CLOSED = const(101)
@@ -50,21 +70,33 @@ def to_hex(b):
 class Connection:
     is_client = False
 
-    def __init__(self, rng=None, keylog=None, max_fragment=C.MAX_PLAINTEXT, hs_cap=_HS_CAP_DEFAULT,
-                 wb_cap=0, out_cap=0):
+    def __init__(self, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT, hs_cap=_HS_CAP_DEFAULT,
+                 wb_cap=0, out_cap=0, reuse=None):
         """Buffers, all allocated here and never grown: ``hs_cap`` bytes for reassembling one incoming
         handshake message, ``wb_cap`` for one outgoing flight before it is framed, and the record layer's
         input (one record of ``max_fragment`` plaintext plus overhead) and output (a flight plus one
-        record of ``max_fragment``)."""
-        self.rng = rng or crypto.urandom
+        record of ``max_fragment``). ``reuse``: a finished connection of the same sizes whose buffers
+        this one takes over (no allocation; the old connection must not be used again)."""
+        self.rng = rng = rng or crypto.urandom
         self.keylog = keylog
         wb_cap = wb_cap or hs_cap
-        self.rl = RecordLayer(max_fragment, out_cap or (wb_cap + max_fragment + 1024), self.rng)
-        self._hb = bytearray(hs_cap)  # reassembly of incoming handshake messages
-        self._hv = memoryview(self._hb)
+        out_cap = out_cap or (wb_cap + max_fragment + 1024)
+        rl = reuse.rl if reuse is not None else None
+        if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
+                len(reuse._hb) == hs_cap and len(reuse._wb) == wb_cap:
+            rl.reset(rng)
+            hb = reuse._hb
+            wb = reuse._wb
+        else:
+            rl = RecordLayer(max_fragment, out_cap, rng)
+            hb = bytearray(hs_cap)
+            wb = bytearray(wb_cap)
+        self.rl = rl
+        self._hb = hb  # reassembly of incoming handshake messages
+        self._hv = memoryview(hb)
         self._hl = 0
-        self._wb = bytearray(wb_cap)  # outgoing handshake flight
-        self._wv = memoryview(self._wb)
+        self._wb = wb  # outgoing handshake flight
+        self._wv = memoryview(wb)
         self._w = Writer(self._wb)
         self._th = [crypto.hash_new("sha256"), crypto.hash_new("sha256")]
         self._fin_hash = None
@@ -96,12 +128,12 @@ class Connection:
         """Queue application data. The output buffer holds one handshake flight plus one full record:
         drain data_to_send() between sends of more than ``max_fragment`` bytes."""
         if not self.handshake_done or self.closed:
-            raise TlsAlert(C.INTERNAL_ERROR, "not open")
-        self.rl.write(C.CT_APPLICATION_DATA, data)
+            raise TlsAlert(_INTERNAL_ERROR, "not open")
+        self.rl.write(_CT_APPLICATION_DATA, data)
 
     def close(self):
         if not self.closed:
-            self._alert(C.LEVEL_WARNING, C.CLOSE_NOTIFY)
+            self._alert(_LEVEL_WARNING, _CLOSE_NOTIFY)
             self.closed = True
             self.state = ST_CLOSED
 
@@ -122,7 +154,7 @@ class Connection:
                 off += took
                 self._records()
                 if not took and not self.closed and rl.space() == 0:
-                    raise TlsAlert(C.RECORD_OVERFLOW, "input buffer full")
+                    raise TlsAlert(_RECORD_OVERFLOW, "input buffer full")
         except Exception as e:
             self._on_error(e)
         return ev
@@ -168,39 +200,46 @@ class Connection:
         if isinstance(e, TlsAlert):
             self._fatal(e.description, e.message)
         elif isinstance(e, DecodeError):
-            self._fatal(C.DECODE_ERROR, str(e))
+            self._fatal(_DECODE_ERROR, str(e))
         else:  # BufferFull, TicketRejected, and as a last resort anything else (a bug, MemoryError)
-            self._fatal(C.INTERNAL_ERROR, str(e))
+            self._fatal(_INTERNAL_ERROR, str(e))
 
     def suite_name(self):
-        return C.SUITE_NAMES.get(self.suite, "0x%04x" % self.suite)
+        s = self.suite
+        if s == _PSK_WITH_AES_128_CBC_SHA256:
+            return "TLS_PSK_WITH_AES_128_CBC_SHA256"
+        if s == _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
+            return "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256"
+        if s == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
+            return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"
+        return "0x%04x" % s
 
     # --- records ---------------------------------------------------------------------------------
 
     def _on_record(self, ctype, view):
-        if ctype == C.CT_HANDSHAKE:
+        if ctype == _CT_HANDSHAKE:
             if len(view) == 0:
-                raise TlsAlert(C.UNEXPECTED_MESSAGE, "empty handshake record")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "empty handshake record")
             self._on_handshake_bytes(view)
-        elif ctype == C.CT_APPLICATION_DATA:
+        elif ctype == _CT_APPLICATION_DATA:
             if not self.handshake_done:
-                raise TlsAlert(C.UNEXPECTED_MESSAGE, "application data before Finished")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "application data before Finished")
             if self._hl:
-                raise TlsAlert(C.UNEXPECTED_MESSAGE, "interleaved application data")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "interleaved application data")
             if len(view):
                 self.events.append(("data", bytes(view)))
-        elif ctype == C.CT_ALERT:
+        elif ctype == _CT_ALERT:
             if len(view) != 2:
-                raise TlsAlert(C.DECODE_ERROR, "alert length")
+                raise TlsAlert(_DECODE_ERROR, "alert length")
             level = view[0]
             desc = view[1]
-            if desc == C.CLOSE_NOTIFY:
+            if desc == _CLOSE_NOTIFY:
                 self.events.append(("alert", desc, True))
                 if not self.handshake_done:
                     self._failed()
                 self.close()
                 self.events.append(("closed",))
-            elif level == C.LEVEL_WARNING and self.handshake_done:
+            elif level == _LEVEL_WARNING and self.handshake_done:
                 self.events.append(("alert", desc, True))
             else:
                 self.alert_received = desc
@@ -211,22 +250,22 @@ class Connection:
                 self.events.append(("closed",))
         else:  # change_cipher_spec
             if len(view) != 1 or view[0] != 1:
-                raise TlsAlert(C.DECODE_ERROR, "ChangeCipherSpec")
+                raise TlsAlert(_DECODE_ERROR, "ChangeCipherSpec")
             if self._hl:
-                raise TlsAlert(C.UNEXPECTED_MESSAGE, "CCS inside a handshake message")
-            self._dispatch(C.HT_CCS, None, None)
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS inside a handshake message")
+            self._dispatch(_HT_CCS, None, None)
 
     def _on_handshake_bytes(self, view):
         n = len(view)
         hb = self._hb
         if self._hl + n > len(hb):
-            raise TlsAlert(C.DECODE_ERROR, "handshake message too large")
+            raise TlsAlert(_DECODE_ERROR, "handshake message too large")
         hb[self._hl:self._hl + n] = view
         self._hl += n
         while self._hl >= 4 and not self.closed:
             length = (hb[1] << 16) | (hb[2] << 8) | hb[3]
             if 4 + length > len(hb):
-                raise TlsAlert(C.DECODE_ERROR, "handshake message too large")
+                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
             if self._hl < 4 + length:
                 return
             mtype = hb[0]
@@ -240,20 +279,20 @@ class Connection:
     def _dispatch(self, mtype, body, raw):
         if self.trace is not None:
             self.trace.append(("recv", mtype))
-        fn = self._TABLE.get((self.state, mtype))
+        fn = self._TABLE.get(self.state << 9 | mtype)
         if fn is None:
             if self.state == ST_OPEN:
                 self._after_handshake(mtype, body)
                 return
-            raise TlsAlert(C.UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (mtype, self.state))
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (mtype, self.state))
         if raw is not None and self.state != ST_OPEN:
-            if mtype == C.HT_FINISHED:
+            if mtype == _HT_FINISHED:
                 self._peer_fin_hash = self._take_hash()
             self._hash(raw)
         fn(self, body)
 
     def _after_handshake(self, mtype, body):
-        raise TlsAlert(C.UNEXPECTED_MESSAGE, "handshake message after the handshake")
+        raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message after the handshake")
 
     # --- transcript ------------------------------------------------------------------------------
 
@@ -268,13 +307,10 @@ class Connection:
             self._fin_hash = None
             return d
         if not self._th:
-            raise TlsAlert(C.INTERNAL_ERROR, "transcript exhausted")
+            raise TlsAlert(_INTERNAL_ERROR, "transcript exhausted")
         return self._th.pop(0).digest()
 
     # --- output ----------------------------------------------------------------------------------
-
-    def _msg_start(self):
-        return self._w.pos
 
     def _msg_done(self, start):
         if self.trace is not None:
@@ -284,14 +320,14 @@ class Connection:
     def _flush(self):
         w = self._w
         if w.pos:
-            self.rl.write(C.CT_HANDSHAKE, self._wv[0:w.pos])
+            self.rl.write(_CT_HANDSHAKE, self._wv[0:w.pos])
             w.pos = 0
 
     def _send_ccs(self):
         self._flush()
-        self.rl.write(C.CT_CHANGE_CIPHER_SPEC, b"\x01")
+        self.rl.write(_CT_CHANGE_CIPHER_SPEC, b"\x01")
         if self.trace is not None:
-            self.trace.append(("send", C.HT_CCS))
+            self.trace.append(("send", _HT_CCS))
         self.rl.write_cs = self._pend_write
         self._pend_write = None
 
@@ -300,7 +336,7 @@ class Connection:
         vd = prf.tls12_prf(self.master, label, self._take_hash(), 12)
         w = self._w
         s = w.pos
-        w.u8(C.HT_FINISHED)
+        w.u8(_HT_FINISHED)
         w.u24(12)
         w.put(vd)
         self._msg_done(s)
@@ -313,17 +349,17 @@ class Connection:
         label = b"server finished" if self.is_client else b"client finished"
         want = prf.tls12_prf(self.master, label, self._peer_fin_hash, 12)
         if not crypto.ct_equal(want, got):
-            raise TlsAlert(C.DECRYPT_ERROR, "bad Finished")
+            raise TlsAlert(_DECRYPT_ERROR, "bad Finished")
 
     def _on_ccs_activate(self):
         if self._pend_read is None:
-            raise TlsAlert(C.UNEXPECTED_MESSAGE, "CCS before keys")
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS before keys")
         self.rl.read = self._pend_read
         self._pend_read = None
 
     def _alert(self, level, desc):
         try:
-            self.rl.write(C.CT_ALERT, bytes((level, desc)))
+            self.rl.write(_CT_ALERT, bytes((level, desc)))
         except MicroticketError:
             pass
 
@@ -331,7 +367,7 @@ class Connection:
         if self.closed:
             return
         self._w.pos = 0
-        self._alert(C.LEVEL_FATAL, desc)
+        self._alert(_LEVEL_FATAL, desc)
         self.alert_sent = desc
         self.error_message = message
         self.closed = True
@@ -345,7 +381,16 @@ class Connection:
 
     # --- key schedule (RFC 5246 section 6.3 and 8.1, RFC 7627 section 4) -------------------------
 
+    @staticmethod
+    def _load_prf():
+        # imported when the first keys are made, not with the engine: its code then fills holes the
+        # handshake leaves in the heap instead of growing it (measured: a smaller minimum heap)
+        global prf
+        if prf is None:
+            from microticket import prf
+
     def _make_master(self, premaster):
+        self._load_prf()
         if self.ems:
             seed = self._fin_hash = self._take_hash()
             self.master = prf.tls12_prf(premaster, b"extended master secret", seed, 48)
@@ -354,6 +399,7 @@ class Connection:
                                            self.client_random + self.server_random, 48)
 
     def _make_keys(self):
+        self._load_prf()
         kb = prf.tls12_prf(self.master, b"key expansion", self.server_random + self.client_random, 96)
         cmac = kb[0:32]
         smac = kb[32:64]
@@ -372,18 +418,3 @@ class Connection:
         self.rl.max_out = min(self.rl.max_out, size)
         self.rl.max_in = min(self.rl.max_in, size)
 
-
-def ext_bytes_u16_list(values, width=2):
-    out = bytearray(width + 2 * len(values))
-    n = 2 * len(values)
-    if width == 2:
-        out[0] = n >> 8
-        out[1] = n & 0xFF
-    else:
-        out[0] = n
-    p = width
-    for v in values:
-        out[p] = v >> 8
-        out[p + 1] = v & 0xFF
-        p += 2
-    return bytes(out)

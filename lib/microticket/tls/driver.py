@@ -8,7 +8,7 @@ Blocking:
     serve_connection(sock, conn, handler, clock)  handler(bytes) -> reply bytes, (bytes, True) to send
                                               and close, or None to close
 
-asyncio:
+asyncio (in microticket.tls.aio, loaded on first use of a driver.aio_* name):
     await aio_handshake(reader, writer, conn, clock), aio_read_app(...), aio_serve_connection(...)
 
 ``clock`` is a function returning the current time in seconds (the engines never read a clock).
@@ -16,18 +16,15 @@ asyncio:
 
 import time
 
-from micropython import const
-
-_CHUNK = const(4096)
-
 
 def wall_clock():
     return int(time.time())
 
 
 def _flush(sock, conn):
-    out = conn.data_to_send()
-    if out:
+    # straight from the record layer's output buffer: no copy of the flight or record
+    out = conn.rl.take_view()
+    if len(out):
         sock.sendall(out)
 
 
@@ -110,6 +107,7 @@ def serve_connection(sock, conn, handler, clock=wall_clock):
                         conn.close()
                     else:
                         conn.send(reply)
+                    _flush(sock, conn)  # one reply at a time in the output buffer
             _flush(sock, conn)
     except OSError:
         pass
@@ -122,64 +120,10 @@ def serve_connection(sock, conn, handler, clock=wall_clock):
     return conn
 
 
-# --- asyncio -----------------------------------------------------------------------------------------
+# --- asyncio: in microticket.tls.aio, loaded on first use (a blocking client never pays for it) ----------
 
-async def _aflush(writer, conn):
-    out = conn.data_to_send()
-    if out:
-        writer.write(out)
-        await writer.drain()
-
-
-async def aio_pump(reader, writer, conn, clock=wall_clock):
-    data = await reader.read(_CHUNK)
-    ev = conn.receive_data(data or b"", clock())
-    await _aflush(writer, conn)
-    return ev
-
-
-async def aio_handshake(reader, writer, conn, clock=wall_clock):
-    await _aflush(writer, conn)
-    while not conn.handshake_done and not conn.closed:
-        await aio_pump(reader, writer, conn, clock)
-    return conn.handshake_done and not conn.closed
-
-
-async def aio_read_app(reader, writer, conn, clock=wall_clock):
-    while not conn.closed:
-        parts = [e[1] for e in await aio_pump(reader, writer, conn, clock) if e[0] == "data"]
-        if parts:
-            return b"".join(parts)
-    return b""
-
-
-async def aio_write_app(writer, conn, data):
-    step = conn.rl.max_out
-    for off in range(0, len(data), step):
-        conn.send(data[off:off + step])
-        await _aflush(writer, conn)
-
-
-async def aio_serve_connection(reader, writer, conn, handler, clock=wall_clock):
-    try:
-        while not conn.closed:
-            for e in await aio_pump(reader, writer, conn, clock):
-                if e[0] == "data" and not conn.closed:
-                    reply = handler(e[1])
-                    if reply is None:
-                        conn.close()
-                    elif isinstance(reply, tuple):  # (bytes, True): send, then close
-                        conn.send(reply[0])
-                        conn.close()
-                    else:
-                        conn.send(reply)
-            await _aflush(writer, conn)
-    except OSError:
-        pass
-    finally:
-        try:
-            await _aflush(writer, conn)
-        except OSError:
-            pass
-        writer.close()
-    return conn
+def __getattr__(name):
+    if name.startswith("aio_"):
+        from microticket.tls import aio
+        return getattr(aio, name)
+    raise AttributeError(name)

@@ -20,7 +20,15 @@ from micropython import const
 
 from microticket import crypto
 from microticket.errors import TlsAlert
-from microticket.tls import const as C
+
+_CT_CHANGE_CIPHER_SPEC = const(20)
+_CT_APPLICATION_DATA = const(23)
+_UNEXPECTED_MESSAGE = const(10)
+_BAD_RECORD_MAC = const(20)
+_RECORD_OVERFLOW = const(22)
+_PROTOCOL_VERSION = const(70)
+_INTERNAL_ERROR = const(80)
+_MAX_PLAINTEXT = const(16384)
 
 _HDR = const(5)
 _IV = const(16)
@@ -62,7 +70,7 @@ class RecordLayer:
     """Framing, protection and buffering of records. ``max_in`` / ``max_out`` are plaintext fragment
     limits (2^14, or what max_fragment_length agreed); buffers are sized once from ``in_cap``."""
 
-    def __init__(self, max_fragment=C.MAX_PLAINTEXT, out_cap=0, rng=None):
+    def __init__(self, max_fragment=_MAX_PLAINTEXT, out_cap=0, rng=None):
         self.max_in = max_fragment
         self.max_out = max_fragment
         self.in_cap = _HDR + max_fragment + OVERHEAD
@@ -79,6 +87,15 @@ class RecordLayer:
         self.write_cs = None
         self.rng = rng or crypto.urandom
         self._dummy = None
+
+    OVERHEAD_IN = _HDR + OVERHEAD  # in_cap - max_fragment
+
+    def reset(self, rng):
+        """Back to the state of a new record layer (null cipher, empty buffers), the buffers kept."""
+        self.max_in = self.max_out = self.in_cap - _HDR - OVERHEAD
+        self._is = self._ie = self._oe = 0
+        self.read = self.write_cs = None
+        self.rng = rng
 
     # --- input -----------------------------------------------------------------------------------
 
@@ -111,7 +128,7 @@ class RecordLayer:
 
     def commit(self, n):
         if n < 0 or self._ie + n > self.in_cap:
-            raise TlsAlert(C.INTERNAL_ERROR, "commit out of range")
+            raise TlsAlert(_INTERNAL_ERROR, "commit out of range")
         self._ie += n
 
     def feed(self, data, off=0):
@@ -135,33 +152,33 @@ class RecordLayer:
         length = (b[p + 3] << 8) | b[p + 4]
         # while the null cipher is on, a ClientHello record may say 3.1 or 3.2 (RFC 5246 appendix E.1)
         if b[p + 1] != 3 or (b[p + 2] != 3 and (self.read is not None or b[p + 2] == 0)):
-            raise TlsAlert(C.PROTOCOL_VERSION, "record version")
-        if ctype < C.CT_CHANGE_CIPHER_SPEC or ctype > C.CT_APPLICATION_DATA:
-            raise TlsAlert(C.UNEXPECTED_MESSAGE, "record content type")
+            raise TlsAlert(_PROTOCOL_VERSION, "record version")
+        if ctype < _CT_CHANGE_CIPHER_SPEC or ctype > _CT_APPLICATION_DATA:
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "record content type")
         limit = self.max_in + (OVERHEAD if self.read is not None else 0)
         if length > limit:
-            raise TlsAlert(C.RECORD_OVERFLOW, "record too long")
+            raise TlsAlert(_RECORD_OVERFLOW, "record too long")
         if avail < _HDR + length:
             return None
         self._is = p + _HDR + length
         start = p + _HDR
         if self.read is None:
-            if length == 0 and ctype != C.CT_APPLICATION_DATA:
-                raise TlsAlert(C.UNEXPECTED_MESSAGE, "empty record")
+            if length == 0 and ctype != _CT_APPLICATION_DATA:
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "empty record")
             return ctype, self._iv[start:start + length]
         if self.read.etm:
             s, n = self._open_etm(ctype, start, length)
         else:
             s, n = self._open_mte(ctype, start, length)
         if n > self.max_in:
-            raise TlsAlert(C.RECORD_OVERFLOW, "plaintext too long")
+            raise TlsAlert(_RECORD_OVERFLOW, "plaintext too long")
         return ctype, self._iv[s:s + n]
 
     def _open_mte(self, ctype, start, length):
         cs = self.read
         # at least IV + one block holding MAC and padding length: 16 + 48
         if length < _IV + 48 or length % 16:
-            raise TlsAlert(C.BAD_RECORD_MAC, "bad ciphertext length")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad ciphertext length")
         v = self._iv[start:start + length]
         cs.aes.decrypt(v, v)
         b = self._ib
@@ -188,17 +205,17 @@ class RecordLayer:
         crypto.hash_new("sha256", memoryview(d)[0:padlen])
         ok = crypto.ct_equal_at(mac, b, s + n)
         if not (ok and good):
-            raise TlsAlert(C.BAD_RECORD_MAC, "bad record MAC")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         return s, n
 
     def _open_etm(self, ctype, start, length):
         cs = self.read
         if length < _IV + 16 + _MAC or (length - _MAC) % 16:
-            raise TlsAlert(C.BAD_RECORD_MAC, "bad ciphertext length")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad ciphertext length")
         clen = length - _MAC
         mac = cs.hmac.mac(cs.mac_header(ctype, clen), self._iv[start:start + clen])
         if not crypto.ct_equal_at(mac, self._ib, start + clen):
-            raise TlsAlert(C.BAD_RECORD_MAC, "bad record MAC")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + clen]
         cs.aes.decrypt(v, v)
         b = self._ib
@@ -206,10 +223,10 @@ class RecordLayer:
         pad = b[end - 1]
         plen = clen - _IV
         if pad + 1 > plen:
-            raise TlsAlert(C.BAD_RECORD_MAC, "bad padding")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad padding")
         for i in range(1, pad + 2):
             if b[end - i] != pad:
-                raise TlsAlert(C.BAD_RECORD_MAC, "bad padding")
+                raise TlsAlert(_BAD_RECORD_MAC, "bad padding")
         return start + _IV, plen - pad - 1
 
     def buffered(self):
@@ -231,7 +248,7 @@ class RecordLayer:
 
     def _room(self, need):
         if self._oe + need > len(self._ob):
-            raise TlsAlert(C.INTERNAL_ERROR, "output buffer full")
+            raise TlsAlert(_INTERNAL_ERROR, "output buffer full")
 
     def _write_one(self, ctype, frag):
         n = len(frag)
@@ -280,6 +297,13 @@ class RecordLayer:
 
     def pending(self):
         return self._oe
+
+    def take_view(self):
+        """The pending output as a memoryview of the buffer (no copy), marked as taken: valid until the
+        next write. For drivers that send it at once."""
+        n = self._oe
+        self._oe = 0
+        return self._ov[0:n]
 
     def take_output(self):
         n = self._oe

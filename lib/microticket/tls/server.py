@@ -16,16 +16,50 @@ from micropython import const
 from microticket import crypto
 from microticket.errors import TlsAlert, DecodeError, TicketRejected, MicroticketError
 from microticket.wire import Reader
-from microticket.tls import const as C
 from microticket.tls import messages as M
-from microticket.tls.conn import Connection, ST_OPEN
+from microticket.tls.conn import Connection
 
-S_HELLO = const(1)
-S_CKE = const(2)
-S_CCS = const(3)
-S_FIN = const(4)
-S_R_CCS = const(5)
-S_R_FIN = const(6)
+F = None  # microticket.tls.msg_full, imported by the first ClientHello
+
+_ST_OPEN = const(100)
+_VERSION_TLS12 = const(0x0303)
+_HT_CLIENT_HELLO = const(1)
+_HT_SERVER_HELLO = const(2)
+_HT_SERVER_KEY_EXCHANGE = const(12)
+_HT_SERVER_HELLO_DONE = const(14)
+_HT_CLIENT_KEY_EXCHANGE = const(16)
+_HT_FINISHED = const(20)
+_HT_CCS = const(0x100)
+_LEVEL_WARNING = const(1)
+_UNEXPECTED_MESSAGE = const(10)
+_HANDSHAKE_FAILURE = const(40)
+_ILLEGAL_PARAMETER = const(47)
+_PROTOCOL_VERSION = const(70)
+_NO_RENEGOTIATION = const(100)
+_UNKNOWN_PSK_IDENTITY = const(115)
+_EXT_SERVER_NAME = const(0)
+_EXT_MAX_FRAGMENT_LENGTH = const(1)
+_EXT_SUPPORTED_GROUPS = const(10)
+_EXT_EC_POINT_FORMATS = const(11)
+_EXT_SIGNATURE_ALGORITHMS = const(13)
+_EXT_ENCRYPT_THEN_MAC = const(22)
+_EXT_EXTENDED_MASTER_SECRET = const(23)
+_EXT_SESSION_TICKET = const(35)
+_EXT_RENEGOTIATION_INFO = const(0xFF01)
+_SCSV_RENEGOTIATION = const(0x00FF)
+_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
+_ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
+_ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
+_GROUP_X25519 = const(29)
+_SIG_RSA_PKCS1_SHA256 = const(0x0401)
+_MAX_PLAINTEXT = const(16384)
+
+_S_HELLO = const(1)
+_S_CKE = const(2)
+_S_CCS = const(3)
+_S_FIN = const(4)
+_S_R_CCS = const(5)
+_S_R_FIN = const(6)
 
 REISSUE_ALWAYS = "always"  # a fresh ticket on every resumption (RFC 5077 section 5.8, unlinkability)
 REISSUE_RENEW = "renew"    # only when the ticket was sealed under an older key
@@ -47,8 +81,8 @@ class ServerConfig:
     """
 
     def __init__(self, ring=None, psk=None, cert_chain=None, rsa_key=None, suites=None, issue_tickets=True,
-                 reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=C.MAX_PLAINTEXT, keylog=None,
-                 hs_cap=0, psk_hint=b""):
+                 reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=_MAX_PLAINTEXT, keylog=None,
+                 hs_cap=0, psk_hint=b"", out_cap=0):
         self.ring = ring
         self.psk_hint = psk_hint
         self.psk = psk or {}
@@ -57,10 +91,10 @@ class ServerConfig:
         if suites is None:
             suites = []
             if self.psk:
-                suites.append(C.PSK_WITH_AES_128_CBC_SHA256)
-                suites.append(C.ECDHE_PSK_WITH_AES_128_CBC_SHA256)
+                suites.append(_PSK_WITH_AES_128_CBC_SHA256)
+                suites.append(_ECDHE_PSK_WITH_AES_128_CBC_SHA256)
             if self.cert_chain and rsa_key is not None:
-                suites.append(C.ECDHE_RSA_WITH_AES_128_CBC_SHA256)
+                suites.append(_ECDHE_RSA_WITH_AES_128_CBC_SHA256)
         self.suites = suites
         self.issue_tickets = issue_tickets
         self.reissue = reissue
@@ -76,15 +110,19 @@ class ServerConfig:
         if ring is not None:
             wb += ring.max_ticket
         self.wb_cap = wb
+        # the output buffer; 0: a flight plus one full record (see Connection)
+        self.out_cap = out_cap
 
 
 class TlsServer(Connection):
     is_client = False
 
-    def __init__(self, config, rng=None):
-        Connection.__init__(self, rng, config.keylog, config.max_fragment, config.hs_cap, config.wb_cap)
+    def __init__(self, config, rng=None, reuse=None):
+        # reuse: a finished TlsServer of the same config whose buffers this one takes over
+        Connection.__init__(self, rng, config.keylog, config.max_fragment, config.hs_cap, config.wb_cap,
+                            config.out_cap, reuse)
         self.cfg = config
-        self.state = S_HELLO
+        self.state = _S_HELLO
         self.server_name = b""
         self.psk_identity = b""
         self.ticket_offered = False
@@ -98,46 +136,51 @@ class TlsServer(Connection):
     # --- ClientHello -----------------------------------------------------------------------------
 
     def _on_client_hello(self, body):
-        ch = M.decode_client_hello(Reader(body))
-        if ch.version < C.VERSION_TLS12:
-            raise TlsAlert(C.PROTOCOL_VERSION, "TLS 1.2 only")
+        # the full-handshake codec is imported with the first ClientHello: its code then fills the holes
+        # the handshake's short-lived allocations leave (measured: a smaller heap than importing it first)
+        global F
+        if F is None:
+            from microticket.tls import msg_full as F
+        ch = F.decode_client_hello(Reader(body))
+        if ch.version < _VERSION_TLS12:
+            raise TlsAlert(_PROTOCOL_VERSION, "TLS 1.2 only")
         if 0 not in ch.compression:
-            raise TlsAlert(C.ILLEGAL_PARAMETER, "no null compression")
+            raise TlsAlert(_ILLEGAL_PARAMETER, "no null compression")
         self.client_random = ch.random
         exts = ch.exts
         # RFC 5746 section 3.6: an initial handshake carries the SCSV or an empty renegotiation_info
-        self._secure_reneg = C.SCSV_RENEGOTIATION in ch.suites
-        if C.EXT_RENEGOTIATION_INFO in exts:
-            if M.parse_renegotiation_info(exts[C.EXT_RENEGOTIATION_INFO]) != b"":
-                raise TlsAlert(C.HANDSHAKE_FAILURE, "renegotiation_info not empty")
+        self._secure_reneg = _SCSV_RENEGOTIATION in ch.suites
+        if _EXT_RENEGOTIATION_INFO in exts:
+            if M.parse_renegotiation_info(exts[_EXT_RENEGOTIATION_INFO]) != b"":
+                raise TlsAlert(_HANDSHAKE_FAILURE, "renegotiation_info not empty")
             self._secure_reneg = True
-        if C.EXT_SERVER_NAME in exts:
-            self.server_name = M.parse_server_name(exts[C.EXT_SERVER_NAME])
+        if _EXT_SERVER_NAME in exts:
+            self.server_name = F.parse_server_name(exts[_EXT_SERVER_NAME])
         mfl = 0
-        if C.EXT_MAX_FRAGMENT_LENGTH in exts:
+        if _EXT_MAX_FRAGMENT_LENGTH in exts:
             try:
-                mfl = M.parse_mfl(exts[C.EXT_MAX_FRAGMENT_LENGTH])
+                mfl = M.parse_mfl(exts[_EXT_MAX_FRAGMENT_LENGTH])
             except DecodeError:
-                raise TlsAlert(C.ILLEGAL_PARAMETER, "max_fragment_length")
-        client_ems = C.EXT_EXTENDED_MASTER_SECRET in exts
+                raise TlsAlert(_ILLEGAL_PARAMETER, "max_fragment_length")
+        client_ems = _EXT_EXTENDED_MASTER_SECRET in exts
         if client_ems:
-            M.expect_empty(exts[C.EXT_EXTENDED_MASTER_SECRET])
-        if C.EXT_ENCRYPT_THEN_MAC in exts:
-            M.expect_empty(exts[C.EXT_ENCRYPT_THEN_MAC])
+            M.expect_empty(exts[_EXT_EXTENDED_MASTER_SECRET])
+        if _EXT_ENCRYPT_THEN_MAC in exts:
+            M.expect_empty(exts[_EXT_ENCRYPT_THEN_MAC])
             self.etm = True
         groups = None
-        if C.EXT_SUPPORTED_GROUPS in exts:
-            groups = M.parse_u16_list(exts[C.EXT_SUPPORTED_GROUPS])
+        if _EXT_SUPPORTED_GROUPS in exts:
+            groups = F.parse_u16_list(exts[_EXT_SUPPORTED_GROUPS])
         sigalgs = None
-        if C.EXT_SIGNATURE_ALGORITHMS in exts:
-            sigalgs = M.parse_u16_list(exts[C.EXT_SIGNATURE_ALGORITHMS])
-        if C.EXT_EC_POINT_FORMATS in exts:
-            M.parse_point_formats(exts[C.EXT_EC_POINT_FORMATS])
+        if _EXT_SIGNATURE_ALGORITHMS in exts:
+            sigalgs = F.parse_u16_list(exts[_EXT_SIGNATURE_ALGORITHMS])
+        if _EXT_EC_POINT_FORMATS in exts:
+            F.parse_point_formats(exts[_EXT_EC_POINT_FORMATS])
 
         state = None
-        if C.EXT_SESSION_TICKET in exts:
+        if _EXT_SESSION_TICKET in exts:
             self.ticket_offered = True
-            state = self._open_ticket(exts[C.EXT_SESSION_TICKET])
+            state = self._open_ticket(exts[_EXT_SESSION_TICKET])
         if state is not None:
             state = self._check_resumable(state, ch, client_ems)
 
@@ -160,7 +203,7 @@ class TlsServer(Connection):
             self._created = self.now
             self._issue = self.ticket_offered and self.cfg.issue_tickets and ring is not None
         if mfl:
-            self._set_max_fragment(C.MFL_SIZES[mfl])
+            self._set_max_fragment(256 << mfl)
 
         # ServerHello
         sh = M.Hello()
@@ -169,21 +212,21 @@ class TlsServer(Connection):
         sh.suites = [self.suite]
         ext = []
         if self._secure_reneg:
-            ext.append((C.EXT_RENEGOTIATION_INFO, b"\x00"))
+            ext.append((_EXT_RENEGOTIATION_INFO, b"\x00"))
         if self.ems:
-            ext.append((C.EXT_EXTENDED_MASTER_SECRET, b""))
+            ext.append((_EXT_EXTENDED_MASTER_SECRET, b""))
         if self.etm:
-            ext.append((C.EXT_ENCRYPT_THEN_MAC, b""))
+            ext.append((_EXT_ENCRYPT_THEN_MAC, b""))
         if self._issue:
-            ext.append((C.EXT_SESSION_TICKET, self._ticket_ext_reply))
+            ext.append((_EXT_SESSION_TICKET, self._ticket_ext_reply))
         if mfl:
-            ext.append((C.EXT_MAX_FRAGMENT_LENGTH, bytes((mfl,))))
-        if not self.resumed and self.suite != C.PSK_WITH_AES_128_CBC_SHA256 and \
-                C.EXT_EC_POINT_FORMATS in exts:
-            ext.append((C.EXT_EC_POINT_FORMATS, b"\x01\x00"))
+            ext.append((_EXT_MAX_FRAGMENT_LENGTH, bytes((mfl,))))
+        if not self.resumed and self.suite != _PSK_WITH_AES_128_CBC_SHA256 and \
+                _EXT_EC_POINT_FORMATS in exts:
+            ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))
         w = self._w
         s = w.pos
-        M.encode_hello(w, C.HT_SERVER_HELLO, sh, ext)
+        M.encode_hello(w, _HT_SERVER_HELLO, sh, ext)
         self._msg_done(s)
 
         if self.resumed:
@@ -192,20 +235,20 @@ class TlsServer(Connection):
                 self._send_ticket()
             self._send_ccs()
             self._send_finished()
-            self.state = S_R_CCS
+            self.state = _S_R_CCS
             return
-        if self.suite == C.ECDHE_RSA_WITH_AES_128_CBC_SHA256:
+        if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
             s = w.pos
-            M.encode_certificate(w, self.cfg.cert_chain)
+            F.encode_certificate(w, self.cfg.cert_chain)
             self._msg_done(s)
-        if self.suite != C.PSK_WITH_AES_128_CBC_SHA256 or self.cfg.psk_hint:
+        if self.suite != _PSK_WITH_AES_128_CBC_SHA256 or self.cfg.psk_hint:
             self._send_ske()
         s = w.pos
-        w.u8(C.HT_SERVER_HELLO_DONE)
+        w.u8(_HT_SERVER_HELLO_DONE)
         w.u24(0)
         self._msg_done(s)
         self._flush()
-        self.state = S_CKE
+        self.state = _S_CKE
 
     def _open_ticket(self, data):
         """The StatePlaintext of an offered ticket, or None (empty, or rejected: Figure 4)."""
@@ -243,13 +286,13 @@ class TlsServer(Connection):
     def _check_resumable(self, st, ch, client_ems):
         """RFC 5077 section 3.1 / RFC 7627 section 5.3 / RFC 6066 section 3 conditions for resuming."""
         cfg = self.cfg
-        if st.version != C.VERSION_TLS12 or st.cipher_suite not in ch.suites or \
+        if st.version != _VERSION_TLS12 or st.cipher_suite not in ch.suites or \
                 st.cipher_suite not in cfg.suites or st.compression != 0:
             self.ticket_rejected = "parameters"
             return None
         if st.ems and not client_ems:
             # RFC 7627 section 5.3: the original session used the extended master secret; abort
-            raise TlsAlert(C.HANDSHAKE_FAILURE, "resumption without extended_master_secret")
+            raise TlsAlert(_HANDSHAKE_FAILURE, "resumption without extended_master_secret")
         if client_ems and not st.ems:
             self.ticket_rejected = "ems-mismatch"  # MUST NOT resume: full handshake
             return None
@@ -267,37 +310,37 @@ class TlsServer(Connection):
         for s in cfg.suites:
             if s not in offered:
                 continue
-            if s != C.PSK_WITH_AES_128_CBC_SHA256 and groups is not None and C.GROUP_X25519 not in groups:
+            if s != _PSK_WITH_AES_128_CBC_SHA256 and groups is not None and _GROUP_X25519 not in groups:
                 continue
-            if s == C.ECDHE_RSA_WITH_AES_128_CBC_SHA256 and \
-                    (sigalgs is None or C.SIG_RSA_PKCS1_SHA256 not in sigalgs):
+            if s == _ECDHE_RSA_WITH_AES_128_CBC_SHA256 and \
+                    (sigalgs is None or _SIG_RSA_PKCS1_SHA256 not in sigalgs):
                 continue
             return s
-        raise TlsAlert(C.HANDSHAKE_FAILURE, "no shared cipher suite")
+        raise TlsAlert(_HANDSHAKE_FAILURE, "no shared cipher suite")
 
     def _send_ske(self):
         pub = None
-        if self.suite != C.PSK_WITH_AES_128_CBC_SHA256:
+        if self.suite != _PSK_WITH_AES_128_CBC_SHA256:
             from microticket import x25519
             self._eph = self.rng(32)
             pub = x25519.x25519_base(self._eph)
         w = self._w
         s = w.pos
-        mark = M.begin_handshake(w, C.HT_SERVER_KEY_EXCHANGE)
-        if self.suite == C.PSK_WITH_AES_128_CBC_SHA256:
+        mark = M.begin_handshake(w, _HT_SERVER_KEY_EXCHANGE)
+        if self.suite == _PSK_WITH_AES_128_CBC_SHA256:
             w.vec(2, self.cfg.psk_hint)
-        elif self.suite == C.ECDHE_PSK_WITH_AES_128_CBC_SHA256:
+        elif self.suite == _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
             w.vec(2, self.cfg.psk_hint)
-            M.encode_ecdh_params(w, pub)
+            F.encode_ecdh_params(w, pub)
         else:
             p0 = w.pos
-            M.encode_ecdh_params(w, pub)
+            F.encode_ecdh_params(w, pub)
             params = bytes(self._wv[p0:w.pos])
             h = crypto.hash_new("sha256", self.client_random)
             h.update(self.server_random)
             h.update(params)
             sig = self.cfg.rsa_key.sign_pkcs1_sha256(h.digest())
-            w.u16(C.SIG_RSA_PKCS1_SHA256)
+            w.u16(_SIG_RSA_PKCS1_SHA256)
             w.vec(2, sig)
         w.end(mark)
         self._msg_done(s)
@@ -311,8 +354,8 @@ class TlsServer(Connection):
         hint = 0
         try:
             # the client authenticates with the PSK, or not at all (ECDHE_RSA without client certificates)
-            auth = AUTH_PSK if self.suite != C.ECDHE_RSA_WITH_AES_128_CBC_SHA256 else AUTH_ANONYMOUS
-            st = StatePlaintext(C.VERSION_TLS12, self.suite, self.master, auth_type=auth,
+            auth = AUTH_PSK if self.suite != _ECDHE_RSA_WITH_AES_128_CBC_SHA256 else AUTH_ANONYMOUS
+            st = StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
                                 identity=self.psk_identity, timestamp=self.now, ems=self.ems,
                                 created=self._created, server_name=self.server_name)
             ticket = ring.seal(st.encode(), self.now, self._created)
@@ -324,7 +367,7 @@ class TlsServer(Connection):
             hint = 0
         w = self._w
         s = w.pos
-        M.encode_new_session_ticket(w, hint, ticket)
+        F.encode_new_session_ticket(w, hint, ticket)
         self._msg_done(s)
         self.ticket_issued = len(ticket) > 0
 
@@ -333,67 +376,68 @@ class TlsServer(Connection):
     def _on_client_key_exchange(self, body):
         r = Reader(body)
         suite = self.suite
-        if suite == C.PSK_WITH_AES_128_CBC_SHA256:
-            ident = M.decode_cke_psk(r)
+        if suite == _PSK_WITH_AES_128_CBC_SHA256:
+            ident = F.decode_cke_psk(r)
             psk = self._lookup(ident)
-            pms = M.psk_premaster(bytes(len(psk)), psk)
-        elif suite == C.ECDHE_PSK_WITH_AES_128_CBC_SHA256:
-            ident, point = M.decode_cke_ecdhe_psk(r)
+            pms = F.psk_premaster(bytes(len(psk)), psk)
+        elif suite == _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
+            ident, point = F.decode_cke_ecdhe_psk(r)
             psk = self._lookup(ident)
-            pms = M.psk_premaster(self._shared(point), psk)
+            pms = F.psk_premaster(self._shared(point), psk)
         else:
-            point = M.decode_cke_ecdhe(r)
+            point = F.decode_cke_ecdhe(r)
             pms = self._shared(point)
         self._make_master(pms)
         self._make_keys()
-        self.state = S_CCS
+        self.state = _S_CCS
 
     def _lookup(self, ident):
         psk = self.cfg.psk.get(ident)
         if psk is None:
-            raise TlsAlert(C.UNKNOWN_PSK_IDENTITY, "unknown PSK identity")
+            raise TlsAlert(_UNKNOWN_PSK_IDENTITY, "unknown PSK identity")
         self.psk_identity = ident
         return psk
 
     def _shared(self, point):
         from microticket import x25519
         if len(point) != 32:
-            raise TlsAlert(C.ILLEGAL_PARAMETER, "X25519 point length")
+            raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 point length")
         try:
             z = x25519.x25519_shared(self._eph, point)
         except ValueError:
-            raise TlsAlert(C.ILLEGAL_PARAMETER, "X25519 shared secret is zero")
+            raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 shared secret is zero")
         self._eph = None
         return z
 
     def _on_ccs(self, body):
         self._on_ccs_activate()
-        self.state = S_FIN if self.state == S_CCS else S_R_FIN
+        self.state = _S_FIN if self.state == _S_CCS else _S_R_FIN
 
     def _on_finished(self, body):
         self._check_peer_finished(body)
-        if self.state == S_FIN:
+        if self.state == _S_FIN:
             if self._issue:
                 self._send_ticket()
             self._send_ccs()
             self._send_finished()
-        self.state = ST_OPEN
+        self.state = _ST_OPEN
         self.handshake_done = True
         self.events.append(("handshake_done",))
 
     def _after_handshake(self, mtype, body):
-        if mtype == C.HT_CLIENT_HELLO:
+        if mtype == _HT_CLIENT_HELLO:
             # no renegotiation (RFC 5746 section 4.4 leaves refusing to the server)
-            self._alert(C.LEVEL_WARNING, C.NO_RENEGOTIATION)
+            self._alert(_LEVEL_WARNING, _NO_RENEGOTIATION)
             return
-        raise TlsAlert(C.UNEXPECTED_MESSAGE, "handshake message after the handshake")
+        raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message after the handshake")
 
 
+# keys: state << 9 | message type (ints: no tuple per entry or per lookup)
 TlsServer._TABLE = {
-    (S_HELLO, C.HT_CLIENT_HELLO): TlsServer._on_client_hello,
-    (S_CKE, C.HT_CLIENT_KEY_EXCHANGE): TlsServer._on_client_key_exchange,
-    (S_CCS, C.HT_CCS): TlsServer._on_ccs,
-    (S_FIN, C.HT_FINISHED): TlsServer._on_finished,
-    (S_R_CCS, C.HT_CCS): TlsServer._on_ccs,
-    (S_R_FIN, C.HT_FINISHED): TlsServer._on_finished,
+    _S_HELLO << 9 | _HT_CLIENT_HELLO: TlsServer._on_client_hello,
+    _S_CKE << 9 | _HT_CLIENT_KEY_EXCHANGE: TlsServer._on_client_key_exchange,
+    _S_CCS << 9 | _HT_CCS: TlsServer._on_ccs,
+    _S_FIN << 9 | _HT_FINISHED: TlsServer._on_finished,
+    _S_R_CCS << 9 | _HT_CCS: TlsServer._on_ccs,
+    _S_R_FIN << 9 | _HT_FINISHED: TlsServer._on_finished,
 }

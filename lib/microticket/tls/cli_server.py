@@ -1,0 +1,116 @@
+"""`python -m microticket tls-server ...` (see microticket.tls.cli for the options): loaded only when the
+server subcommand runs."""
+
+import socket
+import time
+
+from microticket.tls.cli import parse_args, _keylog_fn, _die, alert_name
+from microticket.tls.server import ServerConfig, TlsServer
+from microticket import ticket
+
+
+driver = None  # microticket.tls.driver, imported once the first connection's buffers exist
+
+
+def _read(path):
+    with open(path, "rb") as f:  # bytes: the PEM parser takes them as they are (no str copy)
+        return f.read()
+
+
+HTTP_PAGE = b"<html><body>microticket</body></html>\r\n"
+
+
+def http_or_echo(data):
+    if data[:4] == b"GET ":
+        head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + \
+            str(len(HTTP_PAGE)).encode() + b"\r\nConnection: close\r\n\r\n"
+        return (head + HTTP_PAGE, True)
+    return data
+
+
+def make_server_config(opts, now):
+    psk = None
+    cert_chain = None
+    rsa_key = None
+    if "--psk" in opts:
+        psk = {opts.get("--psk-identity", "Client_identity").encode(): bytes.fromhex(opts["--psk"])}
+    if "--cert" in opts:
+        from microticket import der, rsa
+        cert_chain = der.read_pem_certs(_read(opts["--cert"]))
+        rsa_key = rsa.load_private_key_pem(_read(opts.get("--key", opts["--cert"])))
+    keys = opts.get("--keys")
+    ring = None
+    if not opts.get("--no-tickets") or keys:
+        ring = None
+        if keys:
+            try:
+                ring = ticket.KeyRing.load(keys)
+            except OSError:
+                ring = None
+        if ring is None:
+            ring = ticket.KeyRing.generate(now)
+            if keys:
+                ring.save(keys)
+    if psk is None and cert_chain is None:
+        raise ValueError("need --psk or --cert/--key")
+    max_record = int(opts.get("--max-record", "16384"))
+    if max_record < 512 or max_record > 16384:
+        raise ValueError("--max-record must be 512..16384")
+    cfg = ServerConfig(ring, psk=psk, cert_chain=cert_chain, rsa_key=rsa_key, max_fragment=max_record,
+                       issue_tickets=not opts.get("--no-tickets"),
+                       reissue=opts.get("--reissue", "always"), keylog=_keylog_fn(opts.get("--keylog")),
+                       psk_hint=opts.get("--psk-hint", "").encode())
+    # driver.serve_connection sends the output after every step and every reply, so the output buffer
+    # holds a flight or one record (plus an alert), never both
+    cfg.out_cap = max(cfg.wb_cap, max_record) + 512
+    return cfg
+
+
+def _serve_one(ls, cfg, timeout, prev):
+    """Accept and serve one connection, on the buffers of the previous one (connections are served one
+    at a time: no allocation per connection, no fragmentation); returns the finished TlsServer."""
+    conn_sock, _ = ls.accept()
+    conn_sock.settimeout(timeout)
+    srv = TlsServer(cfg, None, prev)
+    prev = None  # the old connection object goes; its buffers live on in srv
+    driver.serve_connection(conn_sock, srv, http_or_echo)
+    return srv
+
+
+def tls_server(argv):
+    global driver
+    try:
+        opts, pos = parse_args(argv, ("--port", "--psk-identity", "--psk", "--cert", "--key", "--keys",
+                                      "--keylog", "--host", "--reissue", "--count", "--timeout",
+                                      "--psk-hint", "--max-record"),
+                               ("--no-tickets",))
+        port = int(opts["--port"])
+        cfg = make_server_config(opts, int(time.time()))
+    except (ValueError, KeyError) as e:
+        return _die(str(e))
+    srv = TlsServer(cfg)  # the first connection's buffers, taken over by every later connection
+    from microticket.tls import driver  # after the buffers: its code fills holes, not room they need
+    host = opts.get("--host", "127.0.0.1")
+    count = int(opts.get("--count", "0"))
+    timeout = int(opts.get("--timeout", "10"))
+    ls = socket.socket()
+    try:
+        ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    except (AttributeError, OSError):
+        pass
+    ls.bind(socket.getaddrinfo(host, port)[0][-1])
+    ls.listen(8)
+    print("listening on %s:%d" % (host, port))
+    served = 0
+    try:
+        while not count or served < count:
+            srv = _serve_one(ls, cfg, timeout, srv)
+            served += 1
+            sent = srv.alert_sent
+            if sent is not None:
+                print("connection %d: alert %d (%s) sent" % (served, sent, alert_name(sent)))
+    except KeyboardInterrupt:
+        pass
+    finally:
+        ls.close()
+    return 0

