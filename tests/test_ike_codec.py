@@ -146,8 +146,7 @@ def test_unknown_critical_payload_inside_sk():
     raw = bytearray(K.protect(k, True, ini.spi_i, ini.spi_r, C.IKE_AUTH, C.FLAG_I, 1, inner, os.urandom))
     # set the critical bit of payload 77 inside the plaintext: re-encrypt by hand
     plain_inner = bytearray(M.chain_len(inner))
-    from microticket.wire import Writer
-    M.write_chain(Writer(plain_inner), inner)
+    M.write_chain(plain_inner, 0, inner)
     plain_inner[4 + len(ini.idi_body) + 1] = 0x80
     pad = (16 - (len(plain_inner) + 1) % 16) % 16
     plain = bytes(plain_inner) + bytes(pad) + bytes((pad,))

@@ -22,6 +22,7 @@ BLOCK = const(16)
 
 _ZERO_IV = bytes(16)
 _HASHES = {"sha256": (hashlib.sha256, 32), "sha1": (hashlib.sha1, 20), "md5": (hashlib.md5, 16)}
+_CAN_COPY = hasattr(hashlib.sha256(), "copy")  # CPython's hashlib: yes; MicroPython's: no
 
 
 def urandom(n):
@@ -80,8 +81,8 @@ class Hmac:
         # Where hash objects can be copied (CPython's hashlib; not MicroPython's), keep the states after
         # the pads and copy them per call instead of hashing the pads again.
         self._inner = self._outer = None
-        h = ctor()
-        if hasattr(h, "copy"):
+        if _CAN_COPY:
+            h = ctor()
             h.update(ipad)
             self._inner = h
             h = ctor()

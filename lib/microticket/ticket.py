@@ -142,6 +142,9 @@ class KeyRing:
 
     def rotate(self, now):
         """Make a new sealing key and drop keys whose decrypt window has closed."""
+        # The old key will never seal again: let its encryptor go first, so the new key's cipher objects
+        # can take its place in a tight, fragmented heap.
+        self.keys[0].encryptor = None
         self.keys.insert(0, self._new_key(now, self.profile))
         self.prune(now)
 

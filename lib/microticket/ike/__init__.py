@@ -7,4 +7,8 @@ Import only what you use:
     microticket.ike.ticket       the gateway's ticket formats (RFC 5723 Appendix A.1 / A.2), invalid ticket list
     microticket.ike.message      header/payload codec;  microticket.ike.keys  key schedule, SK payload, AUTH
     microticket.ike.udp          blocking UDP drivers;  microticket.ike.cli   ike-gateway / ike-initiate
+    microticket.ike.dh           what a resumption never needs: DH, SA/KE/TS bodies, the initiator's full
+                                 exchange and INFORMATIONAL exchanges (loaded on first use)
+
+A resuming initiator loads only initiator, message, keys and udp (plus microticket.crypto and .errors).
 """

@@ -23,7 +23,6 @@ never.
 """
 
 import sys
-import time
 
 
 def _out(line):
@@ -34,7 +33,7 @@ def _out(line):
         pass
 
 
-def _parse(argv, flags, options):
+def _parse(argv, flags, values):
     """(positional, {name: value}) for --name value options and --flag switches."""
     pos = []
     opts = {}
@@ -45,7 +44,7 @@ def _parse(argv, flags, options):
             name = a[2:]
             if name in flags:
                 opts[name] = True
-            elif name in options:
+            elif name in values:
                 if i + 1 >= len(argv):
                     raise ValueError("missing value for " + a)
                 opts[name] = argv[i + 1]
@@ -58,78 +57,27 @@ def _parse(argv, flags, options):
     return pos, opts
 
 
-def _hex(s, what):
+def _hex(s, name):
     try:
         b = bytes.fromhex(s)
     except ValueError:
-        raise ValueError(what + " must be hex")
+        raise ValueError(name + " must be hex")
     if not b:
-        raise ValueError(what + " is empty")
+        raise ValueError(name + " is empty")
     return b
 
 
-_GW_FLAGS = ("cookie", "rotate")
-_GW_OPTS = ("port", "psk", "id", "tickets", "keys", "host", "lifetime", "reauth", "auth-mode", "ticket-policy")
-
-
 def gateway_main(argv):
-    try:
-        pos, o = _parse(argv, _GW_FLAGS, _GW_OPTS)
-        for need in ("port", "psk", "id"):
-            if need not in o:
-                raise ValueError("--" + need + " is required")
-        port = int(o["port"])
-        psk = _hex(o["psk"], "--psk")
-        mode = o.get("tickets", "value")
-        if mode not in ("value", "reference"):
-            raise ValueError("--tickets must be value or reference")
-        lifetime = int(o.get("lifetime", "3600"))
-        reauth = int(o["reauth"]) if "reauth" in o else None
-        auth_mode = o.get("auth-mode", "signed")
-        if auth_mode not in ("signed", "message"):
-            raise ValueError("--auth-mode must be signed or message")
-    except ValueError as e:
-        _out("usage error: " + str(e))
-        return 2
-    from microticket.ticket import KeyRing
-    from microticket.ike.gateway import Gateway
-    from microticket.ike import udp
-    now = int(time.time())
-    kf = o.get("keys")
-    ring = None
-    if kf:
-        try:
-            ring = KeyRing.load(kf)
-            if o.get("rotate"):
-                ring.rotate(now)
-                ring.save(kf)
-        except OSError:
-            ring = KeyRing.generate(now)
-            ring.save(kf)
-    else:
-        ring = KeyRing.generate(now)
-    gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
-                 cookie=bool(o.get("cookie")), auth_mode=auth_mode,
-                 ticket_policy=o.get("ticket-policy", "issue"))
-
-    def after():
-        for ev in gw.events():
-            _out("event: " + " ".join([x.decode() if isinstance(x, bytes) else str(x) for x in ev]))
-
-    def ready():
-        _out("ike-gateway: listening on %d (tickets=%s)" % (port, mode))
-
-    udp.serve_gateway(gw, port, o.get("host", "0.0.0.0"), ready=ready, after=after)
-    return 0
+    from microticket.ike.gateway import main  # the responder's code: not loaded by ike-initiate
+    return main(argv)
 
 
-_IN_FLAGS = ("nat-t", "full", "child", "no-ticket", "ticket-later", "delete", "debug-keys")
-_IN_OPTS = ("psk", "id", "remote-id", "store", "group", "groups", "auth-mode", "timeout")
 
 
 def initiate_main(argv):
     try:
-        pos, o = _parse(argv, _IN_FLAGS, _IN_OPTS)
+        pos, o = _parse(argv, ("nat-t", "full", "child", "no-ticket", "ticket-later", "delete", "debug-keys"),
+                        ("psk", "id", "remote-id", "store", "group", "groups", "auth-mode", "timeout"))
         if pos[:1] == ["logout"]:
             if "store" not in o:
                 raise ValueError("--store is required")
@@ -165,20 +113,20 @@ def initiate_main(argv):
     from microticket.ike import udp
     store = TicketStore(o["store"])
     peer = "%s:%d" % (host, port)
-    now = time.time()
+    now = udp.now()
     rec = None if o.get("full") else store.take(peer, now)
     later = bool(o.get("ticket-later"))
     ini = Initiator(psk, o["id"], idr=o.get("remote-id"), group=group, groups=groups, ticket=rec,
                     request_ticket=not o.get("no-ticket") and not later, child=bool(o.get("child")),
                     marker=bool(o.get("nat-t")) or port != 500, auth_mode=auth_mode,
                     debug_keys=bool(o.get("debug-keys")))
-    state = {"ok": False}
+    state = [False]  # established
 
     def report(events):
         for ev in events:
             k = ev[0]
             if k == "established":
-                state["ok"] = True
+                state[0] = True
                 _out("established: " + ev[1])
             elif k == "ticket":
                 store.put(peer, ev[2])
@@ -198,8 +146,8 @@ def initiate_main(argv):
             elif k == "ticket_invalidated":
                 store.delete(peer)
             elif k == "keys":
-                for name in ("SKEYSEED", "SK_d", "SK_ai", "SK_ar", "SK_ei", "SK_er", "SK_pi", "SK_pr",
-                             "AUTH_i", "AUTH_r", "SPIi", "SPIr"):
+                from microticket.ike.dh import KEY_NAMES  # not loaded without --debug-keys
+                for name in KEY_NAMES:
                     _out("key: %s %s" % (name, ev[1][name]))
                 _out("key: group %d" % ini.group)
             elif k == "failed":
@@ -222,6 +170,6 @@ def initiate_main(argv):
             report(udp.pump(ini, s, timeout, start=False))
     finally:
         s.close()
-    if not state["ok"] or ini.state == FAILED:
+    if not state[0] or ini.state == FAILED:
         return 1
     return 0

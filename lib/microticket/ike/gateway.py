@@ -217,7 +217,7 @@ class Gateway:
             return True
         if not m.payloads or m.payloads[0][0] != _PT_NOTIFY:
             return False
-        proto, spi, t, data = M.parse_notify(m.payloads[0][2])
+        proto, spi, t, data = dh.parse_notify(m.payloads[0][2])
         return t == _COOKIE and crypto.ct_equal(data, self._cookie_value(m, peer))
 
     def _new_sa(self, m, peer, now):
@@ -261,10 +261,10 @@ class Gateway:
         if sa_p is None or ke is None or ni is None or not 16 <= len(ni) <= 256:
             return self._plain_notify(m, _INVALID_SYNTAX)
         try:
-            num, offered = M.select_ike_proposal(M.parse_sa(sa_p), self.groups)
+            num, offered = dh.select_ike_proposal(dh.parse_sa(sa_p), self.groups)
         except IkeNotifyError:
             return self._plain_notify(m, _NO_PROPOSAL_CHOSEN)
-        group, kdata = M.parse_ke(ke)
+        group, kdata = dh.parse_ke(ke)
         if group not in offered:
             want = offered[0]
             for g in self.groups:
@@ -276,14 +276,14 @@ class Gateway:
         shared = dh.shared(group, priv, kdata)
         sa = self._new_sa(m, peer, now)
         nr = self.rng(_NONCE_LEN)
-        sar = M.sa_body([M.ike_proposal((group,))])
+        sar = dh.sa_body([dh.ike_proposal((group,))])
         sar_fixed = bytearray(sar)
         sar_fixed[4] = num  # proposal number echoes the one chosen
         sa.sar = bytes(sar_fixed)
         sa.ni = ni
         sa.nr = nr
-        sa.keys = K.IkeSaKeys(K.skeyseed_full(ni, nr, shared), ni, nr, m.spi_i, sa.spi_r)
-        pl = [(_PT_SA, sa.sar), (_PT_KE, M.ke_body(group, pub)), (_PT_NONCE, nr)]
+        sa.keys = K.IkeSaKeys(dh.skeyseed_full(ni, nr, shared), ni, nr, m.spi_i, sa.spi_r)
+        pl = [(_PT_SA, sa.sar), (_PT_KE, dh.ke_body(group, pub)), (_PT_NONCE, nr)]
         if m.notify(_CHILDLESS_IKEV2_SUPPORTED) is not None:
             pl.append((_PT_NOTIFY, M.notify_body(_CHILDLESS_IKEV2_SUPPORTED)))
         raw = M.encode(m.spi_i, sa.spi_r, _IKE_SA_INIT, _FLAG_R, 0, pl)
@@ -361,10 +361,10 @@ class Gateway:
             if psk is None:
                 return self._auth_failed(sa, m)
             idr = self.idr_body
-            want = K.psk_auth(psk, sa.req_raw, sa.nr, sa.keys.sk_pi, idi)
+            want = dh.psk_auth(psk, sa.req_raw, sa.nr, sa.keys.sk_pi, idi)
             if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
                 return self._auth_failed(sa, m)
-            auth_r = K.psk_auth(psk, sa.resp_raw, sa.ni, sa.keys.sk_pr, idr)
+            auth_r = dh.psk_auth(psk, sa.resp_raw, sa.ni, sa.keys.sk_pr, idr)
         sa.idi = idi
         sa.idr = idr
         sa.state = ESTABLISHED
@@ -426,7 +426,7 @@ class Gateway:
         out = []
         closing = False
         for p in m.payloads:
-            if p[0] == _PT_DELETE and M.parse_delete(p[2])[0] == _PROTO_IKE:
+            if p[0] == _PT_DELETE and dh.parse_delete(p[2])[0] == _PROTO_IKE:
                 closing = True
         if not closing and m.notify(_TICKET_REQUEST) is not None:
             out.append(self._ticket_notify(sa, now))
@@ -445,3 +445,102 @@ class Gateway:
             else:
                 self.refs.remove(t)
         sa.tokens = []
+
+
+# --- blocking UDP service (udp.serve_gateway) and the ike-gateway command (cli.gateway_main) -----------
+
+def _peer_key(addr):
+    if isinstance(addr, tuple):
+        try:
+            return K.ip4_bytes(addr[0]) + bytes((addr[1] >> 8, addr[1] & 0xFF))
+        except ValueError:
+            return str(addr).encode()
+    return bytes(addr)
+
+
+def serve(gw, port, host="0.0.0.0", ready=None, stop=None, after=None):
+    """Answer IKE datagrams on (host, port) forever (or until ``stop()`` is true); ``after()`` runs after
+    each datagram (the CLI prints the gateway's events there)."""
+    import socket
+    import select
+    import time
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+    s = socket.socket(ai[0], socket.SOCK_DGRAM)
+    s.bind(ai[-1])
+    if ready is not None:
+        ready()
+    poller = select.poll()
+    poller.register(s, select.POLLIN)
+    try:
+        while stop is None or not stop():
+            if not poller.poll(500):
+                continue
+            try:
+                data, addr = s.recvfrom(M.MAX_MESSAGE)
+            except OSError:
+                continue
+            for d in gw.handle(data, time.time(), _peer_key(addr)):
+                try:
+                    s.sendto(d, addr)
+                except OSError:
+                    pass
+            if after is not None:
+                after()
+    finally:
+        s.close()
+
+
+_GW_FLAGS = ("cookie", "rotate")
+_GW_OPTS = ("port", "psk", "id", "tickets", "keys", "host", "lifetime", "reauth", "auth-mode", "ticket-policy")
+
+
+def main(argv):
+    """``ike-gateway`` (see microticket.ike.cli)."""
+    import time
+    from microticket.ike.cli import _parse, _hex, _out
+    try:
+        pos, o = _parse(argv, _GW_FLAGS, _GW_OPTS)
+        for need in ("port", "psk", "id"):
+            if need not in o:
+                raise ValueError("--" + need + " is required")
+        port = int(o["port"])
+        psk = _hex(o["psk"], "--psk")
+        mode = o.get("tickets", "value")
+        if mode not in ("value", "reference"):
+            raise ValueError("--tickets must be value or reference")
+        lifetime = int(o.get("lifetime", "3600"))
+        reauth = int(o["reauth"]) if "reauth" in o else None
+        auth_mode = o.get("auth-mode", "signed")
+        if auth_mode not in ("signed", "message"):
+            raise ValueError("--auth-mode must be signed or message")
+    except ValueError as e:
+        _out("usage error: " + str(e))
+        return 2
+    from microticket.ticket import KeyRing
+    now = int(time.time())
+    kf = o.get("keys")
+    ring = None
+    if kf:
+        try:
+            ring = KeyRing.load(kf)
+            if o.get("rotate"):
+                ring.rotate(now)
+                ring.save(kf)
+        except OSError:
+            ring = KeyRing.generate(now)
+            ring.save(kf)
+    else:
+        ring = KeyRing.generate(now)
+    gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
+                 cookie=bool(o.get("cookie")), auth_mode=auth_mode,
+                 ticket_policy=o.get("ticket-policy", "issue"))
+
+    def after():
+        for ev in gw.events():
+            _out("event: " + " ".join([x.decode() if isinstance(x, bytes) else str(x) for x in ev]))
+
+    def ready():
+        _out("ike-gateway: listening on %d (tickets=%s)" % (port, mode))
+
+    serve(gw, port, o.get("host", "0.0.0.0"), ready=ready, after=after)
+    return 0

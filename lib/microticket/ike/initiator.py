@@ -29,6 +29,10 @@ Ticket records are plain dicts (JSON friendly, hex strings) holding every "from 
 RFC 5723 section 5: ticket, expires (absolute, in the caller's ``now`` clock), idi/idr (ID payload bodies),
 auth (method), suite (encr, keylen, prf, integ), sk_d. The engine never reuses one: start() with a ticket
 record consumes it, and an expired record is never presented (section 4.3.1).
+
+Heap: this module holds the resumption path only. IKE_SA_INIT (DH, SA/KE), the Child SA request, the
+INFORMATIONAL exchanges, requests from the responder and the debug key-dump are in dh.py, imported on first
+use; the messages AUTH signs and the ticket record are dropped once IKE_AUTH completes.
 """
 
 from micropython import const
@@ -77,11 +81,9 @@ _TICKET_REQUEST = const(16410)
 from microticket.ike import message as M
 from microticket.ike import keys as K
 
-_MARKER = b"\x00\x00\x00\x00"  # RFC 3948 non-ESP marker
 # Child SA errors (RFC 7296 section 1.2, RFC 7815 section 2): the IKE SA itself is up
 # NO_PROPOSAL_CHOSEN, SINGLE_PAIR_REQUIRED, NO_ADDITIONAL_SAS, INTERNAL_ADDRESS_FAILURE, FAILED_CP_REQUIRED,
 # TS_UNACCEPTABLE, INVALID_SELECTORS
-_CHILD_ERRORS = (14, 34, 35, 36, 37, 38, 39)
 
 
 def _name(t):
@@ -107,31 +109,18 @@ _MAX_TICKET = const(2048)
 SUITE = [_ENCR_AES_CBC, 128, _PRF_HMAC_SHA2_256, _AUTH_HMAC_SHA2_256_128]
 
 
-def make_id(ident):
+def make_id(name):
     """(id type, data) for an identity string: dotted IPv4 -> ID_IPV4_ADDR, with '@' -> ID_RFC822_ADDR,
     else ID_FQDN. A (type, bytes) tuple is passed through."""
-    if isinstance(ident, tuple):
-        return ident
+    if isinstance(name, tuple):
+        return name
     try:
-        return _ID_IPV4_ADDR, K.ip4_bytes(ident)
+        return _ID_IPV4_ADDR, K.ip4_bytes(name)
     except ValueError:
         pass
-    if "@" in ident:
-        return _ID_RFC822_ADDR, ident.encode()
-    return _ID_FQDN, ident.encode()
-
-
-def _record_ok(t):
-    """A stored record is only used when every field is present and well formed (a damaged store file
-    must not crash the engine or send garbage)."""
-    try:
-        if t.get("suite") != SUITE or t.get("auth") != _AUTH_PSK:
-            return False
-        if not bytes.fromhex(t["ticket"]) or len(bytes.fromhex(t["sk_d"])) != 32:
-            return False
-        return len(bytes.fromhex(t["idi"])) >= 4 and len(bytes.fromhex(t["idr"])) >= 4
-    except (KeyError, ValueError, TypeError, AttributeError):
-        return False
+    if "@" in name:
+        return _ID_RFC822_ADDR, name.encode()
+    return _ID_FQDN, name.encode()
 
 
 class Initiator:
@@ -172,9 +161,9 @@ class Initiator:
         self._tries = 0
         self._cookie = None
         self._cookie_tries = 0
-        self._ke_tries = 0
-        self._peer_next = 0  # next Message ID expected in a request from the responder
-        self._peer_resp = None  # our cached response to the responder's last request
+        # set by dh.py when used: _ke_tries (INVALID_KE_PAYLOAD retries), _dh_priv/_dh_pub, _info,
+        # _peer_next/_peer_resp (requests from the responder: next Message ID, our cached response)
+        self._init_raw = self._resp_raw = self._rt = self._auth_i = None
         self.keys = None
 
     # ---- caller API -------------------------------------------------------------------------------
@@ -199,23 +188,41 @@ class Initiator:
         self.ticket = None
         if t is not None:
             exp = t.get("expires") if isinstance(t, dict) else None
+            why = "ticket_unusable"
             if not isinstance(exp, (int, float)):
-                self._ev.append(("ticket_unusable",))
+                pass
             elif now >= exp:
                 # RFC 5723 section 4.3.1: never present a ticket known to be expired
-                self._ev.append(("ticket_expired",))
-            elif not _record_ok(t):
-                self._ev.append(("ticket_unusable",))
+                why = "ticket_expired"
             else:
-                self._start_resume(t, now)
+                # a stored record is only used when every field is present and well formed (a damaged store
+                # file must not crash the engine or send garbage)
+                try:
+                    if t.get("suite") == SUITE and t.get("auth") == _AUTH_PSK and bytes.fromhex(t["ticket"]) \
+                            and len(bytes.fromhex(t["sk_d"])) == 32 and len(bytes.fromhex(t["idi"])) >= 4 \
+                            and len(bytes.fromhex(t["idr"])) >= 4:
+                        why = None
+                except (KeyError, ValueError, TypeError, AttributeError):
+                    pass
+            if why is None:
+                self.resumed = True
+                self._rt = t
+                self.spi_i = self.rng(8)
+                self.spi_r = bytes(8)
+                self.ni = self.rng(32)
+                self._cookie = None
+                self._cookie_tries = 0
+                self.msg_id = 0
+                self._send_resume(now)
                 return
-        self._start_full(now)
+            self._ev.append((why,))
+        from microticket.ike import dh  # the full exchange: not loaded by a program that only resumes
+        dh.init_start(self, now)
 
     def on_timer(self, now):
         if self._deadline is None or now < self._deadline:
             return
         if self._tries >= self.max_tries:
-            self._deadline = None
             self._fail("timeout")
             return
         self._tries += 1
@@ -224,88 +231,66 @@ class Initiator:
 
     def receive(self, data, now):
         try:
-            self._receive(data, now)
+            data, _ = M.strip_marker(data)
+            m = M.decode_header(data)
+            if m.spi_i != self.spi_i:
+                raise DecodeError("not our SA")
+            if not m.is_response():
+                from microticket.ike import dh  # requests from the responder (liveness, Delete) live there
+                dh.peer_request(self, m, now)
+                return
+            if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator():
+                raise DecodeError("unexpected response")
+            M.decode_payloads(m)
+            st = self.state
+            if st == INIT_SENT and m.exch == _IKE_SA_INIT:
+                from microticket.ike import dh
+                dh.init_response(self, m, now)
+            elif st == RESUME_SENT and m.exch == _IKE_SESSION_RESUME:
+                self._on_resume(m, now)
+            elif st == AUTH_SENT and m.exch == _IKE_AUTH and m.spi_r == self.spi_r:
+                self._on_auth(m, now)
+            elif st == INFO_SENT and m.exch == _INFORMATIONAL and m.spi_r == self.spi_r:
+                from microticket.ike import dh
+                dh.info_response(self, m, now)
+            else:
+                raise DecodeError("response does not fit the state")
         except (DecodeError, IkeNotifyError):
             # RFC 7296 section 2.21.1: an unauthenticated or malformed response is dropped
             self.dropped += 1
 
     def request_ticket(self, now):
         """Ask for a ticket in an INFORMATIONAL exchange (RFC 5723 section 4.1)."""
-        if self.state != ESTABLISHED:
-            raise ValueError("no IKE SA")
-        self._info = "ticket"
-        self._send_protected(_INFORMATIONAL, [(_PT_NOTIFY, M.notify_body(_TICKET_REQUEST))], now)
-        self.state = INFO_SENT
+        from microticket.ike import dh
+        dh.info_request(self, "ticket", now)
 
     def delete(self, now):
         """Delete the IKE SA (RFC 7296 section 1.4.1); the ticket of this SA is invalidated (RFC 5723 6.2)."""
-        if self.state != ESTABLISHED:
-            raise ValueError("no IKE SA")
-        self._info = "delete"
-        self._send_protected(_INFORMATIONAL, [(_PT_DELETE, M.delete_body(_PROTO_IKE))], now)
-        self.state = INFO_SENT
-        self._invalidate("deleted")
+        from microticket.ike import dh
+        dh.info_request(self, "delete", now)
 
     # ---- sending ----------------------------------------------------------------------------------
     def _emit(self, raw):
-        d = _MARKER + raw if self.marker else raw
+        d = b"\x00\x00\x00\x00" + raw if self.marker else raw  # RFC 3948 non-ESP marker
         self._out.append(d)
         return d
 
-    def _send_request(self, raw, now):
+    def _request(self, raw, now, state):
+        """Send a new request (retransmitted by on_timer) and enter ``state``."""
+        if state == INIT_SENT or state == RESUME_SENT:
+            self._init_raw = raw  # the RealMessage that AUTH signs
+        self.state = state
         self._req = self._emit(raw)
         self._tries = 1
         self._deadline = now + self.rto
 
-    def _natd(self, spi_r):
+    def _natd(self):
         if self.addrs is None:
             return []
         lip, lport, rip, rport = self.addrs
-        return [(_PT_NOTIFY, M.notify_body(_NAT_DETECTION_SOURCE_IP, K.natd_hash(self.spi_i, spi_r, lip, lport))),
-                (_PT_NOTIFY, M.notify_body(_NAT_DETECTION_DESTINATION_IP,
-                                            K.natd_hash(self.spi_i, spi_r, rip, rport)))]
-
-    def _start_full(self, now):
-        self.resumed = False
-        self.spi_i = self.rng(8)
-        self.spi_r = bytes(8)
-        self.ni = self.rng(32)
-        self._cookie = None
-        self._cookie_tries = 0
-        self._ke_tries = 0
-        self.msg_id = 0
-        self._new_ke()
-        self._send_init(now)
-
-    def _new_ke(self):
-        from microticket.ike import dh  # not loaded by a program that only resumes
-        self._dh_priv, self._dh_pub = dh.keypair(self.group, self.rng)
-
-    def _send_init(self, now):
-        pl = []
-        if self._cookie is not None:
-            pl.append((_PT_NOTIFY, M.notify_body(_COOKIE, self._cookie)))
-        pl.append((_PT_SA, M.sa_body([M.ike_proposal(self.groups)])))
-        pl.append((_PT_KE, M.ke_body(self.group, self._dh_pub)))
-        pl.append((_PT_NONCE, self.ni))
-        pl.extend(self._natd(bytes(8)))
-        if not self.child:
-            pl.append((_PT_NOTIFY, M.notify_body(_CHILDLESS_IKEV2_SUPPORTED)))
-        raw = M.encode(self.spi_i, self.spi_r, _IKE_SA_INIT, _FLAG_I, 0, pl)
-        self._init_raw = raw
-        self.state = INIT_SENT
-        self._send_request(raw, now)
-
-    def _start_resume(self, t, now):
-        self.resumed = True
-        self._rt = t
-        self.spi_i = self.rng(8)
-        self.spi_r = bytes(8)
-        self.ni = self.rng(32)
-        self._cookie = None
-        self._cookie_tries = 0
-        self.msg_id = 0
-        self._send_resume(now)
+        z = bytes(8)  # SPIr is zero in the first request
+        return [(_PT_NOTIFY, M.notify_body(_NAT_DETECTION_SOURCE_IP, K.natd_hash(self.spi_i, z, lip, lport))),
+                (_PT_NOTIFY, M.notify_body(_NAT_DETECTION_DESTINATION_IP, K.natd_hash(self.spi_i, z, rip, rport)))]
 
     def _send_resume(self, now):
         pl = []
@@ -313,64 +298,40 @@ class Initiator:
             pl.append((_PT_NOTIFY, M.notify_body(_COOKIE, self._cookie)))
         pl.append((_PT_NONCE, self.ni))
         pl.append((_PT_NOTIFY, M.notify_body(_TICKET_OPAQUE, bytes.fromhex(self._rt["ticket"]))))
-        pl.extend(self._natd(bytes(8)))
-        raw = M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl)
-        self._init_raw = raw
-        self.state = RESUME_SENT
-        self._send_request(raw, now)
+        pl.extend(self._natd())
+        self._request(M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl), now, RESUME_SENT)
 
-    def _send_protected(self, exch, inner, now):
-        raw = K.protect(self.keys, True, self.spi_i, self.spi_r, exch, _FLAG_I, self.msg_id, inner, self.rng)
-        self._send_request(raw, now)
+    def _keyed(self, m, nr, skeyseed):
+        """The IKE SA keys from SKEYSEED once the first response is accepted."""
+        self.spi_r = m.spi_r
+        self.nr = nr
+        self._resp_raw = m.raw
+        self.keys = K.IkeSaKeys(skeyseed, self.ni, nr, self.spi_i, self.spi_r)
+        self._deadline = None
 
     def _send_auth(self, now):
         k = self.keys
         if self.resumed:
             auth = K.resume_auth(self.auth_mode, k.sk_pi, self._init_raw, self.nr, self.idi_body)
         else:
-            auth = K.psk_auth(self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
+            from microticket.ike import dh
+            auth = dh.psk_auth(self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
         self._auth_i = auth
         inner = [(_PT_IDI, self.idi_body)]
         if self.idr_body is not None:
             inner.append((_PT_IDR, self.idr_body))
         inner.append((_PT_AUTH, M.auth_body(_AUTH_PSK, auth)))
         if self.child:
-            self._child_spi = self.rng(4)
-            inner.append((_PT_SA, M.sa_body([M.child_proposal(self._child_spi)])))
-            sel = [(0, 0, 65535, b"\x00\x00\x00\x00", b"\xff\xff\xff\xff")]
-            inner.append((_PT_TSI, M.ts_body(sel)))
-            inner.append((_PT_TSR, M.ts_body(sel)))
+            from microticket.ike import dh
+            dh.child_payloads(self, inner)
         if self.want_ticket:
             inner.append((_PT_NOTIFY, M.notify_body(_TICKET_REQUEST)))
         self.msg_id = 1
-        self.state = AUTH_SENT
-        self._send_protected(_IKE_AUTH, inner, now)
+        self._request(K.protect(k, True, self.spi_i, self.spi_r, _IKE_AUTH, _FLAG_I, 1, inner, self.rng), now,
+                      AUTH_SENT)
 
     # ---- receiving --------------------------------------------------------------------------------
-    def _receive(self, data, now):
-        data, _ = M.strip_marker(data)
-        m = M.decode_header(data)
-        if m.spi_i != self.spi_i:
-            raise DecodeError("not our SA")
-        if not m.is_response():
-            self._peer_request(m, now)
-            return
-        if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator():
-            raise DecodeError("unexpected response")
-        M.decode_payloads(m)
-        st = self.state
-        if st == INIT_SENT and m.exch == _IKE_SA_INIT:
-            self._on_init(m, now)
-        elif st == RESUME_SENT and m.exch == _IKE_SESSION_RESUME:
-            self._on_resume(m, now)
-        elif st == AUTH_SENT and m.exch == _IKE_AUTH and m.spi_r == self.spi_r:
-            self._on_auth(m, now)
-        elif st == INFO_SENT and m.exch == _INFORMATIONAL and m.spi_r == self.spi_r:
-            self._on_info(m, now)
-        else:
-            raise DecodeError("response does not fit the state")
-
-    def _cookie_retry(self, m, now, again):
+    def _cookie_retry(self, m, now):
         c = m.notify(_COOKIE)
         if c is None:
             return False
@@ -379,55 +340,21 @@ class Initiator:
             return True
         self._cookie_tries += 1
         self._cookie = c
-        again(now)
+        if self.resumed:  # (re)send the first request with the cookie
+            self._send_resume(now)
+        else:
+            from microticket.ike import dh
+            dh.init_send(self, now)
         return True
 
-    def _on_init(self, m, now):
-        if self._cookie_retry(m, now, self._send_init):
-            return
-        err = m.error_notify()
-        if err == _INVALID_KE_PAYLOAD:
-            d = m.notify(_INVALID_KE_PAYLOAD)
-            g = (d[0] << 8 | d[1]) if d is not None and len(d) == 2 else 0
-            if g in self.groups and g != self.group and self._ke_tries < _MAX_KE_RETRIES:
-                self._ke_tries += 1
-                self.group = g
-                self._new_ke()
-                self._send_init(now)
-                return
-            self._fail("INVALID_KE_PAYLOAD")
-            return
-        if err is not None:
-            self._fail(_name(err))
-            return
-        sa = m.get(_PT_SA)
-        ke = m.get(_PT_KE)
-        nr = m.get(_PT_NONCE)
-        if sa is None or ke is None or nr is None or m.spi_r == bytes(8):
-            raise DecodeError("IKE_SA_INIT response lacks SA, KE or Nr")
-        grp = M.check_ike_choice(M.parse_sa(sa), self.groups)
-        kg, kdata = M.parse_ke(ke)
-        if kg != grp or grp != self.group:
-            raise DecodeError("KE group does not match")
-        if not 16 <= len(nr) <= 256:
-            raise DecodeError("bad nonce length")
-        from microticket.ike import dh
-        shared = dh.shared(self.group, self._dh_priv, kdata)
-        self.spi_r = m.spi_r
-        self.nr = nr
-        self._resp_raw = m.raw
-        self.keys = K.IkeSaKeys(K.skeyseed_full(self.ni, nr, shared), self.ni, nr, self.spi_i, self.spi_r)
-        self._dh_priv = None
-        self._deadline = None
-        self._send_auth(now)
-
     def _on_resume(self, m, now):
-        if self._cookie_retry(m, now, self._send_resume):
+        if self._cookie_retry(m, now):
             return
         if m.notify(_TICKET_NACK) is not None:
             # RFC 5723 section 4.3.2: the ticket is refused; run a regular exchange
             self._ev.append(("resume_rejected",))
-            self._start_full(now)
+            from microticket.ike import dh
+            dh.init_start(self, now)
             return
         err = m.error_notify()
         if err is not None:
@@ -436,20 +363,14 @@ class Initiator:
         nr = m.get(_PT_NONCE)
         if nr is None or m.spi_r == bytes(8) or not 16 <= len(nr) <= 256:
             raise DecodeError("IKE_SESSION_RESUME response lacks Nr")
-        self.spi_r = m.spi_r
-        self.nr = nr
-        self._resp_raw = m.raw
         t = self._rt
         self.idi_body = bytes.fromhex(t["idi"])
         self.idr_body = bytes.fromhex(t["idr"])
-        seed = K.skeyseed_resume(bytes.fromhex(t["sk_d"]), self.ni, nr)
-        self.keys = K.IkeSaKeys(seed, self.ni, nr, self.spi_i, self.spi_r)
-        self._deadline = None
+        self._keyed(m, nr, K.skeyseed_resume(bytes.fromhex(t["sk_d"]), self.ni, nr))
         self._send_auth(now)
 
     def _on_auth(self, m, now):
-        inner = K.unprotect(self.keys, m, False)
-        m.payloads = inner
+        m.payloads = K.unprotect(self.keys, m, False)
         err = m.error_notify()
         auth = m.get(_PT_AUTH)
         if auth is None:
@@ -466,7 +387,8 @@ class Initiator:
         if self.resumed:
             want = K.resume_auth(self.auth_mode, k.sk_pr, self._resp_raw, self.ni, idr)
         else:
-            want = K.psk_auth(self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
+            from microticket.ike import dh
+            want = dh.psk_auth(self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
         if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
             self._fail("AUTHENTICATION_FAILED")
             return
@@ -475,14 +397,12 @@ class Initiator:
         self.msg_id = 2
         self.state = ESTABLISHED
         if self.debug_keys:
-            d = k.dump()
-            d["AUTH_i"] = self._auth_i.hex()
-            d["AUTH_r"] = got.hex()
-            d["SPIi"] = self.spi_i.hex()
-            d["SPIr"] = self.spi_r.hex()
-            self._ev.append(("keys", d))
+            from microticket.ike import dh
+            self._ev.append(("keys", dh.dump_keys(k, self._auth_i, got, self.spi_i, self.spi_r)))
+        # what only the first two exchanges needed (the messages AUTH signs, the ticket record used)
+        self._init_raw = self._resp_raw = self._rt = self._auth_i = self._cookie = None
         self._ev.append(("established", "resumed" if self.resumed else "full"))
-        if err is not None and err in _CHILD_ERRORS:
+        if err is not None and err in (14, 34, 35, 36, 37, 38, 39):
             self._ev.append(("child_refused", _name(err)))
         if self.want_ticket:
             self._ticket_notifies(m, now)
@@ -497,67 +417,18 @@ class Initiator:
             self.new_ticket = rec
             self.ticket_status = "lifetime"
             self._ev.append(("ticket", life, rec))
-        elif m.notify(_TICKET_ACK) is not None:
-            self.ticket_status = "ack"
-            self._ev.append(("ticket_ack",))
+            return
+        if m.notify(_TICKET_ACK) is not None:
+            st = "ack"
         elif m.notify(_TICKET_NACK) is not None:
-            self.ticket_status = "nack"
-            self._ev.append(("ticket_nack",))
+            st = "nack"
         else:
             # e.g. strongSwan: the request is ignored (no RFC 5723 support)
-            self.ticket_status = "none"
-            self._ev.append(("ticket_none",))
+            st = "none"
+        self.ticket_status = st
+        self._ev.append(("ticket_" + st,))
 
-    def _on_info(self, m, now):
-        inner = K.unprotect(self.keys, m, False)
-        m.payloads = inner
-        self._deadline = None
-        self.msg_id += 1
-        if self._info == "delete":
-            self.state = CLOSED
-            self._ev.append(("closed", "deleted"))
-            return
-        self.state = ESTABLISHED
-        self._ticket_notifies(m, now)
-
-    def _peer_request(self, m, now):
-        """A request from the responder on our IKE SA (RFC 7296 section 2.2: answer each once, resend the
-        cached answer to a retransmission)."""
-        if self.keys is None or m.spi_r != self.spi_r or m.is_initiator():
-            raise DecodeError("not for our SA")
-        if self._peer_resp is not None and m.msg_id + 1 == self._peer_next:
-            self._out.append(self._peer_resp)
-            return
-        if m.msg_id != self._peer_next:
-            raise DecodeError("bad message id")
-        M.decode_payloads(m)
-        inner = K.unprotect(self.keys, m, False)
-        resp = []
-        closing = False
-        if m.exch == _INFORMATIONAL:
-            for p in inner:
-                if p[0] == _PT_DELETE and M.parse_delete(p[2])[0] == _PROTO_IKE:
-                    closing = True
-        elif m.exch == _CREATE_CHILD_SA:
-            resp.append((_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS)))
-        else:
-            raise DecodeError("unexpected request")
-        raw = K.protect(self.keys, True, self.spi_i, self.spi_r, m.exch, _FLAG_I | _FLAG_R, m.msg_id,
-                        resp, self.rng)
-        self._peer_next += 1
-        self._peer_resp = self._emit(raw)
-        if closing:
-            self._invalidate("deleted by peer")
-            self.state = CLOSED
-            self._deadline = None
-            self._ev.append(("closed", "deleted by peer"))
-
-    def _invalidate(self, why):
-        if self.new_ticket is not None:
-            self.new_ticket = None
-        self._ev.append(("ticket_invalidated", why))
-
-    def _fail(self, why):
+    def _fail(self, text):
         self.state = FAILED
         self._deadline = None
-        self._ev.append(("failed", why))
+        self._ev.append(("failed", text))

@@ -15,13 +15,15 @@
   In both, RealMessage is the sender's IKE_SESSION_RESUME message as sent (without the non-ESP marker).
 - ``natd_hash``       SHA-1(SPIi | SPIr | IP | port)                          section 2.23
 
+``skeyseed_full``, ``prf_psk_key`` and ``psk_auth`` (full exchange only) are defined in dh.py and reached as
+``keys.<name>`` (loaded on first use), so a resumption never loads them.
+
 Secrets are never logged here; ``IkeSaKeys.dump()`` returns them for the explicit debug key-dump only.
 """
 
 from micropython import const
-from microticket import crypto, prf
+from microticket import crypto
 from microticket.errors import DecodeError
-from microticket.wire import Writer
 
 # IKEv2 numbers used here as private consts (folded by the compiler, no RAM); the public table is consts.py
 _BLOCK = const(16)
@@ -31,25 +33,38 @@ _PT_NONE = const(0)
 _PT_SK = const(46)
 from microticket.ike import message as M
 
+
+def __getattr__(name):
+    # skeyseed_full, prf_psk_key and psk_auth (the full exchange) live in dh.py, loaded on first use
+    from microticket.ike import dh
+    if name in dh.BODIES:
+        return getattr(dh, name)
+    raise AttributeError(name)
+
 _KEYMAT = const(192)  # 32 + 2*32 + 2*16 + 2*32
-_KEY_PAD = b"Key Pad for IKEv2"
-_RESUMPTION = b"Resumption"
 
 AUTH_SIGNED = "signed"
 AUTH_MESSAGE = "message"
 
 
-def skeyseed_full(ni, nr, shared):
-    return crypto.Hmac(ni + nr).mac(shared)
-
-
-def skeyseed_resume(sk_d_old, ni, nr):
-    return crypto.Hmac(sk_d_old).mac(_RESUMPTION, ni, nr)
+def skeyseed_resume(key, ni, nr):
+    return crypto.Hmac(key).mac(b"Resumption", ni, nr)
 
 
 class IkeSaKeys:
     def __init__(self, skeyseed, ni, nr, spi_i, spi_r):
-        km = prf.prf_plus(crypto.Hmac(skeyseed), ni + nr + spi_i + spi_r, _KEYMAT)
+        # prf+ (RFC 7296 section 2.13; microticket.prf.prf_plus, inlined so the resumption path does not
+        # load the TLS PRFs): T1 | T2 | ... with Ti = prf(SKEYSEED, Ti-1 | Ni | Nr | SPIi | SPIr | i)
+        h = crypto.Hmac(skeyseed)
+        seed = ni + nr + spi_i + spi_r
+        km = bytearray(_KEYMAT)
+        t = b""
+        ctr = bytearray(1)
+        for i in range(_KEYMAT // 32):
+            ctr[0] = i + 1
+            t = h.mac(t, seed, ctr)
+            km[32 * i:32 * i + 32] = t
+        km = bytes(km)
         self.skeyseed = skeyseed
         self.sk_d = km[0:32]
         self.sk_ai = km[32:64]
@@ -63,42 +78,39 @@ class IkeSaKeys:
 
     def dump(self):
         """Hex of every key (explicit debug key-dump only; compared with charon's ike=4 log in tests)."""
-        return {"SKEYSEED": self.skeyseed.hex(), "SK_d": self.sk_d.hex(), "SK_ai": self.sk_ai.hex(),
-                "SK_ar": self.sk_ar.hex(), "SK_ei": self.sk_ei.hex(), "SK_er": self.sk_er.hex(),
-                "SK_pi": self.sk_pi.hex(), "SK_pr": self.sk_pr.hex()}
+        from microticket.ike import dh  # not loaded without the debug key-dump
+        return dh.dump_keys(self)
 
 
-def protect(keys, from_initiator, spi_i, spi_r, exch, flags, msg_id, inner, rng):
+def protect(keys, initiator, spi_i, spi_r, exch, flags, msg_id, inner, rng):
     """HDR, SK{inner} as bytes. ``inner`` is [(type, body)]; ``rng(n)`` gives the IV."""
     ilen = M.chain_len(inner)
     pad = (_BLOCK - (ilen + 1) % _BLOCK) % _BLOCK
     plen = ilen + pad + 1
     plain = bytearray(plen)
-    w = Writer(plain)
-    M.write_chain(w, inner)
+    M.write_chain(plain, 0, inner)
     plain[plen - 1] = pad
     iv = rng(_BLOCK)
-    ek = keys.sk_ei if from_initiator else keys.sk_er
+    ek = keys.sk_ei if initiator else keys.sk_er
     ct = crypto.aes_cbc_encrypt(ek, iv, plain)
     sk_len = 4 + _BLOCK + plen + _ICV_LEN
     total = _HDR_LEN + sk_len
     buf = bytearray(total)
-    w = Writer(buf)
-    M.write_header(w, spi_i, spi_r, _PT_SK, exch, flags, msg_id, total)
-    w.u8(0)
-    w.u8(0)
-    w.u16(sk_len)
+    M.write_header(buf, spi_i, spi_r, _PT_SK, exch, flags, msg_id, total)
     # the SK generic header's Next Payload is the first inner payload's type
     buf[_HDR_LEN] = inner[0][0] if inner else _PT_NONE
-    w.put(iv)
-    w.put(ct)
-    h = keys.h_ai if from_initiator else keys.h_ar
+    buf[_HDR_LEN + 2] = sk_len >> 8
+    buf[_HDR_LEN + 3] = sk_len & 0xFF
+    p = _HDR_LEN + 4
+    buf[p:p + _BLOCK] = iv
+    buf[p + _BLOCK:p + _BLOCK + plen] = ct
+    h = keys.h_ai if initiator else keys.h_ar
     icv = h.mac(memoryview(buf)[:total - _ICV_LEN])
-    w.put(icv[:_ICV_LEN])
+    buf[total - _ICV_LEN:] = icv[:_ICV_LEN]
     return bytes(buf)
 
 
-def unprotect(keys, m, from_initiator):
+def unprotect(keys, m, initiator):
     """Check the ICV of ``m``'s SK payload and decrypt it; returns the inner payload list.
     Raises DecodeError for a bad ICV, padding or inner chain (the caller drops the message)."""
     if m.sk is None:
@@ -108,11 +120,11 @@ def unprotect(keys, m, from_initiator):
         raise DecodeError("bad SK payload length")
     raw = m.raw
     end = off + blen
-    h = keys.h_ai if from_initiator else keys.h_ar
+    h = keys.h_ai if initiator else keys.h_ar
     icv = h.mac(memoryview(raw)[:end - _ICV_LEN])
     if not crypto.ct_equal(icv[:_ICV_LEN], raw[end - _ICV_LEN:end]):
         raise DecodeError("bad ICV")
-    ek = keys.sk_ei if from_initiator else keys.sk_er
+    ek = keys.sk_ei if initiator else keys.sk_er
     iv = raw[off:off + _BLOCK]
     plain = crypto.aes_cbc_decrypt(ek, iv, raw[off + _BLOCK:end - _ICV_LEN])
     pad = plain[len(plain) - 1]
@@ -122,30 +134,20 @@ def unprotect(keys, m, from_initiator):
     return payloads
 
 
-def prf_psk_key(psk):
-    return crypto.Hmac(crypto.Hmac(psk).mac(_KEY_PAD))
-
-
-def psk_auth(psk, real_message, nonce_peer, sk_p, id_body):
-    """RFC 7296 section 2.15: prf(prf(PSK, "Key Pad for IKEv2"), RealMessage | Nonce | prf(SK_p, ID'))."""
-    maced = crypto.Hmac(sk_p).mac(id_body)
-    return prf_psk_key(psk).mac(real_message, nonce_peer, maced)
-
-
-def resume_auth(mode, sk_p, real_message, nonce_peer, id_body):
+def resume_auth(mode, key, message, nonce_peer, id_body):
     """RFC 5723 section 4.3.3 AUTH = prf(SK_px, <message octets>); see the module text for ``mode``."""
-    h = crypto.Hmac(sk_p)
+    h = crypto.Hmac(key)
     if mode == AUTH_MESSAGE:
-        return h.mac(real_message)
-    return h.mac(real_message, nonce_peer, h.mac(id_body))
+        return h.mac(message)
+    return h.mac(message, nonce_peer, h.mac(id_body))
 
 
 def natd_hash(spi_i, spi_r, ip4, port):
     return crypto.sha1(spi_i + spi_r + ip4 + bytes((port >> 8, port & 0xFF)))
 
 
-def ip4_bytes(dotted):
-    parts = dotted.split(".")
+def ip4_bytes(s):
+    parts = s.split(".")
     if len(parts) != 4:
         raise ValueError("not an IPv4 address")
     return bytes([int(p) for p in parts])

@@ -10,9 +10,10 @@ The file is written through microticket.store.write_private (owner-only mode whe
 """
 
 import json
+from micropython import const
 from microticket import store as _fs
 
-_MAX_RECORDS = 16
+_MAX_RECORDS = const(16)
 
 
 class TicketStore:

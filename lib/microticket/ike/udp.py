@@ -1,29 +1,28 @@
 """Thin blocking UDP drivers around the sans-IO engines (same code on MicroPython and CPython).
 
     run_initiator(ini, host, port, timeout=30, done=None) -> list of events
-    serve_gateway(gw, port, host="0.0.0.0", ready=None, stop=None)
+    serve_gateway(gw, port, host="0.0.0.0", ready=None, stop=None)   (gateway.serve, loaded on first use)
 
-The only places in microticket.ike that read a clock or touch a socket.
+With gateway.serve, the only places in microticket.ike that read a clock or touch a socket. On MicroPython
+(no recv_into) each datagram is received with recv(n), n taken from a MSG_PEEK of its IKE header where the
+port has MSG_PEEK (the unix port does), so no MTU-sized block is allocated per datagram.
 """
 
 import socket
 import select
 import time
+from micropython import const
 
 from microticket.ike import initiator as I
 from microticket.ike import keys as K
 
-_MAX_DGRAM = 3000  # gateway side: bounded like the codec (message.MAX_MESSAGE)
-_MAX_RECV = 1500  # initiator side on MicroPython (no recv_into there): one Ethernet MTU; the largest response of
+_MAX_DGRAM = const(3000)  # gateway side: bounded like the codec (message.MAX_MESSAGE)
+_MAX_RECV = const(1500)  # initiator side on MicroPython (no recv_into there): one Ethernet MTU; the largest response of
 # this profile (IKE_SA_INIT with a group-14 KE, IKE_AUTH with a ticket) is under 600 bytes
 
 
 def now():
     return time.time()
-
-
-def _settled(ini):
-    return ini.state in (I.ESTABLISHED, I.FAILED, I.CLOSED) and ini.deadline() is None
 
 
 def open_udp(host, port):
@@ -49,7 +48,6 @@ def local_addrs(s, host, port):
 def pump(ini, s, timeout, done=None, start=True):
     """Drive ``ini`` over the connected socket ``s`` until ``done(ini)`` (default: settled) or timeout.
     Returns the events seen."""
-    done = done or _settled
     events = []
     t0 = now()
     if start:
@@ -58,9 +56,12 @@ def pump(ini, s, timeout, done=None, start=True):
     poller.register(s, select.POLLIN)
     end = t0 + timeout
     # CPython: one receive buffer for the whole run. MicroPython sockets have no recv_into (their readinto
-    # follows the no-short-reads stream policy and would merge datagrams), so recv() is used there.
+    # follows the no-short-reads stream policy and would merge datagrams), so recv() is used there, sized
+    # by a MSG_PEEK of the header where the port has one (no 1500-byte block per datagram), else bounded by
+    # one MTU.
     recv_into = getattr(s, "recv_into", None)
     mv = memoryview(bytearray(_MAX_DGRAM)) if recv_into is not None else None
+    peek = None if recv_into is not None else getattr(socket, "MSG_PEEK", None)
     while True:
         for d in ini.datagrams():
             try:
@@ -68,7 +69,8 @@ def pump(ini, s, timeout, done=None, start=True):
             except OSError:
                 pass
         events.extend(ini.events())
-        if done(ini):
+        if done(ini) if done is not None else (ini.state >= I.ESTABLISHED and ini.state != I.INFO_SENT
+                                               and ini.deadline() is None):
             return events
         t = now()
         if t >= end:
@@ -79,13 +81,25 @@ def pump(ini, s, timeout, done=None, start=True):
         ms = int(wait * 1000) + 1
         if ms < 1:
             ms = 1
-        res = poller.poll(ms)
-        if res:
+        if poller.poll(ms):
             try:
                 if recv_into is not None:
                     data = mv[:recv_into(mv)]
+                elif peek is not None:
+                    # receive the IKE length field (after a non-ESP marker) plus one byte, so a datagram longer
+                    # than its length field still arrives longer and the codec drops it as before; a short
+                    # one is taken whole
+                    h = s.recv(32, peek)
+                    o = 4 if h[:4] == b"\x00\x00\x00\x00" else 0
+                    n = len(h) + 1
+                    if n > o + 28:
+                        n = o + ((h[o + 24] << 24) | (h[o + 25] << 16) | (h[o + 26] << 8) | h[o + 27]) + 1
+                    data = s.recv(_MAX_RECV if n > _MAX_RECV or n < 1 else n)
                 else:
                     data = s.recv(_MAX_RECV)
+            except TypeError:  # a port whose recv takes no flags: the datagram is still queued
+                peek = None
+                continue
             except OSError:
                 continue
             if data:
@@ -104,39 +118,9 @@ def run_initiator(ini, host, port, timeout=30, done=None):
         s.close()
 
 
-def _peer_key(addr):
-    if isinstance(addr, tuple):
-        try:
-            return K.ip4_bytes(addr[0]) + bytes((addr[1] >> 8, addr[1] & 0xFF))
-        except ValueError:
-            return str(addr).encode()
-    return bytes(addr)
-
-
-def serve_gateway(gw, port, host="0.0.0.0", ready=None, stop=None, after=None):
+def serve_gateway(*args, **kw):
     """Answer IKE datagrams on (host, port) forever (or until ``stop()`` is true); ``after()`` runs after
-    each datagram (the CLI prints the gateway's events there)."""
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
-    s = socket.socket(ai[0], socket.SOCK_DGRAM)
-    s.bind(ai[-1])
-    if ready is not None:
-        ready()
-    poller = select.poll()
-    poller.register(s, select.POLLIN)
-    try:
-        while stop is None or not stop():
-            if not poller.poll(500):
-                continue
-            try:
-                data, addr = s.recvfrom(_MAX_DGRAM)
-            except OSError:
-                continue
-            for d in gw.handle(data, now(), _peer_key(addr)):
-                try:
-                    s.sendto(d, addr)
-                except OSError:
-                    pass
-            if after is not None:
-                after()
-    finally:
-        s.close()
+    each datagram (the CLI prints the gateway's events there). Lives in gateway.py (not loaded by an
+    initiator)."""
+    from microticket.ike.gateway import serve
+    serve(*args, **kw)
