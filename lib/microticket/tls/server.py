@@ -262,7 +262,8 @@ class TlsServer(Connection):
             return None
         raw = None
         try:
-            raw = ring.open(data, self.now)
+            # zero-copy: the state is decoded straight from the ring's buffer, before its next use
+            raw = ring.state_view(ring.open_into(data, self.now))
         except TicketRejected as e:
             self.ticket_rejected = e.reason
             # RFC 4507 double length: uint16 ticket length inside the extension data. Our tickets start
@@ -270,7 +271,7 @@ class TlsServer(Connection):
             if self.cfg.accept_rfc4507 and n > 2 and ((data[0] << 8) | data[1]) == n - 2 and \
                     e.reason in ("unknown-key", "malformed"):
                 try:
-                    raw = ring.open(data[2:], self.now)
+                    raw = ring.state_view(ring.open_into(data[2:], self.now))
                     self.ticket_rejected = None
                 except TicketRejected as e2:
                     self.ticket_rejected = e2.reason
