@@ -23,7 +23,9 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.path.join(ROOT, "lib")
 PORTS = os.path.join(ROOT, "ports", "cpython")
-CHARON = "/usr/lib/ipsec/charon"
+# Debian's path; other layouts as fallbacks (the first that exists is used)
+CHARON = next((p for p in ("/usr/lib/ipsec/charon", "/usr/libexec/ipsec/charon", "/usr/lib/strongswan/charon")
+               if os.path.exists(p)), "/usr/lib/ipsec/charon")
 SWANCTL = shutil.which("swanctl") or "/usr/sbin/swanctl"
 PIDFILE = "/var/run/charon.pid"
 
