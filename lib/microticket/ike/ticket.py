@@ -92,6 +92,15 @@ def _check_expiry(exp, now, max_lifetime):
 
 # --- by value ----------------------------------------------------------------------------------------
 
+def _begin(buf, key):
+    """A Writer over buf after the common head of both ticket forms: format_version, reserved[3], key_id."""
+    w = Writer(buf)
+    w.u8(FORMAT_VERSION)
+    w.zeros(3)
+    w.put(key.name[:KEY_ID_LEN])
+    return w
+
+
 def seal_value(ring, state, rng):
     """A ticket by value under the ring's newest key."""
     key = ring.keys[0]
@@ -105,10 +114,7 @@ def seal_value(ring, state, rng):
     ct = crypto.aes_cbc_encrypt(key.aes_key, iv, body)
     n = 12 + 16 + len(ct) + MAC_LEN
     buf = bytearray(n)
-    w = Writer(buf)
-    w.u8(FORMAT_VERSION)
-    w.zeros(3)
-    w.put(key.name[:KEY_ID_LEN])
+    w = _begin(buf, key)
     w.put(iv)
     w.put(ct)
     w.put(key.hmac.mac(memoryview(buf)[:n - MAC_LEN]))
@@ -177,10 +183,7 @@ def seal_reference(ring, store, state, rng):
     store.put(ref, state)
     n = 12 + 1 + REF_LEN + 4 + MAC_LEN
     buf = bytearray(n)
-    w = Writer(buf)
-    w.u8(FORMAT_VERSION)
-    w.zeros(3)
-    w.put(key.name[:KEY_ID_LEN])
+    w = _begin(buf, key)
     w.u8(REF_LEN)
     w.put(ref)
     w.u32(state.expiration)
