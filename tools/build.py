@@ -175,13 +175,15 @@ def own_modules(name, doc=None, lib_root=LIB):
     """Source files (``microticket/...py``, '/'-separated) a part lists itself, globs expanded."""
     doc = doc or load_parts()
     pkg = doc["package"]
+    # a glob leaves out the modules another part names explicitly (e.g. the command line lives in "all")
+    named_elsewhere = set(m for p, v in doc["parts"].items() if p != name for m in v["modules"])
     out = []
     for mod in doc["parts"][name]["modules"]:
         if mod.endswith("/*"):
             d = os.path.join(lib_root, pkg, mod[:-2])
             if os.path.isdir(d):
                 for fn in sorted(os.listdir(d)):
-                    if fn.endswith(".py"):
+                    if fn.endswith(".py") and "%s/%s" % (mod[:-2], fn[:-3]) not in named_elsewhere:
                         out.append("%s/%s/%s" % (pkg, mod[:-2], fn))
         else:
             rel = "%s/%s.py" % (pkg, mod)

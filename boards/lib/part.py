@@ -15,12 +15,15 @@ for _dep in _part["requires"]:
     require("microticket-" + _dep, library="microticket")
 _pkg = _doc["package"]
 _lib = os.path.join("..", "..", "..", "lib")
+# a glob leaves out the modules another part names explicitly (as tools/build.py does)
+_elsewhere = [_m for _p in _doc["parts"] if _p != PART for _m in _doc["parts"][_p]["modules"]]
 _files = []
 for _mod in _part["modules"]:
     if _mod.endswith("/*"):
         _d = os.path.join(_lib, _pkg, _mod[:-2])
         if os.path.isdir(_d):
-            _files += [_mod[:-1] + _fn for _fn in sorted(os.listdir(_d)) if _fn.endswith(".py")]
+            _files += [_mod[:-1] + _fn for _fn in sorted(os.listdir(_d))
+                       if _fn.endswith(".py") and _mod[:-1] + _fn[:-3] not in _elsewhere]
     else:
         _files.append(_mod + ".py")
 package(_pkg, files=_files, base_path=_lib)
