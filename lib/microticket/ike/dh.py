@@ -11,8 +11,10 @@ module keeps its old name: it began as the DH module).
   ``keys.<name>``.
 - The initiator's steps outside a resumption (Initiator calls them): IKE_SA_INIT (``init_start``,
   ``init_send``, ``init_response``), the Child SA request (``child_payloads``), INFORMATIONAL exchanges
-  (``info_request``, ``info_response``), requests from the responder (``peer_request``), the debug
-  key-dump (``dump_keys``, KEY_NAMES).
+  (``info_request``, ``info_response``), requests from the responder (``peer_request``), IKE SA rekeying
+  (``rekey_request``/``rekey_response`` ours, ``_peer_rekey`` the responder's, ``old_sa`` for the replaced
+  SA; ``skeyseed_rekey``, ``select_rekey``, ``answer_sa`` shared with the gateway), the debug key-dump
+  (``dump_keys``, KEY_NAMES).
 """
 
 from microticket import crypto
@@ -39,6 +41,7 @@ _CREATE_CHILD_SA = const(36)
 _FLAG_R = const(32)
 _NO_ADDITIONAL_SAS = const(35)
 _TICKET_REQUEST = const(16410)
+_TEMPORARY_FAILURE = const(43)
 _INFO_SENT = const(5)  # initiator states (initiator.py)
 _ESTABLISHED = const(4)
 _CLOSED = const(6)
@@ -164,6 +167,18 @@ def child_payloads(ini, inner):
 
 
 # --- the initiator's INFORMATIONAL exchanges (RFC 7296 section 1.4, RFC 5723 sections 4.1, 6.2) -------
+# After a rekey the responder initiated we are the original *responder* of the new IKE SA (ini.orig False):
+# SPIi is the peer's, our messages carry no I flag and are protected with SK_er / SK_ar.
+
+def _flags(orig, resp=False):
+    return (_FLAG_I if orig else 0) | (_FLAG_R if resp else 0)
+
+
+def _send(ini, exch, inner, now):
+    """A new request of ours on the current IKE SA (retransmitted by Initiator.on_timer)."""
+    ini._request(K.protect(ini.keys, ini.orig, ini.spi_i, ini.spi_r, exch, _flags(ini.orig), ini.msg_id, inner,
+                           ini.rng), now, _INFO_SENT)
+
 
 def info_request(ini, what, now):
     """Initiator.request_ticket ("ticket") and Initiator.delete ("delete")."""
@@ -174,14 +189,16 @@ def info_request(ini, what, now):
         p = (_PT_DELETE, delete_body(_PROTO_IKE))
     else:
         p = (_PT_NOTIFY, M.notify_body(_TICKET_REQUEST))
-    ini._request(K.protect(ini.keys, True, ini.spi_i, ini.spi_r, _INFORMATIONAL, _FLAG_I, ini.msg_id, [p],
-                           ini.rng), now, _INFO_SENT)
+    _send(ini, _INFORMATIONAL, [p], now)
     if what == "delete":
         _invalidate(ini, "deleted")
 
 
 def info_response(ini, m, now):
-    m.payloads = K.unprotect(ini.keys, m, False)
+    want = _CREATE_CHILD_SA if ini._info == "rekey" else _INFORMATIONAL
+    if m.exch != want:
+        raise DecodeError("response does not fit the request")
+    m.payloads = K.unprotect(ini.keys, m, not ini.orig)
     ini._deadline = None
     ini.msg_id += 1
     if ini._info == "delete":
@@ -189,13 +206,16 @@ def info_response(ini, m, now):
         ini._ev.append(("closed", "deleted"))
         return
     ini.state = _ESTABLISHED
+    if ini._info == "rekey":
+        rekey_response(ini, m, now)
+        return
     ini._ticket_notifies(m, now)
 
 
 def peer_request(ini, m, now):
     """A request from the responder on our IKE SA (RFC 7296 section 2.2: answer each once, resend the
     cached answer to a retransmission)."""
-    if ini.keys is None or m.spi_r != ini.spi_r or m.is_initiator():
+    if ini.keys is None or m.spi_r != ini.spi_r or m.is_initiator() == ini.orig:
         raise DecodeError("not for our SA")
     nxt = getattr(ini, "_peer_next", 0)  # next Message ID expected in a request from the responder
     cached = getattr(ini, "_peer_resp", None)  # our cached response to the last one
@@ -205,18 +225,21 @@ def peer_request(ini, m, now):
     if m.msg_id != nxt:
         raise DecodeError("bad message id")
     M.decode_payloads(m)
-    inner = K.unprotect(ini.keys, m, False)
+    inner = K.unprotect(ini.keys, m, ini.orig is False)
+    m.payloads = inner
     resp = []
     closing = False
+    new = None
     if m.exch == _INFORMATIONAL:
         for p in inner:
             if p[0] == _PT_DELETE and parse_delete(p[2])[0] == _PROTO_IKE:
                 closing = True
     elif m.exch == _CREATE_CHILD_SA:
-        resp.append((_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS)))
+        new = _peer_rekey(ini, m, resp)
     else:
         raise DecodeError("unexpected request")
-    raw = K.protect(ini.keys, True, ini.spi_i, ini.spi_r, m.exch, _FLAG_I | _FLAG_R, m.msg_id, resp, ini.rng)
+    raw = K.protect(ini.keys, ini.orig, ini.spi_i, ini.spi_r, m.exch, _flags(ini.orig, True), m.msg_id, resp,
+                    ini.rng)
     ini._peer_next = nxt + 1
     ini._peer_resp = ini._emit(raw)
     if closing:
@@ -224,11 +247,200 @@ def peer_request(ini, m, now):
         ini.state = _CLOSED
         ini._deadline = None
         ini._ev.append(("closed", "deleted by peer"))
+    elif new is not None:
+        # the responder rekeyed the IKE SA (RFC 7296 section 2.18): it is the original initiator of the new one
+        _switch(ini, new[0], new[1], new[2], False)
+        ini._ev.append(("rekeyed", "peer"))
+        _invalidate(ini, "rekeyed")
+        if ini.want_ticket:
+            # RFC 5723 section 4.1: a new ticket for the new SA, asked for in an INFORMATIONAL exchange
+            info_request(ini, "ticket", now)
+
+
+def _peer_rekey(ini, m, resp):
+    """CREATE_CHILD_SA from the responder: an IKE SA rekey gets SA (our new SPI), Nr, KE in ``resp`` and
+    returns (SPIi, SPIr, keys) of the new SA; anything else (a Child SA) is refused. Only when no request of
+    ours is outstanding (else TEMPORARY_FAILURE: RFC 7296 section 2.25)."""
+    sa = m.get(_PT_SA)
+    ni = m.get(_PT_NONCE)
+    ke = m.get(_PT_KE)
+    props = parse_sa(sa) if sa is not None else ()
+    if not props or props[0][1] != _PROTO_IKE or ni is None or ke is None:
+        resp.append((_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS)))
+        return None
+    if ini.state != _ESTABLISHED:
+        resp.append((_PT_NOTIFY, M.notify_body(_TEMPORARY_FAILURE)))
+        return None
+    if not 16 <= len(ni) <= 256:
+        raise DecodeError("bad nonce length")
+    try:
+        num, spi, group, kdata = select_rekey(props, ke, ini.groups)
+    except IkeNotifyError as e:
+        resp.append((_PT_NOTIFY, M.notify_body(e.notify_type, getattr(e, "data", b""))))
+        return None
+    priv, pub = keypair(group, ini.rng)
+    g = shared(group, priv, kdata)
+    my_spi = ini.rng(8)
+    nr = ini.rng(32)
+    resp.append((_PT_SA, answer_sa(num, group, my_spi)))
+    resp.append((_PT_NONCE, nr))
+    resp.append((_PT_KE, ke_body(group, pub)))
+    ini.group = group
+    return spi, my_spi, K.IkeSaKeys(skeyseed_rekey(ini.keys.sk_d, g, ni, nr), ni, nr, spi, my_spi)
+
+
+def rekey_request(ini, now):
+    """Initiator.rekey: CREATE_CHILD_SA {SA(IKE, new SPIi), Ni, KE, [N(TICKET_REQUEST)]} (RFC 7296 1.3.2)."""
+    if ini.state != _ESTABLISHED:
+        raise ValueError("no IKE SA")
+    ini._info = "rekey"
+    ini._rk_spi = ini.rng(8)
+    ini._rk_ni = ini.rng(32)
+    ini._dh_priv, ini._dh_pub = keypair(ini.group, ini.rng)
+    inner = [(_PT_SA, sa_body([ike_proposal((ini.group,), ini._rk_spi)])), (_PT_NONCE, ini._rk_ni),
+             (_PT_KE, ke_body(ini.group, ini._dh_pub))]
+    if ini.want_ticket:
+        inner.append((_PT_NOTIFY, M.notify_body(_TICKET_REQUEST)))
+    _send(ini, _CREATE_CHILD_SA, inner, now)
+
+
+def rekey_response(ini, m, now):
+    """The answer to our rekey: the new SA, then Delete of the old one on the old one (RFC 7296 2.18)."""
+    priv = ini._dh_priv
+    ini._dh_priv = ini._dh_pub = None
+    err = m.error_notify()
+    sa = m.get(_PT_SA)
+    ke = m.get(_PT_KE)
+    nr = m.get(_PT_NONCE)
+    if err is not None or sa is None or ke is None or nr is None:
+        ini._ev.append(("rekey_failed", _name(err) if err is not None else "no SA, KE or Nr"))
+        return
+    try:
+        props = parse_sa(sa)
+        grp = check_ike_choice(props, (ini.group,))
+        kg, kdata = parse_ke(ke)
+        if kg != grp or len(props[0][2]) != 8 or not 16 <= len(nr) <= 256:
+            raise DecodeError("bad rekey response")
+        g = shared(grp, priv, kdata)
+    except DecodeError as e:
+        # authenticated but unusable: the old SA stays (it is still good); tell the caller
+        ini._ev.append(("rekey_failed", str(e)))
+        return
+    ni = ini._rk_ni
+    spi_r = props[0][2]
+    _switch(ini, ini._rk_spi, spi_r, K.IkeSaKeys(skeyseed_rekey(ini.keys.sk_d, g, ni, nr), ni, nr, ini._rk_spi,
+                                                 spi_r), True)
+    ini._ev.append(("rekeyed", "ours"))
+    _invalidate(ini, "rekeyed")
+    if ini.want_ticket:
+        ini._ticket_notifies(m, now)
+    # the initiator of the rekey deletes the old IKE SA, on the old IKE SA
+    o = ini._old
+    raw = K.protect(o[2], o[3], o[0], o[1], _INFORMATIONAL, _flags(o[3]), o[4], [(_PT_DELETE, delete_body(_PROTO_IKE))],
+                    ini.rng)
+    ini._info = "old"
+    ini._request(raw, now, _INFO_SENT)
+
+
+def _switch(ini, spi_i, spi_r, keys, orig):
+    """Move to the new IKE SA; the old one is kept as ini._old = [SPIi, SPIr, keys, orig, our next Message ID,
+    the peer's next Message ID, our cached response to the peer's last request on it]."""
+    ini._old = [ini.spi_i, ini.spi_r, ini.keys, ini.orig, ini.msg_id, getattr(ini, "_peer_next", 0),
+                getattr(ini, "_peer_resp", None)]
+    ini.spi_i = spi_i
+    ini.spi_r = spi_r
+    ini.keys = keys
+    ini.orig = orig
+    ini.msg_id = 0
+    ini._peer_next = 0
+    ini._peer_resp = None
+    if ini.debug_keys:
+        ini._ev.append(("keys", dump_keys(keys, None, None, spi_i, spi_r)))
+
+
+def old_sa(ini, m, now):
+    """A message on the IKE SA a rekey replaced: the peer's Delete of it (answered; NOT the end of our
+    session), a retransmission of the peer's CREATE_CHILD_SA (answered from the cache) or the response to
+    our Delete of it. Anything else is dropped."""
+    o = ini._old
+    if m.spi_i != o[0] or m.spi_r != o[1] or m.is_initiator() == o[3]:
+        raise DecodeError("not our SA")
+    if m.is_response():
+        if ini.state != _INFO_SENT or ini._info != "old" or m.msg_id != o[4] or m.exch != _INFORMATIONAL:
+            raise DecodeError("unexpected response")
+        M.decode_payloads(m)
+        K.unprotect(o[2], m, not o[3])
+        ini._deadline = None
+        ini.state = _ESTABLISHED
+        ini._old = None
+        ini._ev.append(("old_sa_deleted",))
+        return
+    if o[6] is not None and m.msg_id + 1 == o[5]:
+        ini._out.append(o[6])
+        return
+    if m.msg_id != o[5] or m.exch != _INFORMATIONAL:
+        raise DecodeError("bad message id")
+    M.decode_payloads(m)
+    inner = K.unprotect(o[2], m, not o[3])
+    closing = False
+    for p in inner:
+        if p[0] == _PT_DELETE and parse_delete(p[2])[0] == _PROTO_IKE:
+            closing = True
+    raw = K.protect(o[2], o[3], o[0], o[1], _INFORMATIONAL, _flags(o[3], True), m.msg_id, [], ini.rng)
+    o[5] += 1
+    o[6] = ini._emit(raw)
+    if closing:
+        ini._ev.append(("old_sa_deleted",))
+        if ini.state == _INFO_SENT and ini._info == "old":
+            # both ends deleted it at once: our Delete needs no answer any more
+            ini._deadline = None
+            ini.state = _ESTABLISHED
 
 
 def _invalidate(ini, why):
     ini.new_ticket = None
     ini._ev.append(("ticket_invalidated", why))
+
+
+# --- IKE SA rekey pieces shared with the gateway (RFC 7296 sections 1.3.2, 2.18) ----------------------
+
+def skeyseed_rekey(sk_d, shared, ni, nr):
+    """SKEYSEED = prf(SK_d (old), g^ir (new) | Ni | Nr)."""
+    return crypto.Hmac(sk_d).mac(shared, ni, nr)
+
+
+def select_rekey(proposals, ke, groups):
+    """Responder side of an IKE rekey: (proposal number, the peer's new SPI, DH group, KE data) for the
+    first proposal with our suite and an 8-octet SPI whose DH group is the KE's; IkeNotifyError
+    NO_PROPOSAL_CHOSEN or INVALID_KE_PAYLOAD (its ``data``: the group we want) otherwise."""
+    kg, kdata = parse_ke(ke)
+    want = None
+    for num, proto, spi, trs in proposals:
+        if proto != _PROTO_IKE or len(spi) != 8:
+            continue
+        try:
+            n, offered = select_ike_proposal([(num, proto, b"", trs)], groups)
+        except IkeNotifyError:
+            continue
+        if kg in offered:
+            return num, spi, kg, kdata
+        if want is None:
+            for g in groups:
+                if g in offered:
+                    want = g
+                    break
+    if want is None:
+        raise IkeNotifyError(_NO_PROPOSAL_CHOSEN, "no acceptable IKE rekey proposal")
+    e = IkeNotifyError(_INVALID_KE_PAYLOAD, "KE group")
+    e.data = bytes((want >> 8, want & 0xFF))
+    raise e
+
+
+def answer_sa(num, group, spi):
+    """SAr of a rekey: our one proposal (numbered as the chosen one) with our new SPI."""
+    b = bytearray(sa_body([ike_proposal((group,), spi)]))
+    b[4] = num
+    return bytes(b)
 
 
 # --- payload bodies --------------------------------------------------------------------------------

@@ -20,7 +20,9 @@ Requests handled (window 1 per SA, retransmitted requests answered from the cach
                      After a resumed IKE_AUTH the ticket is marked used and the old SA silently deleted
                      (RFC 5723 4.3.4).
   INFORMATIONAL      Delete (tickets of that SA revoked, 6.2 / 9.8), TICKET_REQUEST, liveness.
-  CREATE_CHILD_SA    N(NO_ADDITIONAL_SAS).
+  CREATE_CHILD_SA    IKE SA rekey (RFC 7296 2.18): SA(IKE, SPIi), Ni, KE -> SA(new SPIr), Nr, KE; the new
+                     SA takes over, the old SA's tickets are revoked (RFC 5723 6.2), N(TICKET_REQUEST) gets a
+                     ticket for the NEW SA; the initiator deletes the old SA. A Child SA -> N(NO_ADDITIONAL_SAS).
 Ticket lifetime = min(IKE SA lifetime, re-authentication time) - always finite (RFC 5723 section 6.2).
 """
 
@@ -199,7 +201,7 @@ class Gateway:
         if m.exch == _INFORMATIONAL:
             return self._on_info(sa, m, now)
         if m.exch == _CREATE_CHILD_SA:
-            return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS))])
+            return self._on_rekey(sa, m, now)
         raise DecodeError("unsupported exchange")
 
     # ---- helpers ----------------------------------------------------------------------------------
@@ -420,6 +422,48 @@ class Gateway:
         self._event(("ticket_issued", self.mode, life))
         data = bytes(((life >> 24) & 0xFF, (life >> 16) & 0xFF, (life >> 8) & 0xFF, life & 0xFF)) + tk
         return (_PT_NOTIFY, M.notify_body(_TICKET_LT_OPAQUE, data))
+
+    # ---- CREATE_CHILD_SA: IKE SA rekey (RFC 7296 sections 1.3.2, 2.18) -----------------------------
+    def _on_rekey(self, sa, m, now):
+        """SA(IKE, new SPIi), Ni, KE -> SA(our new SPIr), Nr, KE [, N(TICKET_LT_OPAQUE) for the NEW SA]. The
+        new SA takes over (the initiator deletes the old one); the old SA's tickets are revoked (RFC 5723
+        section 6.2). A Child SA request gets N(NO_ADDITIONAL_SAS)."""
+        sa_p = m.get(_PT_SA)
+        ni = m.get(_PT_NONCE)
+        ke = m.get(_PT_KE)
+        props = dh.parse_sa(sa_p) if sa_p is not None else ()
+        if not props or props[0][1] != _PROTO_IKE or ni is None or ke is None:
+            return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS))])
+        if not 16 <= len(ni) <= 256:
+            return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_INVALID_SYNTAX))])
+        try:
+            num, spi_i, group, kdata = dh.select_rekey(props, ke, self.groups)
+        except IkeNotifyError as e:
+            return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(e.notify_type, getattr(e, "data", b"")))])
+        priv, pub = dh.keypair(group, self.rng)
+        g = dh.shared(group, priv, kdata)
+        nr = self.rng(_NONCE_LEN)
+        # the new SA (not counted as half-open: it is authenticated by the old one)
+        while len(self._order) >= self.max_sas:
+            self._drop_sa(self._order[0] if self._order[0] != sa.spi_r else self._order[-1])
+        spi_r = self.rng(8)
+        new = _Sa(spi_i, spi_r, sa.peer, now)
+        new.state = ESTABLISHED
+        new.next_id = 0
+        new.idi = sa.idi
+        new.idr = sa.idr
+        new.auth_time = sa.auth_time  # a rekey is no re-authentication (RFC 7296 section 2.8)
+        new.marker = sa.marker
+        new.sar = dh.answer_sa(num, group, b"")
+        new.keys = K.IkeSaKeys(dh.skeyseed_rekey(sa.keys.sk_d, g, ni, nr), ni, nr, spi_i, spi_r)
+        self._sas[spi_r] = new
+        self._order.append(spi_r)
+        self._revoke(sa, now)
+        out = [(_PT_SA, dh.answer_sa(num, group, spi_r)), (_PT_NONCE, nr), (_PT_KE, dh.ke_body(group, pub))]
+        if m.notify(_TICKET_REQUEST) is not None:
+            out.append(self._ticket_notify(new, now))
+        self._event(("rekeyed", sa.spi_r.hex(), spi_r.hex()))
+        return self._reply(sa, m, out)
 
     # ---- INFORMATIONAL ----------------------------------------------------------------------------
     def _on_info(self, sa, m, now):

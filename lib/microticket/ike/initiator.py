@@ -23,7 +23,16 @@ Exchanges (window size 1, Message IDs counted per direction):
   IKE_AUTH after resumption: IDi/IDr from the ticket record, AUTH = prf(SK_pi, ...) (keys.resume_auth),
                   no CERT, a new N(TICKET_REQUEST) (section 4.3.3)
   INFORMATIONAL   request_ticket() (section 4.1), delete() (Delete IKE; the ticket is invalidated, 6.2);
-                  requests from the responder are answered (liveness, Delete, CREATE_CHILD_SA refused).
+                  requests from the responder are answered (liveness, Delete, a Child SA CREATE_CHILD_SA refused
+                  with NO_ADDITIONAL_SAS).
+  IKE SA rekey    (RFC 7296 sections 1.3.2, 2.18) rekey(): CREATE_CHILD_SA{SA(IKE, new SPIi), Ni, KE,
+                  [N(TICKET_REQUEST)]} -> the new SA, ("rekeyed", "ours"), ("ticket_invalidated", "rekeyed")
+                  (RFC 5723 6.2), the ticket events of the response, then Delete of the old SA on the old SA
+                  -> ("old_sa_deleted",). A rekey the responder initiates is answered (SA with our new SPI, Nr,
+                  KE; then ("rekeyed", "peer"), ("ticket_invalidated", "rekeyed") and, with request_ticket, an
+                  INFORMATIONAL TICKET_REQUEST on the new SA, RFC 5723 4.1); on that SA the peer is the
+                  original initiator (``orig`` False: SPIi is its SPI, our messages have no I flag). Its Delete
+                  of the old SA is answered there and does not end the session.
 
 Ticket records are plain dicts (JSON friendly, hex strings) holding every "from the ticket" item of
 RFC 5723 section 5: ticket, expires (absolute, in the caller's ``now`` clock), idi/idr (ID payload bodies),
@@ -124,6 +133,9 @@ def make_id(name):
 
 
 class Initiator:
+    orig = True  # we are the original initiator of the IKE SA (False after a rekey the responder initiated)
+    _old = None  # set by dh.py after a rekey: the replaced IKE SA until its Delete is done
+
     def __init__(self, psk, idi, idr=None, group=31, groups=None, rng=None, request_ticket=True,
                  child=False, marker=False, addrs=None, auth_mode=K.AUTH_SIGNED, ticket=None,
                  rto=1.0, max_tries=5, debug_keys=False):
@@ -234,12 +246,16 @@ class Initiator:
             data, _ = M.strip_marker(data)
             m = M.decode_header(data)
             if m.spi_i != self.spi_i:
-                raise DecodeError("not our SA")
+                if self._old is None:
+                    raise DecodeError("not our SA")
+                from microticket.ike import dh  # the IKE SA replaced by a rekey (Delete of it, its response)
+                dh.old_sa(self, m, now)
+                return
             if not m.is_response():
                 from microticket.ike import dh  # requests from the responder (liveness, Delete) live there
                 dh.peer_request(self, m, now)
                 return
-            if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator():
+            if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator() == self.orig:
                 raise DecodeError("unexpected response")
             M.decode_payloads(m)
             st = self.state
@@ -250,7 +266,7 @@ class Initiator:
                 self._on_resume(m, now)
             elif st == AUTH_SENT and m.exch == _IKE_AUTH and m.spi_r == self.spi_r:
                 self._on_auth(m, now)
-            elif st == INFO_SENT and m.exch == _INFORMATIONAL and m.spi_r == self.spi_r:
+            elif st == INFO_SENT and m.spi_r == self.spi_r:  # INFORMATIONAL, or CREATE_CHILD_SA (rekey)
                 from microticket.ike import dh
                 dh.info_response(self, m, now)
             else:
@@ -263,6 +279,12 @@ class Initiator:
         """Ask for a ticket in an INFORMATIONAL exchange (RFC 5723 section 4.1)."""
         from microticket.ike import dh
         dh.info_request(self, "ticket", now)
+
+    def rekey(self, now):
+        """Rekey the IKE SA (RFC 7296 section 2.18) with N(TICKET_REQUEST) (RFC 5723 section 4.1); the old
+        SA's ticket is invalidated (section 6.2) and the old SA deleted."""
+        from microticket.ike import dh
+        dh.rekey_request(self, now)
 
     def delete(self, now):
         """Delete the IKE SA (RFC 7296 section 1.4.1); the ticket of this SA is invalidated (RFC 5723 6.2)."""
