@@ -20,3 +20,17 @@ def mp():
             pytest.fail("micropython interpreter missing in CI")
         pytest.skip("micropython interpreter not installed")
     return mpharness
+
+
+@pytest.fixture(scope="module")
+def charon(tmp_path_factory):
+    """A private strongSwan charon on free loopback ports for one test module (tests/ikepeers.py)."""
+    import ikepeers
+    if not ikepeers.charon_available():
+        if os.environ.get("CI"):
+            pytest.fail("strongSwan charon missing in CI")
+        pytest.skip("strongSwan charon not installed")
+    ch = ikepeers.Charon(str(tmp_path_factory.mktemp("charon")))
+    ch.start()
+    yield ch
+    ch.stop()

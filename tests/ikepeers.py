@@ -300,3 +300,30 @@ class GatewayProcess:
             self.proc.stdout.close()
         self.proc = None
         return self.lines
+
+
+# --- shared by the test modules ---------------------------------------------------------------------
+
+LOOPBACK_PEER = b"\x7f\x00\x00\x01\x01\xf4"
+
+
+def pump(ini, gw, now, peer=LOOPBACK_PEER, start=True, lose=0):
+    """Run a sans-IO initiator against an in-process gateway until quiet (retransmission timers fire
+    as they come due); ``lose`` drops that many first requests. Returns the initiator's events."""
+    if start:
+        ini.start(now)
+    for _ in range(50):
+        ds = ini.datagrams()
+        if not ds:
+            if ini.deadline() is not None:
+                now = ini.deadline()
+                ini.on_timer(now)
+                continue
+            break
+        for d in ds:
+            if lose:
+                lose -= 1
+                continue
+            for r in gw.handle(d, now, peer):
+                ini.receive(r, now)
+    return ini.events()

@@ -8,6 +8,7 @@ import time
 import pytest
 
 import ikepeers
+from ikepeers import pump
 from microticket.errors import TicketRejected
 from microticket.ike import consts as C
 from microticket.ike import gateway as G
@@ -19,27 +20,6 @@ from microticket.ticket import KeyRing
 
 PSK = b"0123456789abcdef"
 T0 = 1_800_000_000
-
-
-def pump(ini, gw, now, peer=b"\x7f\x00\x00\x01\x01\xf4", start=True, lose=0):
-    """Run the initiator against the gateway until quiet; ``lose`` drops that many first requests."""
-    if start:
-        ini.start(now)
-    for _ in range(50):
-        ds = ini.datagrams()
-        if not ds:
-            if ini.deadline() is not None:
-                now = ini.deadline()
-                ini.on_timer(now)
-                continue
-            break
-        for d in ds:
-            if lose:
-                lose -= 1
-                continue
-            for r in gw.handle(d, now, peer):
-                ini.receive(r, now)
-    return ini.events()
 
 
 def kinds(ev):

@@ -9,6 +9,7 @@ import time
 import pytest
 
 import ikepeers
+from ikepeers import pump
 from microticket.ike import consts as C
 from microticket.ike import dh
 from microticket.ike import gateway as G
@@ -21,23 +22,6 @@ from microticket.ticket import KeyRing
 PSK = b"0123456789abcdef"
 T0 = 1_800_000_000
 PEER = b"\x7f\x00\x00\x01\x01\xf4"
-
-
-def pump(ini, gw, now, start=True):
-    if start:
-        ini.start(now)
-    for _ in range(50):
-        ds = ini.datagrams()
-        if not ds:
-            if ini.deadline() is not None:
-                now = ini.deadline()
-                ini.on_timer(now)
-                continue
-            break
-        for d in ds:
-            for r in gw.handle(d, now, PEER):
-                ini.receive(r, now)
-    return ini.events()
 
 
 def kinds(ev):
@@ -119,7 +103,6 @@ def test_rekey_needs_an_established_sa():
 
 def test_gateway_refuses_child_sa_and_bad_rekey_proposals():
     gw, ini = established()
-    sa = gw._sas[ini.spi_r]
     child = dh.sa_body([dh.child_proposal(b"\x01\x02\x03\x04")])
     ke = dh.ke_body(31, bytes(range(1, 33)))
     for inner, want in (
@@ -312,17 +295,6 @@ def test_malformed_rekey_requests_are_dropped_not_fatal():
 
 
 # --- against strongSwan charon -----------------------------------------------------------------------
-
-@pytest.fixture(scope="module")
-def charon(tmp_path_factory):
-    if not ikepeers.charon_available():
-        if os.environ.get("CI"):
-            pytest.fail("strongSwan charon missing in CI")
-        pytest.skip("strongSwan charon not installed")
-    ch = ikepeers.Charon(str(tmp_path_factory.mktemp("charon")))
-    ch.start()
-    yield ch
-    ch.stop()
 
 
 def _pump_until(ini, s, cond, timeout=20):

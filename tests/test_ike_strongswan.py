@@ -14,18 +14,6 @@ pytestmark = [pytest.mark.interop]
 PSK = bytes.fromhex(ikepeers.PSK_HEX)
 
 
-@pytest.fixture(scope="module")
-def charon(tmp_path_factory):
-    if not ikepeers.charon_available():
-        if os.environ.get("CI"):
-            pytest.fail("strongSwan charon missing in CI")
-        pytest.skip("strongSwan charon not installed")
-    ch = ikepeers.Charon(str(tmp_path_factory.mktemp("charon")))
-    ch.start()
-    yield ch
-    ch.stop()
-
-
 def _logged(charon):
     d = {}
     for label, value in ikepeers.charon_dumps(charon.log_text()):
