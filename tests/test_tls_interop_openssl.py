@@ -2,6 +2,7 @@
 our client -> `openssl s_server -no_cache` (only a ticket can resume), on CPython and under MicroPython."""
 
 import os
+import re
 
 import pytest
 
@@ -42,7 +43,7 @@ def test_openssl_client_resumes_from_our_server(runtime, cipher, tmp_path):
     assert "New, " in a and "Cipher is " + cipher in a, a + log
     # the hint is the session's remaining lifetime: the session began at the ClientHello, the ticket is
     # made a flight later, so a second boundary in between gives 86399
-    assert ("TLS session ticket lifetime hint: 86400" in a or "TLS session ticket lifetime hint: 86399" in a), a
+    assert re.search(r"TLS session ticket lifetime hint: 8639[89]|TLS session ticket lifetime hint: 86400", a), a
     assert "Extended master secret: yes" in a
     assert "Reused, " in b, b + log
 

@@ -52,7 +52,9 @@ def test_python_ssl_client_resumes_with_ticket(runtime, rsa_cert):
         body, sess, reused, cipher = fetch(ctx, port)
         assert body.startswith(b"HTTP/1.0 200 OK") and not reused
         assert cipher[0] == P.OSSL_ECDHE_RSA and cipher[1] == "TLSv1.2"
-        assert sess.has_ticket and sess.ticket_lifetime_hint == 86400
+        # the hint is the session's remaining lifetime: the clock may tick between ClientHello
+        # (session creation) and NewSessionTicket, more so for the RSA signature under MicroPython
+        assert sess.has_ticket and 86398 <= sess.ticket_lifetime_hint <= 86400
         for _ in range(2):
             body, sess2, reused, _ = fetch(ctx, port, sess)
             assert reused and body.startswith(b"HTTP/1.0 200 OK")
