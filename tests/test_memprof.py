@@ -31,7 +31,7 @@ def test_ticket_open_smallest_heap_and_per_op_allocation(mp, tmp_path):
     assert 8 * 1024 <= heap <= 48 * 1024 and heap % 256 == 0
     # the search's answer holds: it completes at (about) heap and fails well below it. The exact edge moves
     # by a few hundred bytes from run to run with the random keys, so both checks keep a margin.
-    path, tmp = memprof.prepare()
+    path, tmp, _ = memprof.prepare()
     try:
         s = memprof.SCENARIOS["ticket-open"]
         s.open(path, str(tmp_path))

@@ -3,6 +3,7 @@ package files.
 
     python tools/build.py [--arch host|x64|armv6m|xtensawin|...] [--board unix|esp32|rp2] [--no-native]
                           [--out DIR] [--lib DIR]
+    python tools/build.py ... --romfs [FILE]
     python tools/build.py --package-json [--check]
 
 The installable parts (core, tls, ike, all) are listed in ONE place, boards/parts.json; this module reads
@@ -13,6 +14,11 @@ board manifests (boards/<board>/manifest.py).
 architecture, so one build serves every port). lib/ uses @micropython.native/@micropython.viper on a few
 hot paths; those need the port's native emitter and a matching -march. ``--no-native`` strips the two
 decorators (line numbers kept) for ports built without one; the code stays correct, only slower.
+
+``--romfs`` also packs the .mpy tree into a ROMFS image (default dist/<arch>.romfs) for boards with a ROM
+partition (MicroPython >= 1.25: `mpremote romfs deploy FILE`; the board mounts it at /rom and imports
+from /rom/lib). From ROMFS the bytecode of an .mpy is executed in place from flash instead of being
+copied into the heap, which is most of what an imported module costs (see README, Memory).
 """
 
 import json
@@ -290,6 +296,36 @@ def build(arch="host", native=True, out=None, lib_root=LIB, mpy_cross=None):
     return out, dict((rel.replace(os.sep, "/"), size) for rel, size in rows)
 
 
+def romfs_image(tree, prefix="lib"):
+    """A ROMFS image (bytes) of the files under ``tree``, placed under /``prefix``/ (boards with ROMFS put
+    /rom/lib on sys.path). Uses mpremote's image writer; the tree is taken as it is (already compiled)."""
+    from mpremote.romfs import make_romfs
+    tmp = tempfile.mkdtemp(prefix="mt-romfs-")
+    try:
+        dst = os.path.join(tmp, prefix) if prefix else tmp
+        shutil.copytree(tree, dst)
+        import contextlib, io
+        with contextlib.redirect_stdout(io.StringIO()):      # make_romfs prints the tree it packs
+            return make_romfs(tmp, mpy_cross=False)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+# What a board does at boot with a ROMFS partition, for the unix port (which has vfs.VfsRom but no ROM
+# partition): mount an image held in a buffer at /rom and import from /rom/lib. ``%r`` is the image path.
+# The buffer is allocated first and filled in place, so it is one block at the bottom of the heap.
+ROMFS_MOUNT = """import vfs, sys, os
+_n = os.stat(%r)[6]
+_img = bytearray(_n)
+_f = open(%r, "rb")
+_f.readinto(_img)
+_f.close()
+vfs.mount(vfs.VfsRom(_img), "/rom")
+sys.path.insert(0, "/rom/lib")
+del _n, _f
+"""
+
+
 def size_report(sizes, doc=None, lib_root=LIB):
     """[(part, own_bytes, installed_bytes, target_bytes or None, "OK"/"OVER"/"-")] from {rel.mpy: size}."""
     doc = doc or load_parts()
@@ -337,6 +373,8 @@ def main(argv):
     ap.add_argument("--no-native", action="store_true", help="strip @micropython.native/viper decorators")
     ap.add_argument("--out", default=None, help="output directory (default dist/<arch>/)")
     ap.add_argument("--lib", default=LIB, help=argparse.SUPPRESS)
+    ap.add_argument("--romfs", nargs="?", const="", default=None, metavar="FILE",
+                    help="also write a ROMFS image of the build (default dist/<arch>.romfs)")
     ap.add_argument("--package-json", action="store_true", help="write package.json, package-<part>.json")
     ap.add_argument("--check", action="store_true", help="with --package-json: fail if any is out of date")
     args = ap.parse_args(argv)
@@ -367,6 +405,12 @@ def main(argv):
     out, sizes = build(arch, native, args.out, args.lib)
     print(format_tables(sizes, arch, native, lib_root=args.lib))
     print("\n.mpy files in " + os.path.relpath(out, os.getcwd()))
+    if args.romfs is not None:
+        img = romfs_image(out)
+        fn = args.romfs or out.rstrip(os.sep) + ".romfs"
+        with open(fn, "wb") as f:
+            f.write(img)
+        print("ROMFS image (%d bytes, modules under /lib) in %s" % (len(img), os.path.relpath(fn, os.getcwd())))
     missing = unassigned_modules(lib_root=args.lib)
     if missing:
         print("warning: modules in no part of boards/parts.json: " + ", ".join(missing))

