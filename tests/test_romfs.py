@@ -1,0 +1,118 @@
+"""ROMFS deployment (MicroPython >= 1.25 boards with a ROM partition): tools/build.py packs the .mpy tree into
+an image; mounted at /rom, modules import from /rom/lib and their bytecode runs in place instead of being
+copied into the heap. The unix port has vfs.VfsRom (but no ROM partition), so the tests mount the image from
+a buffer the way tools/build.py ROMFS_MOUNT does, run the library from it, and pin what it saves."""
+
+import os
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+import tlspeers as P
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tools"))
+import build  # noqa: E402
+import memprof  # noqa: E402
+
+ROMFS_MAGIC = b"\xd2\xcd\x31"
+
+# Smallest heap for the resumed TLS client with the library in ROMFS (tools/memprof.py tls-resume-client
+# --romfs: -X heapsize minus the image): measured 55.4 KB on x86_64 (the same client needs ~75 KB when its
+# .mpy files are loaded from a filesystem). The pin keeps a few KB of run-to-run margin.
+CLIENT_ROMFS_HEAP_KB = 60
+
+
+@pytest.fixture(scope="module")
+def romfs(tmp_path_factory):
+    """(empty MICROPYPATH directory, image path, image length) for lib/ and tests/scripts/ as .mpy."""
+    d = tmp_path_factory.mktemp("romfs")
+    tree = str(d / "mpy")
+    build.compile_tree(build.LIB, tree)
+    build.compile_tree(os.path.join(ROOT, "tests", "scripts"), tree)
+    img = str(d / "lib.romfs")
+    data = build.romfs_image(tree)
+    with open(img, "wb") as f:
+        f.write(data)
+    empty = str(d / "empty")
+    os.mkdir(empty)
+    return empty, img, len(data)
+
+
+def run_rom(romfs, code, heapsize=None):
+    empty, img, _ = romfs
+    cmd, env = memprof._mp_base(empty, heapsize)
+    return subprocess.run(cmd + ["-c", build.ROMFS_MOUNT % (img, img) + code], capture_output=True, text=True,
+                          env=env, timeout=120)
+
+
+def test_build_cli_writes_a_romfs_image(tmp_path):
+    out = tmp_path / "out"
+    img = tmp_path / "x.romfs"
+    p = subprocess.run([sys.executable, os.path.join(ROOT, "tools", "build.py"), "--out", str(out), "--romfs",
+                        str(img)], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr
+    data = img.read_bytes()
+    assert data[:3] == ROMFS_MAGIC
+    assert b"ticket.mpy" in data and b"lib" in data
+    assert "ROMFS image (%d bytes" % len(data) in p.stdout
+
+
+@pytest.mark.micropython
+def test_library_runs_from_romfs(mp, romfs):
+    """Imports resolve to /rom/lib and the ticket round trip (seal, open, rotate, reject) runs from there."""
+    p = run_rom(romfs, "import microticket.ticket, ticket_roundtrip\n"
+                       "print(microticket.ticket.__file__)\nticket_roundtrip.main()\n")
+    assert p.returncode == 0, p.stderr
+    assert p.stdout.startswith("/rom/lib/microticket/ticket.mpy"), p.stdout
+    assert "roundtrip ok" in p.stdout
+
+
+IMPORT_COST = """import gc
+gc.collect()
+a = gc.mem_alloc()
+from microticket.tls.client import TlsClient
+gc.collect()
+print("cost", gc.mem_alloc() - a)
+"""
+
+
+@pytest.mark.micropython
+def test_romfs_import_costs_less_heap_than_a_filesystem(mp, romfs):
+    """The reason to deploy by ROMFS: the TLS client engine's import holds ~38 KB of heap from a filesystem
+    (bytecode copied in) and ~22 KB from ROMFS (function objects, classes and qstrs remain)."""
+    p = run_rom(romfs, IMPORT_COST)
+    assert p.returncode == 0, p.stderr
+    rom = int(p.stdout.split()[-1])
+    env = P.env_micropython()
+    env["MICROPYPATH"] = mp.mpy_dir() + ":.frozen"
+    q = subprocess.run([mp.micropython_bin(), "-c", IMPORT_COST], capture_output=True, text=True, env=env,
+                       timeout=60)
+    assert q.returncode == 0, q.stderr
+    fs = int(q.stdout.split()[-1])
+    assert rom < fs - 10 * 1024, (rom, fs)
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_resumed_client_from_romfs_in_a_small_heap(mp, romfs, tmp_path):
+    """The board-sized PSK client (max_fragment_length 2048) run from ROMFS resumes with a ticket from our
+    server within CLIENT_ROMFS_HEAP_KB of heap beyond the image (which a board keeps in flash)."""
+    empty, img, n = romfs
+    port = P.free_port()
+    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    cache0 = str(tmp_path / "c0.json")
+    cache = str(tmp_path / "c.json")
+    args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--mfl", "3"]
+    try:
+        cmd, env = memprof.cli_command(empty, args + ["--cache", cache0], None, img)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+        assert "resumed: no" in r.stdout and "ticket: yes" in r.stdout, r.stdout + r.stderr
+        shutil.copyfile(cache0, cache)
+        cmd, env = memprof.cli_command(empty, args + ["--cache", cache], n + CLIENT_ROMFS_HEAP_KB * 1024, img)
+        r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+    finally:
+        srv.stop()
+    assert "resumed: yes" in r.stdout, r.stdout + r.stderr
