@@ -130,7 +130,7 @@ def test_asyncio_driver_under_cpython(capsys):
 
 # --- import rules ----------------------------------------------------------------------------------------
 
-ALLOWED = {"micropython", "time", "json", "sys", "socket", "select", "asyncio"}
+ALLOWED = {"micropython", "time", "json", "sys", "socket", "select", "asyncio", "gc"}
 FORBIDDEN_CALLS = {"struct", "typing", "enum", "dataclasses", "functools", "ssl", "hmac", "logging",
                    "hashlib", "cryptolib", "os"}
 

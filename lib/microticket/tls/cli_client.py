@@ -37,6 +37,8 @@ def tls_client(argv):
     entry = cache.get(server_id, int(time.time()))
     wb_cap = 512 + len(name) + len(ident) + (len(entry.ticket) if entry is not None else 0)
     entry = None
+    import gc
+    gc.collect()   # the cache file's parse garbage gone before the buffers take their contiguous runs
     max_fragment = (256 << mfl) if mfl else 16384
     cli = TlsClient(server_id, max_fragment=max_fragment, hs_cap=8192 if pin else 2048,
                     wb_cap=wb_cap, out_cap=max(wb_cap, max_fragment) + 512, psk_identity=ident, psk=psk,
