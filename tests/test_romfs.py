@@ -116,3 +116,29 @@ def test_resumed_client_from_romfs_in_a_small_heap(mp, romfs, tmp_path):
     finally:
         srv.stop()
     assert "resumed: yes" in r.stdout, r.stdout + r.stderr
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_client_from_romfs_resumes_against_openssl(mp, romfs, tmp_path):
+    """From ROMFS, within the same pinned heap, the client resumes with a ticket from `openssl s_server
+    -no_cache` (only a ticket can resume) and exchanges application data."""
+    if not P.have("openssl"):
+        pytest.skip("openssl not installed")
+    empty, img, n = romfs
+    port = P.free_port()
+    srv = P.start_openssl_psk_server(port, cipher=P.OSSL_PSK)
+    cache = str(tmp_path / "c.json")
+    args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--mfl", "3",
+            "--cache", cache, "--send", "hello\n"]
+    outs = []
+    try:
+        for _ in range(2):
+            cmd, env = memprof.cli_command(empty, args, n + CLIENT_ROMFS_HEAP_KB * 1024, img)
+            outs.append(subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60))
+    finally:
+        log = srv.stop()
+    o1, o2 = (P.parse_client_output(r.stdout) for r in outs)
+    assert o1.get("resumed") == "no" and o1.get("ticket") == "yes", outs[0].stdout + outs[0].stderr + log
+    assert o2.get("resumed") == "yes", outs[1].stdout + outs[1].stderr + log
+    assert o1.get("reply") == "olleh" and o2.get("reply") == "olleh"
