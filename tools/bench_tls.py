@@ -17,12 +17,9 @@ Every process is started on a free loopback port and stopped by PID.
 import os
 import re
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "lib")
@@ -31,63 +28,18 @@ BIN = os.path.dirname(sys.executable)
 PSK_HEX = "0123456789abcdef0123456789abcdef"
 CIPHER = "ECDHE-RSA-AES128-SHA256"
 
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
-
-
-def wait_port(port, proc, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def start(cmd, port, env=None, cwd=None):
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
-                            env=env, cwd=cwd, start_new_session=True)
-    if not wait_port(port, proc):
-        stop(proc)
-        return None
-    return proc
-
-
-def stop(proc):
-    if proc is None or proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import procs  # noqa: E402
+from procs import free_port, start, stop  # noqa: E402,F401
+micropython = procs.micropython_bin
 
 
 def env_py():
-    e = dict(os.environ)
-    e["PYTHONPATH"] = LIB + os.pathsep + PORTS
-    return e
+    return procs.env_cpython()
 
 
 def env_mp(path):
-    e = dict(os.environ)
-    e["MICROPYPATH"] = path + ":.frozen"
-    return e
-
-
-def micropython():
-    p = shutil.which("micropython") or os.path.join(BIN, "micropython")
-    return p if os.path.exists(p) else None
+    return procs.env_micropython(path)
 
 
 def make_cert(d):

@@ -14,7 +14,6 @@ TLS engine, the bytes it allocated (mem_total delta) and its live-heap peak; thi
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import tempfile
@@ -25,19 +24,13 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 
 import deploy  # noqa: E402
 import vboard  # noqa: E402
+import procs  # noqa: E402
+from procs import free_port  # noqa: E402,F401
 
 PSK_ID = "board-demo"
 SUITES = {"psk": "PSK-AES128-CBC-SHA256", "ecdhe-psk": "ECDHE-PSK-AES128-CBC-SHA256",
           "ecdhe-rsa": "ECDHE-RSA-AES128-SHA256"}
 CERT, KEY = "demo_cert.pem", "demo_key.pem"  # on the board's flash (its working directory)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
 
 
 def s_client(port, psk_hex, cipher, sess_out=None, sess_in=None):
@@ -50,16 +43,7 @@ def s_client(port, psk_hex, cipher, sess_out=None, sess_in=None):
 
 
 def wait_listening(proc, port, timeout=60.0):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.2).close()
-            return True
-        except OSError:
-            time.sleep(0.1)
-    return False
+    return procs.wait_port(port, proc, timeout, poll=0.1)
 
 
 def run(device, suite="psk", log=print):

@@ -35,12 +35,9 @@ by PID.
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
-import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -49,6 +46,7 @@ PORTS = os.path.join(ROOT, "ports", "cpython")
 SCRIPTS = os.path.join(ROOT, "tests", "scripts")
 sys.path.insert(0, HERE)
 import build  # noqa: E402
+import procs  # noqa: E402
 
 # per-operation allocation probe for ticket-open: each op warmed up 3 times, then measured once
 TICKET_OPS = """
@@ -149,43 +147,10 @@ class CliScenario(Scenario):
 PSK_HEX = "0123456789abcdef0123456789abcdef"
 
 
-def _free_port(kind=socket.SOCK_STREAM):
-    s = socket.socket(socket.AF_INET, kind)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def _wait_port(port, proc, timeout=20):
-    end = time.time() + timeout
-    while time.time() < end:
-        if proc.poll() is not None:
-            return False
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    return False
-
-
-def _stop(proc):
-    """End a process this tool started, by its PID."""
-    if proc is None or proc.poll() is not None:
-        return
-    os.kill(proc.pid, signal.SIGTERM)
-    try:
-        proc.wait(5)
-    except subprocess.TimeoutExpired:
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(5)
-
-
-def _env_cpython():
-    env = dict(os.environ)
-    env["PYTHONPATH"] = LIB + os.pathsep + PORTS
-    return env
+_free_port = procs.free_port
+_wait_port = procs.wait_port
+_stop = procs.stop
+_env_cpython = procs.env_cpython
 
 
 class TlsResumeClient(CliScenario):
@@ -319,9 +284,7 @@ register(IkeResume("ike-resume", None, "established: resumed",
                    doc="IKEv2 initiator CLI: IKE_SESSION_RESUME (RFC 5723) against our CPython gateway"))
 
 
-def micropython_bin():
-    cand = os.path.join(os.path.dirname(sys.executable), "micropython")
-    return cand if os.path.exists(cand) else shutil.which("micropython")
+micropython_bin = procs.micropython_bin
 
 
 def prepare(py=False, romfs=False):
