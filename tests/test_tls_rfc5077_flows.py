@@ -390,3 +390,22 @@ def test_server_reuses_the_buffers_of_a_finished_connection(ring):
     # other sizes: fresh buffers
     s3 = TlsServer(ServerConfig(ring, psk={ID: PSK}, max_fragment=1024), None, s2)
     assert s3.rl is not s2.rl and s3._hb is not s2._hb and s3.rl.max_in == 1024
+
+
+def test_reconnect_reuses_the_buffers_of_a_finished_connection(ring):
+    """A board that reconnects passes the finished connection as ``reuse``: the new client (and server)
+    takes over its record layer and handshake buffers, allocating none, and resumes from the ticket."""
+    cache = TicketCache()
+    sizes = dict(max_fragment=2048, hs_cap=2048, wb_cap=1024, out_cap=2560)
+    c1, s1 = full(ring, cache, **sizes)
+    c2 = client(cache, reuse=c1, **sizes)
+    s2 = TlsServer(ServerConfig(ring, psk={ID: PSK}), reuse=s1)
+    assert c2.rl is c1.rl and c2._hb is c1._hb and c2._wb is c1._wb
+    assert s2.rl is s1.rl
+    c2, s2 = pump(c2, s2, T0 + 5)
+    assert c2.handshake_done and c2.resumed and s2.resumed
+    # different sizes: nothing is taken over, fresh buffers of the asked sizes
+    c3 = client(cache, reuse=c2, max_fragment=1024, hs_cap=2048, wb_cap=1024, out_cap=2560)
+    assert c3.rl is not c2.rl and c3.rl.in_cap - c3.rl.OVERHEAD_IN == 1024
+    c3, s3 = pump(c3, server(ring), T0 + 6)
+    assert c3.handshake_done and c3.resumed

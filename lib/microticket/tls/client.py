@@ -79,11 +79,12 @@ class TlsClient(Connection):
     def __init__(self, server_id, psk_identity=None, psk=None, pin_sha256=None, cache=None, suites=None,
                  server_name=b"", request_ticket=True, session_id="random", max_fragment_length=0,
                  reuse_tickets=True, ems=True, etm=True, rng=None, keylog=None,
-                 max_fragment=_MAX_PLAINTEXT, hs_cap=8192, wb_cap=2560, out_cap=0):
+                 max_fragment=_MAX_PLAINTEXT, hs_cap=8192, wb_cap=2560, out_cap=0, reuse=None):
         # hs_cap bounds an incoming message (the server's Certificate is the largest); wb_cap the
         # ClientHello with its ticket (the cache keeps tickets up to 2 KB); out_cap the output buffer
-        # (default: a flight plus one full record, see Connection)
-        Connection.__init__(self, rng, keylog, max_fragment, hs_cap, wb_cap, out_cap)
+        # (default: a flight plus one full record, see Connection). reuse: a finished TlsClient with the
+        # same sizes whose buffers this one takes over (a board's reconnect loop allocates none)
+        Connection.__init__(self, rng, keylog, max_fragment, hs_cap, wb_cap, out_cap, reuse)
         self.server_id = server_id
         self.psk_identity = psk_identity or b""
         self.psk = psk
