@@ -240,11 +240,40 @@ def test_rsa_verify(ckey):
     assert not pub.verify_pkcs1_sha256(dg, ckey.sign(msg, pss, hashes.SHA256()))
 
 
-def test_rsa_crt_fault_detected(pems):
+@pytest.mark.parametrize("field", ["dp", "dq", "qinv"])
+def test_rsa_crt_fault_detected(pems, field):
+    # a "fault" in the p half, the q half or the recombination: the check (s^e against m modulo p and
+    # modulo q, together the check modulo n) must catch each before a signature leaves
     key = rsa.load_private_key_pem(pems["pkcs1"])
-    key.dp ^= 2  # a "fault" in the p half of the CRT
+    setattr(key, field, getattr(key, field) ^ 2)
     with pytest.raises(RuntimeError):
         key.sign_pkcs1_sha256(bytes(32))
+
+
+def test_rsa_loaders_live_in_der(pems):
+    # rsa re-exports the loaders of der (module __getattr__) and imports der nowhere else
+    assert rsa.load_private_key_pem is der.load_private_key_pem
+    assert rsa.load_private_key_der is der.load_private_key_der
+    assert rsa.public_key_from_spki_der is der.public_key_from_spki_der
+    assert rsa.public_key_from_cert_der is der.public_key_from_cert_der
+    from microticket.rsa import load_private_key_pem  # noqa: F401  (from-import goes through __getattr__ too)
+    with pytest.raises(AttributeError):
+        rsa.no_such_name
+    import ast
+    with open(rsa.__file__) as f:
+        tree = ast.parse(f.read())
+    assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]  # no global der
+
+
+@pytest.mark.parametrize("fmt", ["pkcs1", "pkcs8"])
+def test_rsa_load_pem_in_place(ckey, pems, fmt):
+    buf = bytearray(pems[fmt])
+    key = rsa.load_private_key_pem(buf, True)
+    nums = ckey.private_numbers()
+    assert (key.n, key.d, key.p, key.q) == (nums.public_numbers.n, nums.d, nums.p, nums.q)
+    assert buf != bytearray(pems[fmt])  # decoded where it lay
+    with pytest.raises(DecodeError):
+        rsa.load_private_key_pem(bytearray(b"no key here"), True)
 
 
 def test_rsa_key_consistency_checks(ckey):
@@ -347,6 +376,36 @@ def test_read_pem_certs(ckey, cert):
     assert der.read_pem_certs("nothing") == []
     with pytest.raises(DecodeError):
         der.read_pem_certs("-----BEGIN CERTIFICATE-----\nAAAA\n")  # no END line
+
+
+def test_pem_decode_in_place(ckey, cert):
+    other = crsa.generate_private_key(public_exponent=65537, key_size=2048)
+    leaf = _make_cert(other, cn="leaf", issuer_key=ckey, issuer_cn="microticket test")
+    text = ("junk\n" + leaf.public_bytes(serialization.Encoding.PEM).decode() + "between\r\n"
+            + cert.public_bytes(serialization.Encoding.PEM).decode().replace("\n", "\r\n")).encode()
+    want = der.read_pem_certs(text)
+    buf = bytearray(text)
+    got = []
+    pos = 0
+    while True:
+        found = der.pem_decode_in_place(buf, b"CERTIFICATE", pos)
+        if found is None:
+            break
+        s, e, pos = found
+        got.append(bytes(buf[s:e]))
+    assert got == want and len(got) == 2
+    assert der.pem_decode_in_place(bytearray(b"nothing"), "CERTIFICATE") is None
+    with pytest.raises(DecodeError):
+        der.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAA!A\n-----END X-----\n"), b"X")
+    with pytest.raises(DecodeError):
+        der.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAAAA\n"), b"X")  # no END line
+    # every padding form, in place, against the copying decoder
+    for raw in (b"", b"a", b"ab", b"abc", bytes(range(256))):
+        import base64
+        pem = b"-----BEGIN X-----\n" + base64.encodebytes(raw) + b"-----END X-----\n"
+        buf = bytearray(pem)
+        s, e, _ = der.pem_decode_in_place(buf, b"X")
+        assert bytes(buf[s:e]) == raw == der.pem_to_der(pem, b"X")
 
 
 def test_cert_truncation_and_corruption_raise_decode_error(cert):
@@ -516,6 +575,10 @@ for fmt in ('pkcs1', 'pkcs8'):
     key = rsa.load_private_key_pem(f.read())
     f.close()
     sigs[fmt] = [key.sign_pkcs1_sha256(uh(d)).hex() for d in inp['digests']]
+    f = open(fmt + '.pem', 'rb')
+    key = rsa.load_private_key_pem(bytearray(f.read()), True)
+    f.close()
+    sigs[fmt + '_in_place'] = [key.sign_pkcs1_sha256(uh(d)).hex() for d in inp['digests']]
 out['sigs'] = sigs
 f = open('cert.pem')
 certs = der.read_pem_certs(f.read())
@@ -615,7 +678,7 @@ def test_under_micropython(tmp_path, ckey, pems, cert):
     assert out["x25519_shared"] == expect_shared
     assert out["x25519_zero_rejected"] == 2
     want = [s.hex() for s in csigs]
-    assert out["sigs"] == {"pkcs1": want, "pkcs8": want}
+    assert out["sigs"] == {"pkcs1": want, "pkcs8": want, "pkcs1_in_place": want, "pkcs8_in_place": want}
     assert out["ncerts"] == 2
     assert out["spki"] == _spki_der(ckey).hex()
     assert out["verify"] == [True, False] * len(msgs)

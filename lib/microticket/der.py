@@ -80,7 +80,8 @@ def read_uint(buf, off, end):
         raise DecodeError("DER integer")
     if buf[start] & 0x80:
         raise DecodeError("DER integer")
-    return int.from_bytes(bytes(buf[start:stop]), "big"), stop
+    # straight from a view of the buffer (no bytes copy per integer: keys are parsed on boards)
+    return int.from_bytes(buf[start:stop], "big"), stop
 
 
 def element_bytes(buf, off, end):
@@ -114,10 +115,16 @@ def b64decode(data, start=0, end=None):
     refused. Two passes (count, then fill) so that exactly one output buffer is allocated.
     """
     data = pem_bytes(data)
-    table = _b64_table()
     if end is None or end > len(data):
         end = len(data)
-    # Pass 1: validate and count the sextets.
+    out = bytearray(_b64_count(data, start, end) * 6 // 8)
+    _b64_fill(data, start, out, 0, len(out))
+    return bytes(out)
+
+
+def _b64_count(data, start, end):
+    """Pass 1: validate ``data[start:end]`` and count its sextets."""
+    table = _b64_table()
     count = 0
     i = start
     while i < end:
@@ -139,13 +146,16 @@ def b64decode(data, start=0, end=None):
             raise DecodeError("base64")
     if count % 4 == 1:  # a lone sextet cannot encode a byte
         raise DecodeError("base64")
-    out = bytearray(count * 6 // 8)
-    # Pass 2: decode (everything before the padding is known to be valid).
-    n = 0
+    return count
+
+
+def _b64_fill(data, i, out, n, end):
+    """Pass 2: decode from data[i] into out[n:end] (the text is known to be valid). ``out`` may be
+    ``data`` itself with n <= i: each output byte is written behind the characters it was read from."""
+    table = _b64_table()
     acc = 0
     bits = 0
-    i = start
-    while n < len(out):
+    while n < end:
         v = table[data[i]]
         i += 1
         if v < 64:
@@ -155,7 +165,6 @@ def b64decode(data, start=0, end=None):
                 bits -= 8
                 out[n] = (acc >> bits) & 0xFF
                 n += 1
-    return bytes(out)
 
 
 # --- PEM (RFC 7468) ------------------------------------------------------------------------------------
@@ -197,6 +206,20 @@ def pem_to_der(text, label):
     if found is None:
         raise DecodeError("no PEM block")
     return b64decode(data, found[0], found[1])
+
+
+def pem_decode_in_place(buf, label, pos=0):
+    """Decode the first ``label`` block at or after ``pos`` of the bytearray ``buf`` IN PLACE: the DER is
+    written over the start of the block's base64 text (which is destroyed). Returns (der_start, der_end,
+    after_block) or None when there is no such block. No second buffer: on a board the PEM file is read
+    into one bytearray and decoded where it lies."""
+    found = _pem_find(buf, label, pos)
+    if found is None:
+        return None
+    s = found[0]
+    n = _b64_count(buf, s, found[1]) * 6 // 8
+    _b64_fill(buf, s, buf, s, s + n)
+    return s, s + n, found[2]
 
 
 def has_pem_block(text, label):
@@ -292,3 +315,89 @@ def rsa_public_key_fields(buf, off, end):
     if nxt != stop:
         raise DecodeError("RSAPublicKey")
     return n, e
+
+
+# --- RSA key files: the loaders of microticket.rsa (which re-exports them) -----------------------------
+
+
+def _rsa():
+    from microticket import rsa  # imported when a key is made: rsa does not import this module back
+    return rsa
+
+
+def _rsa_private_key_fields(buf, off, end):
+    """RSAPrivateKey (RFC 8017 appendix A.1.2) at ``off``: version 0 (two primes) only."""
+    start, stop = expect(buf, off, end, TAG_SEQUENCE)
+    version, nxt = read_uint(buf, start, stop)
+    if version != 0:
+        raise DecodeError("multi-prime RSA")
+    vals = []
+    for _ in range(8):
+        v, nxt = read_uint(buf, nxt, stop)
+        vals.append(v)
+    if nxt != stop:
+        raise DecodeError("RSAPrivateKey")
+    try:
+        return _rsa().RsaPrivateKey(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7])
+    except ValueError as exc:
+        raise DecodeError(str(exc))
+
+
+def load_private_key_der(der_bytes):
+    """An RsaPrivateKey from DER: PKCS#1 RSAPrivateKey or PKCS#8 PrivateKeyInfo with rsaEncryption.
+
+    PrivateKeyInfo ::= SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier,
+                                  privateKey OCTET STRING (an RSAPrivateKey), ... }   (RFC 5208 / 5958)
+    """
+    buf = memoryview(der_bytes)
+    end = len(buf)
+    start, stop = expect(buf, 0, end, TAG_SEQUENCE)
+    if stop != end:
+        raise DecodeError("private key")
+    version, nxt = read_uint(buf, start, stop)
+    tag, _, _ = read_tlv(buf, nxt, stop)
+    if tag == TAG_INTEGER:  # PKCS#1: version is followed by the modulus
+        return _rsa_private_key_fields(buf, 0, end)
+    if version > 1:
+        raise DecodeError("PrivateKeyInfo")
+    nxt = check_rsa_algorithm(buf, nxt, stop)
+    o_start, o_stop = expect(buf, nxt, stop, TAG_OCTET_STRING)
+    key = _rsa_private_key_fields(buf, o_start, o_stop)
+    # The RSAPrivateKey must fill the OCTET STRING exactly.
+    _, _, k_stop = read_tlv(buf, o_start, o_stop)
+    if k_stop != o_stop:
+        raise DecodeError("PrivateKeyInfo")
+    return key
+
+
+def load_private_key_pem(text, in_place=False):
+    """An RsaPrivateKey from PEM text (str or bytes): "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY"
+    (PKCS#8).
+    Encrypted keys are refused with DecodeError.
+
+    ``in_place=True``: ``text`` is a bytearray (e.g. a key file read into one) and is decoded where it
+    lies, destroying it; no second buffer for the DER (what a board with a small heap wants)."""
+    data = text if in_place else pem_bytes(text)
+    for label in (b"RSA PRIVATE KEY", b"PRIVATE KEY"):
+        if has_pem_block(data, label):
+            if in_place:
+                s, e, _ = pem_decode_in_place(data, label)
+                return load_private_key_der(memoryview(data)[s:e])
+            return load_private_key_der(pem_to_der(data, label))
+    if has_pem_block(data, b"ENCRYPTED PRIVATE KEY"):
+        raise DecodeError("encrypted key")
+    raise DecodeError("no PEM block")
+
+
+def public_key_from_spki_der(spki_der):
+    """An RsaPublicKey from a DER SubjectPublicKeyInfo (e.g. ``cert_spki(cert)``)."""
+    n, e = spki_rsa_public(spki_der)
+    try:
+        return _rsa().RsaPublicKey(n, e)
+    except ValueError as exc:
+        raise DecodeError(str(exc))
+
+
+def public_key_from_cert_der(cert_der):
+    """An RsaPublicKey from a DER X.509 certificate."""
+    return public_key_from_spki_der(cert_spki(cert_der))

@@ -7,14 +7,15 @@ The caller hashes (this module imports no hash module) and passes the 32-byte SH
     load_private_key_pem(text_or_bytes) / load_private_key_der(der) -> RsaPrivateKey   (PKCS#1 or PKCS#8)
     public_key_from_spki_der(der) -> RsaPublicKey
 
+The loaders are defined in microticket.der and reached through this module (module __getattr__); this
+module imports nothing, so signing needs neither the parser nor its code in the heap.
+
 The private operation uses the Chinese Remainder Theorem (RFC 8017 section 5.1.2, RSADP step 2.b) and
-checks its result with the public exponent before releasing it, so a fault in one half cannot leak a
+checks its result with the public exponent before releasing it (modulo p and modulo q, which together
+are the check modulo n = p*q with half-size temporaries), so a fault in one half cannot leak a
 factor of n (the Boneh-DeMillo-Lipton attack). Python big-int arithmetic is not constant time: these
 keys are for small devices where a remote timing attacker is the threat model, not a local one.
 """
-
-from microticket import der
-from microticket.errors import DecodeError
 
 # EMSA-PKCS1-v1_5 DigestInfo prefix for SHA-256 (RFC 8017 section 9.2, note 1).
 SHA256_DIGEST_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
@@ -89,7 +90,6 @@ class RsaPrivateKey:
             raise ValueError("bad RSA key")
         if (qinv * q) % p != 1:
             raise ValueError("bad RSA key")
-        self.n = n
         self.e = e
         self.d = d
         self.p = p
@@ -101,94 +101,54 @@ class RsaPrivateKey:
         if e < 3 or not e & 1 or e >= n:
             raise ValueError("bad RSA key")
 
+    @property
+    def n(self):
+        """The modulus: p*q (checked in __init__), computed when asked rather than kept (one 2048-bit
+        integer less in a board's heap; signing never needs it)."""
+        return self.p * self.q
+
     def public_key(self):
         return RsaPublicKey(self.n, self.e)
 
-    def _private_op(self, m):
-        """RSASP1 with CRT (RFC 8017 section 5.2.1, step 2.b), then s^e == m checked."""
+    def _private_op(self, mp, mq):
+        """RSASP1 with CRT (RFC 8017 section 5.2.1, step 2.b) of the message m given as m mod p and
+        m mod q (no full-size integer lives through the exponentiations), then s^e == m checked."""
         p = self.p
         q = self.q
-        s1 = pow(m % p, self.dp, p)
-        s2 = pow(m % q, self.dq, q)
+        s1 = pow(mp, self.dp, p)
+        s2 = pow(mq, self.dq, q)
         h = (self.qinv * (s1 - s2)) % p
+        s1 = None
         s = s2 + q * h
-        if pow(s, self.e, self.n) != m:
+        h = s2 = None
+        # s^e == m (mod n), checked as s^e == m mod p and mod q: the same test (n = p*q) on half-size
+        # numbers, without the 4096-bit temporaries that set a board's smallest heap
+        e = self.e
+        if pow(s % p, e, p) != mp or pow(s % q, e, q) != mq:
             raise RuntimeError("RSA CRT fault")
         return s
 
     def sign_pkcs1_sha256(self, digest32):
         """RSASSA-PKCS1-v1_5-SIGN (RFC 8017 section 8.2.1) of a precomputed SHA-256 digest."""
         k = self.size
-        m = int.from_bytes(bytes(emsa_pkcs1_sha256(digest32, k)), "big")
-        return self._private_op(m).to_bytes(k, "big")
+        em = emsa_pkcs1_sha256(digest32, k)
+        m = int.from_bytes(em, "big")
+        em = None
+        mp = m % self.p
+        mq = m % self.q
+        m = None
+        return self._private_op(mp, mq).to_bytes(k, "big")
 
 
-def _rsa_private_key_fields(buf, off, end):
-    """RSAPrivateKey (RFC 8017 appendix A.1.2) at ``off``: version 0 (two primes) only."""
-    start, stop = der.expect(buf, off, end, der.TAG_SEQUENCE)
-    version, nxt = der.read_uint(buf, start, stop)
-    if version != 0:
-        raise DecodeError("multi-prime RSA")
-    vals = []
-    for _ in range(8):
-        v, nxt = der.read_uint(buf, nxt, stop)
-        vals.append(v)
-    if nxt != stop:
-        raise DecodeError("RSAPrivateKey")
-    try:
-        return RsaPrivateKey(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7])
-    except ValueError as exc:
-        raise DecodeError(str(exc))
+# The key loaders live in microticket.der, next to the parser they drive, and are reached through this
+# module as before (rsa.load_private_key_pem, ...): a board that has loaded its key can then unload the
+# parser, loaders included (microticket.tls.cli_server does), and signing never brings it back.
+_LOADERS = ("load_private_key_der", "load_private_key_pem", "public_key_from_spki_der",
+            "public_key_from_cert_der")
 
 
-def load_private_key_der(der_bytes):
-    """An RsaPrivateKey from DER: PKCS#1 RSAPrivateKey or PKCS#8 PrivateKeyInfo with rsaEncryption.
-
-    PrivateKeyInfo ::= SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier,
-                                  privateKey OCTET STRING (an RSAPrivateKey), ... }   (RFC 5208 / 5958)
-    """
-    buf = memoryview(der_bytes)
-    end = len(buf)
-    start, stop = der.expect(buf, 0, end, der.TAG_SEQUENCE)
-    if stop != end:
-        raise DecodeError("private key")
-    version, nxt = der.read_uint(buf, start, stop)
-    tag, _, _ = der.read_tlv(buf, nxt, stop)
-    if tag == der.TAG_INTEGER:  # PKCS#1: version is followed by the modulus
-        return _rsa_private_key_fields(buf, 0, end)
-    if version > 1:
-        raise DecodeError("PrivateKeyInfo")
-    nxt = der.check_rsa_algorithm(buf, nxt, stop)
-    o_start, o_stop = der.expect(buf, nxt, stop, der.TAG_OCTET_STRING)
-    key = _rsa_private_key_fields(buf, o_start, o_stop)
-    # The RSAPrivateKey must fill the OCTET STRING exactly.
-    _, _, k_stop = der.read_tlv(buf, o_start, o_stop)
-    if k_stop != o_stop:
-        raise DecodeError("PrivateKeyInfo")
-    return key
-
-
-def load_private_key_pem(text):
-    """An RsaPrivateKey from PEM text (str or bytes): "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY" (PKCS#8).
-    Encrypted keys are refused with DecodeError."""
-    data = der.pem_bytes(text)
-    for label in (b"RSA PRIVATE KEY", b"PRIVATE KEY"):
-        if der.has_pem_block(data, label):
-            return load_private_key_der(der.pem_to_der(data, label))
-    if der.has_pem_block(data, b"ENCRYPTED PRIVATE KEY"):
-        raise DecodeError("encrypted key")
-    raise DecodeError("no PEM block")
-
-
-def public_key_from_spki_der(spki_der):
-    """An RsaPublicKey from a DER SubjectPublicKeyInfo (e.g. ``der.cert_spki(cert)``)."""
-    n, e = der.spki_rsa_public(spki_der)
-    try:
-        return RsaPublicKey(n, e)
-    except ValueError as exc:
-        raise DecodeError(str(exc))
-
-
-def public_key_from_cert_der(cert_der):
-    """An RsaPublicKey from a DER X.509 certificate."""
-    return public_key_from_spki_der(der.cert_spki(cert_der))
+def __getattr__(name):
+    if name in _LOADERS:
+        from microticket import der
+        return getattr(der, name)
+    raise AttributeError(name)

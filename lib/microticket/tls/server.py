@@ -11,6 +11,7 @@ ticket with a fresh ticket (Figure 2), a rejected ticket falling back to a full 
 handshake is empty (nothing is cached); on resumption the client's session ID is echoed (section 3.4).
 """
 
+import gc
 from micropython import const
 
 from microticket import crypto
@@ -20,6 +21,10 @@ from microticket.tls import messages as M
 from microticket.tls.conn import Connection
 
 F = None  # microticket.tls.msg_full, imported by the first ClientHello
+_state = None  # microticket.state, imported by the first ticket issued
+# the gc.collect() calls below lay out a MicroPython heap (gc.mem_free exists there only); CPython frees by
+# reference counting and gains nothing from a full collection per handshake
+_COLLECT = hasattr(gc, "mem_free")
 
 _ST_OPEN = const(100)
 _VERSION_TLS12 = const(0x0303)
@@ -101,15 +106,21 @@ class ServerConfig:
         self.accept_rfc4507 = accept_rfc4507
         self.max_fragment = max_fragment
         self.keylog = keylog
-        # hs_cap bounds an incoming message (a ClientHello with a ticket); wb_cap the first flight:
-        # ServerHello, Certificate chain, ServerKeyExchange with its signature, NewSessionTicket
-        self.hs_cap = hs_cap or 4096
-        wb = 1536 + (rsa_key.size if rsa_key is not None else 0)
-        for c in self.cert_chain:
-            wb += len(c) + 3
-        if ring is not None:
-            wb += ring.max_ticket
-        self.wb_cap = wb
+        # hs_cap bounds an incoming message (a ClientHello with a ticket): 4096, or with smaller records
+        # (a board profile) one record's plaintext, the largest ClientHello the record layer takes in one
+        # record, but never under 2048 (a client may split a ClientHello over records)
+        self.hs_cap = hs_cap or min(4096, max(2048, max_fragment))
+        # wb_cap: the largest flight the engine composes before framing it, from the credentials' sizes:
+        # ServerHello (<= 128 bytes with every extension) | Certificate | ServerKeyExchange (header 4,
+        # hint, ECDH params 36, signature) | ServerHelloDone; or ServerHello | NewSessionTicket; or
+        # NewSessionTicket | Finished
+        first = 128 + 4 + 2 + len(psk_hint) + 36 + 4
+        if rsa_key is not None:
+            first += 4 + rsa_key.size + 7
+            for c in self.cert_chain:
+                first += len(c) + 3
+        nst = 128 + 10 + (ring.max_ticket if ring is not None else 0) + 16
+        self.wb_cap = (first if first > nst else nst) + 64
         # the output buffer; 0: a flight plus one full record (see Connection)
         self.out_cap = out_cap
 
@@ -140,6 +151,8 @@ class TlsServer(Connection):
         # the handshake's short-lived allocations leave (measured: a smaller heap than importing it first)
         global F
         if F is None:
+            if _COLLECT:
+                gc.collect()  # garbage out of the way first: the module's objects take its holes
             from microticket.tls import msg_full as F
         ch = F.decode_client_hello(Reader(body))
         if ch.version < _VERSION_TLS12:
@@ -237,6 +250,8 @@ class TlsServer(Connection):
             self._send_finished()
             self.state = _S_R_CCS
             return
+        # the ClientHello's objects (extensions, suites, ...) are done with: the signature gets their room
+        ch = exts = sh = ext = groups = sigalgs = None
         if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
             s = w.pos
             F.encode_certificate(w, self.cfg.cert_chain)
@@ -336,11 +351,16 @@ class TlsServer(Connection):
         else:
             p0 = w.pos
             F.encode_ecdh_params(w, pub)
-            params = bytes(self._wv[p0:w.pos])
             h = crypto.hash_new("sha256", self.client_random)
             h.update(self.server_random)
-            h.update(params)
-            sig = self.cfg.rsa_key.sign_pkcs1_sha256(h.digest())
+            h.update(self._wv[p0:w.pos])  # the params as they lie in the flight buffer
+            digest = h.digest()
+            h = pub = None
+            # the signature is the handshake's peak: its big-int temporaries need runs of free blocks, so
+            # the garbage of the handshake so far is freed first and they start from the lowest holes
+            if _COLLECT:
+                gc.collect()
+            sig = self.cfg.rsa_key.sign_pkcs1_sha256(digest)
             w.u16(_SIG_RSA_PKCS1_SHA256)
             w.vec(2, sig)
         w.end(mark)
@@ -349,16 +369,21 @@ class TlsServer(Connection):
     def _send_ticket(self):
         """NewSessionTicket (RFC 5077 section 3.3); a zero-length ticket when sealing fails after the
         ServerHello already promised one."""
-        from microticket.state import StatePlaintext, AUTH_PSK, AUTH_ANONYMOUS
+        global _state
+        if _state is None:
+            if _COLLECT:
+                gc.collect()  # as for msg_full: measured, a smaller minimum heap than importing into garbage
+            from microticket import state as _state
         ring = self.cfg.ring
         ticket = b""
         hint = 0
         try:
             # the client authenticates with the PSK, or not at all (ECDHE_RSA without client certificates)
-            auth = AUTH_PSK if self.suite != _ECDHE_RSA_WITH_AES_128_CBC_SHA256 else AUTH_ANONYMOUS
-            st = StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
-                                identity=self.psk_identity, timestamp=self.now, ems=self.ems,
-                                created=self._created, server_name=self.server_name)
+            auth = _state.AUTH_PSK if self.suite != _ECDHE_RSA_WITH_AES_128_CBC_SHA256 else \
+                _state.AUTH_ANONYMOUS
+            st = _state.StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
+                                       identity=self.psk_identity, timestamp=self.now, ems=self.ems,
+                                       created=self._created, server_name=self.server_name)
             ticket = ring.seal(st.encode(), self.now, self._created)
             hint = ring.lifetime - (self.now - self._created)
             if hint < 0:
