@@ -158,7 +158,7 @@ def test_unknown_critical_payload_inside_sk():
     hdr = bytearray(raw[:C.HDR_LEN])
     hdr[24:28] = total.to_bytes(4, "big")
     msg = bytes(hdr) + bytes((C.PT_IDI, 0)) + (4 + len(body) + 16).to_bytes(2, "big") + body
-    msg += k.h_ai.mac(msg)[:16]
+    msg += crypto.Hmac(k.sk_ai).mac(msg)[:16]
     (r,) = gw.handle(msg, T0, b"p")
     rm = M.decode(r)
     inner_r = K.unprotect(k, rm, False)
@@ -329,7 +329,7 @@ def _sk_raw(k, from_initiator, spi_i, spi_r, exch, flags, msg_id, first, plain_c
     total = C.HDR_LEN + sk_len
     hdr = spi_i + spi_r + bytes((C.PT_SK, 0x20, exch, flags)) + msg_id.to_bytes(4, "big") + total.to_bytes(4, "big")
     msg = hdr + bytes((first, 0)) + sk_len.to_bytes(2, "big") + iv + ct
-    return msg + (k.h_ai if from_initiator else k.h_ar).mac(msg)[:16]
+    return msg + crypto.Hmac(k.sk_ai if from_initiator else k.sk_ar).mac(msg)[:16]
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -24,6 +24,9 @@ never.
 
 import sys
 
+# Heap (a board resuming runs this module): few functions, short strings (strings of more than 10
+# characters are heap objects even when the .mpy runs from ROMFS), option names shared with the gateway.
+
 
 def _out(line):
     print(line)
@@ -40,31 +43,19 @@ def _parse(argv, flags, values):
     i = 0
     while i < len(argv):
         a = argv[i]
-        if a.startswith("--"):
+        if a[:2] == "--":
             name = a[2:]
             if name in flags:
                 opts[name] = True
-            elif name in values:
-                if i + 1 >= len(argv):
-                    raise ValueError("missing value for " + a)
-                opts[name] = argv[i + 1]
+            elif name in values and i + 1 < len(argv):
                 i += 1
+                opts[name] = argv[i]
             else:
-                raise ValueError("unknown option " + a)
+                raise ValueError(a)
         else:
             pos.append(a)
         i += 1
     return pos, opts
-
-
-def _hex(s, name):
-    try:
-        b = bytes.fromhex(s)
-    except ValueError:
-        raise ValueError(name + " must be hex")
-    if not b:
-        raise ValueError(name + " is empty")
-    return b
 
 
 def gateway_main(argv):
@@ -72,104 +63,85 @@ def gateway_main(argv):
     return main(argv)
 
 
-
-
 def initiate_main(argv):
+    from microticket.ike import initiator as I, ticketstore, udp
     try:
         pos, o = _parse(argv, ("nat-t", "full", "child", "no-ticket", "ticket-later", "delete", "debug-keys"),
                         ("psk", "id", "remote-id", "store", "group", "groups", "auth-mode", "timeout"))
+        store = ticketstore.TicketStore(o["store"])
         if pos[:1] == ["logout"]:
-            if "store" not in o:
-                raise ValueError("--store is required")
-            from microticket.ike.ticketstore import TicketStore
-            TicketStore(o["store"]).logout()
+            store.logout()
             _out("logout: tickets deleted")
             return 0
-        if len(pos) != 2:
-            raise ValueError("HOST PORT expected")
-        host = pos[0]
-        port = int(pos[1])
-        for need in ("psk", "id", "store"):
-            if need not in o:
-                raise ValueError("--" + need + " is required")
-        psk = _hex(o["psk"], "--psk")
-        group = int(o.get("group", "31"))
-        if group not in (14, 31):
-            raise ValueError("--group must be 14 or 31")
-        groups = (group,)
-        if "groups" in o:
-            groups = tuple([int(g) for g in o["groups"].split(",")])
-            if group not in groups or [g for g in groups if g not in (14, 31)]:
-                raise ValueError("--groups must list 14 and/or 31, --group among them")
+        host, port = pos
+        port = int(port)
+        psk = bytes.fromhex(o["psk"])
+        group = int(o.get("group", 31))
+        groups = tuple([int(g) for g in o.get("groups", str(group)).split(",")])
         auth_mode = o.get("auth-mode", "signed")
-        if auth_mode not in ("signed", "message"):
-            raise ValueError("--auth-mode must be signed or message")
-        timeout = float(o.get("timeout", "20"))
-    except (ValueError, IndexError) as e:
-        _out("usage error: " + str(e))
+        if not psk or group not in groups or [g for g in groups if g not in (14, 31)] \
+                or auth_mode not in ("signed", "message"):
+            raise ValueError("--psk, --group(s) or --auth-mode")
+        timeout = float(o.get("timeout", 20))
+        idi = o["id"]
+    except (ValueError, KeyError) as e:
+        # a missing option or value, bad hex, no HOST PORT, a group or mode not offered
+        _out("usage error: %s" % e)
         return 2
-    from microticket.ike.initiator import Initiator, ESTABLISHED, INFO_SENT, FAILED, CLOSED
-    from microticket.ike.ticketstore import TicketStore
-    from microticket.ike import udp
-    store = TicketStore(o["store"])
     peer = "%s:%d" % (host, port)
     now = udp.now()
-    rec = None if o.get("full") else store.take(peer, now)
-    later = bool(o.get("ticket-later"))
-    ini = Initiator(psk, o["id"], idr=o.get("remote-id"), group=group, groups=groups, ticket=rec,
-                    request_ticket=not o.get("no-ticket") and not later, child=bool(o.get("child")),
-                    marker=bool(o.get("nat-t")) or port != 500, auth_mode=auth_mode,
-                    debug_keys=bool(o.get("debug-keys")))
-    state = [False]  # established
-
-    def report(events):
-        for ev in events:
-            k = ev[0]
-            if k == "established":
-                state[0] = True
-                _out("established: " + ev[1])
-            elif k == "ticket":
-                store.put(peer, ev[2])
-                _out("ticket: lifetime %d" % ev[1])
-            elif k == "ticket_ack":
-                _out("ticket: ack")
-            elif k == "ticket_nack":
-                _out("ticket: nack")
-            elif k == "ticket_none":
-                _out("ticket: none")
-            elif k == "resume_rejected":
-                _out("resume: rejected")
-            elif k in ("ticket_expired", "ticket_unusable"):
-                _out("resume: " + k[7:] + " ticket not presented")
-            elif k == "child_refused":
-                _out("child: " + ev[1])
-            elif k == "ticket_invalidated":
-                store.delete(peer)
-            elif k == "keys":
-                from microticket.ike.dh import KEY_NAMES  # not loaded without --debug-keys
-                for name in KEY_NAMES:
-                    _out("key: %s %s" % (name, ev[1][name]))
-                _out("key: group %d" % ini.group)
-            elif k == "failed":
-                _out("failed: " + ev[1])
-            elif k == "closed":
-                _out("closed: " + ev[1])
-
+    later = "ticket-later" in o
+    ini = I.Initiator(psk, idi, idr=o.get("remote-id"), group=group, groups=groups,
+                      ticket=None if "full" in o else store.take(peer, now),
+                      request_ticket="no-ticket" not in o and not later, child="child" in o,
+                      marker="nat-t" in o or port != 500, auth_mode=auth_mode, debug_keys="debug-keys" in o)
+    up = False
     s = udp.open_udp(host, port)
     try:
-        if ini.marker:
-            ini.addrs = udp.local_addrs(s, host, port)
-        report(udp.pump(ini, s, timeout))
-        if ini.state == ESTABLISHED and not ini.want_ticket and not later:
-            _out("ticket: none")
-        if ini.state == ESTABLISHED and later:
-            ini.request_ticket(udp.now())
-            report(udp.pump(ini, s, timeout, start=False))
-        if ini.state == ESTABLISHED and o.get("delete"):
-            ini.delete(udp.now())
-            report(udp.pump(ini, s, timeout, start=False))
+        a = udp.local_addrs(s, host, port) if ini.marker else None
+        if a is not None:
+            ini.addrs = a
+        step = 0
+        while True:
+            for ev in udp.pump(ini, s, timeout, start=not step):
+                k = ev[0]
+                if k == "established":
+                    up = True
+                    _out("established: " + ev[1])
+                elif k == "ticket":
+                    store.put(peer, ev[2])
+                    _out("ticket: lifetime %d" % ev[1])
+                elif k[:7] == "ticket_":   # ticket_ack|nack|none|expired|unusable|invalidated
+                    k = k[7:]
+                    if k == "invalidated":
+                        store.delete(peer)
+                    elif len(k) > 4:
+                        _out("resume: " + k + " ticket not presented")
+                    else:
+                        _out("ticket: " + k)
+                elif k == "resume_rejected":
+                    _out("resume: rejected")
+                elif k == "keys":
+                    from microticket.ike.dh import KEY_NAMES  # not loaded without --debug-keys
+                    for name in KEY_NAMES:
+                        _out("key: %s %s" % (name, ev[1][name]))
+                    _out("key: group %d" % ini.group)
+                elif k in ("failed", "closed"):
+                    _out(k + ": " + ev[1])
+                elif k == "child_refused":
+                    _out("child: " + ev[1])
+            if ini.state != I.ESTABLISHED:
+                break
+            if step == 0 and not ini.want_ticket and not later:
+                _out("ticket: none")
+            step += 1
+            if step == 1 and later:
+                ini.request_ticket(udp.now())
+            elif step <= 2 and "delete" in o:
+                step = 2
+                ini.delete(udp.now())
+            else:
+                break
     finally:
         s.close()
-    if not state[0] or ini.state == FAILED:
-        return 1
-    return 0
+    return 0 if up and ini.state != I.FAILED else 1

@@ -32,6 +32,8 @@ _ATTR_KEY_LENGTH = const(14)
 _AUTH_HMAC_SHA2_256_128 = const(12)
 _CHILDLESS_IKEV2_SUPPORTED = const(16418)
 _COOKIE = const(16390)
+_NAT_DETECTION_SOURCE_IP = const(16388)
+_NAT_DETECTION_DESTINATION_IP = const(16389)
 _ENCR_AES_CBC = const(12)
 _ESN_NONE = const(0)
 _FLAG_I = const(8)
@@ -64,9 +66,38 @@ _TT_INTEG = const(3)
 _TT_PRF = const(2)
 
 GROUPS = (14, 31)
-BODIES = ("sa_body", "parse_sa", "ke_body", "parse_ke", "parse_id", "ts_body", "parse_ts", "ike_proposal",
+BODIES = ("decode", "strip_marker", "natd_hash", "sa_body", "parse_sa", "ke_body", "parse_ke", "parse_id",
+          "ts_body", "parse_ts", "ike_proposal",
           "select_ike_proposal", "check_ike_choice", "child_proposal", "parse_notify", "delete_body",
           "parse_delete", "skeyseed_full", "prf_psk_key", "psk_auth")
+
+
+def strip_marker(data):
+    """message.strip_marker: remove the RFC 3948 non-ESP marker if present. Returns (data, had_marker).
+    A real IKE message never starts with four zero octets (SPIi is never zero)."""
+    if len(data) >= 4 and data[0] == 0 and data[1] == 0 and data[2] == 0 and data[3] == 0:
+        return data[4:], True
+    return data, False
+
+
+def natd_hash(spi_i, spi_r, ip4, port):
+    """keys.natd_hash: SHA-1(SPIi | SPIr | IPv4 address (4 bytes) | port) (RFC 7296 section 2.23)."""
+    return crypto.sha1(spi_i + spi_r + ip4 + bytes((port >> 8, port & 0xFF)))
+
+
+def natd(ini):
+    """The initiator's N(NAT_DETECTION_SOURCE_IP), N(NAT_DETECTION_DESTINATION_IP) (SPIr zero), or []."""
+    if ini.addrs is None:
+        return []
+    lip, lport, rip, rport = ini.addrs
+    z = bytes(8)  # SPIr is zero in the first request
+    return [(_PT_NOTIFY, M.notify_body(_NAT_DETECTION_SOURCE_IP, natd_hash(ini.spi_i, z, lip, lport))),
+            (_PT_NOTIFY, M.notify_body(_NAT_DETECTION_DESTINATION_IP, natd_hash(ini.spi_i, z, rip, rport)))]
+
+
+def decode(data):
+    """message.decode: header and payloads of a datagram in one call (tests, tools; not the engines)."""
+    return M.decode_payloads(M.decode_header(data))
 
 
 def keypair(group, rng):
@@ -116,7 +147,7 @@ def init_send(ini, now):
     pl.append((_PT_SA, sa_body([ike_proposal(ini.groups)])))
     pl.append((_PT_KE, ke_body(ini.group, ini._dh_pub)))
     pl.append((_PT_NONCE, ini.ni))
-    pl.extend(ini._natd())
+    pl.extend(natd(ini))
     if not ini.child:
         pl.append((_PT_NOTIFY, M.notify_body(_CHILDLESS_IKEV2_SUPPORTED)))
     ini._request(M.encode(ini.spi_i, ini.spi_r, _IKE_SA_INIT, _FLAG_I, 0, pl), now, 1)  # INIT_SENT
@@ -654,7 +685,9 @@ def child_proposal(spi):
 
 
 def parse_notify(body):
-    ntype = M._notify_type(body)
+    if len(body) < 4 or 4 + body[1] > len(body):
+        raise DecodeError("truncated")
+    ntype = (body[2] << 8) | body[3]
     n = 4 + body[1]
     return body[0], bytes(body[4:n]), ntype, bytes(body[n:])
 
@@ -708,3 +741,14 @@ def dump_keys(k, auth_i=None, auth_r=None, spi_i=None, spi_r=None):
         if vals[i] is not None:
             d[KEY_NAMES[i]] = vals[i].hex()
     return d
+
+
+# --- the Initiator's entry (initiator._dh): one name there instead of one per step ------------------------
+
+STATE_NAMES = ("idle", "init-sent", "auth-sent", "resume-sent", "established", "info-sent", "closed", "failed")
+
+
+def op(n, *args):
+    """Step ``n`` of the initiator (the order of initiator._OP_*) with ``args``."""
+    return (init_start, init_send, init_response, info_response, info_request, rekey_request, peer_request,
+            old_sa, psk_auth, child_payloads, dump_keys, natd)[n](*args)

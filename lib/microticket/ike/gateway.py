@@ -491,7 +491,7 @@ class Gateway:
         sa.tokens = []
 
 
-# --- blocking UDP service (udp.serve_gateway) and the ike-gateway command (cli.gateway_main) -----------
+# --- blocking UDP service (serve) and the ike-gateway command (cli.gateway_main) -----------
 
 def _peer_key(addr):
     if isinstance(addr, tuple):
@@ -541,14 +541,16 @@ _GW_OPTS = ("port", "psk", "id", "tickets", "keys", "host", "lifetime", "reauth"
 def main(argv):
     """``ike-gateway`` (see microticket.ike.cli)."""
     import time
-    from microticket.ike.cli import _parse, _hex, _out
+    from microticket.ike.cli import _parse, _out
     try:
         pos, o = _parse(argv, _GW_FLAGS, _GW_OPTS)
         for need in ("port", "psk", "id"):
             if need not in o:
                 raise ValueError("--" + need + " is required")
         port = int(o["port"])
-        psk = _hex(o["psk"], "--psk")
+        psk = bytes.fromhex(o["psk"])
+        if not psk:
+            raise ValueError("--psk is empty")
         mode = o.get("tickets", "value")
         if mode not in ("value", "reference"):
             raise ValueError("--tickets must be value or reference")

@@ -40,8 +40,13 @@ auth (method), suite (encr, keylen, prf, integ), sk_d. The engine never reuses o
 record consumes it, and an expired record is never presented (section 4.3.1).
 
 Heap: this module holds the resumption path only. IKE_SA_INIT (DH, SA/KE), the Child SA request, the
-INFORMATIONAL exchanges, requests from the responder and the debug key-dump are in dh.py, imported on first
-use; the messages AUTH signs and the ticket record are dropped once IKE_AUTH completes.
+INFORMATIONAL exchanges, requests from the responder, NAT detection payloads and the debug key-dump are in
+dh.py, imported on first use and entered through one function (``_dh``), so this module holds no name of
+theirs (from ROMFS every name is a heap qstr; the qstr pool grows by doubling, ~3.5 KB at a time). Each
+buffer is dropped at its last use: the ticket record once the keys are derived, the first request once AUTH
+is computed, the answered request and the message AUTH signed once IKE_AUTH completes. The instance's dict is
+sized once, in __init__ (defaults that rarely change are class attributes); a received datagram is kept as a
+view, not copied. State names for printing: ``dh.STATE_NAMES``.
 """
 
 from micropython import const
@@ -67,8 +72,6 @@ _IKE_SA_INIT = const(34)
 _IKE_SESSION_RESUME = const(38)
 _INFORMATIONAL = const(37)
 _INVALID_KE_PAYLOAD = const(17)
-_NAT_DETECTION_DESTINATION_IP = const(16389)
-_NAT_DETECTION_SOURCE_IP = const(16388)
 _NO_ADDITIONAL_SAS = const(35)
 _PRF_HMAC_SHA2_256 = const(5)
 _PROTO_IKE = const(1)
@@ -100,17 +103,37 @@ def _name(t):
     return notify_name(t)
 
 
+# The steps outside a resumption live in dh.py (the full exchange, INFORMATIONAL exchanges, requests from the
+# responder, rekeying, the debug key-dump), loaded on first use and entered through ONE function, dh.op(n, ...),
+# so this module names none of them (every name is a qstr, and the qstr pool grows by doubling).
+_OP_INIT_START = const(0)
+_OP_INIT_SEND = const(1)
+_OP_INIT_RESPONSE = const(2)
+_OP_INFO_RESPONSE = const(3)
+_OP_INFO_REQUEST = const(4)
+_OP_REKEY_REQUEST = const(5)
+_OP_PEER_REQUEST = const(6)
+_OP_OLD_SA = const(7)
+_OP_PSK_AUTH = const(8)
+_OP_CHILD_PAYLOADS = const(9)
+_OP_DUMP_KEYS = const(10)
+_OP_NATD = const(11)
+
+
+def _dh(n, *args):
+    from microticket.ike import dh
+    return dh.op(n, *args)
+
+
 # states
-IDLE = const(0)
+_IDLE = const(0)
 INIT_SENT = const(1)
 AUTH_SENT = const(2)
-RESUME_SENT = const(3)
+_RESUME_SENT = const(3)  # (private: no name in the heap; tests and dh.py use the number)
 ESTABLISHED = const(4)
 INFO_SENT = const(5)
 CLOSED = const(6)
 FAILED = const(7)
-
-STATE_NAMES = ("idle", "init-sent", "auth-sent", "resume-sent", "established", "info-sent", "closed", "failed")
 
 _MAX_COOKIE_RETRIES = const(3)
 _MAX_KE_RETRIES = const(2)
@@ -135,6 +158,14 @@ def make_id(name):
 class Initiator:
     orig = True  # we are the original initiator of the IKE SA (False after a rekey the responder initiated)
     _old = None  # set by dh.py after a rekey: the replaced IKE SA until its Delete is done
+    # Defaults as class attributes: an instance's dict holds only what differs (a smaller table in the heap)
+    dropped = _cookie_tries = 0
+    _cookie = _rt = idr_body = addrs = None
+    want_ticket = True
+    child = marker = debug_keys = False
+    auth_mode = K.AUTH_SIGNED
+    rto = 1.0
+    max_tries = 5
 
     def __init__(self, psk, idi, idr=None, group=31, groups=None, rng=None, request_ticket=True,
                  child=False, marker=False, addrs=None, auth_mode=K.AUTH_SIGNED, ticket=None,
@@ -145,38 +176,44 @@ class Initiator:
         if idr is not None:
             t, d = make_id(idr)
             self.idr_body = M.id_body(t, d)
-        else:
-            self.idr_body = None
         self.group = group
         self.groups = groups or ((group,) + tuple([g for g in (_DH_MODP2048, _DH_CURVE25519) if g != group]))
         if group not in self.groups:
             raise ValueError("group not offered")
         self.rng = rng or crypto.urandom
-        self.want_ticket = request_ticket
-        self.child = child
-        self.marker = marker
-        self.addrs = addrs  # (local_ip4, local_port, remote_ip4, remote_port) for NAT detection, or None
-        self.auth_mode = auth_mode
-        self.ticket = ticket
-        self.rto = rto
-        self.max_tries = max_tries
-        self.debug_keys = debug_keys
-        self.state = IDLE
-        self.resumed = False
-        self.new_ticket = None  # the record of a ticket received on this SA
-        self.ticket_status = None  # "lifetime" | "ack" | "nack" | "none"
-        self.dropped = 0
+        # only what differs from the class defaults goes into the instance's dict (it stays one table size
+        # smaller through a resumption: a rehash is a new table while the old one is still held)
+        if not request_ticket:
+            self.want_ticket = False
+        if child:
+            self.child = child
+        if marker:
+            self.marker = marker
+        if addrs is not None:
+            self.addrs = addrs  # (local_ip4, local_port, remote_ip4, remote_port) for NAT detection, or None
+        if auth_mode != K.AUTH_SIGNED:
+            self.auth_mode = auth_mode
+        if ticket is not None:
+            self._rt = ticket  # the record start() presents (it is taken from here: never used twice)
+        if rto != 1.0:
+            self.rto = rto
+        if max_tries != 5:
+            self.max_tries = max_tries
+        if debug_keys:
+            self.debug_keys = debug_keys
+        self.state = _IDLE
         self._out = []
         self._ev = []
-        self._deadline = None
-        self._req = None
-        self._tries = 0
-        self._cookie = None
-        self._cookie_tries = 0
+        # what every exchange sets, created now: the instance's dict reaches its final size here, while the
+        # heap is still in one piece, instead of being rehashed (a new table) in the middle of an exchange
+        self.spi_i = self.spi_r = self.ni = self.nr = self.keys = self._req = self._deadline = None
+        self._init_raw = self._resp_raw = self._auth_i = None
+        self.new_ticket = None  # the record of a ticket received on this SA
+        self.ticket_status = None  # "lifetime" | "ack" | "nack" | "none"
+        self.msg_id = self._tries = 0
+        self.resumed = False
         # set by dh.py when used: _ke_tries (INVALID_KE_PAYLOAD retries), _dh_priv/_dh_pub, _info,
         # _peer_next/_peer_resp (requests from the responder: next Message ID, our cached response)
-        self._init_raw = self._resp_raw = self._rt = self._auth_i = None
-        self.keys = None
 
     # ---- caller API -------------------------------------------------------------------------------
     def datagrams(self):
@@ -192,13 +229,10 @@ class Initiator:
     def deadline(self):
         return self._deadline
 
-    def state_name(self):
-        return STATE_NAMES[self.state]
-
     def start(self, now):
-        t = self.ticket
-        self.ticket = None
+        t = self._rt
         if t is not None:
+            self._rt = None
             exp = t.get("expires") if isinstance(t, dict) else None
             why = "ticket_unusable"
             if not isinstance(exp, (int, float)):
@@ -222,14 +256,14 @@ class Initiator:
                 self.spi_i = self.rng(8)
                 self.spi_r = bytes(8)
                 self.ni = self.rng(32)
-                self._cookie = None
-                self._cookie_tries = 0
+                if self._cookie_tries:  # (a second start() on this object)
+                    self._cookie = None
+                    self._cookie_tries = 0
                 self.msg_id = 0
                 self._send_resume(now)
                 return
             self._ev.append((why,))
-        from microticket.ike import dh  # the full exchange: not loaded by a program that only resumes
-        dh.init_start(self, now)
+        _dh(_OP_INIT_START, self, now)
 
     def on_timer(self, now):
         if self._deadline is None or now < self._deadline:
@@ -243,32 +277,32 @@ class Initiator:
 
     def receive(self, data, now):
         try:
-            data, _ = M.strip_marker(data)
-            m = M.decode_header(data)
+            # a received bytes object never changes: the message is a view of it (no copy without the marker)
+            # (the RFC 3948 non-ESP marker: a real IKE message never starts with four zero octets)
+            keep = type(data) is bytes
+            if len(data) >= 4 and not (data[0] | data[1] | data[2] | data[3]):
+                data = memoryview(data)[4:] if keep else data[4:]
+            m = M.decode_header(data, keep)
             if m.spi_i != self.spi_i:
                 if self._old is None:
                     raise DecodeError("not our SA")
-                from microticket.ike import dh  # the IKE SA replaced by a rekey (Delete of it, its response)
-                dh.old_sa(self, m, now)
+                _dh(_OP_OLD_SA, self, m, now)
                 return
             if not m.is_response():
-                from microticket.ike import dh  # requests from the responder (liveness, Delete) live there
-                dh.peer_request(self, m, now)
+                _dh(_OP_PEER_REQUEST, self, m, now)
                 return
             if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator() == self.orig:
                 raise DecodeError("unexpected response")
             M.decode_payloads(m)
             st = self.state
             if st == INIT_SENT and m.exch == _IKE_SA_INIT:
-                from microticket.ike import dh
-                dh.init_response(self, m, now)
-            elif st == RESUME_SENT and m.exch == _IKE_SESSION_RESUME:
+                _dh(_OP_INIT_RESPONSE, self, m, now)
+            elif st == _RESUME_SENT and m.exch == _IKE_SESSION_RESUME:
                 self._on_resume(m, now)
             elif st == AUTH_SENT and m.exch == _IKE_AUTH and m.spi_r == self.spi_r:
                 self._on_auth(m, now)
             elif st == INFO_SENT and m.spi_r == self.spi_r:  # INFORMATIONAL, or CREATE_CHILD_SA (rekey)
-                from microticket.ike import dh
-                dh.info_response(self, m, now)
+                _dh(_OP_INFO_RESPONSE, self, m, now)
             else:
                 raise DecodeError("response does not fit the state")
         except (DecodeError, IkeNotifyError):
@@ -277,19 +311,16 @@ class Initiator:
 
     def request_ticket(self, now):
         """Ask for a ticket in an INFORMATIONAL exchange (RFC 5723 section 4.1)."""
-        from microticket.ike import dh
-        dh.info_request(self, "ticket", now)
+        _dh(_OP_INFO_REQUEST, self, "ticket", now)
 
     def rekey(self, now):
         """Rekey the IKE SA (RFC 7296 section 2.18) with N(TICKET_REQUEST) (RFC 5723 section 4.1); the old
         SA's ticket is invalidated (section 6.2) and the old SA deleted."""
-        from microticket.ike import dh
-        dh.rekey_request(self, now)
+        _dh(_OP_REKEY_REQUEST, self, now)
 
     def delete(self, now):
         """Delete the IKE SA (RFC 7296 section 1.4.1); the ticket of this SA is invalidated (RFC 5723 6.2)."""
-        from microticket.ike import dh
-        dh.info_request(self, "delete", now)
+        _dh(_OP_INFO_REQUEST, self, "delete", now)
 
     # ---- sending ----------------------------------------------------------------------------------
     def _emit(self, raw):
@@ -299,20 +330,14 @@ class Initiator:
 
     def _request(self, raw, now, state):
         """Send a new request (retransmitted by on_timer) and enter ``state``."""
-        if state == INIT_SENT or state == RESUME_SENT:
-            self._init_raw = raw  # the RealMessage that AUTH signs
+        d = self._emit(raw)
+        if state == INIT_SENT or state == _RESUME_SENT:
+            # the RealMessage that AUTH signs: a view of the datagram kept for retransmission, not a copy
+            self._init_raw = memoryview(d)[4:] if self.marker else d
         self.state = state
-        self._req = self._emit(raw)
+        self._req = d
         self._tries = 1
         self._deadline = now + self.rto
-
-    def _natd(self):
-        if self.addrs is None:
-            return []
-        lip, lport, rip, rport = self.addrs
-        z = bytes(8)  # SPIr is zero in the first request
-        return [(_PT_NOTIFY, M.notify_body(_NAT_DETECTION_SOURCE_IP, K.natd_hash(self.spi_i, z, lip, lport))),
-                (_PT_NOTIFY, M.notify_body(_NAT_DETECTION_DESTINATION_IP, K.natd_hash(self.spi_i, z, rip, rport)))]
 
     def _send_resume(self, now):
         pl = []
@@ -320,8 +345,9 @@ class Initiator:
             pl.append((_PT_NOTIFY, M.notify_body(_COOKIE, self._cookie)))
         pl.append((_PT_NONCE, self.ni))
         pl.append((_PT_NOTIFY, M.notify_body(_TICKET_OPAQUE, bytes.fromhex(self._rt["ticket"]))))
-        pl.extend(self._natd())
-        self._request(M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl), now, RESUME_SENT)
+        if self.addrs is not None:
+            pl.extend(_dh(_OP_NATD, self))  # N(NAT_DETECTION_*) (dh.natd)
+        self._request(M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl), now, _RESUME_SENT)
 
     def _keyed(self, m, nr, skeyseed):
         """The IKE SA keys from SKEYSEED once the first response is accepted."""
@@ -336,16 +362,17 @@ class Initiator:
         if self.resumed:
             auth = K.resume_auth(self.auth_mode, k.sk_pi, self._init_raw, self.nr, self.idi_body)
         else:
-            from microticket.ike import dh
-            auth = dh.psk_auth(self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
-        self._auth_i = auth
+            auth = _dh(_OP_PSK_AUTH, self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
+        if self.debug_keys:  # (the key dump shows it)
+            self._auth_i = auth
+        # the first request (and the view of it AUTH signed) is done with: out of the heap before IKE_AUTH
+        self._init_raw = self._req = None
         inner = [(_PT_IDI, self.idi_body)]
         if self.idr_body is not None:
             inner.append((_PT_IDR, self.idr_body))
         inner.append((_PT_AUTH, M.auth_body(_AUTH_PSK, auth)))
         if self.child:
-            from microticket.ike import dh
-            dh.child_payloads(self, inner)
+            _dh(_OP_CHILD_PAYLOADS, self, inner)
         if self.want_ticket:
             inner.append((_PT_NOTIFY, M.notify_body(_TICKET_REQUEST)))
         self.msg_id = 1
@@ -365,8 +392,7 @@ class Initiator:
         if self.resumed:  # (re)send the first request with the cookie
             self._send_resume(now)
         else:
-            from microticket.ike import dh
-            dh.init_send(self, now)
+            _dh(_OP_INIT_SEND, self, now)
         return True
 
     def _on_resume(self, m, now):
@@ -375,8 +401,7 @@ class Initiator:
         if m.notify(_TICKET_NACK) is not None:
             # RFC 5723 section 4.3.2: the ticket is refused; run a regular exchange
             self._ev.append(("resume_rejected",))
-            from microticket.ike import dh
-            dh.init_start(self, now)
+            _dh(_OP_INIT_START, self, now)
             return
         err = m.error_notify()
         if err is not None:
@@ -389,6 +414,7 @@ class Initiator:
         self.idi_body = bytes.fromhex(t["idi"])
         self.idr_body = bytes.fromhex(t["idr"])
         self._keyed(m, nr, K.skeyseed_resume(bytes.fromhex(t["sk_d"]), self.ni, nr))
+        self._rt = t = None  # the record's last use: its hex strings leave the heap before IKE_AUTH
         self._send_auth(now)
 
     def _on_auth(self, m, now):
@@ -409,8 +435,7 @@ class Initiator:
         if self.resumed:
             want = K.resume_auth(self.auth_mode, k.sk_pr, self._resp_raw, self.ni, idr)
         else:
-            from microticket.ike import dh
-            want = dh.psk_auth(self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
+            want = _dh(_OP_PSK_AUTH, self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
         if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
             self._fail("AUTHENTICATION_FAILED")
             return
@@ -419,10 +444,12 @@ class Initiator:
         self.msg_id = 2
         self.state = ESTABLISHED
         if self.debug_keys:
-            from microticket.ike import dh
-            self._ev.append(("keys", dh.dump_keys(k, self._auth_i, got, self.spi_i, self.spi_r)))
-        # what only the first two exchanges needed (the messages AUTH signs, the ticket record used)
-        self._init_raw = self._resp_raw = self._rt = self._auth_i = self._cookie = None
+            self._ev.append(("keys", _dh(_OP_DUMP_KEYS, k, self._auth_i, got, self.spi_i, self.spi_r)))
+        # what only the first two exchanges needed (the messages AUTH signs, the ticket record used, the
+        # request now answered)
+        self._init_raw = self._resp_raw = self._rt = self._auth_i = self._req = None
+        if self._cookie is not None:
+            self._cookie = None
         self._ev.append(("established", "resumed" if self.resumed else "full"))
         if err is not None and err in (14, 34, 35, 36, 37, 38, 39):
             self._ev.append(("child_refused", _name(err)))
@@ -430,7 +457,7 @@ class Initiator:
             self._ticket_notifies(m, now)
 
     def _ticket_notifies(self, m, now):
-        lt = m.notify(_TICKET_LT_OPAQUE)
+        lt = m.notify(_TICKET_LT_OPAQUE, 2)  # a view: the ticket is not copied before its hex is made
         if lt is not None and 5 <= len(lt) <= 4 + _MAX_TICKET:
             life = (lt[0] << 24) | (lt[1] << 16) | (lt[2] << 8) | lt[3]
             rec = {"ticket": lt[4:].hex(), "expires": now + life, "lifetime": life,

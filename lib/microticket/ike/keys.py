@@ -15,10 +15,13 @@
   In both, RealMessage is the sender's IKE_SESSION_RESUME message as sent (without the non-ESP marker).
 - ``natd_hash``       SHA-1(SPIi | SPIr | IP | port)                          section 2.23
 
-``skeyseed_full``, ``prf_psk_key`` and ``psk_auth`` (full exchange only) are defined in dh.py and reached as
-``keys.<name>`` (loaded on first use), so a resumption never loads them.
+``skeyseed_full``, ``prf_psk_key``, ``psk_auth`` (full exchange only) and ``natd_hash`` (NAT detection, only
+where the socket tells its addresses) are defined in dh.py and reached as ``keys.<name>`` (loaded on first
+use), so a resumption never loads them.
 
-Secrets are never logged here; ``IkeSaKeys.dump()`` returns them for the explicit debug key-dump only.
+Secrets are never logged here; ``dh.dump_keys(keys)`` returns them for the explicit debug key-dump only.
+
+Heap: parameters reuse the short names microticket.crypto already has (each distinct name is a qstr).
 """
 
 from micropython import const
@@ -73,81 +76,74 @@ class IkeSaKeys:
         self.sk_er = km[112:128]
         self.sk_pi = km[128:160]
         self.sk_pr = km[160:192]
-        self.h_ai = crypto.Hmac(self.sk_ai)
-        self.h_ar = crypto.Hmac(self.sk_ar)
-
-    def dump(self):
-        """Hex of every key (explicit debug key-dump only; compared with charon's ike=4 log in tests)."""
-        from microticket.ike import dh  # not loaded without the debug key-dump
-        return dh.dump_keys(self)
+        # (no HMAC objects kept for SK_ai/SK_ar: with their pads they are ~450 bytes each on MicroPython,
+        # for one ICV per message; protect/unprotect make one when needed)
 
 
-def protect(keys, initiator, spi_i, spi_r, exch, flags, msg_id, inner, rng):
-    """HDR, SK{inner} as bytes. ``inner`` is [(type, body)]; ``rng(n)`` gives the IV."""
-    ilen = M.chain_len(inner)
+def protect(keys, a, spi_i, spi_r, exch, flags, msg_id, payloads, rng):
+    """HDR, SK{payloads} as bytes, sent by the initiator if ``a`` (else the responder). ``payloads`` is
+    [(type, body)], the inner payloads; ``rng(n)`` gives the IV. The message is built in one buffer: the
+    inner payloads are written where their ciphertext goes and encrypted in place."""
+    ilen = M.chain_len(payloads)
     pad = (_BLOCK - (ilen + 1) % _BLOCK) % _BLOCK
     plen = ilen + pad + 1
-    plain = bytearray(plen)
-    M.write_chain(plain, 0, inner)
-    plain[plen - 1] = pad
-    iv = rng(_BLOCK)
-    ek = keys.sk_ei if initiator else keys.sk_er
-    ct = crypto.aes_cbc_encrypt(ek, iv, plain)
     sk_len = 4 + _BLOCK + plen + _ICV_LEN
     total = _HDR_LEN + sk_len
     buf = bytearray(total)
     M.write_header(buf, spi_i, spi_r, _PT_SK, exch, flags, msg_id, total)
     # the SK generic header's Next Payload is the first inner payload's type
-    buf[_HDR_LEN] = inner[0][0] if inner else _PT_NONE
+    buf[_HDR_LEN] = payloads[0][0] if payloads else _PT_NONE
     buf[_HDR_LEN + 2] = sk_len >> 8
     buf[_HDR_LEN + 3] = sk_len & 0xFF
     p = _HDR_LEN + 4
+    iv = rng(_BLOCK)
     buf[p:p + _BLOCK] = iv
-    buf[p + _BLOCK:p + _BLOCK + plen] = ct
-    h = keys.h_ai if initiator else keys.h_ar
-    icv = h.mac(memoryview(buf)[:total - _ICV_LEN])
+    p += _BLOCK
+    M.write_chain(buf, p, payloads)
+    buf[p + plen - 1] = pad
+    mv = memoryview(buf)
+    body = mv[p:p + plen]
+    crypto.aes_cbc_encryptor(keys.sk_ei if a else keys.sk_er, iv).encrypt(body, body)
+    icv = crypto.Hmac(keys.sk_ai if a else keys.sk_ar).mac(mv[:total - _ICV_LEN])
     buf[total - _ICV_LEN:] = icv[:_ICV_LEN]
     return bytes(buf)
 
 
-def unprotect(keys, m, initiator):
-    """Check the ICV of ``m``'s SK payload and decrypt it; returns the inner payload list.
+def unprotect(keys, m, a):
+    """Check the ICV of ``m``'s SK payload (sent by the initiator if ``a``) and decrypt it; returns the inner
+    payload list.
     Raises DecodeError for a bad ICV, padding or inner chain (the caller drops the message)."""
     if m.sk is None:
         raise DecodeError("no SK payload")
     first, off, blen = m.sk
     if blen < _BLOCK + _BLOCK + _ICV_LEN or (blen - _BLOCK - _ICV_LEN) % _BLOCK:
         raise DecodeError("bad SK payload length")
-    raw = m.raw
-    end = off + blen
-    h = keys.h_ai if initiator else keys.h_ar
-    icv = h.mac(memoryview(raw)[:end - _ICV_LEN])
-    if not crypto.ct_equal(icv[:_ICV_LEN], raw[end - _ICV_LEN:end]):
+    raw = memoryview(m.raw)  # slices of it are views, not copies
+    end = off + blen - _ICV_LEN
+    h = crypto.Hmac(keys.sk_ai if a else keys.sk_ar)
+    if not crypto.ct_equal_at(h.mac(raw[:end])[:_ICV_LEN], m.raw, end):
         raise DecodeError("bad ICV")
-    ek = keys.sk_ei if initiator else keys.sk_er
-    iv = raw[off:off + _BLOCK]
-    plain = crypto.aes_cbc_decrypt(ek, iv, raw[off + _BLOCK:end - _ICV_LEN])
-    pad = plain[len(plain) - 1]
-    if pad + 1 > len(plain):
+    ek = keys.sk_ei if a else keys.sk_er
+    plain = crypto.aes_cbc_decrypt(ek, raw[off:off + _BLOCK], raw[off + _BLOCK:end])
+    n = len(plain) - 1
+    pad = plain[n]
+    if pad > n:
         raise DecodeError("bad padding")
-    payloads, sk = M.parse_chain(plain, first, 0, len(plain) - 1 - pad, False)
+    payloads, sk = M.parse_chain(plain, first, 0, n - pad, False)
     return payloads
 
 
-def resume_auth(mode, key, message, nonce_peer, id_body):
-    """RFC 5723 section 4.3.3 AUTH = prf(SK_px, <message octets>); see the module text for ``mode``."""
+def resume_auth(a, key, message, b, id_body):
+    """RFC 5723 section 4.3.3 AUTH = prf(SK_px, <message octets>) in mode ``a`` (AUTH_SIGNED or
+    AUTH_MESSAGE, see the module text); ``b`` is the peer's nonce."""
     h = crypto.Hmac(key)
-    if mode == AUTH_MESSAGE:
+    if a == AUTH_MESSAGE:
         return h.mac(message)
-    return h.mac(message, nonce_peer, h.mac(id_body))
+    return h.mac(message, b, h.mac(id_body))
 
 
-def natd_hash(spi_i, spi_r, ip4, port):
-    return crypto.sha1(spi_i + spi_r + ip4 + bytes((port >> 8, port & 0xFF)))
-
-
-def ip4_bytes(s):
-    parts = s.split(".")
-    if len(parts) != 4:
+def ip4_bytes(a):
+    b = a.split(".")
+    if len(b) != 4:
         raise ValueError("not an IPv4 address")
-    return bytes([int(p) for p in parts])
+    return bytes(map(int, b))

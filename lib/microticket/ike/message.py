@@ -10,11 +10,16 @@ section 2.5). The SK payload (section 3.14) must be the last one; its body is re
 Payload bodies are plain bytes; small ``*_body`` / ``parse_*`` functions build and read each kind.
 ``encode`` writes a whole message into one bytearray sized up front (no growing buffers).
 
+Heap: a resuming initiator keeps this module loaded, and from ROMFS every name in it is a qstr in the heap's
+qstr pool (which grows by doubling): parameters reuse the few short names microticket.crypto already has
+(``a``, ``b``, ``n``, ``data``), and ``decode`` (header and payloads in one call, which no engine uses) lives
+in dh.py.
+
 This module holds only what every exchange needs (a resuming initiator loads nothing else). The SA, KE,
 TS and ID bodies of the full exchange (``sa_body``, ``parse_sa``, ``ke_body``, ``parse_ke``, ``parse_id``,
 ``ts_body``, ``parse_ts``, ``ike_proposal``, ``select_ike_proposal``, ``check_ike_choice``,
-``child_proposal``, and ``parse_notify``, ``delete_body``, ``parse_delete``) live in ``dh.py`` and are still reachable here as ``message.<name>`` (loaded on first
-use).
+``child_proposal``, ``parse_notify``, ``delete_body``, ``parse_delete``, and ``strip_marker``) live in
+``dh.py`` and are still reachable here as ``message.<name>`` (loaded on first use).
 """
 
 from microticket.errors import DecodeError, IkeNotifyError
@@ -65,24 +70,26 @@ class Message:
     def is_initiator(self):
         return bool(self.flags & _FLAG_I)
 
-    def get(self, ptype):
+    def get(self, n):
         for p in self.payloads:
-            if p[0] == ptype:
+            if p[0] == n:
                 return p[2]
         return None
 
-    def notify(self, ntype, error=False):
-        """The data of the first Notify of type ``ntype``; with ``error``, the first error notify type
-        (< 16384) instead (or None)."""
+    def notify(self, n, a=False):
+        """The data of the first Notify of type ``n`` (a copy; with ``a`` == 2 a memoryview of it); with
+        ``a`` True, the first error notify type (< 16384) instead (or None)."""
         for p in self.payloads:
             if p[0] == _PT_NOTIFY:
                 b = p[2]
-                t = _notify_type(b)
-                if error:
+                if len(b) < 4 or 4 + b[1] > len(b):  # (RFC 7296 section 3.10: the SPI inside the body)
+                    raise DecodeError("truncated")
+                t = (b[2] << 8) | b[3]
+                if a is True:
                     if t < 16384:
                         return t
-                elif t == ntype:
-                    return bytes(b[4 + b[1]:])
+                elif t == n:
+                    return memoryview(b)[4 + b[1]:] if a else bytes(b[4 + b[1]:])
         return None
 
     def error_notify(self):
@@ -90,24 +97,10 @@ class Message:
         return self.notify(0, True)
 
 
-def _notify_type(b):
-    """The type of Notify body ``b`` (RFC 7296 section 3.10), its lengths checked."""
-    if len(b) < 4 or 4 + b[1] > len(b):
-        raise DecodeError("truncated")
-    return (b[2] << 8) | b[3]
-
-
-def strip_marker(data):
-    """Remove the RFC 3948 non-ESP marker if present. Returns (data, had_marker).
-    A real IKE message never starts with four zero octets (SPIi is never zero)."""
-    if len(data) >= 4 and data[0] == 0 and data[1] == 0 and data[2] == 0 and data[3] == 0:
-        return data[4:], True
-    return data, False
-
-
-def decode_header(data):
+def decode_header(data, b=False):
     """Parse and check the IKE header (RFC 7296 section 3.1). Raises DecodeError on any inconsistency,
-    IkeNotifyError(INVALID_MAJOR_VERSION) for a major version other than 2."""
+    IkeNotifyError(INVALID_MAJOR_VERSION) for a major version other than 2. ``m.raw`` is a copy of ``data``
+    unless ``b`` (the caller guarantees ``data`` never changes, e.g. a view into a received bytes object)."""
     n = len(data)
     if n < _HDR_LEN or n > MAX_MESSAGE:
         raise DecodeError("bad message size")
@@ -118,13 +111,14 @@ def decode_header(data):
         raise IkeNotifyError(_INVALID_MAJOR_VERSION, "major version %d" % (ver >> 4))
     m = Message(bytes(data[0:8]), bytes(data[8:16]), data[18], data[19],
                 (data[20] << 24) | (data[21] << 16) | (data[22] << 8) | data[23])
-    m.raw = bytes(data)
+    m.raw = data if b else bytes(data)
     m.first = data[16]
     return m
 
 
-def parse_chain(data, first, start=0, end=-1, allow_sk=True):
-    """Walk a payload chain; returns (payloads, sk) where sk = (inner_first, body_off, body_len) or None."""
+def parse_chain(data, first, start=0, end=-1, b=True):
+    """Walk a payload chain (an SK payload allowed, as the last one, if ``b``); returns (payloads, sk) where
+    sk = (inner_first, body_off, body_len) or None."""
     if end < 0:
         end = len(data)
     if start < 0 or start > end or end > len(data):
@@ -151,7 +145,7 @@ def parse_chain(data, first, start=0, end=-1, allow_sk=True):
         if pos > end:
             raise DecodeError("truncated")
         if ptype == _PT_SK:
-            if not allow_sk or pos != end:
+            if not b or pos != end:
                 raise DecodeError("SK payload is not last")
             sk = (nxt, body_off, plen - 4)
             break
@@ -173,10 +167,6 @@ def decode_payloads(m):
     return m
 
 
-def decode(data):
-    return decode_payloads(decode_header(data))
-
-
 # --- encoding --------------------------------------------------------------------------------------
 
 def chain_len(payloads):
@@ -186,33 +176,33 @@ def chain_len(payloads):
     return n
 
 
-def write_chain(buf, pos, payloads, last_next=_PT_NONE):
-    """Write [(type, body)] as generic payloads into ``buf`` at ``pos``; the last one's Next Payload is
-    ``last_next``. Returns the position after the chain."""
+def write_chain(data, a, payloads, b=_PT_NONE):
+    """Write [(type, body)] as generic payloads into buffer ``data`` at offset ``a``; the last one's Next
+    Payload is ``b``. Returns the offset after the chain."""
     k = len(payloads)
     for i in range(k):
         body = payloads[i][1]
         n = len(body) + 4
-        buf[pos] = payloads[i + 1][0] if i + 1 < k else last_next
-        buf[pos + 1] = 0
-        buf[pos + 2] = n >> 8
-        buf[pos + 3] = n & 0xFF
-        buf[pos + 4:pos + n] = body
-        pos += n
-    return pos
+        data[a] = payloads[i + 1][0] if i + 1 < k else b
+        data[a + 1] = 0
+        data[a + 2] = n >> 8
+        data[a + 3] = n & 0xFF
+        data[a + 4:a + n] = body
+        a += n
+    return a
 
 
-def write_header(buf, spi_i, spi_r, first, exch, flags, msg_id, length):
-    """The 28-byte header at the start of ``buf``."""
-    buf[0:8] = spi_i
-    buf[8:16] = spi_r
-    buf[16] = first
-    buf[17] = _IKE_VERSION
-    buf[18] = exch
-    buf[19] = flags
+def write_header(data, spi_i, spi_r, first, exch, flags, msg_id, n):
+    """The 28-byte header at the start of buffer ``data``; ``n`` is the message length."""
+    data[0:8] = spi_i
+    data[8:16] = spi_r
+    data[16] = first
+    data[17] = _IKE_VERSION
+    data[18] = exch
+    data[19] = flags
     for i in range(4):
-        buf[20 + i] = (msg_id >> (24 - 8 * i)) & 0xFF
-        buf[24 + i] = (length >> (24 - 8 * i)) & 0xFF
+        data[20 + i] = (msg_id >> (24 - 8 * i)) & 0xFF
+        data[24 + i] = (n >> (24 - 8 * i)) & 0xFF
 
 
 def encode(spi_i, spi_r, exch, flags, msg_id, payloads):
@@ -226,19 +216,20 @@ def encode(spi_i, spi_r, exch, flags, msg_id, payloads):
 
 # --- payload bodies --------------------------------------------------------------------------------
 
-def id_body(idtype, data):
-    return bytes((idtype, 0, 0, 0)) + data
+def id_body(a, data):
+    """An ID payload body (ID type ``a``), and, the same layout, an AUTH body (auth method ``a``)."""
+    return bytes((a, 0, 0, 0)) + data
 
 
-def auth_body(method, data):
-    return bytes((method, 0, 0, 0)) + data
+auth_body = id_body
 
 
-def parse_auth(body):
-    if len(body) < 4:
+def parse_auth(data):
+    if len(data) < 4:
         raise DecodeError("truncated")
-    return body[0], bytes(body[4:])
+    return data[0], bytes(data[4:])
 
 
-def notify_body(ntype, data=b"", proto=0, spi=b""):
-    return bytes((proto, len(spi), ntype >> 8, ntype & 0xFF)) + spi + data
+def notify_body(n, data=b"", a=0, b=b""):
+    """A Notify body: type ``n``, notification data, protocol ID ``a``, SPI ``b``."""
+    return bytes((a, len(b), n >> 8, n & 0xFF)) + b + data

@@ -26,11 +26,12 @@ class TicketStore:
             self._d = {}
             if self.path:
                 try:
-                    doc = json.loads(_fs.read_text(self.path))
+                    with open(self.path) as f:  # parsed from the stream: no copy of the file in the heap
+                        doc = json.load(f)
                     if isinstance(doc, dict):
                         self._d = doc
                 except (OSError, ValueError):
-                    self._d = {}
+                    pass
         return self._d
 
     def _save(self):

@@ -1,11 +1,11 @@
 """Thin blocking UDP drivers around the sans-IO engines (same code on MicroPython and CPython).
 
     run_initiator(ini, host, port, timeout=30, done=None) -> list of events
-    serve_gateway(gw, port, host="0.0.0.0", ready=None, stop=None)   (gateway.serve, loaded on first use)
 
-With gateway.serve, the only places in microticket.ike that read a clock or touch a socket. On MicroPython
-(no recv_into) each datagram is received with recv(n), n taken from a MSG_PEEK of its IKE header where the
-port has MSG_PEEK (the unix port does), so no MTU-sized block is allocated per datagram.
+The gateway's loop is gateway.serve(gw, port, host="0.0.0.0", ready=None, stop=None, after=None) (not here:
+an initiator does not load it). With it, the only places in microticket.ike that read a clock or touch a
+socket. On MicroPython (no recv_into) each datagram is received with recv(n), n taken from a MSG_PEEK of its
+IKE header where the port has MSG_PEEK (the unix port does), so no MTU-sized block is allocated per datagram.
 """
 
 import socket
@@ -21,8 +21,7 @@ _MAX_RECV = const(1500)  # initiator side on MicroPython (no recv_into there): o
 # this profile (IKE_SA_INIT with a group-14 KE, IKE_AUTH with a ticket) is under 600 bytes
 
 
-def now():
-    return time.time()
+now = time.time  # (an alias, not a function: one less object in the heap)
 
 
 def open_udp(host, port):
@@ -112,15 +111,10 @@ def run_initiator(ini, host, port, timeout=30, done=None):
     s = open_udp(host, port)
     try:
         if ini.addrs is None and ini.marker:
-            ini.addrs = local_addrs(s, host, port)
+            a = local_addrs(s, host, port)
+            if a is not None:  # (None: the instance keeps the class default)
+                ini.addrs = a
         return pump(ini, s, timeout, done)
     finally:
         s.close()
 
-
-def serve_gateway(*args, **kw):
-    """Answer IKE datagrams on (host, port) forever (or until ``stop()`` is true); ``after()`` runs after
-    each datagram (the CLI prints the gateway's events there). Lives in gateway.py (not loaded by an
-    initiator)."""
-    from microticket.ike.gateway import serve
-    serve(*args, **kw)
