@@ -389,7 +389,7 @@ def test_server_reuses_the_buffers_of_a_finished_connection(ring):
     assert c.receive_data(s2.data_to_send(), T0 + 1) == [("data", b"y" * 1000)]
     # other sizes: fresh buffers
     s3 = TlsServer(ServerConfig(ring, psk={ID: PSK}, max_fragment=1024), None, s2)
-    assert s3.rl is not s2.rl and s3._hb is not s2._hb and s3.rl.max_in == 1024
+    assert s3.rl is not s2.rl and s3._wb is not s2._wb and s3.rl.max_in == 1024
 
 
 def test_reconnect_reuses_the_buffers_of_a_finished_connection(ring):
@@ -409,3 +409,50 @@ def test_reconnect_reuses_the_buffers_of_a_finished_connection(ring):
     assert c3.rl is not c2.rl and c3.rl.in_cap - c3.rl.OVERHEAD_IN == 1024
     c3, s3 = pump(c3, server(ring), T0 + 6)
     assert c3.handshake_done and c3.resumed
+
+
+def reframe(data, size):
+    """The plaintext handshake records of a flight cut into records of ``size`` bytes (every message then
+    spans records); records from the first ChangeCipherSpec on are left as they are (encrypted)."""
+    out = bytearray()
+    i = 0
+    plain = True
+    while i < len(data):
+        ctype, n = data[i], (data[i + 3] << 8) | data[i + 4]
+        body = data[i + 5:i + 5 + n]
+        if ctype == 20:
+            plain = False
+        if ctype == 22 and plain:
+            for k in range(0, n, size):
+                part = body[k:k + size]
+                out += bytes([22, 3, 3, len(part) >> 8, len(part) & 0xFF]) + part
+        else:
+            out += data[i:i + 5 + n]
+        i += 5 + n
+    return bytes(out)
+
+
+@pytest.mark.parametrize("size", [1, 3, 7, 100])
+def test_handshake_messages_split_across_records(ring, size):
+    """Messages are parsed where they lie in the record; one that spans records is reassembled in a
+    buffer allocated on demand (hs_cap <= max_fragment) -- for every split, including 1-byte records
+    that cut the 4-byte message header."""
+    cache = TicketCache()
+    c, s = pump(client(cache, max_fragment=2048, hs_cap=2048), server(ring, max_fragment=2048), T0)
+    assert c.handshake_done and s._hb is None and c._hb is None      # whole messages: no reassembly
+    c, s = pump(client(cache, max_fragment=2048, hs_cap=2048), server(ring, max_fragment=2048), T0 + 1,
+                tamper=lambda direction, data: reframe(data, size))
+    assert c.handshake_done and s.handshake_done and c.resumed and s.resumed
+    assert len(s._hb) == 2048 and len(c._hb) == 2048
+    cache2 = TicketCache()
+    c, s = pump(client(cache2, max_fragment=2048, hs_cap=2048), server(ring, max_fragment=2048), T0 + 2,
+                tamper=lambda direction, data: reframe(data, size))
+    assert c.handshake_done and s.handshake_done and not c.resumed and c.ticket_received
+
+
+def test_split_message_larger_than_hs_cap_is_refused(ring):
+    c = client(TicketCache(), max_fragment=2048, hs_cap=2048)
+    s = server(ring, max_fragment=2048, hs_cap=64)
+    c.start(T0)
+    s.receive_data(reframe(c.data_to_send(), 10), T0)
+    assert s.closed and s.alert_sent == C.DECODE_ERROR and s._hb is None

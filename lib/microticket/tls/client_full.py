@@ -54,9 +54,9 @@ _C_F_WAIT = const(5)
 
 
 def handle(self, body):
-    """Entry from TlsClient's transition table; the message type is the first byte of the reassembly
-    buffer (the message being dispatched)."""
-    t = self._hb[0]
+    """Entry from TlsClient's transition table for the three full-handshake messages (the type of the
+    one being dispatched is in _mtype)."""
+    t = self._mtype
     if t == _HT_CERTIFICATE:
         on_certificate(self, body)
     elif t == _HT_SERVER_KEY_EXCHANGE:

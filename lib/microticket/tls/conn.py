@@ -72,29 +72,36 @@ class Connection:
 
     def __init__(self, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT, hs_cap=_HS_CAP_DEFAULT,
                  wb_cap=0, out_cap=0, reuse=None):
-        """Buffers, all allocated here and never grown: ``hs_cap`` bytes for reassembling one incoming
-        handshake message, ``wb_cap`` for one outgoing flight before it is framed, and the record layer's
-        input (one record of ``max_fragment`` plaintext plus overhead) and output (a flight plus one
-        record of ``max_fragment``). ``reuse``: a finished connection of the same sizes whose buffers
-        this one takes over (no allocation; the old connection must not be used again)."""
+        """Buffers, allocated here and never grown: ``wb_cap`` bytes for one outgoing flight before it is
+        framed, and the record layer's input (one record of ``max_fragment`` plaintext plus overhead) and
+        output (a flight plus one record of ``max_fragment``). ``hs_cap`` bounds one incoming handshake
+        message. Messages are parsed where they lie in the record buffer; only a message that spans
+        records is copied, into a reassembly buffer of ``hs_cap`` bytes. That buffer is allocated here
+        when ``hs_cap`` exceeds ``max_fragment`` (messages larger than a record are expected: a
+        certificate chain), and otherwise on the first message a peer splits across records (rare:
+        a server of the 2 KB board profile never needs it). ``reuse``: a finished connection of the same
+        sizes whose buffers this one takes over (no allocation; the old connection must not be used
+        again)."""
         self.rng = rng = rng or crypto.urandom
         self.keylog = keylog
         wb_cap = wb_cap or hs_cap
         out_cap = out_cap or (wb_cap + max_fragment + 1024)
         rl = reuse.rl if reuse is not None else None
         if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
-                len(reuse._hb) == hs_cap and len(reuse._wb) == wb_cap:
+                reuse.hs_cap == hs_cap and len(reuse._wb) == wb_cap:
             rl.reset(rng)
             hb = reuse._hb
             wb = reuse._wb
         else:
             rl = RecordLayer(max_fragment, out_cap, rng)
-            hb = bytearray(hs_cap)
+            hb = bytearray(hs_cap) if hs_cap > max_fragment else None
             wb = bytearray(wb_cap)
         self.rl = rl
-        self._hb = hb  # reassembly of incoming handshake messages
-        self._hv = memoryview(hb)
+        self.hs_cap = hs_cap
+        self._hb = hb  # reassembly of a handshake message that spans records (None: not needed yet)
+        self._hv = memoryview(hb) if hb is not None else None
         self._hl = 0
+        self._mtype = 0  # type of the message being dispatched
         self._wb = wb  # outgoing handshake flight
         self._wv = memoryview(wb)
         self._w = Writer(self._wb)
@@ -256,8 +263,29 @@ class Connection:
             self._dispatch(_HT_CCS, None, None)
 
     def _on_handshake_bytes(self, view):
+        if not self._hl:
+            # whole messages are dispatched where they lie in the record; a partial one is kept
+            n = len(view)
+            p = 0
+            while n - p >= 4 and not self.closed:
+                length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
+                if 4 + length > self.hs_cap:
+                    raise TlsAlert(_DECODE_ERROR, "handshake message too large")
+                if n - p < 4 + length:
+                    break
+                self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
+                p += 4 + length
+            if p == n or self.closed:
+                return
+            view = view[p:]
+        self._reassemble(view)
+
+    def _reassemble(self, view):
         n = len(view)
         hb = self._hb
+        if hb is None:
+            hb = self._hb = bytearray(self.hs_cap)
+            self._hv = memoryview(hb)
         if self._hl + n > len(hb):
             raise TlsAlert(_DECODE_ERROR, "handshake message too large")
         hb[self._hl:self._hl + n] = view
@@ -277,6 +305,7 @@ class Connection:
             self._hl = rest
 
     def _dispatch(self, mtype, body, raw):
+        self._mtype = mtype
         if self.trace is not None:
             self.trace.append(("recv", mtype))
         fn = self._TABLE.get(self.state << 9 | mtype)
