@@ -142,3 +142,54 @@ def test_client_from_romfs_resumes_against_openssl(mp, romfs, tmp_path):
     assert o1.get("resumed") == "no" and o1.get("ticket") == "yes", outs[0].stdout + outs[0].stderr + log
     assert o2.get("resumed") == "yes", outs[1].stdout + outs[1].stderr + log
     assert o1.get("reply") == "olleh" and o2.get("reply") == "olleh"
+
+
+# The ECDHE_RSA server (RSA-2048, 2 KB records) from ROMFS. A full handshake: measured 63.0-63.3 KB
+# (tools/memprof.py tls-full-server --romfs), held to the issue's 64 KB target. Serving a full handshake
+# and then a resumption: measured 64-65 KB (the first connection's modules stay loaded), pinned with margin.
+SERVER_ROMFS_HEAP_KB = 64
+SERVER_ROMFS_RESUME_HEAP_KB = 67
+
+
+def _serve_from_romfs(romfs, tmp_path, heap_kb, resume):
+    empty, img, n = romfs
+    cert, key, _, _ = P.make_rsa_cert(str(tmp_path))
+    port = P.free_port()
+    cmd, env = memprof.cli_command(empty, ["tls-server", "--port", str(port), "--cert", cert, "--key", key,
+                                           "--max-record", "2048"], n + heap_kb * 1024, img)
+    srv = P.Peer(cmd, port, env=env)
+    sess = str(tmp_path / "sess.pem")
+    base = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher", P.OSSL_ECDHE_RSA,
+            "-maxfraglen", "2048"]
+    outs = []
+    try:
+        outs.append(subprocess.run(base + ["-sess_out", sess], input=b"", capture_output=True, timeout=60))
+        if resume:
+            outs.append(subprocess.run(base + ["-sess_in", sess], input=b"", capture_output=True, timeout=60))
+    finally:
+        log = srv.stop()
+    return [o.stdout.decode() for o in outs], log
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_full_server_handshake_from_romfs_within_64k(mp, romfs, tmp_path):
+    """`tls-server` from ROMFS in a 64 KB heap (beyond the image): `openssl s_client` completes a full
+    ECDHE_RSA handshake and gets a ticket; the server sends no alert."""
+    if not P.have("openssl"):
+        pytest.skip("openssl not installed")
+    (o1,), log = _serve_from_romfs(romfs, tmp_path, SERVER_ROMFS_HEAP_KB, False)
+    assert "New, " in o1 and "TLS session ticket lifetime hint" in o1, o1 + log
+    assert "alert" not in log, log
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_server_from_romfs_full_then_resumed(mp, romfs, tmp_path):
+    """The same server keeps serving: a full handshake, then a resumption from its ticket."""
+    if not P.have("openssl"):
+        pytest.skip("openssl not installed")
+    (o1, o2), log = _serve_from_romfs(romfs, tmp_path, SERVER_ROMFS_RESUME_HEAP_KB, True)
+    assert "New, " in o1 and "TLS session ticket lifetime hint" in o1, o1 + log
+    assert "Reused, " in o2, o2 + log
+    assert "alert" not in log, log

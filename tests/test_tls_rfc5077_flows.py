@@ -456,3 +456,18 @@ def test_split_message_larger_than_hs_cap_is_refused(ring):
     c.start(T0)
     s.receive_data(reframe(c.data_to_send(), 10), T0)
     assert s.closed and s.alert_sent == C.DECODE_ERROR and s._hb is None
+
+
+def test_server_object_recycled_for_the_next_connection(ring):
+    """What the server command line does between connections: the finished TlsServer initialised afresh
+    on its own buffers (no new object, no new buffers) serves the next client, which resumes."""
+    cfg = ServerConfig(ring, psk={ID: PSK}, max_fragment=2048)
+    cache = TicketCache()
+    s = TlsServer(cfg)
+    rl, wb = s.rl, s._wb
+    c, s = pump(client(cache, max_fragment_length=3), s, T0)
+    assert s.handshake_done and not s.resumed
+    s.__init__(cfg, None, s.buffers())
+    assert s.rl is rl and s._wb is wb and not s.handshake_done and s.master is None
+    c, s = pump(client(cache), s, T0 + 1)
+    assert c.resumed and s.resumed and s.handshake_done

@@ -107,13 +107,13 @@ def make_server_config(opts, now):
     return cfg
 
 
-def _serve_one(ls, cfg, timeout, prev):
-    """Accept and serve one connection, on the buffers of the previous one (connections are served one
-    at a time: no allocation per connection, no fragmentation); returns the finished TlsServer."""
+def _serve_one(ls, cfg, timeout, srv):
+    """Accept and serve one connection with the same TlsServer object as the previous one, initialised
+    afresh on its own buffers (connections are served one at a time: no allocation per connection, and
+    no second attribute table to build while the old one is still alive); returns it when finished."""
     conn_sock, _ = ls.accept()
     conn_sock.settimeout(timeout)
-    srv = TlsServer(cfg, None, prev)
-    prev = None  # the old connection object goes; its buffers live on in srv
+    srv.__init__(cfg, None, srv.buffers())
     driver.serve_connection(conn_sock, srv, http_or_echo)
     return srv
 

@@ -81,17 +81,19 @@ class Connection:
         certificate chain), and otherwise on the first message a peer splits across records (rare:
         a server of the 2 KB board profile never needs it). ``reuse``: a finished connection of the same
         sizes whose buffers this one takes over (no allocation; the old connection must not be used
-        again)."""
+        again), or what its buffers() returned."""
         self.rng = rng = rng or crypto.urandom
         self.keylog = keylog
         wb_cap = wb_cap or hs_cap
         out_cap = out_cap or (wb_cap + max_fragment + 1024)
-        rl = reuse.rl if reuse is not None else None
+        if reuse is not None and not isinstance(reuse, tuple):
+            reuse = reuse.buffers()
+        rl = reuse[0] if reuse is not None else None
         if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
-                reuse.hs_cap == hs_cap and len(reuse._wb) == wb_cap:
+                reuse[3] == hs_cap and len(reuse[2]) == wb_cap:
             rl.reset(rng)
-            hb = reuse._hb
-            wb = reuse._wb
+            hb = reuse[1]
+            wb = reuse[2]
         else:
             rl = RecordLayer(max_fragment, out_cap, rng)
             hb = bytearray(hs_cap) if hs_cap > max_fragment else None
@@ -127,6 +129,11 @@ class Connection:
         self.trace = None  # set to a list to record ("send"|"recv", message type) for tests
 
     # --- public API ------------------------------------------------------------------------------
+
+    def buffers(self):
+        """The buffers of this finished connection, for ``reuse=`` of the next one: taking them first
+        lets the old connection (keys, messages, its attribute table) go before the new one is built."""
+        return (self.rl, self._hb, self._wb, self.hs_cap)
 
     def data_to_send(self):
         return self.rl.take_output()
