@@ -319,14 +319,28 @@ def _mp_base(path, heapsize):
     return cmd, env
 
 
+def subcommand_entry(name):
+    """(module, function) that `python -m microticket NAME` runs: read from the COMMANDS table of
+    lib/microticket/__main__.py (parsed, not imported)."""
+    import ast
+    with open(os.path.join(LIB, "microticket", "__main__.py")) as f:
+        tree = ast.parse(f.read())
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "COMMANDS":
+            return ast.literal_eval(node.value)[name]
+    raise KeyError(name)
+
+
 def cli_command(path, args, heapsize=None, romfs=None):
-    """(argv, env) running `micropython -m microticket ARGS`; with ``romfs`` (an image path) the same main()
-    after mounting the image (``-c``: no script file held in the heap)."""
+    """(argv, env) running `micropython -m microticket ARGS`. With ``romfs`` (an image path): the image
+    mounted first, then the subcommand's function called directly, as a board's main.py would (no
+    `microticket.__main__` dispatch table; ``-c``: no script file held in the heap)."""
     cmd, env = _mp_base(path, heapsize)
     if not romfs:
         return cmd + ["-m", "microticket"] + args, env
-    code = build.ROMFS_MOUNT % (romfs, romfs) + "from microticket.__main__ import main\n" \
-        "raise SystemExit(main(%r))\n" % (args,)
+    mod, fn = subcommand_entry(args[0])
+    code = build.ROMFS_MOUNT % (romfs, romfs) + "from %s import %s\nraise SystemExit(%s(%r) or 0)\n" % (
+        mod, fn, fn, list(args[1:]))
     return cmd + ["-c", code], env
 
 
