@@ -224,9 +224,10 @@ def pem_decode_in_place(buf, label, pos=0):
 
 def has_pem_block(text, label):
     """True when ``text`` holds a ``-----BEGIN <label>-----`` line."""
-    if isinstance(label, str):
-        label = label.encode()
-    return pem_bytes(text).find(b"-----BEGIN " + label + b"-----") >= 0
+    try:
+        return _pem_find(pem_bytes(text), label, 0) is not None
+    except DecodeError:  # a BEGIN line without its END line
+        return True
 
 
 def read_pem_certs(text):

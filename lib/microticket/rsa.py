@@ -77,9 +77,6 @@ class RsaPublicKey:
     def __eq__(self, other):
         return isinstance(other, RsaPublicKey) and self.n == other.n and self.e == other.e
 
-    def __ne__(self, other):
-        return not self.__eq__(other)
-
 
 class RsaPrivateKey:
     """An RSA private key in the two-prime CRT form of RFC 8017 section 3.2 (PKCS#1 RSAPrivateKey)."""
