@@ -69,14 +69,16 @@ def test_engines_under_micropython(mp, mpy, group):
 
 # --- heap pin: the smallest -X heapsize for a resumption (.mpy modules) ------------------------------------
 # Measured on the 64-bit unix port (MicroPython 1.29 preview), lib/ as .mpy, RESUME_PROGRAM run with -c (no
-# file reader), every heap from 36096 to 44800 bytes tried in 128/256-byte steps, 2-4 runs each: the smallest
-# that works is ~40.5 KB (40448), but success is not monotonic in the heap size (fragmentation: e.g. 41088,
-# 41344 and 42112 fail every time), and from 42240 up every size works. History: ~73 KB before the
-# resumption-path split (73088 by bench_ike's search), 46208 before the heap diet (qstr pool kept under its
-# 5th doubling, one dh.op entry, no HMAC objects kept per SA, in-place AES, views instead of message copies,
-# the instance dict sized once).
+# file reader), every heap from 36000 to 44000 bytes tried in 64/128-byte steps: the smallest that works is
+# ~39.0 KB (39024-39072), success is not monotonic in the heap size (fragmentation: pockets that fail up to
+# 40 KB), and from 40096 up every size works. (This program runs udp.run_initiator without the CLI's GC
+# threshold, see ike/cli.py.) History: ~73 KB before the resumption-path split (73088 by bench_ike's search),
+# 46208 before the first heap diet (qstr pool kept under its 5th doubling, one dh.op entry, no HMAC objects
+# kept per SA, in-place AES, views instead of message copies, the instance dict sized once), 42240 before the
+# second (errors classes made on first use, ~160-byte Hmac objects, a 23-slot instance dict, the ticket
+# record reduced to bytes when the exchange starts, messages built with the non-ESP marker in place).
 # The pin is the monotonic value plus a small margin; the test fails if a change makes a resumption need more.
-RESUME_HEAP_MEASURED = 42240
+RESUME_HEAP_MEASURED = 40192
 RESUME_HEAP_PIN = RESUME_HEAP_MEASURED + 1024
 
 # A fragmentation pocket (a size that fails although larger and smaller ones work) is at most a few hundred
@@ -131,13 +133,15 @@ def test_resumption_fits_the_pinned_heap_and_loads_no_full_exchange_code(mp, tmp
 
 # --- heap pin, ROMFS: the ike-initiate CLI with lib/ as .mpy executed in place from a mounted ROMFS image ------
 # (tools/memprof.py ike-resume --romfs: how boards with a ROM partition deploy; the figure is the smallest
-# -X heapsize minus the image.) Measured like the pin above (35000-42000 bytes, 128/256-byte steps, 3-4 runs
-# each): the smallest that works is ~36.5 KB (36512-36536 over runs), with pockets that fail every time (seen at
-# 37280, 38840, 38912; they move with the image), and every other size from 37376 works. Before the heap diet:
-# 42.6-44.6 KB (tools/memprof.py --romfs, step 512).
-ROMFS_HEAP_MEASURED = 37376
-ROMFS_HEAP_PIN = ROMFS_HEAP_MEASURED + 1024
-
+# -X heapsize minus the image.) Measured like the pin above (30000-37000 bytes, 64/128-byte steps): 31798
+# (memprof --step 128), every size from ~31.8 KB up working. The CLI collects garbage after every 768 bytes
+# allocated (gc.threshold, ike/cli.py), which keeps the heap packed: without it the smallest was ~33.0-33.4
+# KB with pockets that failed every time up to 35.2 KB. History: 42.6-44.6 KB before the first heap diet,
+# 36.5 KB before the second (see above; here also the option names and event texts of the CLI as few string
+# constants, the ticket store written with json.dump instead of one JSON string, and the GC threshold).
+# The pin: 32 KB (a board's heap budget for the IKE part), with the pocket steps above.
+ROMFS_HEAP_MEASURED = 31744
+ROMFS_HEAP_PIN = 32 * 1024
 
 def test_cli_resumption_from_romfs_fits_the_pinned_heap(mp, tmp_path):
     import shutil

@@ -26,7 +26,8 @@ _CAN_COPY = hasattr(hashlib.sha256(), "copy")  # CPython's hashlib: yes; MicroPy
 
 
 def urandom(n):
-    """Random bytes from the platform CSPRNG; the only source of randomness in microticket."""
+    """Random bytes from the platform CSPRNG; the only source of randomness in microticket. (A function, not
+    an alias of os.urandom: it reads os.urandom at each call, so a test can substitute it.)"""
     return os.urandom(n)
 
 
@@ -55,49 +56,53 @@ def md5(data):
     return h.digest()
 
 
+@micropython.viper
+def _flip(p: ptr8):
+    # the inner key block <-> the outer one, in place: (k ^ 0x36) ^ 0x6A == k ^ 0x5C (RFC 2104 ipad/opad)
+    for i in range(64):
+        p[i] ^= 0x6A
+
+
 class Hmac:
-    """HMAC with precomputed inner and outer key blocks (RFC 2104 section 2).
+    """HMAC with the key block computed once per key (RFC 2104 section 2).
 
     ``mac(a, b, c, d)`` is HMAC(key, a | b | c | d) for up to four byte strings, so callers need not join
     buffers. Each call makes two hash objects and two digests: the only allocations.
+
+    Heap (MicroPython): one 64-byte key block (key XOR ipad), turned into key XOR opad in place for the
+    outer hash and back (``_flip``, no allocation), and one instance attribute for SHA-256; the hash and
+    its size are class attributes unless another hash is asked for. ~160 bytes per object instead of ~450
+    (two pads and six attributes).
     """
 
+    _ctor = hashlib.sha256
+    digest_size = 32
+    _inner = None   # CPython: hash states after the pads, copied per call
+
     def __init__(self, key, name="sha256"):
-        ctor, size = _HASHES[name]
-        self._ctor = ctor
-        self.digest_size = size
+        if name != "sha256":
+            self._ctor, self.digest_size = _HASHES[name]
+        ctor = self._ctor
         if len(key) > 64:
             h = ctor()
             h.update(key)
             key = h.digest()
-        ipad = bytearray(64)
-        opad = bytearray(64)
+        pad = bytearray(64)
         for i in range(64):
-            k = key[i] if i < len(key) else 0
-            ipad[i] = k ^ 0x36
-            opad[i] = k ^ 0x5C
-        self._ipad = ipad
-        self._opad = opad
+            pad[i] = (key[i] if i < len(key) else 0) ^ 0x36
+        self._pad = pad
         # Where hash objects can be copied (CPython's hashlib; not MicroPython's), keep the states after
         # the pads and copy them per call instead of hashing the pads again.
-        self._inner = self._outer = None
         if _CAN_COPY:
-            h = ctor()
-            h.update(ipad)
-            self._inner = h
-            h = ctor()
-            h.update(opad)
-            self._outer = h
-
-    def _start(self, pad, state):
-        if state is not None:
-            return state.copy()
-        h = self._ctor()
-        h.update(pad)
-        return h
+            self._inner = ctor(pad)
+            _flip(pad)
+            self._outer = ctor(pad)
+            _flip(pad)
 
     def mac(self, a, b=None, c=None, d=None):
-        h = self._start(self._ipad, self._inner)
+        i = self._inner
+        pad = self._pad
+        h = self._ctor(pad) if i is None else i.copy()
         h.update(a)
         if b is not None:
             h.update(b)
@@ -105,9 +110,14 @@ class Hmac:
             h.update(c)
         if d is not None:
             h.update(d)
-        inner = h.digest()
-        h = self._start(self._opad, self._outer)
-        h.update(inner)
+        a = h.digest()
+        if i is None:
+            _flip(pad)   # key XOR opad (nothing between the two flips can raise)
+            h = self._ctor(pad)
+            _flip(pad)
+        else:
+            h = self._outer.copy()
+        h.update(a)
         return h.digest()
 
 
@@ -151,10 +161,11 @@ def aes_cbc_encryptor(key, iv=None):
     return cryptolib.aes(key, AES_CBC, _ZERO_IV if iv is None else iv)
 
 
-def aes_cbc_decryptor(key, iv=None):
-    """A long-lived AES-CBC decrypt object. Decrypting ``iv | data`` and dropping the first output block
-    gives the plaintext of ``data`` under ``iv`` whatever state the object was in."""
-    return cryptolib.aes(key, AES_CBC, _ZERO_IV if iv is None else iv)
+# A long-lived AES-CBC decrypt object (the same constructor: an aes object encrypts OR decrypts, whichever
+# it is first used for; an alias rather than a second def: each def is ~50-80 bytes of heap even from
+# ROMFS). Decrypting ``iv | data`` and dropping the first output block gives the plaintext of ``data`` under
+# ``iv`` whatever state the object was in.
+aes_cbc_decryptor = aes_cbc_encryptor
 
 
 def aes_ecb(key):

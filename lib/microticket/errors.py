@@ -8,6 +8,12 @@ Every piece of bad input ends in one of these, never in an IndexError, a crash o
       TicketRejected     a ticket that is not accepted; ``reason`` says why
       TlsAlert           a TLS alert to send (or received); ``description`` is the alert code
       IkeNotifyError     an IKEv2 error notify to send (or received); ``notify_type`` is the type
+
+Heap: a class costs ~210 bytes of heap when it is created, even when the .mpy runs from ROMFS. The three
+every part needs are created on import; BufferFull, TicketRejected, TlsAlert and REASONS are created on
+first use (the module's ``__getattr__``, once each; afterwards they are plain module attributes), so an IKE
+initiator, which names none of them, never holds them. ``from microticket.errors import TlsAlert`` and
+``errors.TlsAlert`` work as before, and always give the same class.
 """
 
 
@@ -19,30 +25,6 @@ class DecodeError(MicroticketError):
     pass
 
 
-class BufferFull(MicroticketError):
-    pass
-
-
-# Reasons a ticket is refused (RFC 5077 section 4 and 5); plain strings so logs and tests read them.
-REASONS = ("unknown-key", "malformed", "bad-mac", "bad-padding", "expired", "future", "too-long")
-
-
-class TicketRejected(MicroticketError):
-    def __init__(self, reason):
-        super().__init__(reason)
-        self.reason = reason
-
-
-class TlsAlert(MicroticketError):
-    """A fatal TLS alert (RFC 5246 section 7.2). ``received`` is True when the peer sent it."""
-
-    def __init__(self, description, message="", received=False):
-        super().__init__(description, message)
-        self.description = description
-        self.message = message
-        self.received = received
-
-
 class IkeNotifyError(MicroticketError):
     """An IKEv2 error notify (RFC 7296 section 3.10.1). ``received`` is True when the peer sent it."""
 
@@ -51,3 +33,40 @@ class IkeNotifyError(MicroticketError):
         self.notify_type = notify_type
         self.message = message
         self.received = received
+
+
+def __getattr__(name):
+    # the rest of the hierarchy, each created on its first use and then kept in the module's globals
+    if name == "BufferFull":
+        class BufferFull(MicroticketError):
+            pass
+        c = BufferFull
+    elif name == "TicketRejected":
+        class TicketRejected(MicroticketError):
+            def __init__(self, reason):
+                super().__init__(reason)
+                self.reason = reason
+        c = TicketRejected
+    elif name == "TlsAlert":
+        class TlsAlert(MicroticketError):
+            """A fatal TLS alert (RFC 5246 section 7.2). ``received`` is True when the peer sent it."""
+
+            def __init__(self, description, message="", received=False):
+                super().__init__(description, message)
+                self.description = description
+                self.message = message
+                self.received = received
+        c = TlsAlert
+    elif name == "REASONS":
+        # Reasons a ticket is refused (RFC 5077 section 4 and 5); plain strings so logs and tests read them.
+        # (split at run time: a constant tuple would be 7 string objects made when the module is loaded)
+        c = tuple("unknown-key malformed bad-mac bad-padding expired future too-long".split())
+    else:
+        raise AttributeError(name)
+    if name != "REASONS":
+        try:
+            c.__qualname__ = name  # CPython: "microticket.errors.TlsAlert" in tracebacks, not "...<locals>..."
+        except (AttributeError, TypeError):
+            pass
+    globals()[name] = c
+    return c

@@ -21,14 +21,19 @@ def _restrict(path):
     return False
 
 
-def write_private(path, data):
+def write_private(path, data, dump=None):
+    """Write ``data`` (text or bytes) to ``path``; with ``dump`` (e.g. json.dump), ``data`` is an object that
+    ``dump(data, stream)`` writes piece by piece, so the file's text is never one string in the heap."""
     tmp = path + ".tmp"
     mode = "wb" if isinstance(data, (bytes, bytearray)) else "w"
     with open(tmp, mode) as f:  # empty file: restrict it before the secret goes in
         pass
     _restrict(tmp)
     with open(tmp, mode) as f:
-        f.write(data)
+        if dump is None:
+            f.write(data)
+        else:
+            dump(data, f)
     try:
         os.rename(tmp, path)
     except OSError:

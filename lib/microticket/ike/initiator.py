@@ -160,29 +160,34 @@ class Initiator:
     _old = None  # set by dh.py after a rekey: the replaced IKE SA until its Delete is done
     # Defaults as class attributes: an instance's dict holds only what differs (a smaller table in the heap)
     dropped = _cookie_tries = 0
-    _cookie = _rt = idr_body = addrs = None
+    _cookie = _rt = idr_body = addrs = _auth_i = None
+    group = 31
+    rng = staticmethod(crypto.urandom)  # (staticmethod: a function as a class attribute would be bound)
     want_ticket = True
     child = marker = debug_keys = False
     auth_mode = K.AUTH_SIGNED
-    rto = 1.0
+    rto = 1  # seconds (ints: a float constant is a heap object on most ports)
     max_tries = 5
 
     def __init__(self, psk, idi, idr=None, group=31, groups=None, rng=None, request_ticket=True,
                  child=False, marker=False, addrs=None, auth_mode=K.AUTH_SIGNED, ticket=None,
-                 rto=1.0, max_tries=5, debug_keys=False):
+                 rto=1, max_tries=5, debug_keys=False):
         self.psk = psk
         t, d = make_id(idi)
         self.idi_body = M.id_body(t, d)
         if idr is not None:
             t, d = make_id(idr)
             self.idr_body = M.id_body(t, d)
-        self.group = group
+        if group != 31:
+            self.group = group
         self.groups = groups or ((group,) + tuple([g for g in (_DH_MODP2048, _DH_CURVE25519) if g != group]))
         if group not in self.groups:
             raise ValueError("group not offered")
-        self.rng = rng or crypto.urandom
+        if rng is not None:
+            self.rng = rng
         # only what differs from the class defaults goes into the instance's dict (it stays one table size
-        # smaller through a resumption: a rehash is a new table while the old one is still held)
+        # smaller through a resumption: a rehash is a new table while the old one is still held). A resuming
+        # CLI instance holds 23 attributes: a 23-slot table (368 bytes); one more and it is 29 slots (464).
         if not request_ticket:
             self.want_ticket = False
         if child:
@@ -194,8 +199,9 @@ class Initiator:
         if auth_mode != K.AUTH_SIGNED:
             self.auth_mode = auth_mode
         if ticket is not None:
-            self._rt = ticket  # the record start() presents (it is taken from here: never used twice)
-        if rto != 1.0:
+            self._rt = ticket  # the record start() presents (it is taken from here: never used twice; start()
+            # replaces it with the bytes the exchange needs of it)
+        if rto != 1:
             self.rto = rto
         if max_tries != 5:
             self.max_tries = max_tries
@@ -207,7 +213,7 @@ class Initiator:
         # what every exchange sets, created now: the instance's dict reaches its final size here, while the
         # heap is still in one piece, instead of being rehashed (a new table) in the middle of an exchange
         self.spi_i = self.spi_r = self.ni = self.nr = self.keys = self._req = self._deadline = None
-        self._init_raw = self._resp_raw = self._auth_i = None
+        self._init_raw = self._resp_raw = None
         self.new_ticket = None  # the record of a ticket received on this SA
         self.ticket_status = None  # "lifetime" | "ack" | "nack" | "none"
         self.msg_id = self._tries = 0
@@ -244,15 +250,19 @@ class Initiator:
                 # a stored record is only used when every field is present and well formed (a damaged store
                 # file must not crash the engine or send garbage)
                 try:
-                    if t.get("suite") == SUITE and t.get("auth") == _AUTH_PSK and bytes.fromhex(t["ticket"]) \
-                            and len(bytes.fromhex(t["sk_d"])) == 32 and len(bytes.fromhex(t["idi"])) >= 4 \
-                            and len(bytes.fromhex(t["idr"])) >= 4:
+                    r = (bytes.fromhex(t["ticket"]), bytes.fromhex(t["sk_d"]), bytes.fromhex(t["idi"]),
+                         bytes.fromhex(t["idr"]))
+                    if t.get("suite") == SUITE and t.get("auth") == _AUTH_PSK and r[0] and len(r[1]) == 32 \
+                            and len(r[2]) >= 4 and len(r[3]) >= 4:
                         why = None
                 except (KeyError, ValueError, TypeError, AttributeError):
                     pass
             if why is None:
                 self.resumed = True
-                self._rt = t
+                # what the exchange needs of the record, as bytes: (ticket, SK_d, IDi body, IDr body); the
+                # record (its hex strings, ~1 KB) leaves the heap here, before the first request is built
+                self._rt = r
+                t = r = None
                 self.spi_i = self.rng(8)
                 self.spi_r = bytes(8)
                 self.ni = self.rng(32)
@@ -324,7 +334,9 @@ class Initiator:
 
     # ---- sending ----------------------------------------------------------------------------------
     def _emit(self, raw):
-        d = b"\x00\x00\x00\x00" + raw if self.marker else raw  # RFC 3948 non-ESP marker
+        # RFC 3948 non-ESP marker; a message built with room for it (a bytearray from encode/protect with
+        # pre=4: the resumption path) already has it
+        d = b"\x00\x00\x00\x00" + raw if self.marker and type(raw) is bytes else raw
         self._out.append(d)
         return d
 
@@ -344,10 +356,11 @@ class Initiator:
         if self._cookie is not None:
             pl.append((_PT_NOTIFY, M.notify_body(_COOKIE, self._cookie)))
         pl.append((_PT_NONCE, self.ni))
-        pl.append((_PT_NOTIFY, M.notify_body(_TICKET_OPAQUE, bytes.fromhex(self._rt["ticket"]))))
+        pl.append((_PT_NOTIFY, M.notify_body(_TICKET_OPAQUE, self._rt[0])))
         if self.addrs is not None:
             pl.extend(_dh(_OP_NATD, self))  # N(NAT_DETECTION_*) (dh.natd)
-        self._request(M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl), now, _RESUME_SENT)
+        self._request(M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl, self.marker and 4),
+                      now, _RESUME_SENT)
 
     def _keyed(self, m, nr, skeyseed):
         """The IKE SA keys from SKEYSEED once the first response is accepted."""
@@ -376,8 +389,8 @@ class Initiator:
         if self.want_ticket:
             inner.append((_PT_NOTIFY, M.notify_body(_TICKET_REQUEST)))
         self.msg_id = 1
-        self._request(K.protect(k, True, self.spi_i, self.spi_r, _IKE_AUTH, _FLAG_I, 1, inner, self.rng), now,
-                      AUTH_SENT)
+        self._request(K.protect(k, True, self.spi_i, self.spi_r, _IKE_AUTH, _FLAG_I, 1, inner, self.rng,
+                                self.marker and 4), now, AUTH_SENT)
 
     # ---- receiving --------------------------------------------------------------------------------
     def _cookie_retry(self, m, now):
@@ -411,10 +424,10 @@ class Initiator:
         if nr is None or m.spi_r == bytes(8) or not 16 <= len(nr) <= 256:
             raise DecodeError("IKE_SESSION_RESUME response lacks Nr")
         t = self._rt
-        self.idi_body = bytes.fromhex(t["idi"])
-        self.idr_body = bytes.fromhex(t["idr"])
-        self._keyed(m, nr, K.skeyseed_resume(bytes.fromhex(t["sk_d"]), self.ni, nr))
-        self._rt = t = None  # the record's last use: its hex strings leave the heap before IKE_AUTH
+        self.idi_body = t[2]
+        self.idr_body = t[3]
+        self._keyed(m, nr, K.skeyseed_resume(t[1], self.ni, nr))
+        self._rt = t = None  # the ticket's last use: out of the heap before IKE_AUTH
         self._send_auth(now)
 
     def _on_auth(self, m, now):
@@ -447,11 +460,13 @@ class Initiator:
             self._ev.append(("keys", _dh(_OP_DUMP_KEYS, k, self._auth_i, got, self.spi_i, self.spi_r)))
         # what only the first two exchanges needed (the messages AUTH signs, the ticket record used, the
         # request now answered)
-        self._init_raw = self._resp_raw = self._rt = self._auth_i = self._req = None
+        self._init_raw = self._resp_raw = self._rt = self._req = None
+        if self.debug_keys:
+            self._auth_i = None
         if self._cookie is not None:
             self._cookie = None
         self._ev.append(("established", "resumed" if self.resumed else "full"))
-        if err is not None and err in (14, 34, 35, 36, 37, 38, 39):
+        if err is not None and (err == 14 or 34 <= err <= 39):
             self._ev.append(("child_refused", _name(err)))
         if self.want_ticket:
             self._ticket_notifies(m, now)

@@ -80,33 +80,36 @@ class IkeSaKeys:
         # for one ICV per message; protect/unprotect make one when needed)
 
 
-def protect(keys, a, spi_i, spi_r, exch, flags, msg_id, payloads, rng):
+def protect(keys, a, spi_i, spi_r, exch, flags, msg_id, payloads, rng, pre=0):
     """HDR, SK{payloads} as bytes, sent by the initiator if ``a`` (else the responder). ``payloads`` is
     [(type, body)], the inner payloads; ``rng(n)`` gives the IV. The message is built in one buffer: the
-    inner payloads are written where their ciphertext goes and encrypted in place."""
+    inner payloads are written where their ciphertext goes and encrypted in place. With ``pre`` (4: room for
+    the RFC 3948 non-ESP marker) the result is that buffer itself, a bytearray starting with ``pre`` zero
+    bytes (the datagram as sent: no copy of the message)."""
     ilen = M.chain_len(payloads)
     pad = (_BLOCK - (ilen + 1) % _BLOCK) % _BLOCK
     plen = ilen + pad + 1
     sk_len = 4 + _BLOCK + plen + _ICV_LEN
     total = _HDR_LEN + sk_len
-    buf = bytearray(total)
-    M.write_header(buf, spi_i, spi_r, _PT_SK, exch, flags, msg_id, total)
+    buf = bytearray(pre + total)
+    mv = memoryview(buf)
+    if pre:
+        mv = mv[pre:]
+    M.write_header(mv, spi_i, spi_r, _PT_SK, exch, flags, msg_id, total)
     # the SK generic header's Next Payload is the first inner payload's type
-    buf[_HDR_LEN] = payloads[0][0] if payloads else _PT_NONE
-    buf[_HDR_LEN + 2] = sk_len >> 8
-    buf[_HDR_LEN + 3] = sk_len & 0xFF
+    mv[_HDR_LEN] = payloads[0][0] if payloads else _PT_NONE
+    mv[_HDR_LEN + 2] = sk_len >> 8
+    mv[_HDR_LEN + 3] = sk_len & 0xFF
     p = _HDR_LEN + 4
     iv = rng(_BLOCK)
-    buf[p:p + _BLOCK] = iv
+    mv[p:p + _BLOCK] = iv
     p += _BLOCK
-    M.write_chain(buf, p, payloads)
-    buf[p + plen - 1] = pad
-    mv = memoryview(buf)
+    M.write_chain(mv, p, payloads)
+    mv[p + plen - 1] = pad
     body = mv[p:p + plen]
     crypto.aes_cbc_encryptor(keys.sk_ei if a else keys.sk_er, iv).encrypt(body, body)
-    icv = crypto.Hmac(keys.sk_ai if a else keys.sk_ar).mac(mv[:total - _ICV_LEN])
-    buf[total - _ICV_LEN:] = icv[:_ICV_LEN]
-    return bytes(buf)
+    mv[total - _ICV_LEN:] = crypto.Hmac(keys.sk_ai if a else keys.sk_ar).mac(mv[:total - _ICV_LEN])[:_ICV_LEN]
+    return buf if pre else bytes(buf)
 
 
 def unprotect(keys, m, a):

@@ -205,13 +205,17 @@ def write_header(data, spi_i, spi_r, first, exch, flags, msg_id, n):
         data[24 + i] = (n >> (24 - 8 * i)) & 0xFF
 
 
-def encode(spi_i, spi_r, exch, flags, msg_id, payloads):
-    """An unencrypted message from [(type, body)]."""
+def encode(spi_i, spi_r, exch, flags, msg_id, payloads, pre=0):
+    """An unencrypted message from [(type, body)]; with ``pre`` (see keys.protect) the bytearray with
+    ``pre`` zero bytes (the non-ESP marker) before it."""
     total = _HDR_LEN + chain_len(payloads)
-    buf = bytearray(total)
-    write_header(buf, spi_i, spi_r, payloads[0][0] if payloads else _PT_NONE, exch, flags, msg_id, total)
-    write_chain(buf, _HDR_LEN, payloads)
-    return bytes(buf)
+    buf = bytearray(pre + total)
+    mv = memoryview(buf)
+    if pre:
+        mv = mv[pre:]
+    write_header(mv, spi_i, spi_r, payloads[0][0] if payloads else _PT_NONE, exch, flags, msg_id, total)
+    write_chain(mv, _HDR_LEN, payloads)
+    return buf if pre else bytes(buf)
 
 
 # --- payload bodies --------------------------------------------------------------------------------

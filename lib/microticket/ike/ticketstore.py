@@ -36,7 +36,7 @@ class TicketStore:
 
     def _save(self):
         if self.path:
-            _fs.write_private(self.path, json.dumps(self._d))
+            _fs.write_private(self.path, self._d, json.dump)  # streamed: the JSON text is never one string
 
     def put(self, peer, record):
         d = self._load()
