@@ -68,10 +68,31 @@ def alert_name(code):
 
 def tls_server(argv):
     # the server's command line lives in its own module: a client never loads it
-    from microticket.tls.cli_server import tls_server as main
-    return main(argv)
+    return _run("server", argv)
 
 
 def tls_client(argv):
-    from microticket.tls.cli_client import tls_client as main
-    return main(argv)
+    return _run("client", argv)
+
+
+# Collect after every GC_THRESHOLD bytes allocated (MicroPython's gc.threshold): imports and the
+# handshake's short-lived objects are then cleared before they scatter holes between the objects that
+# stay, so a smaller heap suffices (measured, ROMFS: client 51.1 -> 46.5 KB). Restored on return; CPython's
+# gc has no threshold(). The cost is a collection of a small heap per 2 KB allocated.
+GC_THRESHOLD = 2048
+
+
+def _run(which, argv):
+    import gc
+    th = gc.threshold() if hasattr(gc, "threshold") else None
+    if th is not None:
+        gc.threshold(GC_THRESHOLD)
+    try:
+        if which == "client":
+            from microticket.tls.cli_client import tls_client as main
+        else:
+            from microticket.tls.cli_server import tls_server as main
+        return main(argv)
+    finally:
+        if th is not None:
+            gc.threshold(th)
