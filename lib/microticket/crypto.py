@@ -39,21 +39,15 @@ def hash_new(name, data=None):
 
 
 def sha256(data):
-    h = hashlib.sha256()
-    h.update(data)
-    return h.digest()
+    return hash_new("sha256", data).digest()
 
 
 def sha1(data):
-    h = hashlib.sha1()
-    h.update(data)
-    return h.digest()
+    return hash_new("sha1", data).digest()
 
 
 def md5(data):
-    h = hashlib.md5()
-    h.update(data)
-    return h.digest()
+    return hash_new("md5", data).digest()
 
 
 @micropython.viper
