@@ -156,15 +156,15 @@ def test_tls_modules_import_only_micropython_names(name):
 
 # Smallest -X heapsize (KB) measured by tools/bench_tls.py (unix port, .mpy), plus a few KB of margin for
 # run-to-run variation (ticket and key sizes, heap fragmentation). Lower them when the code gets leaner.
-CLIENT_HEAP_KB = 77   # measured 73.0 KB (was 74-75, and 99-101 before that)
-SERVER_HEAP_KB = 100  # measured 95-96 KB (was 109-112, before that 142-144 KB)
+CLIENT_HEAP_KB = 73   # measured 69.1 KB (was 74-75, and 99-101 before that)
+SERVER_HEAP_KB = 96   # measured 91.9 KB (was 109-112, before that 142-144 KB)
 
 
 @pytest.mark.micropython
 @pytest.mark.interop
 def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
-    """The board-sized client (.mpy, max_fragment_length 2048) resumes within CLIENT_HEAP_KB, of which the
-    unix port spends about 52 KB on loaded bytecode and qstrs (tools/bench_tls.py finds the exact minimum)."""
+    """The board-sized client (.mpy from a directory, max_fragment_length 2048) resumes within CLIENT_HEAP_KB
+    (tools/memprof.py tls-resume-client finds the exact minimum; tests/test_romfs.py pins the ROMFS figure)."""
     import shutil
     import subprocess
     port = P.free_port()
@@ -192,8 +192,8 @@ def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
 def test_full_server_handshake_in_a_small_heap(mp, tmp_path):
     """The board-sized server (.mpy, --max-record 2048, RSA-2048 certificate) completes a full ECDHE_RSA
     handshake with `openssl s_client` within SERVER_HEAP_KB, after serving the port probe's empty
-    connection first (its buffers are reused); about 68 KB of the heap is loaded bytecode and qstrs (the
-    DER/PEM parser is unloaded once the key is in)."""
+    connection first (its buffers are reused; the DER/PEM parser is unloaded once the key is in).
+    tools/memprof.py tls-full-server finds the exact minimum; tests/test_romfs.py pins the ROMFS figure."""
     import subprocess
     if not P.have("openssl"):
         pytest.skip("openssl not installed")
