@@ -471,3 +471,28 @@ def test_server_object_recycled_for_the_next_connection(ring):
     assert s.rl is rl and s._wb is wb and not s.handshake_done and s.master is None
     c, s = pump(client(cache), s, T0 + 1)
     assert c.resumed and s.resumed and s.handshake_done
+
+
+class _UnwritableCache(TicketCache):
+    """A cache whose file can no longer be written (full flash, no memory)."""
+    broken = False
+
+    def save(self):
+        if self.broken:
+            raise MemoryError("cache file")
+        TicketCache.save(self)
+
+
+def test_unwritable_cache_when_a_handshake_fails_is_no_crash(ring):
+    """A handshake that offered a ticket fails (the server's keys and PSK changed): dropping the ticket cannot be
+    written, and the engine still ends in its alert, with the error kept in cache_error."""
+    cache = _UnwritableCache()
+    full(ring, cache)
+    cache.broken = True
+    c = client(cache)
+    # new ticket keys (the ticket is refused: a full handshake) and a new PSK (which then fails)
+    s = TlsServer(ServerConfig(KeyRing.generate(T0), psk={ID: b"\x01" * 16}))
+    c, s = pump(c, s, T0 + 1)
+    assert not c.handshake_done and c.closed
+    assert c.alert_sent is not None or c.alert_received is not None
+    assert isinstance(c.cache_error, MemoryError)

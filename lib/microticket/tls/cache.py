@@ -57,6 +57,8 @@ class TicketCache:
         self.entries = {}
         if path:
             self.load()
+            # the writer now, with the cache, not at the end of a handshake when the heap is fullest
+            from microticket.store import write_private  # noqa: F401
 
     def get(self, server_id, now):
         e = self.entries.get(server_id)

@@ -281,7 +281,12 @@ class TlsClient(Connection):
 
     def _failed(self):
         if self.offered is not None and not self.handshake_done and self.cache is not None:
-            self.cache.delete(self.server_id)
+            # called while an alert is being raised: a cache that cannot be written (full file system,
+            # no memory) must not turn the alert into an exception out of the engine
+            try:
+                self.cache.delete(self.server_id)
+            except Exception as e:
+                self.cache_error = e
 
     def _after_handshake(self, mtype, body):
         if mtype == _HT_HELLO_REQUEST:
