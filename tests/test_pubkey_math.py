@@ -394,6 +394,7 @@ def test_pem_decode_in_place(ckey, cert):
         s, e, pos = found
         got.append(bytes(buf[s:e]))
     assert got == want and len(got) == 2
+    assert der.read_pem_certs(bytearray(text), True) == want
     assert der.pem_decode_in_place(bytearray(b"nothing"), "CERTIFICATE") is None
     with pytest.raises(DecodeError):
         der.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAA!A\n-----END X-----\n"), b"X")

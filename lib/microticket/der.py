@@ -230,16 +230,22 @@ def has_pem_block(text, label):
         return True
 
 
-def read_pem_certs(text):
-    """Every CERTIFICATE block of ``text`` (a PEM chain), as a list of DER byte strings, in order."""
-    data = pem_bytes(text)
+def read_pem_certs(text, in_place=False):
+    """Every CERTIFICATE block of ``text`` (a PEM chain), as a list of DER byte strings, in order.
+
+    ``in_place=True``: ``text`` is a bytearray (a certificate file read into one), decoded where it lies
+    and destroyed (pem_decode_in_place); only the DER strings returned are allocated."""
+    data = text if in_place else pem_bytes(text)
     certs = []
     pos = 0
     while True:
-        found = _pem_find(data, b"CERTIFICATE", pos)
+        found = (pem_decode_in_place if in_place else _pem_find)(data, b"CERTIFICATE", pos)
         if found is None:
             return certs
-        certs.append(b64decode(data, found[0], found[1]))
+        if in_place:
+            certs.append(bytes(memoryview(data)[found[0]:found[1]]))
+        else:
+            certs.append(b64decode(data, found[0], found[1]))
         pos = found[2]
 
 

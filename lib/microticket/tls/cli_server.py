@@ -34,16 +34,7 @@ def _load_credentials(cert_path, key_path):
     # land in its holes, not on top of the heap where they would split the room the connection's
     # buffers need (measured on the unix port: 3 KB less minimum heap)
     gc.collect()
-    buf = _read(cert_path)
-    chain = []
-    pos = 0
-    while True:
-        found = der.pem_decode_in_place(buf, b"CERTIFICATE", pos)
-        if found is None:
-            break
-        chain.append(bytes(memoryview(buf)[found[0]:found[1]]))
-        pos = found[2]
-    buf = None
+    chain = der.read_pem_certs(_read(cert_path), True)
     key = rsa.load_private_key_pem(_read(key_path), True)
     key.d = None  # the CRT signature never uses d: one 2048-bit integer less for the server's lifetime
     der = None
