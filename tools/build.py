@@ -315,15 +315,15 @@ def romfs_image(tree, prefix="lib"):
 # partition): mount an image held in a buffer at /rom and import from /rom/lib. ``%r`` is the image path.
 # The buffer is allocated first and filled in place, so it is one block at the bottom of the heap.
 ROMFS_MOUNT = """import vfs, sys, os
-_n = os.stat(%r)[6]
-_img = bytearray(_n)
-_f = open(%r, "rb")
-_f.readinto(_img)
-_f.close()
-vfs.mount(vfs.VfsRom(_img), "/rom")
+buf = bytearray(os.stat(%r)[6])
+f = open(%r, "rb")
+f.readinto(buf)
+f.close()
+vfs.mount(vfs.VfsRom(buf), "/rom")
 sys.path.insert(0, "/rom/lib")
-del _n, _f
+del f
 """
+# (names the firmware already interns, buf and f: the prelude adds no qstr a board's C boot would not)
 
 
 def size_report(sizes, doc=None, lib_root=LIB):

@@ -16,9 +16,8 @@ import cryptolib
 import micropython
 from micropython import const
 
-AES_ECB = const(1)
-AES_CBC = const(2)
-BLOCK = const(16)
+_AES_ECB = const(1)  # cryptolib modes
+_AES_CBC = const(2)
 
 _ZERO_IV = bytes(16)
 _HASHES = {"sha256": (hashlib.sha256, 32), "sha1": (hashlib.sha1, 20), "md5": (hashlib.md5, 16)}
@@ -152,7 +151,7 @@ def ct_equal_at(a, b, b_off):
 
 def aes_cbc_encryptor(key, iv=None):
     """A long-lived AES-CBC encrypt object (keeps CBC state across calls)."""
-    return cryptolib.aes(key, AES_CBC, _ZERO_IV if iv is None else iv)
+    return cryptolib.aes(key, _AES_CBC, _ZERO_IV if iv is None else iv)
 
 
 # A long-lived AES-CBC decrypt object (the same constructor: an aes object encrypts OR decrypts, whichever
@@ -163,13 +162,13 @@ aes_cbc_decryptor = aes_cbc_encryptor
 
 
 def aes_ecb(key):
-    return cryptolib.aes(key, AES_ECB)
+    return cryptolib.aes(key, _AES_ECB)
 
 
 def aes_cbc_encrypt(key, iv, data):
     """One-shot AES-CBC encryption of block-aligned data (makes a new cipher object)."""
-    return cryptolib.aes(key, AES_CBC, iv).encrypt(data)
+    return cryptolib.aes(key, _AES_CBC, iv).encrypt(data)
 
 
 def aes_cbc_decrypt(key, iv, data):
-    return cryptolib.aes(key, AES_CBC, iv).decrypt(data)
+    return cryptolib.aes(key, _AES_CBC, iv).decrypt(data)

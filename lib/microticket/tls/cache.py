@@ -17,7 +17,7 @@ _MAX_TICKET = const(2048)
 DEFAULT_MAX_AGE = const(7 * 86400)
 
 
-from microticket.tls.conn import to_hex as _hex
+from microticket.tls import to_hex as _hex
 
 
 class CacheEntry:

@@ -10,8 +10,10 @@ tls-server --port P (--psk-identity ID --psk HEX | --cert CERT.pem --key KEY.pem
     negotiate max_fragment_length (RFC 6066) or keep their records that small, else record_overflow.
 
 tls-client HOST PORT (--psk-identity ID --psk HEX | --pin-sha256 HEX) --cache FILE [--send TEXT]
-           [--keylog FILE] [--server-name NAME] [--mfl 1..4] [--empty-session-id]
-    Prints "resumed: yes|no", "suite: NAME", "ticket: yes|no", then the reply to --send.
+           [--keylog FILE] [--server-name NAME] [--mfl 1..4] [--empty-session-id] [--full-client]
+    Prints "resumed: yes|no", "suite: NAME", "ticket: yes|no", "client: CLASS", then the reply to --send.
+    With --psk the compact PskClient runs (microticket.tls.psk_client); --pin-sha256 (ECDHE_RSA) or
+    --full-client runs TlsClient.
     --mfl asks for max_fragment_length (1..4 = 512..4096 bytes) and sizes the record buffers to it: the
     server must agree, else its first large record is a record_overflow.
 

@@ -5,7 +5,6 @@ import socket
 import time
 
 from microticket.tls.cli import parse_args, _keylog_fn, _die, alert_name
-from microticket.tls.client import TlsClient
 from microticket.tls.cache import TicketCache
 
 
@@ -13,7 +12,7 @@ def tls_client(argv):
     try:
         opts, pos = parse_args(argv, ("--psk-identity", "--psk", "--pin-sha256", "--cache", "--send",
                                       "--keylog", "--server-name", "--mfl", "--timeout"),
-                               ("--empty-session-id", "--no-ems", "--no-etm"))
+                               ("--empty-session-id", "--no-ems", "--no-etm", "--full-client"))
         if len(pos) != 2:
             raise ValueError("need HOST PORT")
         host = pos[0]
@@ -40,12 +39,22 @@ def tls_client(argv):
     import gc
     gc.collect()   # the cache file's parse garbage gone before the buffers take their contiguous runs
     max_fragment = (256 << mfl) if mfl else 16384
-    cli = TlsClient(server_id, max_fragment=max_fragment, hs_cap=8192 if pin else 2048,
-                    wb_cap=wb_cap, out_cap=max(wb_cap, max_fragment) + 512, psk_identity=ident, psk=psk,
-                    pin_sha256=pin, cache=cache, server_name=name.encode(),
-                    session_id="empty" if opts.get("--empty-session-id") else "random",
-                    max_fragment_length=mfl, ems=not opts.get("--no-ems"),
-                    etm=not opts.get("--no-etm"), keylog=_keylog_fn(opts.get("--keylog")))
+    sid_mode = "empty" if opts.get("--empty-session-id") else "random"
+    keylog = _keylog_fn(opts.get("--keylog"))
+    if pin is None and not opts.get("--full-client"):
+        # the compact PSK client: a fraction of TlsClient's heap (see microticket.tls.psk_client). Its
+        # output buffer holds the ClientHello flight; the records it sends are cut to fit that buffer
+        from microticket.tls.psk_client import PskClient
+        cli = PskClient(server_id, ident, psk, cache=cache, server_name=name.encode(), session_id=sid_mode,
+                        max_fragment_length=mfl, ems=not opts.get("--no-ems"), etm=not opts.get("--no-etm"),
+                        keylog=keylog, max_fragment=max_fragment, hs_cap=2048, out_cap=wb_cap)
+    else:
+        from microticket.tls.client import TlsClient
+        cli = TlsClient(server_id, max_fragment=max_fragment, hs_cap=8192 if pin else 2048,
+                        wb_cap=wb_cap, out_cap=max(wb_cap, max_fragment) + 512, psk_identity=ident, psk=psk,
+                        pin_sha256=pin, cache=cache, server_name=name.encode(), session_id=sid_mode,
+                        max_fragment_length=mfl, ems=not opts.get("--no-ems"),
+                        etm=not opts.get("--no-etm"), keylog=keylog)
     # the driver after the engine's buffers: its code fills holes instead of taking room they need
     from microticket.tls import driver
     s = socket.socket()
@@ -54,6 +63,8 @@ def tls_client(argv):
     cli.start(driver.wall_clock())
     ok = driver.run_handshake(s, cli)
     if not ok:
+        if cli.alert_sent is not None:
+            print("error: " + getattr(cli, "error_message", ""))  # why we sent the alert
         print("handshake failed: alert sent %s (%s), received %s (%s)" % (
             cli.alert_sent, alert_name(cli.alert_sent), cli.alert_received, alert_name(cli.alert_received)))
         s.close()
@@ -61,6 +72,7 @@ def tls_client(argv):
     print("resumed: " + ("yes" if cli.resumed else "no"))
     print("suite: " + cli.suite_name())
     print("ticket: " + ("yes" if cli.ticket_received else "no"))
+    print("client: " + type(cli).__name__)
     if "--send" in opts:
         driver.write_app(s, cli, opts["--send"].encode())
         reply = driver.read_app(s, cli)

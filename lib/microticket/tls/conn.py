@@ -24,6 +24,7 @@ from micropython import const
 from microticket import crypto
 from microticket.errors import TlsAlert, DecodeError, MicroticketError
 from microticket.wire import Reader, Writer
+from microticket.tls import to_hex
 from microticket.tls.record import RecordLayer, CipherState
 
 prf = None  # microticket.prf, imported by the key schedule (see _load_prf)
@@ -51,20 +52,6 @@ ST_OPEN = const(100)
 ST_CLOSED = const(101)
 
 _HS_CAP_DEFAULT = const(8192)
-
-
-_HEX = b"0123456789abcdef"
-
-
-def to_hex(b):
-    """Lower-case hex of ``b`` in one buffer (no per-byte strings)."""
-    out = bytearray(2 * len(b))
-    i = 0
-    for x in b:
-        out[i] = _HEX[x >> 4]
-        out[i + 1] = _HEX[x & 15]
-        i += 2
-    return out.decode()
 
 
 class Connection:

@@ -1,0 +1,641 @@
+"""Compact sans-IO TLS 1.2 client for the PSK suites, with RFC 5077 session tickets: the board client.
+
+    cli = PskClient("host:443", b"identity", psk, cache=TicketCache(path), max_fragment_length=3)
+    cli.start(now); sock.send(cli.data_to_send())
+    events = cli.receive_data(bytes_from_server, now)
+
+The interface, events and ticket rules are TlsClient's (microticket.tls.client, microticket.tls.conn):
+full handshakes that ask for a ticket, abbreviated ones that present it (RFC 5077 Figures 1-4), the
+session ID rules of section 3.4, a ticket kept only after the server Finished verified and dropped when a
+handshake that offered it fails, extended_master_secret (RFC 7627: a resumption that changes it is
+refused), encrypt_then_mac (RFC 7366), max_fragment_length (RFC 6066), server_name, renegotiation_info
+(RFC 5746), the same TicketCache file. The drivers (microticket.tls.driver, aio) run either client.
+
+Suites: TLS_PSK_WITH_AES_128_CBC_SHA256 (RFC 4279, RFC 5487: no public-key work at all) and
+TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256 (RFC 5489: X25519, whose module is loaded only by a full handshake
+of that suite). A server authenticated by a certificate needs TlsClient (ECDHE_RSA with a pinned key).
+
+Why a second client: heap. TlsClient shares its handshake machinery with the server (Connection, the
+wire Reader/Writer, the message codec) and carries ECDHE_RSA; its import alone is about 22 KB of a
+board's heap, even with the bytecode in flash. This one is one class over the shared record layer
+(microticket.tls.record), parsing in place with index arithmetic: see the README for the heaps measured.
+What a resumption costs here is the import, the record buffers and a few hundred bytes of keys.
+
+Handshake messages are parsed where they lie in the record buffer; a message split across records is
+reassembled in a buffer of ``hs_cap`` bytes allocated on the first split. Transcript: two SHA-256 objects
+fed the same messages, each finalised once (see microticket.tls.conn), so no transcript is buffered.
+"""
+
+from micropython import const
+
+from microticket import crypto
+from microticket.errors import TlsAlert, DecodeError
+from microticket.tls.record import RecordLayer, CipherState
+from microticket.tls import to_hex
+from microticket.tls.cache import CacheEntry
+
+prf = None  # microticket.prf, imported with the first keys (after the buffers: its code fills holes)
+
+_CT_CCS = const(20)
+_CT_ALERT = const(21)
+_CT_HANDSHAKE = const(22)
+_CT_APPLICATION_DATA = const(23)
+_HT_HELLO_REQUEST = const(0)
+_HT_CLIENT_HELLO = const(1)
+_HT_SERVER_HELLO = const(2)
+_HT_NEW_SESSION_TICKET = const(4)
+_HT_SERVER_KEY_EXCHANGE = const(12)
+_HT_SERVER_HELLO_DONE = const(14)
+_HT_CLIENT_KEY_EXCHANGE = const(16)
+_HT_FINISHED = const(20)
+_HT_CCS = const(0x100)
+_LEVEL_WARNING = const(1)
+_LEVEL_FATAL = const(2)
+_CLOSE_NOTIFY = const(0)
+_UNEXPECTED_MESSAGE = const(10)
+_RECORD_OVERFLOW = const(22)
+_HANDSHAKE_FAILURE = const(40)
+_ILLEGAL_PARAMETER = const(47)
+_DECODE_ERROR = const(50)
+_DECRYPT_ERROR = const(51)
+_PROTOCOL_VERSION = const(70)
+_INTERNAL_ERROR = const(80)
+_NO_RENEGOTIATION = const(100)
+_UNSUPPORTED_EXTENSION = const(110)
+_EXT_SERVER_NAME = const(0)
+_EXT_MAX_FRAGMENT_LENGTH = const(1)
+_EXT_SUPPORTED_GROUPS = const(10)
+_EXT_EC_POINT_FORMATS = const(11)
+_EXT_ENCRYPT_THEN_MAC = const(22)
+_EXT_EXTENDED_MASTER_SECRET = const(23)
+_EXT_SESSION_TICKET = const(35)
+_EXT_RENEGOTIATION_INFO = const(0xFF01)
+_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
+_ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
+_GROUP_X25519 = const(29)
+_MAX_PLAINTEXT = const(16384)
+_RECORD_ROOM = const(5 + 16 + 32 + 16)  # header, explicit IV, MAC, padding at most
+_ALERT_ROOM = const(80)  # an encrypted alert record
+
+# states: waiting for ...
+_S_SH = const(1)      # ServerHello
+_S_AFTER_SH = const(2)  # the message that tells a resumption from a full handshake
+_S_SHD = const(3)     # ServerHelloDone (full, after ServerKeyExchange)
+_S_NST = const(4)     # NewSessionTicket or CCS (full, after our Finished)
+_S_CCS = const(5)     # ChangeCipherSpec (after NewSessionTicket)
+_S_FIN = const(6)     # the server Finished
+_S_OPEN = const(100)
+# _opt bits: what the ClientHello asks for
+_O_TICKET = const(1)
+_O_EMS = const(2)
+_O_ETM = const(4)
+_O_RANDOM_SID = const(8)
+_S_CLOSED = const(101)
+
+
+def _u16(buf, pos):
+    return (buf[pos] << 8) | buf[pos + 1]
+
+
+class PskClient:
+    def __init__(self, server_id, psk_identity=b"", psk=None, cache=None, suites=None, server_name=b"",
+                 request_ticket=True, session_id="random", max_fragment_length=0, ems=True, etm=True,
+                 rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT, hs_cap=2048, out_cap=0, reuse=None):
+        """``max_fragment``: plaintext bytes of the largest record the input buffer takes (with
+        ``max_fragment_length`` set: 256 << it, which the server must agree to). ``hs_cap`` bounds one
+        handshake message (the NewSessionTicket with its ticket is the largest). ``out_cap``: the output
+        buffer, which holds the ClientHello flight or one record we send, beside an alert (default: room
+        for a full record); our records are cut to fit it.
+        ``reuse``: a finished PskClient of the same sizes whose buffers this one takes over."""
+        if psk is None:
+            raise ValueError("PskClient needs a psk")
+        self.rng = rng = rng or crypto.urandom
+        self.keylog = keylog
+        if max_fragment_length:
+            max_fragment = min(max_fragment, 256 << max_fragment_length)
+        if not out_cap:
+            # the ClientHello (its ticket is at most 2 KB, see the cache) or one full record
+            out_cap = max(max_fragment + _RECORD_ROOM, 2600 if cache is not None else 512) + _ALERT_ROOM
+        if out_cap < 512:
+            raise ValueError("out_cap below 512")
+        rl = reuse.rl if reuse is not None else None
+        if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
+                reuse.hs_cap == hs_cap:
+            rl.reset(rng)
+            self._hb = reuse._hb
+        else:
+            rl = RecordLayer(max_fragment, out_cap, rng)
+            self._hb = None  # reassembly of a message split across records, allocated on the first split
+        # records we send carry at most what fits the output buffer beside an alert (servers accept any
+        # size up to the limit): a board can keep a small output buffer and still receive large records
+        rl.max_out = min(max_fragment, out_cap - _RECORD_ROOM - _ALERT_ROOM)
+        self.rl = rl
+        self.hs_cap = hs_cap
+        self._hl = 0
+        self.server_id = server_id
+        self.psk_identity = psk_identity
+        self.psk = psk
+        self.cache = cache
+        self.suites = suites or (_ECDHE_PSK_WITH_AES_128_CBC_SHA256, _PSK_WITH_AES_128_CBC_SHA256)
+        for s in self.suites:
+            if s != _PSK_WITH_AES_128_CBC_SHA256 and s != _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
+                raise ValueError("not a PSK suite: 0x%04x" % s)
+        self.server_name = server_name
+        self.mfl = max_fragment_length
+        self._opt = (_O_TICKET if request_ticket else 0) | (_O_EMS if ems else 0) | (_O_ETM if etm else 0) | \
+            (_O_RANDOM_SID if session_id == "random" else 0)
+        self.state = 0
+        self.now = 0
+        self.events = []
+        self.closed = False
+        self.alert_sent = None
+        self.alert_received = None
+        self.error_message = ""
+        self.handshake_done = False
+        self.resumed = False
+        self.suite = 0
+        self.ems = False
+        self.etm = False
+        self.client_random = b""
+        self.server_random = b""
+        self.master = None
+        self.offered = None  # the CacheEntry offered in the ClientHello
+        self.new_ticket = None  # (hint, ticket) from a NewSessionTicket, kept until Finished verifies
+        self.ticket_hint = 0
+        self.ticket_received = False
+        self.cache_error = None
+        self.trace = None  # set to a list to record ("send"|"recv", message type) for tests
+        self._sid = b""
+        self._sent = ()  # extension types of the ClientHello
+        self._echoed = False
+        self._expect_nst = False
+        self._th = [crypto.hash_new("sha256"), crypto.hash_new("sha256")]
+        self._fin_hash = None
+        self._pend = None  # (write, read) CipherStates made, not yet switched on by a CCS
+
+    # --- public API (as Connection) --------------------------------------------------------------
+
+    def data_to_send(self):
+        return self.rl.take_output()
+
+    def send(self, data):
+        if not self.handshake_done or self.closed:
+            raise TlsAlert(_INTERNAL_ERROR, "not open")
+        self.rl.write(_CT_APPLICATION_DATA, data)
+
+    def close(self):
+        if not self.closed:
+            self._alert(_LEVEL_WARNING, _CLOSE_NOTIFY)
+            self.closed = True
+            self.state = _S_CLOSED
+
+    def receive_data(self, data, now):
+        """Bytes from the server (b"": it closed the stream); returns the events."""
+        self.now = now
+        ev = self.events = []
+        if self.closed:
+            return ev
+        rl = self.rl
+        try:
+            n = len(data)
+            if not n:
+                self._eof()
+            off = 0
+            while off < n and not self.closed:
+                took = rl.feed(data, off)
+                off += took
+                self._records()
+                if not took and not self.closed and rl.space() == 0:
+                    raise TlsAlert(_RECORD_OVERFLOW, "input buffer full")
+        except Exception as e:
+            self._on_error(e)
+        return ev
+
+    def recv_view(self):
+        """Zero-copy input: read the socket into this view, then call received(n, now)."""
+        return self.rl.free_view()
+
+    def received(self, n, now):
+        self.now = now
+        ev = self.events = []
+        if self.closed:
+            return ev
+        try:
+            if not n:
+                self._eof()
+            else:
+                self.rl.commit(n)
+                self._records()
+        except Exception as e:
+            self._on_error(e)
+        return ev
+
+    def suite_name(self):
+        if self.suite == _PSK_WITH_AES_128_CBC_SHA256:
+            return "TLS_PSK_WITH_AES_128_CBC_SHA256"
+        return "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256" if self.suite else "-"
+
+    # --- ClientHello -----------------------------------------------------------------------------
+
+    def start(self, now):
+        self.now = now
+        self.client_random = self.rng(32)
+        entry = None
+        opt = self._opt
+        if self.cache is not None and opt & _O_TICKET:
+            entry = self.cache.get(self.server_id, now)
+            if entry is not None and entry.suite not in self.suites:
+                entry = None
+        self.offered = entry
+        if entry is not None and opt & _O_RANDOM_SID:
+            self._sid = self.rng(32)
+        ecdhe = _ECDHE_PSK_WITH_AES_128_CBC_SHA256 in self.suites
+        name = self.server_name
+        ext = []
+        if name:
+            n = len(name)
+            ext.append((_EXT_SERVER_NAME, bytes(((n + 3) >> 8, (n + 3) & 0xFF, 0, n >> 8, n & 0xFF)) + name))
+        if self.mfl:
+            ext.append((_EXT_MAX_FRAGMENT_LENGTH, bytes((self.mfl,))))
+        if ecdhe:
+            ext.append((_EXT_SUPPORTED_GROUPS, b"\x00\x02\x00\x1d"))  # x25519
+            ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))
+        if opt & _O_TICKET:
+            ext.append((_EXT_SESSION_TICKET, entry.ticket if entry is not None else b""))
+        if opt & _O_ETM:
+            ext.append((_EXT_ENCRYPT_THEN_MAC, b""))
+        if opt & _O_EMS:
+            ext.append((_EXT_EXTENDED_MASTER_SECRET, b""))
+        ext.append((_EXT_RENEGOTIATION_INFO, b"\x00"))
+        self._sent = tuple(t for t, _ in ext)
+        elen = 0
+        for _, d in ext:
+            elen += 4 + len(d)
+        sid = self._sid
+        ns = 2 * len(self.suites)
+        body = 2 + 32 + 1 + len(sid) + 2 + ns + 2 + 2 + elen
+        m = bytearray(4 + body)
+        m[0] = _HT_CLIENT_HELLO
+        m[2] = (body >> 8) & 0xFF
+        m[3] = body & 0xFF
+        m[4] = 3
+        m[5] = 3
+        m[6:38] = self.client_random
+        m[38] = len(sid)
+        p = 39 + len(sid)
+        m[39:p] = sid
+        m[p + 1] = ns
+        p += 2
+        for s in self.suites:
+            m[p] = s >> 8
+            m[p + 1] = s & 0xFF
+            p += 2
+        m[p] = 1  # compression methods: null only
+        m[p + 2] = elen >> 8
+        m[p + 3] = elen & 0xFF
+        p += 4
+        for t, d in ext:
+            n = len(d)
+            m[p] = t >> 8
+            m[p + 1] = t & 0xFF
+            m[p + 2] = n >> 8
+            m[p + 3] = n & 0xFF
+            m[p + 4:p + 4 + n] = d
+            p += 4 + n
+        self._send_message(m)
+        self.state = _S_SH
+
+    # --- records and handshake framing -----------------------------------------------------------
+
+    def _records(self):
+        rl = self.rl
+        while not self.closed:
+            rec = rl.next_record()
+            if rec is None:
+                return
+            ctype = rec[0]
+            view = rec[1]
+            if ctype == _CT_HANDSHAKE:
+                if not len(view):
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "empty handshake record")
+                self._handshake_bytes(view)
+            elif ctype == _CT_APPLICATION_DATA:
+                if not self.handshake_done:
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "application data before Finished")
+                if self._hl:
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "interleaved application data")
+                if len(view):
+                    self.events.append(("data", bytes(view)))
+            elif ctype == _CT_ALERT:
+                if len(view) != 2:
+                    raise TlsAlert(_DECODE_ERROR, "alert length")
+                desc = view[1]
+                ev = self.events
+                if desc == _CLOSE_NOTIFY:
+                    ev.append(("alert", desc, True))
+                    if not self.handshake_done:
+                        self._failed()
+                    self.close()
+                    ev.append(("closed",))
+                elif view[0] == _LEVEL_WARNING and self.handshake_done:
+                    ev.append(("alert", desc, True))
+                else:
+                    self.alert_received = desc
+                    self.closed = True
+                    self.state = _S_CLOSED
+                    self._failed()
+                    ev.append(("alert", desc, True))
+                    ev.append(("closed",))
+            else:
+                if len(view) != 1 or view[0] != 1:
+                    raise TlsAlert(_DECODE_ERROR, "ChangeCipherSpec")
+                if self._hl:
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS inside a handshake message")
+                self._message(_HT_CCS, None, None)
+
+    def _handshake_bytes(self, data):
+        """Dispatch the whole messages of a handshake record where they lie. A message split across
+        records is completed in the reassembly buffer first; the record's remaining messages are then
+        dispatched in place, and a partial one at its end is kept."""
+        view = data
+        cap = self.hs_cap
+        hb = self._hb
+        while self._hl and len(view) and not self.closed:
+            hl = self._hl
+            want = 4 + ((hb[1] << 16) | _u16(hb, 2)) if hl >= 4 else 4
+            if want > cap:
+                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
+            k = min(want - hl, len(view))
+            hb[hl:hl + k] = view[0:k]
+            hl += k
+            view = view[k:]
+            self._hl = hl
+            if hl >= 4 and hl == 4 + ((hb[1] << 16) | _u16(hb, 2)):
+                self._hl = 0
+                mv = memoryview(hb)
+                self._message(hb[0], mv[4:hl], mv[0:hl])
+        n = len(view)
+        p = 0
+        while n - p >= 4 and not self.closed:
+            length = (view[p + 1] << 16) | _u16(view, p + 2)
+            if 4 + length > cap:
+                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
+            if n - p < 4 + length:
+                break
+            self._message(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
+            p += 4 + length
+        if p < n and not self.closed:
+            if hb is None:
+                hb = self._hb = bytearray(cap)
+            hb[0:n - p] = view[p:n]
+            self._hl = n - p
+
+    # --- the handshake ---------------------------------------------------------------------------
+
+    def _message(self, t, data, raw):
+        st = self.state
+        if self.trace is not None:
+            self.trace.append(("recv", t))
+        if st == _S_OPEN:
+            if t != _HT_HELLO_REQUEST:
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message after the handshake")
+            self._alert(_LEVEL_WARNING, _NO_RENEGOTIATION)
+            return
+        if t == _HT_FINISHED and st == _S_FIN:
+            self._finished(data, raw)
+            return
+        if raw is not None:
+            for h in self._th:
+                h.update(raw)
+        if t == _HT_SERVER_HELLO and st == _S_SH:
+            self._server_hello(data)
+        elif t == _HT_NEW_SESSION_TICKET and (st == _S_AFTER_SH or st == _S_NST):
+            self._new_session_ticket(data)
+        elif t == _HT_CCS and (st == _S_AFTER_SH or st == _S_NST or st == _S_CCS):
+            if st != _S_CCS and self._expect_nst:
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket missing")
+            if st == _S_AFTER_SH:
+                self._begin_resumed()
+            self.rl.read = self._pend[1]
+            self.state = _S_FIN
+        elif (t == _HT_SERVER_KEY_EXCHANGE or t == _HT_SERVER_HELLO_DONE) and (st == _S_AFTER_SH or st == _S_SHD):
+            # the ticket was not accepted (or none was offered): a full handshake, in its own module
+            if self._echoed:
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "session ID echoed but full handshake")
+            from microticket.tls import psk_full
+            psk_full.handle(self, t, data)
+        else:
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (t, st))
+
+    def _server_hello(self, b):
+        n = len(b)
+        if n < 38:
+            raise TlsAlert(_DECODE_ERROR, "ServerHello")
+        if _u16(b, 0) != 0x0303:
+            raise TlsAlert(_PROTOCOL_VERSION, "server version")
+        sl = b[34]
+        p = 35 + sl
+        if sl > 32 or p + 3 > n:
+            raise TlsAlert(_DECODE_ERROR, "ServerHello")
+        suite = _u16(b, p)
+        if suite not in self.suites:
+            raise TlsAlert(_ILLEGAL_PARAMETER, "suite not offered")
+        if b[p + 2]:
+            raise TlsAlert(_ILLEGAL_PARAMETER, "compression")
+        p += 3
+        sent = self._sent
+        seen = 0
+        if p < n:
+            if p + 2 > n or p + 2 + _u16(b, p) != n:
+                raise TlsAlert(_DECODE_ERROR, "ServerHello extensions")
+            p += 2
+        while p < n:
+            if p + 4 > n:
+                raise TlsAlert(_DECODE_ERROR, "ServerHello extensions")
+            t = _u16(b, p)
+            k = _u16(b, p + 2)
+            p += 4
+            if p + k > n:
+                raise TlsAlert(_DECODE_ERROR, "ServerHello extensions")
+            if t not in sent:
+                raise TlsAlert(_UNSUPPORTED_EXTENSION, "extension not offered")
+            bit = 1 << sent.index(t)
+            if seen & bit:
+                raise TlsAlert(_DECODE_ERROR, "duplicate extension")
+            seen |= bit
+            if t == _EXT_RENEGOTIATION_INFO:
+                if k != 1 or b[p]:
+                    raise TlsAlert(_HANDSHAKE_FAILURE, "renegotiation_info not empty")
+            elif t == _EXT_MAX_FRAGMENT_LENGTH:
+                if k != 1 or b[p] != self.mfl:
+                    raise TlsAlert(_ILLEGAL_PARAMETER, "max_fragment_length")
+                size = 256 << self.mfl
+                rl = self.rl
+                rl.max_out = min(rl.max_out, size)
+                rl.max_in = min(rl.max_in, size)
+            elif t == _EXT_SESSION_TICKET:
+                # RFC 5077 section 3.2: empty (RFC 4507 servers may send 00 00)
+                if k != 0 and (k != 2 or b[p] or b[p + 1]):
+                    raise TlsAlert(_DECODE_ERROR, "session_ticket extension in ServerHello")
+                self._expect_nst = True
+            elif t != _EXT_EC_POINT_FORMATS and t != _EXT_SUPPORTED_GROUPS and k:
+                raise TlsAlert(_DECODE_ERROR, "extension must be empty")  # server_name, etm, ems
+            elif t == _EXT_EXTENDED_MASTER_SECRET:
+                self.ems = True
+            elif t == _EXT_ENCRYPT_THEN_MAC:
+                self.etm = True
+            p += k
+        self.server_random = bytes(b[2:34])
+        self.suite = suite
+        sid = self._sid
+        self._echoed = self.offered is not None and len(sid) > 0 and sl == 32 and bytes(b[35:67]) == sid
+        self.state = _S_AFTER_SH
+
+    def _begin_resumed(self):
+        """The server accepted the offered ticket: the cached master secret (RFC 5077 Figure 2)."""
+        e = self.offered
+        if e is None or (self._sid and not self._echoed):
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "abbreviated handshake without an accepted ticket")
+        if self.suite != e.suite:
+            raise TlsAlert(_ILLEGAL_PARAMETER, "resumed suite differs")
+        if self.ems != e.ems:
+            raise TlsAlert(_HANDSHAKE_FAILURE, "extended_master_secret changed on resumption")
+        self.resumed = True
+        self.master = e.master
+        self._make_keys()
+
+    def _new_session_ticket(self, b):
+        if not self._expect_nst:
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket without the extension")
+        n = len(b)
+        if n < 6 or 6 + _u16(b, 4) != n:
+            raise TlsAlert(_DECODE_ERROR, "NewSessionTicket")
+        hint = (_u16(b, 0) << 16) | _u16(b, 2)
+        if self.state == _S_AFTER_SH:
+            self._begin_resumed()
+        self.new_ticket = (hint, bytes(b[6:n])) if n > 6 else None
+        self.ticket_hint = hint
+        self._expect_nst = False
+        self.state = _S_CCS
+
+    def _finished(self, b, raw):
+        fh = self._take_hash()  # before the server Finished joins the transcript
+        for h in self._th:
+            h.update(raw)
+        if len(b) != 12:
+            raise TlsAlert(_DECODE_ERROR, "Finished")
+        want = prf.tls12_prf(self.master, b"server finished", fh, 12)
+        if not crypto.ct_equal(want, b):
+            raise TlsAlert(_DECRYPT_ERROR, "bad Finished")
+        if self.resumed:
+            self._send_ccs_finished()
+        self.state = _S_OPEN
+        self.handshake_done = True
+        self._store_ticket()
+        self.events.append(("handshake_done",))
+
+    # --- transcript, keys, output ----------------------------------------------------------------
+
+    def _take_hash(self):
+        d = self._fin_hash
+        if d is not None:
+            self._fin_hash = None
+            return d
+        return self._th.pop(0).digest()
+
+    def _send_message(self, b):
+        if self.trace is not None:
+            self.trace.append(("send", b[0]))
+        for h in self._th:
+            h.update(b)
+        self.rl.write(_CT_HANDSHAKE, b)
+
+    def _send_ccs_finished(self):
+        rl = self.rl
+        rl.write(_CT_CCS, b"\x01")
+        if self.trace is not None:
+            self.trace.append(("send", _HT_CCS))
+        rl.write_cs = self._pend[0]
+        m = bytearray(16)
+        m[0] = _HT_FINISHED
+        m[3] = 12
+        m[4:] = prf.tls12_prf(self.master, b"client finished", self._take_hash(), 12)
+        self._send_message(m)
+
+    def _make_keys(self, pms=None):
+        """The master secret from the premaster ``pms`` (full handshake; RFC 5246 section 8.1, RFC 7627
+        section 4), then the key block (RFC 5246 section 6.3: client MAC, server MAC, client key,
+        server key)."""
+        global prf
+        if prf is None:
+            from microticket import prf
+        if pms is not None:
+            if self.ems:
+                seed = self._fin_hash = self._take_hash()
+                self.master = prf.tls12_prf(pms, b"extended master secret", seed, 48)
+            else:
+                self.master = prf.tls12_prf(pms, b"master secret", self.client_random + self.server_random,
+                                            48)
+        kb = prf.tls12_prf(self.master, b"key expansion", self.server_random + self.client_random, 96)
+        self._pend = (CipherState(kb[64:80], kb[0:32], self.etm, True),
+                      CipherState(kb[80:96], kb[32:64], self.etm, False))
+        if self.keylog is not None:
+            self.keylog("CLIENT_RANDOM " + to_hex(self.client_random) + " " + to_hex(self.master))
+
+    def _alert(self, a, b):
+        """Queue an alert of level ``a`` and description ``b``."""
+        try:
+            self.rl.write(_CT_ALERT, bytes((a, b)))
+        except TlsAlert:
+            pass
+
+    # --- endings ---------------------------------------------------------------------------------
+
+    def _on_error(self, e):
+        """Every error becomes a fatal alert, never an exception out of the engine."""
+        if isinstance(e, TlsAlert):
+            desc = e.description
+        elif isinstance(e, DecodeError):
+            desc = _DECODE_ERROR
+        else:  # as a last resort anything else (a bug, MemoryError)
+            desc = _INTERNAL_ERROR
+        if self.closed:
+            return
+        self._alert(_LEVEL_FATAL, desc)
+        self.alert_sent = desc
+        self.error_message = str(e)
+        self.closed = True
+        self.state = _S_CLOSED
+        self._failed()
+        self.events.append(("alert", desc, False))
+        self.events.append(("closed",))
+
+    def _eof(self):
+        self.closed = True
+        self.state = _S_CLOSED
+        self._failed()
+        self.events.append(("closed",))
+
+    def _store_ticket(self):
+        """RFC 5077 section 3.3: the ticket is valid only now that the server Finished verified."""
+        nt = self.new_ticket
+        self.ticket_received = nt is not None
+        cache = self.cache
+        if cache is None:
+            return
+        # the handshake is complete whatever happens to the cache (full file system, no memory)
+        try:
+            if nt is not None:
+                cache.put(self.server_id, CacheEntry(nt[1], self.master, self.suite, self.ems, self.now,
+                                                     nt[0], self.server_name, self.psk_identity))
+            elif self.offered is not None and not self.resumed:
+                cache.delete(self.server_id)
+        except Exception as e:
+            self.cache_error = e
+
+    def _failed(self):
+        if self.offered is not None and not self.handshake_done and self.cache is not None:
+            try:
+                self.cache.delete(self.server_id)
+            except Exception as e:
+                self.cache_error = e
