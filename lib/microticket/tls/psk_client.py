@@ -21,6 +21,10 @@ board's heap, even with the bytecode in flash. This one is one class over the sh
 (microticket.tls.record), parsing in place with index arithmetic: see the README for the heaps measured.
 What a resumption costs here is the import, the record buffers and a few hundred bytes of keys.
 
+Errors: a TlsAlert's message names only where the check failed (the record layer, the message, the
+resumption); its description says which rule. Each distinct message text is an object on the heap even
+from ROMFS, so the texts are shared.
+
 Handshake messages are parsed where they lie in the record buffer; a message split across records is
 reassembled in a buffer of ``hs_cap`` bytes allocated on the first split. Transcript: two SHA-256 objects
 fed the same messages, each finalised once (see microticket.tls.conn), so no transcript is buffered.
@@ -97,6 +101,9 @@ def _u16(buf, pos):
     return (buf[pos] << 8) | buf[pos + 1]
 
 
+_NEEDS = "PskClient needs a psk, PSK suites only and out_cap >= 512"
+
+
 class PskClient:
     def __init__(self, server_id, psk_identity=b"", psk=None, cache=None, suites=None, server_name=b"",
                  request_ticket=True, session_id="random", max_fragment_length=0, ems=True, etm=True,
@@ -108,7 +115,7 @@ class PskClient:
         for a full record); our records are cut to fit it.
         ``reuse``: a finished PskClient of the same sizes whose buffers this one takes over."""
         if psk is None:
-            raise ValueError("PskClient needs a psk")
+            raise ValueError(_NEEDS)
         self.rng = rng = rng or crypto.urandom
         self.keylog = keylog
         if max_fragment_length:
@@ -117,7 +124,7 @@ class PskClient:
             # the ClientHello (its ticket is at most 2 KB, see the cache) or one full record
             out_cap = max(max_fragment + _RECORD_ROOM, 2600 if cache is not None else 512) + _ALERT_ROOM
         if out_cap < 512:
-            raise ValueError("out_cap below 512")
+            raise ValueError(_NEEDS)
         rl = reuse.rl if reuse is not None else None
         if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
                 reuse.hs_cap == hs_cap:
@@ -139,7 +146,7 @@ class PskClient:
         self.suites = suites or (_ECDHE_PSK_WITH_AES_128_CBC_SHA256, _PSK_WITH_AES_128_CBC_SHA256)
         for s in self.suites:
             if s != _PSK_WITH_AES_128_CBC_SHA256 and s != _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
-                raise ValueError("not a PSK suite: 0x%04x" % s)
+                raise ValueError(_NEEDS)
         self.server_name = server_name
         self.mfl = max_fragment_length
         self._opt = (_O_TICKET if request_ticket else 0) | (_O_EMS if ems else 0) | (_O_ETM if etm else 0) | \
@@ -147,10 +154,14 @@ class PskClient:
         self.state = 0
         self.now = 0
         self.events = []
-        self.closed = False
         self.alert_sent = None
         self.alert_received = None
         self.error_message = ""
+        self.cache_error = None
+        self.trace = None  # set to a list to record ("send"|"recv", message type) for tests
+        self._fin_hash = None  # full handshake with extended_master_secret: the session hash
+        self._point = None  # the server's X25519 share (ECDHE_PSK, set by psk_full)
+        self.closed = False
         self.handshake_done = False
         self.resumed = False
         self.suite = 0
@@ -163,14 +174,11 @@ class PskClient:
         self.new_ticket = None  # (hint, ticket) from a NewSessionTicket, kept until Finished verifies
         self.ticket_hint = 0
         self.ticket_received = False
-        self.cache_error = None
-        self.trace = None  # set to a list to record ("send"|"recv", message type) for tests
         self._sid = b""
         self._sent = ()  # extension types of the ClientHello
         self._echoed = False
         self._expect_nst = False
         self._th = [crypto.hash_new("sha256"), crypto.hash_new("sha256")]
-        self._fin_hash = None
         self._pend = None  # (write, read) CipherStates made, not yet switched on by a CCS
 
     # --- public API (as Connection) --------------------------------------------------------------
@@ -317,18 +325,18 @@ class PskClient:
             view = rec[1]
             if ctype == _CT_HANDSHAKE:
                 if not len(view):
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "empty handshake record")
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 self._handshake_bytes(view)
             elif ctype == _CT_APPLICATION_DATA:
                 if not self.handshake_done:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "application data before Finished")
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 if self._hl:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "interleaved application data")
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 if len(view):
                     self.events.append(("data", bytes(view)))
             elif ctype == _CT_ALERT:
                 if len(view) != 2:
-                    raise TlsAlert(_DECODE_ERROR, "alert length")
+                    raise TlsAlert(_DECODE_ERROR, "record")
                 desc = view[1]
                 ev = self.events
                 if desc == _CLOSE_NOTIFY:
@@ -348,9 +356,9 @@ class PskClient:
                     ev.append(("closed",))
             else:
                 if len(view) != 1 or view[0] != 1:
-                    raise TlsAlert(_DECODE_ERROR, "ChangeCipherSpec")
+                    raise TlsAlert(_DECODE_ERROR, "record")
                 if self._hl:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS inside a handshake message")
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 self._message(_HT_CCS, None, None)
 
     def _handshake_bytes(self, data):
@@ -364,7 +372,7 @@ class PskClient:
             hl = self._hl
             want = 4 + ((hb[1] << 16) | _u16(hb, 2)) if hl >= 4 else 4
             if want > cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
+                raise TlsAlert(_DECODE_ERROR, "handshake message")
             k = min(want - hl, len(view))
             hb[hl:hl + k] = view[0:k]
             hl += k
@@ -379,7 +387,7 @@ class PskClient:
         while n - p >= 4 and not self.closed:
             length = (view[p + 1] << 16) | _u16(view, p + 2)
             if 4 + length > cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
+                raise TlsAlert(_DECODE_ERROR, "handshake message")
             if n - p < 4 + length:
                 break
             self._message(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
@@ -398,7 +406,7 @@ class PskClient:
             self.trace.append(("recv", t))
         if st == _S_OPEN:
             if t != _HT_HELLO_REQUEST:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message after the handshake")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message")
             self._alert(_LEVEL_WARNING, _NO_RENEGOTIATION)
             return
         if t == _HT_FINISHED and st == _S_FIN:
@@ -413,7 +421,7 @@ class PskClient:
             self._new_session_ticket(data)
         elif t == _HT_CCS and (st == _S_AFTER_SH or st == _S_NST or st == _S_CCS):
             if st != _S_CCS and self._expect_nst:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket missing")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
             if st == _S_AFTER_SH:
                 self._begin_resumed()
             self.rl.read = self._pend[1]
@@ -421,7 +429,7 @@ class PskClient:
         elif (t == _HT_SERVER_KEY_EXCHANGE or t == _HT_SERVER_HELLO_DONE) and (st == _S_AFTER_SH or st == _S_SHD):
             # the ticket was not accepted (or none was offered): a full handshake, in its own module
             if self._echoed:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "session ID echoed but full handshake")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
             from microticket.tls import psk_full
             psk_full.handle(self, t, data)
         else:
@@ -432,43 +440,43 @@ class PskClient:
         if n < 38:
             raise TlsAlert(_DECODE_ERROR, "ServerHello")
         if _u16(b, 0) != 0x0303:
-            raise TlsAlert(_PROTOCOL_VERSION, "server version")
+            raise TlsAlert(_PROTOCOL_VERSION, "ServerHello")
         sl = b[34]
         p = 35 + sl
         if sl > 32 or p + 3 > n:
             raise TlsAlert(_DECODE_ERROR, "ServerHello")
         suite = _u16(b, p)
         if suite not in self.suites:
-            raise TlsAlert(_ILLEGAL_PARAMETER, "suite not offered")
+            raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
         if b[p + 2]:
-            raise TlsAlert(_ILLEGAL_PARAMETER, "compression")
+            raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
         p += 3
         sent = self._sent
         seen = 0
         if p < n:
             if p + 2 > n or p + 2 + _u16(b, p) != n:
-                raise TlsAlert(_DECODE_ERROR, "ServerHello extensions")
+                raise TlsAlert(_DECODE_ERROR, "ServerHello")
             p += 2
         while p < n:
             if p + 4 > n:
-                raise TlsAlert(_DECODE_ERROR, "ServerHello extensions")
+                raise TlsAlert(_DECODE_ERROR, "ServerHello")
             t = _u16(b, p)
             k = _u16(b, p + 2)
             p += 4
             if p + k > n:
-                raise TlsAlert(_DECODE_ERROR, "ServerHello extensions")
+                raise TlsAlert(_DECODE_ERROR, "ServerHello")
             if t not in sent:
-                raise TlsAlert(_UNSUPPORTED_EXTENSION, "extension not offered")
+                raise TlsAlert(_UNSUPPORTED_EXTENSION, "ServerHello")
             bit = 1 << sent.index(t)
             if seen & bit:
-                raise TlsAlert(_DECODE_ERROR, "duplicate extension")
+                raise TlsAlert(_DECODE_ERROR, "ServerHello")
             seen |= bit
             if t == _EXT_RENEGOTIATION_INFO:
                 if k != 1 or b[p]:
-                    raise TlsAlert(_HANDSHAKE_FAILURE, "renegotiation_info not empty")
+                    raise TlsAlert(_HANDSHAKE_FAILURE, "ServerHello")
             elif t == _EXT_MAX_FRAGMENT_LENGTH:
                 if k != 1 or b[p] != self.mfl:
-                    raise TlsAlert(_ILLEGAL_PARAMETER, "max_fragment_length")
+                    raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
                 size = 256 << self.mfl
                 rl = self.rl
                 rl.max_out = min(rl.max_out, size)
@@ -476,10 +484,10 @@ class PskClient:
             elif t == _EXT_SESSION_TICKET:
                 # RFC 5077 section 3.2: empty (RFC 4507 servers may send 00 00)
                 if k != 0 and (k != 2 or b[p] or b[p + 1]):
-                    raise TlsAlert(_DECODE_ERROR, "session_ticket extension in ServerHello")
+                    raise TlsAlert(_DECODE_ERROR, "ServerHello")
                 self._expect_nst = True
             elif t != _EXT_EC_POINT_FORMATS and t != _EXT_SUPPORTED_GROUPS and k:
-                raise TlsAlert(_DECODE_ERROR, "extension must be empty")  # server_name, etm, ems
+                raise TlsAlert(_DECODE_ERROR, "ServerHello")  # server_name, etm, ems
             elif t == _EXT_EXTENDED_MASTER_SECRET:
                 self.ems = True
             elif t == _EXT_ENCRYPT_THEN_MAC:
@@ -495,18 +503,18 @@ class PskClient:
         """The server accepted the offered ticket: the cached master secret (RFC 5077 Figure 2)."""
         e = self.offered
         if e is None or (self._sid and not self._echoed):
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "abbreviated handshake without an accepted ticket")
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
         if self.suite != e.suite:
-            raise TlsAlert(_ILLEGAL_PARAMETER, "resumed suite differs")
+            raise TlsAlert(_ILLEGAL_PARAMETER, "resumption")
         if self.ems != e.ems:
-            raise TlsAlert(_HANDSHAKE_FAILURE, "extended_master_secret changed on resumption")
+            raise TlsAlert(_HANDSHAKE_FAILURE, "resumption")
         self.resumed = True
         self.master = e.master
         self._make_keys()
 
     def _new_session_ticket(self, b):
         if not self._expect_nst:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket without the extension")
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
         n = len(b)
         if n < 6 or 6 + _u16(b, 4) != n:
             raise TlsAlert(_DECODE_ERROR, "NewSessionTicket")
@@ -526,7 +534,7 @@ class PskClient:
             raise TlsAlert(_DECODE_ERROR, "Finished")
         want = prf.tls12_prf(self.master, b"server finished", fh, 12)
         if not crypto.ct_equal(want, b):
-            raise TlsAlert(_DECRYPT_ERROR, "bad Finished")
+            raise TlsAlert(_DECRYPT_ERROR, "Finished")
         if self.resumed:
             self._send_ccs_finished()
         self.state = _S_OPEN

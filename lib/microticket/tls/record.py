@@ -11,6 +11,10 @@ direction:
 - encrypt: ``random16 | plaintext | mac | padding`` goes through the persistent encryptor; the first
   ciphertext block, E(state xor random16), is unpredictable and serves as the record's explicit IV.
 
+Errors are TlsAlerts whose message says only "record", "bad record MAC" or "buffer" (the description says
+which rule): every failed MAC, padding or ciphertext length gives the same error, and each distinct text
+would be an object on the heap even from ROMFS.
+
 MAC-then-encrypt is checked Lucky13-aware as far as Python allows: the padding is checked without early
 exit, an invalid padding is treated as zero-length (RFC 5246 section 6.2.3.2) and the MAC input is topped
 up with a dummy hash of the bytes the padding removed, so the hash always sees the same number of bytes.
@@ -128,7 +132,7 @@ class RecordLayer:
 
     def commit(self, n):
         if n < 0 or self._ie + n > self.in_cap:
-            raise TlsAlert(_INTERNAL_ERROR, "commit out of range")
+            raise TlsAlert(_INTERNAL_ERROR, "buffer")
         self._ie += n
 
     def feed(self, data, off=0):
@@ -152,33 +156,33 @@ class RecordLayer:
         length = (b[p + 3] << 8) | b[p + 4]
         # while the null cipher is on, a ClientHello record may say 3.1 or 3.2 (RFC 5246 appendix E.1)
         if b[p + 1] != 3 or (b[p + 2] != 3 and (self.read is not None or b[p + 2] == 0)):
-            raise TlsAlert(_PROTOCOL_VERSION, "record version")
+            raise TlsAlert(_PROTOCOL_VERSION, "record")
         if ctype < _CT_CHANGE_CIPHER_SPEC or ctype > _CT_APPLICATION_DATA:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "record content type")
+            raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
         limit = self.max_in + (OVERHEAD if self.read is not None else 0)
         if length > limit:
-            raise TlsAlert(_RECORD_OVERFLOW, "record too long")
+            raise TlsAlert(_RECORD_OVERFLOW, "record")
         if avail < _HDR + length:
             return None
         self._is = p + _HDR + length
         start = p + _HDR
         if self.read is None:
             if length == 0 and ctype != _CT_APPLICATION_DATA:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "empty record")
+                raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
             return ctype, self._iv[start:start + length]
         if self.read.etm:
             s, n = self._open_etm(ctype, start, length)
         else:
             s, n = self._open_mte(ctype, start, length)
         if n > self.max_in:
-            raise TlsAlert(_RECORD_OVERFLOW, "plaintext too long")
+            raise TlsAlert(_RECORD_OVERFLOW, "record")
         return ctype, self._iv[s:s + n]
 
     def _open_mte(self, ctype, start, length):
         cs = self.read
         # at least IV + one block holding MAC and padding length: 16 + 48
         if length < _IV + 48 or length % 16:
-            raise TlsAlert(_BAD_RECORD_MAC, "bad ciphertext length")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + length]
         cs.aes.decrypt(v, v)
         b = self._ib
@@ -211,7 +215,7 @@ class RecordLayer:
     def _open_etm(self, ctype, start, length):
         cs = self.read
         if length < _IV + 16 + _MAC or (length - _MAC) % 16:
-            raise TlsAlert(_BAD_RECORD_MAC, "bad ciphertext length")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         clen = length - _MAC
         mac = cs.hmac.mac(cs.mac_header(ctype, clen), self._iv[start:start + clen])
         if not crypto.ct_equal_at(mac, self._ib, start + clen):
@@ -223,10 +227,10 @@ class RecordLayer:
         pad = b[end - 1]
         plen = clen - _IV
         if pad + 1 > plen:
-            raise TlsAlert(_BAD_RECORD_MAC, "bad padding")
+            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         for i in range(1, pad + 2):
             if b[end - i] != pad:
-                raise TlsAlert(_BAD_RECORD_MAC, "bad padding")
+                raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         return start + _IV, plen - pad - 1
 
     def buffered(self):
@@ -248,7 +252,7 @@ class RecordLayer:
 
     def _room(self, need):
         if self._oe + need > len(self._ob):
-            raise TlsAlert(_INTERNAL_ERROR, "output buffer full")
+            raise TlsAlert(_INTERNAL_ERROR, "buffer")
 
     def _write_one(self, ctype, frag):
         n = len(frag)
