@@ -154,8 +154,8 @@ def test_cli_resumption_from_romfs_fits_the_pinned_heap(mp, tmp_path):
     try:
         s.romfs = img
         s.open(path, str(tmp_path))
-        assert any(s.completes_once(ROMFS_HEAP_PIN + d + n) for d in POCKET_STEPS)
-        assert not s.completes_once(ROMFS_HEAP_MEASURED - 4096 + n)
+        assert any(s.completes_once(memprof.romfs_heapsize(n, ROMFS_HEAP_PIN + d)) for d in POCKET_STEPS)
+        assert not s.completes_once(memprof.romfs_heapsize(n, ROMFS_HEAP_MEASURED - 4096))
     finally:
         s.close()
         s.romfs = None

@@ -113,7 +113,8 @@ def test_resumed_client_from_romfs_in_a_small_heap(mp, romfs, tmp_path):
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
         assert "resumed: no" in r.stdout and "ticket: yes" in r.stdout, r.stdout + r.stderr
         shutil.copyfile(cache0, cache)
-        cmd, env = memprof.cli_command(empty, args + ["--cache", cache], n + CLIENT_ROMFS_HEAP_KB * 1024, img)
+        cmd, env = memprof.cli_command(empty, args + ["--cache", cache],
+                                         memprof.romfs_heapsize(n, CLIENT_ROMFS_HEAP_KB * 1024), img)
         r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
     finally:
         srv.stop()
@@ -136,7 +137,8 @@ def test_client_from_romfs_resumes_against_openssl(mp, romfs, tmp_path):
     outs = []
     try:
         for _ in range(2):
-            cmd, env = memprof.cli_command(empty, args, n + CLIENT_ROMFS_OPENSSL_HEAP_KB * 1024, img)
+            cmd, env = memprof.cli_command(empty, args, memprof.romfs_heapsize(n, CLIENT_ROMFS_OPENSSL_HEAP_KB * 1024),
+                                             img)
             outs.append(subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60))
     finally:
         log = srv.stop()
@@ -158,7 +160,7 @@ def _serve_from_romfs(romfs, tmp_path, heap_kb, resume):
     cert, key, _, _ = P.make_rsa_cert(str(tmp_path))
     port = P.free_port()
     cmd, env = memprof.cli_command(empty, ["tls-server", "--port", str(port), "--cert", cert, "--key", key,
-                                           "--max-record", "2048"], n + heap_kb * 1024, img)
+                                           "--max-record", "2048"], memprof.romfs_heapsize(n, heap_kb * 1024), img)
     srv = P.Peer(cmd, port, env=env)
     sess = str(tmp_path / "sess.pem")
     base = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher", P.OSSL_ECDHE_RSA,

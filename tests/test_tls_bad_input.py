@@ -1,6 +1,10 @@
 """Bad input: every case ends in the right fatal alert and a closed connection, never an exception or a
 hang. Plus input split every way (all at once, one byte at a time, with trailing bytes) and a hypothesis
-run of random bytes through the handshake decoders and the engines."""
+run of random bytes through the handshake decoders and the engines.
+
+Client-side cases run with both client engines, TlsClient and the compact PskClient (test ids end in
+[TlsClient] / [PskClient]); cases of server behaviour, where the client only supplies a ClientHello or
+well-formed records, are marked ``@one_engine("TlsClient", reason)``."""
 
 import pytest
 from hypothesis import given, settings, strategies as st, HealthCheck
@@ -12,6 +16,7 @@ from microticket.tls import const as C
 from microticket.tls import messages as M
 from microticket.tls.cache import TicketCache
 from microticket.tls.client import TlsClient
+from microticket.tls.psk_client import PskClient
 from microticket.tls.server import ServerConfig, TlsServer
 
 from tlspeers import PSK, pump
@@ -19,6 +24,32 @@ from tlspeers import PSK, pump
 ID = b"Client_identity"
 T0 = 1_000_000
 RING = KeyRing.generate(T0)
+
+ENGINES = {"TlsClient": TlsClient, "PskClient": PskClient}
+Client = TlsClient  # the class client() builds, set by the engine fixture
+SERVER = "server behaviour: the client engine only supplies well-formed input"
+
+
+def one_engine(name, reason):
+    """Run a test with the client engine ``name`` only; ``reason`` says why the other needs no run."""
+    def mark(fn):
+        fn.engines = (name,)
+        fn.one_engine_reason = reason
+        return fn
+    return mark
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", getattr(metafunc.function, "engines", tuple(ENGINES)), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def engine(request):
+    global Client
+    Client = ENGINES[request.param]
+    yield request.param
+    Client = TlsClient
 
 
 def server(**kw):
@@ -28,7 +59,7 @@ def server(**kw):
 def client(cache=None, **kw):
     kw.setdefault("psk_identity", ID)
     kw.setdefault("psk", PSK)
-    return TlsClient("srv", cache=cache, **kw)
+    return Client("srv", cache=cache, **kw)
 
 
 def plain_alert(out):
@@ -58,6 +89,7 @@ def expect_fatal(conn, data, desc):
     return conn.data_to_send()
 
 
+@one_engine("TlsClient", SERVER)
 def test_truncated_record_waits_then_eof_closes():
     s = server()
     ch = client_hello_bytes()
@@ -68,6 +100,7 @@ def test_truncated_record_waits_then_eof_closes():
     assert s.receive_data(ch, T0) == []  # input after close is ignored
 
 
+@one_engine("TlsClient", SERVER)
 def test_truncated_handshake_message_in_complete_record():
     s = server()
     ch = client_hello_bytes()
@@ -76,33 +109,39 @@ def test_truncated_handshake_message_in_complete_record():
     assert plain_alert(out) == C.UNEXPECTED_MESSAGE
 
 
+@one_engine("TlsClient", SERVER)
 def test_oversize_record_length():
     s = server()
     out = expect_fatal(s, b"\x16\x03\x03\x48\x01" + bytes(10), C.RECORD_OVERFLOW)
     assert plain_alert(out) == C.RECORD_OVERFLOW
 
 
+@one_engine("TlsClient", SERVER)
 def test_oversize_handshake_length():
     s = server()
     out = expect_fatal(s, record(22, b"\x01\xff\xff\xff" + bytes(50)), C.DECODE_ERROR)
     assert plain_alert(out) == C.DECODE_ERROR
 
 
+@one_engine("TlsClient", SERVER)
 def test_garbage_client_hello():
     s = server()
     expect_fatal(s, record(22, hs(1, b"\x03\x03" + bytes(10))), C.DECODE_ERROR)
 
 
+@one_engine("TlsClient", SERVER)
 def test_bad_record_version():
     s = server()
     expect_fatal(s, record(22, hs(1, bytes(40)), b"\x02\x00"), C.PROTOCOL_VERSION)
 
 
+@one_engine("TlsClient", SERVER)
 def test_unknown_content_type():
     s = server()
     expect_fatal(s, record(99, b"abc"), C.UNEXPECTED_MESSAGE)
 
 
+@one_engine("TlsClient", SERVER)
 @pytest.mark.parametrize("msg", [
     record(22, hs(16, b"\x00\x02id")),     # ClientKeyExchange first
     record(22, hs(20, bytes(12))),         # Finished first
@@ -115,13 +154,43 @@ def test_wrong_message_order_at_server(msg):
     expect_fatal(s, msg, C.UNEXPECTED_MESSAGE)
 
 
-def test_wrong_message_order_at_client():
+@pytest.mark.parametrize("msg", [
+    record(22, hs(20, bytes(12))),         # Finished first
+    record(20, b"\x01"),                   # ChangeCipherSpec first
+    record(23, b"data"),                   # application data before the handshake
+    record(22, hs(4, bytes(6))),           # NewSessionTicket first
+    record(22, hs(14, b"")),               # ServerHelloDone first
+    record(22, hs(12, b"\x00\x00")),       # ServerKeyExchange first
+    record(22, hs(1, bytes(40))),          # a ClientHello sent to a client
+], ids=["Finished", "CCS", "appdata", "NewSessionTicket", "ServerHelloDone", "ServerKeyExchange", "ClientHello"])
+def test_wrong_message_order_at_client(msg):
+    """RFC 5246 section 7.4: a message out of order is a fatal unexpected_message, sent in plaintext."""
     c = client()
     c.start(T0)
     c.data_to_send()
-    expect_fatal(c, record(22, hs(20, bytes(12))), C.UNEXPECTED_MESSAGE)
+    out = expect_fatal(c, msg, C.UNEXPECTED_MESSAGE)
+    assert plain_alert(out) == C.UNEXPECTED_MESSAGE
 
 
+def test_truncated_server_flight_waits_then_eof_closes():
+    """A partial record from the server is kept until the rest arrives; the server hanging up then closes
+    the client without an alert (nothing to say to a closed stream) and drops the offered ticket."""
+    cache = TicketCache()
+    c, s = pump(client(cache), server(), T0)
+    assert c.handshake_done and cache.get("srv", T0) is not None
+    c = client(cache)
+    s = server()
+    c.start(T0)
+    s.receive_data(c.data_to_send(), T0)
+    flight = s.data_to_send()
+    assert c.receive_data(flight[:20], T0) == []
+    assert not c.closed and c.data_to_send() == b""
+    assert c.receive_data(b"", T0) == [("closed",)] and c.closed and c.alert_sent is None
+    assert cache.get("srv", T0) is None  # RFC 5077 section 3.4: a failed resumption forgets the ticket
+    assert c.receive_data(flight, T0) == []  # input after close is ignored
+
+
+@one_engine("TlsClient", SERVER)
 def test_cke_before_ccs_twice():
     c = client()
     s = server()
@@ -134,6 +203,7 @@ def test_cke_before_ccs_twice():
     expect_fatal(s, cke, C.UNEXPECTED_MESSAGE)
 
 
+@one_engine("TlsClient", SERVER)
 def test_tls10_client_refused():
     ch = bytearray(client_hello_bytes())
     ch[9:11] = b"\x03\x01"
@@ -141,6 +211,7 @@ def test_tls10_client_refused():
     expect_fatal(s, bytes(ch), C.PROTOCOL_VERSION)
 
 
+@one_engine("TlsClient", SERVER)
 def test_no_shared_suite():
     s = TlsServer(ServerConfig(RING, psk={ID: PSK}, suites=[C.ECDHE_PSK_WITH_AES_128_CBC_SHA256]))
     expect_fatal(s, client_hello_bytes(suites=[C.PSK_WITH_AES_128_CBC_SHA256]), C.HANDSHAKE_FAILURE)
@@ -242,6 +313,7 @@ def test_odd_chunks():
     run_split(lambda d: [d[i:i + 7] for i in range(0, len(d), 7)])
 
 
+@one_engine("TlsClient", SERVER)
 def test_input_larger_than_buffer_is_processed_in_parts():
     c, s = pump(client(), server(max_fragment=512), T0)
     # 40 records of 300 bytes in one call: more than the server's input buffer holds at once
@@ -254,6 +326,7 @@ def test_input_larger_than_buffer_is_processed_in_parts():
     assert got == b"".join(bytes([i]) * 300 for i in range(40))
 
 
+@one_engine("TlsClient", SERVER)
 def test_trailing_bytes_after_handshake_message():
     s = server()
     ch = client_hello_bytes()
@@ -273,6 +346,7 @@ EXT_PARSERS = [M.parse_server_name, M.parse_u16_list, M.parse_point_formats, M.p
                M.parse_mfl, M.expect_empty]
 
 
+@one_engine("TlsClient", SERVER)
 @settings(max_examples=400, deadline=None)
 @given(st.binary(max_size=300))
 def test_decoders_raise_only_decode_error(data):
@@ -288,7 +362,9 @@ def test_decoders_raise_only_decode_error(data):
             pass
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+# the engine fixture only picks the client class: nothing in it needs resetting between examples
+@settings(max_examples=150, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.binary(max_size=200), st.integers(min_value=0, max_value=3))
 def test_engines_never_raise_on_random_records(data, kind):
     """Random bytes, raw or wrapped in a handshake record, into a fresh server and a waiting client."""

@@ -17,6 +17,7 @@ import gc
 from microticket.ticket import KeyRing
 from microticket.tls.server import TlsServer, ServerConfig
 from microticket.tls.client import TlsClient
+from microticket.tls.psk_client import PskClient
 from microticket.tls.cache import TicketCache
 
 def pump(c, s, now):
@@ -35,9 +36,10 @@ cfg = ServerConfig(ring, psk={b"id": PSK}, max_fragment=2048, hs_cap=2048)
 cache = TicketCache()
 for suite in (0xAE, 0xC037):
     for i in range(2):
-        c, s = pump(TlsClient("srv", b"id", PSK, cache=cache, suites=[suite], max_fragment=2048,
+        c, s = pump(ENGINE("srv", b"id", PSK, cache=cache, suites=[suite], max_fragment=2048,
                               max_fragment_length=3, hs_cap=2048), TlsServer(cfg), 1000 + i)
-        print("HS", suite, c.handshake_done, s.handshake_done, c.resumed, s.resumed, c.ticket_received)
+        print("HS", suite, c.handshake_done, s.handshake_done, c.resumed, s.resumed, c.ticket_received,
+              type(c).__name__)
         c.send(b"x" * 1000)
         d = c.data_to_send()
         gc.collect()
@@ -53,16 +55,21 @@ print("TAMPER", ev)
 """
 
 
+ENGINES = ["TlsClient", "PskClient"]
+
+
 @pytest.mark.micropython
-@pytest.mark.parametrize("mpy", [False, True])
-def test_pair_under_micropython(mp, mpy):
-    r = mp.run_mp(PAIR, mpy=mpy, check=True)
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("mpy", [False, True], ids=["source", "mpy"])
+def test_pair_under_micropython(mp, mpy, engine):
+    """Both client engines against TlsServer under MicroPython: PSK and ECDHE_PSK, full then resumed."""
+    r = mp.run_mp(PAIR.replace("ENGINE(", engine + "("), mpy=mpy, check=True)
     lines = r.stdout.splitlines()
     hs = [l.split() for l in lines if l.startswith("HS")]
-    assert hs == [["HS", "174", "True", "True", "False", "False", "True"],
-                  ["HS", "174", "True", "True", "True", "True", "True"],
-                  ["HS", "49207", "True", "True", "False", "False", "True"],
-                  ["HS", "49207", "True", "True", "True", "True", "True"]], r.stdout
+    assert hs == [["HS", "174", "True", "True", "False", "False", "True", engine],
+                  ["HS", "174", "True", "True", "True", "True", "True", engine],
+                  ["HS", "49207", "True", "True", "False", "False", "True", engine],
+                  ["HS", "49207", "True", "True", "True", "True", "True", engine]], r.stdout
     # decrypting a 1000-byte record allocates the 1000-byte event copy plus a few small objects (HMAC
     # hash objects and digests): no copy of the record, no new cipher objects
     for l in lines:
@@ -77,6 +84,7 @@ import asyncio
 from microticket.ticket import KeyRing
 from microticket.tls.server import TlsServer, ServerConfig
 from microticket.tls.client import TlsClient
+from microticket.tls.psk_client import PskClient
 from microticket.tls.cache import TicketCache
 from microticket.tls import driver
 
@@ -90,7 +98,7 @@ async def handle(reader, writer):
 
 async def client_once():
     reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
-    c = TlsClient("srv", b"id", PSK, cache=cache)
+    c = ENGINE("srv", b"id", PSK, cache=cache)
     c.start(driver.wall_clock())
     ok = await driver.aio_handshake(reader, writer, c)
     await driver.aio_write_app(writer, c, b"hello async")
@@ -99,6 +107,7 @@ async def client_once():
     writer.write(c.data_to_send())
     await writer.drain()
     writer.close()
+    assert type(c).__name__ == "ENGINE"
     return ok, c.resumed, reply
 
 async def main():
@@ -116,14 +125,21 @@ def _check_async(out):
     assert lines == ["ASYNC (True, False, b'HELLO ASYNC')", "ASYNC (True, True, b'HELLO ASYNC')"], out
 
 
+def async_script(engine):
+    return (ASYNC % P.free_port()).replace("ENGINE", engine)
+
+
 @pytest.mark.micropython
-def test_asyncio_driver_under_micropython(mp):
-    r = mp.run_mp(ASYNC % P.free_port(), check=True, timeout=60)
+@pytest.mark.parametrize("engine", ENGINES)
+def test_asyncio_driver_under_micropython(mp, engine):
+    """The asyncio drivers (microticket.tls.driver) run either client engine: full, then resumed."""
+    r = mp.run_mp(async_script(engine), check=True, timeout=60)
     _check_async(r.stdout)
 
 
-def test_asyncio_driver_under_cpython(capsys):
-    code = ASYNC % P.free_port()
+@pytest.mark.parametrize("engine", ENGINES)
+def test_asyncio_driver_under_cpython(capsys, engine):
+    code = async_script(engine)
     exec(compile(code, "async_pair", "exec"), {"__name__": "async_pair"})
     _check_async(capsys.readouterr().out)
 
@@ -185,6 +201,7 @@ def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
     finally:
         srv.stop()
     assert "resumed: yes" in r.stdout, r.stdout + r.stderr
+    assert "client: PskClient" in r.stdout  # the board's client: the compact engine
 
 
 @pytest.mark.micropython

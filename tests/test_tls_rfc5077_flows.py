@@ -1,5 +1,10 @@
-"""RFC 5077 section 3 flows with an in-process (sans-IO) TlsClient/TlsServer pair, asserting on the
-messages each side sent and received. Also RFC 7627 section 5.3, RFC 6066 SNI and appendix A."""
+"""RFC 5077 section 3 flows with an in-process (sans-IO) client/TlsServer pair, asserting on the
+messages each side sent and received. Also RFC 7627 section 5.3, RFC 6066 SNI and appendix A.
+
+Every client-side flow runs with both client engines: TlsClient (microticket.tls.client) and the compact
+PskClient (microticket.tls.psk_client); the ``engine`` fixture picks the class that ``client()`` builds
+(test ids end in [TlsClient] / [PskClient]). Tests of server behaviour, where the client only supplies a
+ClientHello, and tests of TlsClient-only options are marked ``@one_engine("TlsClient", reason)``."""
 
 import os
 import stat
@@ -11,12 +16,39 @@ from microticket.state import StatePlaintext
 from microticket.tls import const as C
 from microticket.tls.cache import TicketCache
 from microticket.tls.client import TlsClient
+from microticket.tls.psk_client import PskClient
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER, REISSUE_RENEW
 
 from tlspeers import PSK, pump, names
 
 ID = b"Client_identity"
 T0 = 1_000_000
+
+
+ENGINES = {"TlsClient": TlsClient, "PskClient": PskClient}
+Client = TlsClient  # the class client() builds, set by the engine fixture
+
+
+def one_engine(name, reason):
+    """Run a test with the client engine ``name`` only; ``reason`` says why the other has no such test."""
+    def mark(fn):
+        fn.engines = (name,)
+        fn.one_engine_reason = reason
+        return fn
+    return mark
+
+
+def pytest_generate_tests(metafunc):
+    if "engine" in metafunc.fixturenames:
+        metafunc.parametrize("engine", getattr(metafunc.function, "engines", tuple(ENGINES)), indirect=True)
+
+
+@pytest.fixture(autouse=True)
+def engine(request):
+    global Client
+    Client = ENGINES[request.param]
+    yield request.param
+    Client = TlsClient
 
 
 @pytest.fixture
@@ -33,7 +65,7 @@ def server(ring, **kw):
 def client(cache, **kw):
     kw.setdefault("psk_identity", ID)
     kw.setdefault("psk", PSK)
-    c = TlsClient("srv:443", cache=cache, **kw)
+    c = Client("srv:443", cache=cache, **kw)
     c.trace = []
     return c
 
@@ -62,6 +94,7 @@ def test_figure1_full_handshake_issues_ticket(ring):
     assert st.master_secret == s.master and st.cipher_suite == c.suite and st.identity == ID and st.ems
 
 
+@one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_full_handshake_session_id_is_empty(ring):
     """Section 3.4: a server issuing a ticket (and keeping no cache) sends an empty session ID."""
     cache = TicketCache()
@@ -137,6 +170,7 @@ def test_figure3_resume_without_new_ticket(ring):
     assert cache.get("srv:443", T0 + 5).ticket == old  # the client keeps using its ticket
 
 
+@one_engine("TlsClient", "reuse_tickets=False is a TlsClient option; PskClient always keeps a ticket the server did not replace")
 def test_one_time_tickets_on_client(ring):
     cache = TicketCache()
     full(ring, cache)
@@ -158,7 +192,8 @@ def test_renew_only_for_older_keys(ring):
     assert ring.created == T0
 
 
-@pytest.mark.parametrize("garbage", [b"\x01" * 100, b"x", bytes(200), None])
+@pytest.mark.parametrize("garbage", [b"\x01" * 100, b"x", bytes(200), None],
+                         ids=["ones100", "x", "zeros200", "other-ring"])
 def test_figure4_rejected_ticket_falls_back_to_full_handshake(ring, garbage):
     cache = TicketCache()
     full(ring, cache)
@@ -258,6 +293,7 @@ def test_rfc4507_double_length_ticket_is_accepted(ring):
     assert c.resumed and s.resumed
 
 
+@one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_rfc4507_empty_extension_answered_in_kind(ring):
     cache = TicketCache()
     # a client offering 00 00 (RFC 4507 empty encoding)
@@ -287,6 +323,34 @@ def test_rfc4507_empty_extension_answered_in_kind(ring):
     assert b"\x00\x23\x00\x02\x00\x00" in out  # answered with the same RFC 4507 encoding
 
 
+class _SkipType:
+    """A transcript hash (PskClient keeps two SHA-256 objects) that ignores messages of one type."""
+
+    def __init__(self, h, mtype):
+        self.h = h
+        self.mtype = mtype
+
+    def update(self, data):
+        if data[0] != self.mtype:
+            self.h.update(data)
+
+    def digest(self):
+        return self.h.digest()
+
+
+def drop_from_transcript(c, mtype):
+    """Make the client ``c`` leave messages of type ``mtype`` out of its handshake transcript."""
+    if isinstance(c, PskClient):
+        c._th = [_SkipType(h, mtype) for h in c._th]
+        return
+    hash_fn = c._hash
+
+    def hash_except(data):
+        if data[0] != mtype:
+            hash_fn(data)
+    c._hash = hash_except
+
+
 def test_newsessionticket_is_in_the_finished_hash(ring):
     """Section 3.3: a client leaving NewSessionTicket out of its transcript fails the server Finished."""
     for drop_nst in (False, True):
@@ -298,12 +362,7 @@ def test_newsessionticket_is_in_the_finished_hash(ring):
         s.receive_data(c.data_to_send(), T0)
         flight = s.data_to_send()
         if drop_nst:
-            hash_fn = c._hash
-
-            def hash_except_nst(data):
-                if data[0] != C.HT_NEW_SESSION_TICKET:
-                    hash_fn(data)
-            c._hash = hash_except_nst
+            drop_from_transcript(c, C.HT_NEW_SESSION_TICKET)
         c.receive_data(flight, T0)
         if drop_nst:
             assert not c.handshake_done and c.alert_sent == C.DECRYPT_ERROR
@@ -373,6 +432,7 @@ def test_encrypt_then_mac_negotiation(ring, etm):
 
 # --- buffer reuse across connections (the server command line serves one connection at a time) ----------
 
+@one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_server_reuses_the_buffers_of_a_finished_connection(ring):
     cfg = ServerConfig(ring, psk={ID: PSK}, max_fragment=2048, out_cap=3072)
     cache = TicketCache()
@@ -392,20 +452,24 @@ def test_server_reuses_the_buffers_of_a_finished_connection(ring):
     assert s3.rl is not s2.rl and s3._wb is not s2._wb and s3.rl.max_in == 1024
 
 
-def test_reconnect_reuses_the_buffers_of_a_finished_connection(ring):
+def test_reconnect_reuses_the_buffers_of_a_finished_connection(ring, engine):
     """A board that reconnects passes the finished connection as ``reuse``: the new client (and server)
     takes over its record layer and handshake buffers, allocating none, and resumes from the ticket."""
     cache = TicketCache()
-    sizes = dict(max_fragment=2048, hs_cap=2048, wb_cap=1024, out_cap=2560)
+    # PskClient has no separate flight buffer (wb_cap): its ClientHello is written to the output buffer
+    wb = dict(wb_cap=1024) if engine == "TlsClient" else {}
+    sizes = dict(max_fragment=2048, hs_cap=2048, out_cap=2560, **wb)
     c1, s1 = full(ring, cache, **sizes)
     c2 = client(cache, reuse=c1, **sizes)
     s2 = TlsServer(ServerConfig(ring, psk={ID: PSK}), reuse=s1)
-    assert c2.rl is c1.rl and c2._hb is c1._hb and c2._wb is c1._wb
+    assert c2.rl is c1.rl and c2._hb is c1._hb
+    if engine == "TlsClient":
+        assert c2._wb is c1._wb
     assert s2.rl is s1.rl
     c2, s2 = pump(c2, s2, T0 + 5)
     assert c2.handshake_done and c2.resumed and s2.resumed
     # different sizes: nothing is taken over, fresh buffers of the asked sizes
-    c3 = client(cache, reuse=c2, max_fragment=1024, hs_cap=2048, wb_cap=1024, out_cap=2560)
+    c3 = client(cache, reuse=c2, max_fragment=1024, hs_cap=2048, out_cap=2560, **wb)
     assert c3.rl is not c2.rl and c3.rl.in_cap - c3.rl.OVERHEAD_IN == 1024
     c3, s3 = pump(c3, server(ring), T0 + 6)
     assert c3.handshake_done and c3.resumed
@@ -450,6 +514,7 @@ def test_handshake_messages_split_across_records(ring, size):
     assert c.handshake_done and s.handshake_done and not c.resumed and c.ticket_received
 
 
+@one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_split_message_larger_than_hs_cap_is_refused(ring):
     c = client(TicketCache(), max_fragment=2048, hs_cap=2048)
     s = server(ring, max_fragment=2048, hs_cap=64)
@@ -458,6 +523,7 @@ def test_split_message_larger_than_hs_cap_is_refused(ring):
     assert s.closed and s.alert_sent == C.DECODE_ERROR and s._hb is None
 
 
+@one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_server_object_recycled_for_the_next_connection(ring):
     """What the server command line does between connections: the finished TlsServer initialised afresh
     on its own buffers (no new object, no new buffers) serves the next client, which resumes."""

@@ -6,7 +6,10 @@ deleted when a handshake that offered it fails. ``ticket_lifetime_hint`` is hono
 ticket was received (RFC 5077 section 3.3); a hint of 0 means "unspecified" and gets ``default_max_age``.
 
 The file (JSON, hex strings) holds master secrets: it is written through microticket.store.write_private
-(owner-only permissions where the OS has them) and its size is bounded on both write and read.
+(owner-only permissions where the OS has them) and its size is bounded on both write and read: a file
+that would exceed ``max_file`` loses its oldest entries first (``file_bound`` is an upper bound of the
+JSON's length, so what is written is always read back). It is written with json.dump, piece by piece:
+the file's text is never one string in the heap.
 """
 
 from micropython import const
@@ -30,6 +33,12 @@ class CacheEntry:
         self.hint = hint
         self.server_name = bytes(server_name)
         self.identity = bytes(identity)
+
+    def file_bound(self, key):
+        """Upper bound of the JSON bytes this entry takes in the file under ``key``: hex fields, the key
+        escaped at worst 12 bytes per character (a surrogate pair), field names, digits, punctuation."""
+        return 12 * len(key) + 2 * (len(self.ticket) + len(self.master) + len(self.server_name) +
+                                   len(self.identity)) + 200
 
     def expires(self):
         return self.received + (self.hint if self.hint else DEFAULT_MAX_AGE)
@@ -74,12 +83,15 @@ class TicketCache:
             return
         self.entries[server_id] = entry
         while len(self.entries) > self.max_entries:
-            oldest = None
-            for k in self.entries:
-                if oldest is None or self.entries[k].received < self.entries[oldest].received:
-                    oldest = k
-            del self.entries[oldest]
+            self._drop_oldest()
         self.save()
+
+    def _drop_oldest(self):
+        oldest = None
+        for k in self.entries:
+            if oldest is None or self.entries[k].received < self.entries[oldest].received:
+                oldest = k
+        del self.entries[oldest]
 
     def delete(self, server_id):
         if server_id in self.entries:
@@ -114,12 +126,17 @@ class TicketCache:
     def save(self):
         if not self.path:
             return
+        entries = self.entries
+        while True:
+            size = 2
+            for k in entries:
+                size += entries[k].file_bound(k)
+            if size <= self.max_file:
+                break
+            self._drop_oldest()
         obj = {}
-        for k in self.entries:
-            obj[k] = self.entries[k].to_obj()
+        for k in entries:
+            obj[k] = entries[k].to_obj()
         import json
-        text = json.dumps(obj)
-        if len(text) > self.max_file:
-            return
         from microticket.store import write_private
-        write_private(self.path, text)
+        write_private(self.path, obj, json.dump)

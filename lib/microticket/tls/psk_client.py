@@ -611,7 +611,7 @@ class PskClient:
             return
         self._alert(_LEVEL_FATAL, desc)
         self.alert_sent = desc
-        self.error_message = str(e)
+        self.error_message = e.message if isinstance(e, TlsAlert) else str(e)
         self.closed = True
         self.state = _S_CLOSED
         self._failed()
