@@ -43,11 +43,13 @@ def tls_client(argv):
     keylog = _keylog_fn(opts.get("--keylog"))
     if pin is None and not opts.get("--full-client"):
         # the compact PSK client: a fraction of TlsClient's heap (see microticket.tls.psk_client). Its
-        # output buffer holds the ClientHello flight; the records it sends are cut to fit that buffer
+        # output buffer holds the ClientHello flight (at most ~130 bytes beside the ticket, the name and the
+        # identity) and an alert; the records it sends are cut to fit that buffer
         from microticket.tls.psk_client import PskClient
         cli = PskClient(server_id, ident, psk, cache=cache, server_name=name.encode(), session_id=sid_mode,
                         max_fragment_length=mfl, ems=not opts.get("--no-ems"), etm=not opts.get("--no-etm"),
-                        keylog=keylog, max_fragment=max_fragment, hs_cap=2048, out_cap=wb_cap)
+                        keylog=keylog, max_fragment=max_fragment, hs_cap=2048,
+                        out_cap=max(512, wb_cap - 256))
     else:
         from microticket.tls.client import TlsClient
         cli = TlsClient(server_id, max_fragment=max_fragment, hs_cap=8192 if pin else 2048,

@@ -42,32 +42,34 @@ _MAX_PAD = const(256)
 OVERHEAD = const(16 + 32 + 256)
 
 
-class CipherState:
-    """Keys and sequence number of one direction (RFC 5246 section 6.1)."""
+# A cipher state (RFC 5246 section 6.1: keys and sequence number of one direction) is a list, not an
+# object of a class: a class costs ~320 bytes of heap even from ROMFS, and each instance a dict.
+_CS_AES = const(0)   # the long-lived cryptolib AES-CBC object of this direction
+_CS_HMAC = const(1)  # crypto.Hmac keyed with the MAC key
+_CS_ETM = const(2)   # encrypt_then_mac negotiated (RFC 7366)
+_CS_SEQ = const(3)   # sequence number
+_CS_MH = const(4)    # seq_num | type | version | length: the MAC's pseudo header, filled per record
 
-    def __init__(self, enc_key, mac_key, etm, encrypt):
-        if encrypt:
-            self.aes = crypto.aes_cbc_encryptor(enc_key)
-        else:
-            self.aes = crypto.aes_cbc_decryptor(enc_key)
-        self.hmac = crypto.Hmac(mac_key, "sha256")
-        self.etm = etm
-        self.seq = 0
-        self.mh = bytearray(13)  # seq_num | type | version | length: the MAC's pseudo header
 
-    def mac_header(self, ctype, length):
-        h = self.mh
-        s = self.seq
-        for i in range(7, -1, -1):
-            h[i] = s & 0xFF
-            s >>= 8
-        h[8] = ctype
-        h[9] = 3
-        h[10] = 3
-        h[11] = length >> 8
-        h[12] = length & 0xFF
-        self.seq += 1
-        return h
+def CipherState(enc_key, mac_key, etm, encrypt):
+    """A cipher state for encrypting (``encrypt``) or decrypting records, for RecordLayer.write_cs / read."""
+    return [crypto.aes_cbc_encryptor(enc_key) if encrypt else crypto.aes_cbc_decryptor(enc_key),
+            crypto.Hmac(mac_key, "sha256"), etm, 0, bytearray(13)]
+
+
+def _mac_header(cs, ctype, length):
+    h = cs[_CS_MH]
+    s = cs[_CS_SEQ]
+    cs[_CS_SEQ] = s + 1
+    for i in range(7, -1, -1):
+        h[i] = s & 0xFF
+        s >>= 8
+    h[8] = ctype
+    h[9] = 3
+    h[10] = 3
+    h[11] = length >> 8
+    h[12] = length & 0xFF
+    return h
 
 
 class RecordLayer:
@@ -170,7 +172,7 @@ class RecordLayer:
             if length == 0 and ctype != _CT_APPLICATION_DATA:
                 raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
             return ctype, self._iv[start:start + length]
-        if self.read.etm:
+        if self.read[_CS_ETM]:
             s, n = self._open_etm(ctype, start, length)
         else:
             s, n = self._open_mte(ctype, start, length)
@@ -184,7 +186,7 @@ class RecordLayer:
         if length < _IV + 48 or length % 16:
             raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + length]
-        cs.aes.decrypt(v, v)
+        cs[_CS_AES].decrypt(v, v)
         b = self._ib
         end = start + length
         plen = length - _IV  # plaintext | mac | padding
@@ -201,7 +203,7 @@ class RecordLayer:
         padlen = (pad + 1) * good
         n = plen - _MAC - padlen
         s = start + _IV
-        mac = cs.hmac.mac(cs.mac_header(ctype, n), self._iv[s:s + n])
+        mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, n), self._iv[s:s + n])
         # keep the hash input length independent of the padding: hash what the padding took away
         d = self._dummy
         if d is None:
@@ -217,11 +219,11 @@ class RecordLayer:
         if length < _IV + 16 + _MAC or (length - _MAC) % 16:
             raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         clen = length - _MAC
-        mac = cs.hmac.mac(cs.mac_header(ctype, clen), self._iv[start:start + clen])
+        mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, clen), self._iv[start:start + clen])
         if not crypto.ct_equal_at(mac, self._ib, start + clen):
             raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + clen]
-        cs.aes.decrypt(v, v)
+        cs[_CS_AES].decrypt(v, v)
         b = self._ib
         end = start + clen
         pad = b[end - 1]
@@ -263,21 +265,21 @@ class RecordLayer:
             self._room(_HDR + n)
             body = n
             b[o + _HDR:o + _HDR + n] = frag
-        elif not cs.etm:
+        elif not cs[_CS_ETM]:
             clen = ((n + _MAC + 1 + 15) // 16) * 16
             body = _IV + clen
             self._room(_HDR + body)
             p = o + _HDR
             b[p:p + _IV] = self.rng(_IV)
             b[p + _IV:p + _IV + n] = frag
-            mac = cs.hmac.mac(cs.mac_header(ctype, n), frag)
+            mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, n), frag)
             q = p + _IV + n
             b[q:q + _MAC] = mac
             pad = clen - n - _MAC - 1
             for i in range(q + _MAC, p + body):
                 b[i] = pad
             v = self._ov[p:p + body]
-            cs.aes.encrypt(v, v)
+            cs[_CS_AES].encrypt(v, v)
         else:
             clen = ((n + 1 + 15) // 16) * 16
             body = _IV + clen + _MAC
@@ -289,8 +291,8 @@ class RecordLayer:
             for i in range(p + _IV + n, p + _IV + clen):
                 b[i] = pad
             v = self._ov[p:p + _IV + clen]
-            cs.aes.encrypt(v, v)
-            mac = cs.hmac.mac(cs.mac_header(ctype, _IV + clen), v)
+            cs[_CS_AES].encrypt(v, v)
+            mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, _IV + clen), v)
             b[p + _IV + clen:p + body] = mac
         b[o] = ctype
         b[o + 1] = 3
