@@ -164,6 +164,20 @@ def test_refuses_what_it_cannot_do(kw):
         PskClient("srv", ID, cache=None, **args)
 
 
+def test_clienthello_larger_than_out_cap_is_refused_at_start(ring):
+    """A ticket and a server name that make the ClientHello larger than the output buffer are a
+    configuration error, told at start() as a ValueError (not an alert to a server never reached); the
+    same client with room for them resumes."""
+    cache = TicketCache()
+    c, s = pump(client(cache=cache), server(ring), T0)
+    assert c.handshake_done and cache.get("srv:443", T0) is not None
+    small = client(cache=cache, out_cap=512, server_name=b"n" * 400)
+    with pytest.raises(ValueError):
+        small.start(T0 + 1)
+    c, s = pump(client(cache=cache, out_cap=1024, server_name=b"n" * 400), server(ring), T0 + 1)
+    assert c.handshake_done
+
+
 def test_default_suites_are_the_psk_suites(ring):
     c = client()
     assert tuple(c.suites) == (ECDHE_PSK, PSK_SUITE)

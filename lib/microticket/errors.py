@@ -9,11 +9,12 @@ Every piece of bad input ends in one of these, never in an IndexError, a crash o
       TlsAlert           a TLS alert to send (or received); ``description`` is the alert code
       IkeNotifyError     an IKEv2 error notify to send (or received); ``notify_type`` is the type
 
-Heap: a class costs ~210 bytes of heap when it is created, even when the .mpy runs from ROMFS. The three
-every part needs are created on import; BufferFull, TicketRejected, TlsAlert and REASONS are created on
-first use (the module's ``__getattr__``, once each; afterwards they are plain module attributes), so an IKE
-initiator, which names none of them, never holds them. ``from microticket.errors import TlsAlert`` and
-``errors.TlsAlert`` work as before, and always give the same class.
+Heap: a class costs ~210 bytes of heap when it is created, even when the .mpy runs from ROMFS. The two
+every part needs are created on import; IkeNotifyError, BufferFull, TicketRejected, TlsAlert and REASONS
+are created on first use (the module's ``__getattr__``, once each; afterwards they are plain module
+attributes), so a TLS client never holds the IKE class and an IKE initiator never holds the TLS ones.
+``from microticket.errors import TlsAlert`` and ``errors.TlsAlert`` work as before, and always give the
+same class.
 """
 
 
@@ -25,19 +26,19 @@ class DecodeError(MicroticketError):
     pass
 
 
-class IkeNotifyError(MicroticketError):
-    """An IKEv2 error notify (RFC 7296 section 3.10.1). ``received`` is True when the peer sent it."""
-
-    def __init__(self, notify_type, message="", received=False):
-        super().__init__(notify_type, message)
-        self.notify_type = notify_type
-        self.message = message
-        self.received = received
-
-
 def __getattr__(name):
     # the rest of the hierarchy, each created on its first use and then kept in the module's globals
-    if name == "BufferFull":
+    if name == "IkeNotifyError":
+        class IkeNotifyError(MicroticketError):
+            """An IKEv2 error notify (RFC 7296 section 3.10.1). ``received`` is True when the peer sent it."""
+
+            def __init__(self, notify_type, message="", received=False):
+                super().__init__(notify_type, message)
+                self.notify_type = notify_type
+                self.message = message
+                self.received = received
+        c = IkeNotifyError
+    elif name == "BufferFull":
         class BufferFull(MicroticketError):
             pass
         c = BufferFull

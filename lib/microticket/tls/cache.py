@@ -49,10 +49,11 @@ class CacheEntry:
                 "server_name": _hex(self.server_name), "identity": _hex(self.identity)}
 
     @classmethod
-    def from_obj(cls, o):
-        e = cls(bytes.fromhex(o["ticket"]), bytes.fromhex(o["master"]), int(o["suite"]), o["ems"],
-                int(o["received"]), int(o["hint"]), bytes.fromhex(o.get("server_name", "")),
-                bytes.fromhex(o.get("identity", "")))
+    def from_obj(cls, data):
+        """The entry of a JSON object written by to_obj (``data``: the dict)."""
+        e = cls(bytes.fromhex(data["ticket"]), bytes.fromhex(data["master"]), int(data["suite"]), data["ems"],
+                int(data["received"]), int(data["hint"]), bytes.fromhex(data.get("server_name", "")),
+                bytes.fromhex(data.get("identity", "")))
         if len(e.master) != 48 or not 0 < len(e.ticket) <= _MAX_TICKET:
             raise ValueError("bad cache entry")
         return e
@@ -78,10 +79,11 @@ class TicketCache:
             return None
         return e
 
-    def put(self, server_id, entry):
-        if len(entry.ticket) > _MAX_TICKET:
+    def put(self, server_id, value):
+        """Store the CacheEntry ``value`` for ``server_id`` and write the file."""
+        if len(value.ticket) > _MAX_TICKET:
             return
-        self.entries[server_id] = entry
+        self.entries[server_id] = value
         while len(self.entries) > self.max_entries:
             self._drop_oldest()
         self.save()

@@ -58,8 +58,8 @@ def _keylog_fn(path):
     return log
 
 
-def _die(msg):
-    print("error: " + msg)
+def _die(s):
+    print("error: " + s)
     return 2
 
 
@@ -84,13 +84,13 @@ def tls_client(argv):
 GC_THRESHOLD = 2048
 
 
-def _run(which, argv):
+def _run(name, argv):
     import gc
     th = gc.threshold() if hasattr(gc, "threshold") else None
     if th is not None:
         gc.threshold(GC_THRESHOLD)
     try:
-        if which == "client":
+        if name == "client":
             from microticket.tls.cli_client import tls_client as main
         else:
             from microticket.tls.cli_server import tls_server as main

@@ -28,14 +28,14 @@ def _flush(sock, conn):
         sock.sendall(out)
 
 
-def _recv_into(sock, view, want):
+def _recv_into(sock, buf, want):
     try:
         if hasattr(sock, "recv_into"):  # CPython: short reads
-            n = sock.recv_into(view)
+            n = sock.recv_into(buf)
         else:
             # MicroPython: readinto never returns short (until EOF), so ask for exactly what the next
             # record still misses: its header, then its body
-            n = sock.readinto(view, min(want, len(view))) if want else 0
+            n = sock.readinto(buf, min(want, len(buf))) if want else 0
     except OSError:  # timeout or reset: treated as the end of the stream
         return 0
     return n or 0

@@ -97,13 +97,6 @@ _O_RANDOM_SID = const(8)
 _S_CLOSED = const(101)
 
 
-def _u16(buf, pos):
-    return (buf[pos] << 8) | buf[pos + 1]
-
-
-_NEEDS = "PskClient needs a psk, PSK suites only and out_cap >= 512"
-
-
 class PskClient:
     def __init__(self, server_id, psk_identity=b"", psk=None, cache=None, suites=None, server_name=b"",
                  request_ticket=True, session_id="random", max_fragment_length=0, ems=True, etm=True,
@@ -115,7 +108,7 @@ class PskClient:
         for a full record); our records are cut to fit it.
         ``reuse``: a finished PskClient of the same sizes whose buffers this one takes over."""
         if psk is None:
-            raise ValueError(_NEEDS)
+            raise ValueError("PskClient needs a psk, PSK suites only and out_cap >= 512")
         self.rng = rng = rng or crypto.urandom
         self.keylog = keylog
         if max_fragment_length:
@@ -124,7 +117,7 @@ class PskClient:
             # the ClientHello (its ticket is at most 2 KB, see the cache) or one full record
             out_cap = max(max_fragment + _RECORD_ROOM, 2600 if cache is not None else 512) + _ALERT_ROOM
         if out_cap < 512:
-            raise ValueError(_NEEDS)
+            raise ValueError("PskClient needs a psk, PSK suites only and out_cap >= 512")
         rl = reuse.rl if reuse is not None else None
         if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
                 reuse.hs_cap == hs_cap:
@@ -146,7 +139,7 @@ class PskClient:
         self.suites = suites or (_ECDHE_PSK_WITH_AES_128_CBC_SHA256, _PSK_WITH_AES_128_CBC_SHA256)
         for s in self.suites:
             if s != _PSK_WITH_AES_128_CBC_SHA256 and s != _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
-                raise ValueError(_NEEDS)
+                raise ValueError("PskClient needs a psk, PSK suites only and out_cap >= 512")
         self.server_name = server_name
         self.mfl = max_fragment_length
         self._opt = (_O_TICKET if request_ticket else 0) | (_O_EMS if ems else 0) | (_O_ETM if etm else 0) | \
@@ -310,6 +303,8 @@ class PskClient:
             m[p + 3] = n & 0xFF
             m[p + 4:p + 4 + n] = d
             p += 4 + n
+        if len(m) + 5 * (1 + len(m) // self.rl.max_out) > len(self.rl._ob):
+            raise ValueError("out_cap too small for the ClientHello")  # a configuration error, not input
         self._send_message(m)
         self.state = _S_SH
 
@@ -370,7 +365,7 @@ class PskClient:
         hb = self._hb
         while self._hl and len(view) and not self.closed:
             hl = self._hl
-            want = 4 + ((hb[1] << 16) | _u16(hb, 2)) if hl >= 4 else 4
+            want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
             if want > cap:
                 raise TlsAlert(_DECODE_ERROR, "handshake message")
             k = min(want - hl, len(view))
@@ -378,14 +373,14 @@ class PskClient:
             hl += k
             view = view[k:]
             self._hl = hl
-            if hl >= 4 and hl == 4 + ((hb[1] << 16) | _u16(hb, 2)):
+            if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
                 self._hl = 0
                 mv = memoryview(hb)
                 self._message(hb[0], mv[4:hl], mv[0:hl])
         n = len(view)
         p = 0
         while n - p >= 4 and not self.closed:
-            length = (view[p + 1] << 16) | _u16(view, p + 2)
+            length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
             if 4 + length > cap:
                 raise TlsAlert(_DECODE_ERROR, "handshake message")
             if n - p < 4 + length:
@@ -426,7 +421,8 @@ class PskClient:
                 self._begin_resumed()
             self.rl.read = self._pend[1]
             self.state = _S_FIN
-        elif (t == _HT_SERVER_KEY_EXCHANGE or t == _HT_SERVER_HELLO_DONE) and (st == _S_AFTER_SH or st == _S_SHD):
+        elif (t == _HT_SERVER_KEY_EXCHANGE or t == _HT_SERVER_HELLO_DONE) and \
+                (st == _S_AFTER_SH or st == _S_SHD):
             # the ticket was not accepted (or none was offered): a full handshake, in its own module
             if self._echoed:
                 raise TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
@@ -439,13 +435,13 @@ class PskClient:
         n = len(b)
         if n < 38:
             raise TlsAlert(_DECODE_ERROR, "ServerHello")
-        if _u16(b, 0) != 0x0303:
+        if ((b[0] << 8) | b[1]) != 0x0303:
             raise TlsAlert(_PROTOCOL_VERSION, "ServerHello")
         sl = b[34]
         p = 35 + sl
         if sl > 32 or p + 3 > n:
             raise TlsAlert(_DECODE_ERROR, "ServerHello")
-        suite = _u16(b, p)
+        suite = (b[p] << 8) | b[p + 1]
         if suite not in self.suites:
             raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
         if b[p + 2]:
@@ -454,14 +450,14 @@ class PskClient:
         sent = self._sent
         seen = 0
         if p < n:
-            if p + 2 > n or p + 2 + _u16(b, p) != n:
+            if p + 2 > n or p + 2 + ((b[p] << 8) | b[p + 1]) != n:
                 raise TlsAlert(_DECODE_ERROR, "ServerHello")
             p += 2
         while p < n:
             if p + 4 > n:
                 raise TlsAlert(_DECODE_ERROR, "ServerHello")
-            t = _u16(b, p)
-            k = _u16(b, p + 2)
+            t = (b[p] << 8) | b[p + 1]
+            k = (b[p + 2] << 8) | b[p + 3]
             p += 4
             if p + k > n:
                 raise TlsAlert(_DECODE_ERROR, "ServerHello")
@@ -516,9 +512,9 @@ class PskClient:
         if not self._expect_nst:
             raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
         n = len(b)
-        if n < 6 or 6 + _u16(b, 4) != n:
+        if n < 6 or 6 + ((b[4] << 8) | b[5]) != n:
             raise TlsAlert(_DECODE_ERROR, "NewSessionTicket")
-        hint = (_u16(b, 0) << 16) | _u16(b, 2)
+        hint = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
         if self.state == _S_AFTER_SH:
             self._begin_resumed()
         self.new_ticket = (hint, bytes(b[6:n])) if n > 6 else None
@@ -570,19 +566,19 @@ class PskClient:
         m[4:] = prf.tls12_prf(self.master, b"client finished", self._take_hash(), 12)
         self._send_message(m)
 
-    def _make_keys(self, pms=None):
-        """The master secret from the premaster ``pms`` (full handshake; RFC 5246 section 8.1, RFC 7627
+    def _make_keys(self, key=None):
+        """The master secret from the premaster secret ``key`` (full handshake; RFC 5246 section 8.1, RFC 7627
         section 4), then the key block (RFC 5246 section 6.3: client MAC, server MAC, client key,
         server key)."""
         global prf
         if prf is None:
             from microticket import prf
-        if pms is not None:
+        if key is not None:
             if self.ems:
                 seed = self._fin_hash = self._take_hash()
-                self.master = prf.tls12_prf(pms, b"extended master secret", seed, 48)
+                self.master = prf.tls12_prf(key, b"extended master secret", seed, 48)
             else:
-                self.master = prf.tls12_prf(pms, b"master secret", self.client_random + self.server_random,
+                self.master = prf.tls12_prf(key, b"master secret", self.client_random + self.server_random,
                                             48)
         kb = prf.tls12_prf(self.master, b"key expansion", self.server_random + self.client_random, 96)
         self._pend = (CipherState(kb[64:80], kb[0:32], self.etm, True),

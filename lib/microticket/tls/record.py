@@ -51,20 +51,22 @@ _CS_SEQ = const(3)   # sequence number
 _CS_MH = const(4)    # seq_num | type | version | length: the MAC's pseudo header, filled per record
 
 
-def CipherState(enc_key, mac_key, etm, encrypt):
-    """A cipher state for encrypting (``encrypt``) or decrypting records, for RecordLayer.write_cs / read."""
-    return [crypto.aes_cbc_encryptor(enc_key) if encrypt else crypto.aes_cbc_decryptor(enc_key),
-            crypto.Hmac(mac_key, "sha256"), etm, 0, bytearray(13)]
+def CipherState(key, mac, etm, encrypt):
+    """A cipher state with the AES ``key`` and the HMAC key ``mac``, for encrypting (``encrypt``) or
+    decrypting records: for RecordLayer.write_cs / read."""
+    return [crypto.aes_cbc_encryptor(key) if encrypt else crypto.aes_cbc_decryptor(key),
+            crypto.Hmac(mac, "sha256"), etm, 0, bytearray(13)]
 
 
-def _mac_header(cs, ctype, length):
-    h = cs[_CS_MH]
-    s = cs[_CS_SEQ]
-    cs[_CS_SEQ] = s + 1
+def _mac_header(v, t, length):
+    # of the cipher state v, for a record of content type t (parameter names the firmware interns: no qstr)
+    h = v[_CS_MH]
+    s = v[_CS_SEQ]
+    v[_CS_SEQ] = s + 1
     for i in range(7, -1, -1):
         h[i] = s & 0xFF
         s >>= 8
-    h[8] = ctype
+    h[8] = t
     h[9] = 3
     h[10] = 3
     h[11] = length >> 8
@@ -129,8 +131,8 @@ class RecordLayer:
         if avail < _HDR:
             return _HDR - avail
         p = self._is
-        need = _HDR + ((self._ib[p + 3] << 8) | self._ib[p + 4]) - avail
-        return need if need > 0 else 0
+        n = _HDR + ((self._ib[p + 3] << 8) | self._ib[p + 4]) - avail
+        return n if n > 0 else 0
 
     def commit(self, n):
         if n < 0 or self._ie + n > self.in_cap:
@@ -180,7 +182,7 @@ class RecordLayer:
             raise TlsAlert(_RECORD_OVERFLOW, "record")
         return ctype, self._iv[s:s + n]
 
-    def _open_mte(self, ctype, start, length):
+    def _open_mte(self, t, start, length):
         cs = self.read
         # at least IV + one block holding MAC and padding length: 16 + 48
         if length < _IV + 48 or length % 16:
@@ -203,7 +205,7 @@ class RecordLayer:
         padlen = (pad + 1) * good
         n = plen - _MAC - padlen
         s = start + _IV
-        mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, n), self._iv[s:s + n])
+        mac = cs[_CS_HMAC].mac(_mac_header(cs, t, n), self._iv[s:s + n])
         # keep the hash input length independent of the padding: hash what the padding took away
         d = self._dummy
         if d is None:
@@ -214,12 +216,12 @@ class RecordLayer:
             raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         return s, n
 
-    def _open_etm(self, ctype, start, length):
+    def _open_etm(self, t, start, length):
         cs = self.read
         if length < _IV + 16 + _MAC or (length - _MAC) % 16:
             raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         clen = length - _MAC
-        mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, clen), self._iv[start:start + clen])
+        mac = cs[_CS_HMAC].mac(_mac_header(cs, t, clen), self._iv[start:start + clen])
         if not crypto.ct_equal_at(mac, self._ib, start + clen):
             raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + clen]
@@ -240,39 +242,39 @@ class RecordLayer:
 
     # --- output ----------------------------------------------------------------------------------
 
-    def write(self, ctype, data):
-        """Append ``data`` as records of type ``ctype`` (fragmented to max_out) to the output buffer."""
+    def write(self, t, data):
+        """Append ``data`` as records of content type ``t`` (fragmented to max_out) to the output buffer."""
         n = len(data)
         mv = data if isinstance(data, memoryview) else memoryview(data)
         off = 0
         while True:
             k = min(n - off, self.max_out)
-            self._write_one(ctype, mv[off:off + k])
+            self._write_one(t, mv[off:off + k])
             off += k
             if off >= n:
                 return
 
-    def _room(self, need):
-        if self._oe + need > len(self._ob):
+    def _room(self, n):
+        if self._oe + n > len(self._ob):
             raise TlsAlert(_INTERNAL_ERROR, "buffer")
 
-    def _write_one(self, ctype, frag):
-        n = len(frag)
+    def _write_one(self, t, data):
+        n = len(data)
         o = self._oe
         b = self._ob
         cs = self.write_cs
         if cs is None:
             self._room(_HDR + n)
             body = n
-            b[o + _HDR:o + _HDR + n] = frag
+            b[o + _HDR:o + _HDR + n] = data
         elif not cs[_CS_ETM]:
             clen = ((n + _MAC + 1 + 15) // 16) * 16
             body = _IV + clen
             self._room(_HDR + body)
             p = o + _HDR
             b[p:p + _IV] = self.rng(_IV)
-            b[p + _IV:p + _IV + n] = frag
-            mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, n), frag)
+            b[p + _IV:p + _IV + n] = data
+            mac = cs[_CS_HMAC].mac(_mac_header(cs, t, n), data)
             q = p + _IV + n
             b[q:q + _MAC] = mac
             pad = clen - n - _MAC - 1
@@ -286,15 +288,15 @@ class RecordLayer:
             self._room(_HDR + body)
             p = o + _HDR
             b[p:p + _IV] = self.rng(_IV)
-            b[p + _IV:p + _IV + n] = frag
+            b[p + _IV:p + _IV + n] = data
             pad = clen - n - 1
             for i in range(p + _IV + n, p + _IV + clen):
                 b[i] = pad
             v = self._ov[p:p + _IV + clen]
             cs[_CS_AES].encrypt(v, v)
-            mac = cs[_CS_HMAC].mac(_mac_header(cs, ctype, _IV + clen), v)
+            mac = cs[_CS_HMAC].mac(_mac_header(cs, t, _IV + clen), v)
             b[p + _IV + clen:p + body] = mac
-        b[o] = ctype
+        b[o] = t
         b[o + 1] = 3
         b[o + 2] = 3
         b[o + 3] = body >> 8
