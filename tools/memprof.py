@@ -16,7 +16,8 @@ one, a per-operation probe that prints what each operation allocates, as two fig
 Scenarios live in SCENARIOS below (register() adds one):
     ticket-open        tests/scripts/ticket_roundtrip.py, main(), .mpy modules (+ per-operation probe)
     tls-resume-client  `micropython -m microticket tls-client` resuming with a cached ticket against our
-                       CPython `tls-server` (PSK)
+                       CPython `tls-server` (PSK; the CLI runs PskClient)
+    tls-resume-full-client  the same with --full-client (TlsClient)
     tls-full-server    `micropython -m microticket tls-server`: a full ECDHE_RSA handshake, `openssl s_client`
     ike-resume         `ike-initiate` (microticket.ike.cli) on MicroPython: IKE_SESSION_RESUME against our
                        CPython gateway (tests/ikepeers.py), a fresh ticket before every run
@@ -158,6 +159,7 @@ class TlsResumeClient(CliScenario):
     """`tls-client` on MicroPython resuming with a cached ticket from our CPython `tls-server` (PSK)."""
 
     subcommand = "tls-client"
+    extra = ()  # more tls-client options (--full-client: TlsClient instead of PskClient)
 
     def open(self, path, work):
         CliScenario.open(self, path, work)
@@ -168,7 +170,8 @@ class TlsResumeClient(CliScenario):
                                        stderr=subprocess.DEVNULL, start_new_session=True)
         if not _wait_port(port, self.server):
             raise RuntimeError("tls-server (CPython) did not start")
-        self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3"]
+        self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3"] + \
+            list(self.extra)
         self.pristine = os.path.join(work, "cache0.json")
         p = self.mp(self.args + ["--cache", self.pristine])   # one full handshake fills the ticket cache
         if p is None or "ticket: yes" not in p.stdout:
@@ -280,6 +283,11 @@ register(TlsResumeClient("tls-resume-client", None, "resumed: yes",
                          ("microticket/tls/client.py", "microticket/tls/cli.py"),
                          doc="TLS 1.2 client CLI resuming with a ticket (PSK, max_fragment_length 2048) "
                              "against our CPython server"))
+full_client = register(TlsResumeClient("tls-resume-full-client", None, "resumed: yes",
+                                       ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                                       doc="the same with --full-client: TlsClient (the engine that also "
+                                           "does ECDHE_RSA) instead of the board's PskClient"))
+full_client.extra = ("--full-client",)
 register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/tls/cli.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))
@@ -472,16 +480,16 @@ def profile(names, py=False, step=256, romfs=False):
 
 
 def format_results(results, step):
-    lines = ["%-18s %-8s %12s %6s  %s" % ("scenario", "modules", "min heap", "runs", "")]
+    lines = ["%-22s %-8s %12s %6s  %s" % ("scenario", "modules", "min heap", "runs", "")]
     for r in results:
         if r["status"] == "ok":
             how = "(-X heapsize, to %d B)" % step
             if r.get("image"):
                 how = "(-X heapsize=%d minus the %d-byte image and its GC tables, to %d B)" % (
                     r["heapsize"], r["image"], step)
-            lines.append("%-18s %-8s %10d B %6d  %s" % (r["scenario"], r["modules"], r["min_heap"], r["runs"], how))
+            lines.append("%-22s %-8s %10d B %6d  %s" % (r["scenario"], r["modules"], r["min_heap"], r["runs"], how))
         else:
-            lines.append("%-18s %-8s %12s %6s  %s: %s" % (r["scenario"], "-", "-", "-", r["status"], r["why"]))
+            lines.append("%-22s %-8s %12s %6s  %s: %s" % (r["scenario"], "-", "-", "-", r["status"], r["why"]))
     for r in results:
         if r.get("ops"):
             lines += ["", "allocation per operation, %s (bytes)" % r["scenario"],
@@ -506,7 +514,7 @@ def main(argv):
     if args.list:
         for s in SCENARIOS.values():
             why = s.missing()
-            print("%-18s %s%s" % (s.name, s.doc, "  [not available yet: %s]" % why if why else ""))
+            print("%-22s %s%s" % (s.name, s.doc, "  [not available yet: %s]" % why if why else ""))
         return 0
     names = args.scenarios or list(SCENARIOS)
     unknown = [n for n in names if n not in SCENARIOS]
