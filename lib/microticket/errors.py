@@ -9,8 +9,8 @@ Every piece of bad input ends in one of these, never in an IndexError, a crash o
       TlsAlert           a TLS alert to send (or received); ``description`` is the alert code
       IkeNotifyError     an IKEv2 error notify to send (or received); ``notify_type`` is the type
 
-Heap: a class costs ~210 bytes of heap when it is created, even when the .mpy runs from ROMFS. The two
-every part needs are created on import; IkeNotifyError, BufferFull, TicketRejected, TlsAlert and REASONS
+Heap: a class costs ~320 bytes of heap (x86_64) when it is created, even when the .mpy runs from ROMFS. The
+two every part needs are created on import; IkeNotifyError, BufferFull, TicketRejected, TlsAlert and REASONS
 are created on first use (the module's ``__getattr__``, once each; afterwards they are plain module
 attributes), so a TLS client never holds the IKE class and an IKE initiator never holds the TLS ones.
 ``from microticket.errors import TlsAlert`` and ``errors.TlsAlert`` work as before, and always give the
