@@ -132,7 +132,8 @@ def test_resumed_client_from_romfs_in_a_small_heap(mp, romfs, tmp_path):
         srv.stop()
     r, small = runs
     assert "resumed: yes" in r.stdout and "client: PskClient" in r.stdout, r.stdout + r.stderr
-    assert "resumed: yes" not in small.stdout and "MemoryError" in small.stdout + small.stderr + small.stdout
+    out = small.stdout + small.stderr
+    assert "resumed: yes" not in out and ("MemoryError" in out or "memory allocation failed" in out), out
 
 
 @pytest.mark.micropython
