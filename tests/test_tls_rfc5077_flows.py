@@ -514,6 +514,41 @@ def test_handshake_messages_split_across_records(ring, size):
     assert c.handshake_done and s.handshake_done and not c.resumed and c.ticket_received
 
 
+def cut_first_server_record(at):
+    """Tamper: the first record of the server's first flight (ServerHello and what follows it in the same
+    record) cut in two records, the first ``at`` bytes long."""
+    done = []
+
+    def fn(direction, data):
+        if direction != "s2c" or done or data[0] != 22:
+            return data
+        done.append(1)
+        n = (data[3] << 8) | data[4]
+        body = data[5:5 + n]
+        head, tail = body[:at], body[at:]
+        return (bytes([22, 3, 3, len(head) >> 8, len(head) & 0xFF]) + head +
+                bytes([22, 3, 3, len(tail) >> 8, len(tail) & 0xFF]) + tail + data[5 + n:])
+    return fn
+
+
+def test_split_message_tail_and_whole_messages_beyond_hs_cap(ring):
+    """A record that carries the tail of a split ServerHello and then a whole NewSessionTicket, together
+    longer than hs_cap while each message fits it: the reassembly buffer takes only what the ServerHello
+    still misses, and the NewSessionTicket is parsed where it lies. (TlsClient refused this with a
+    decode_error until the reassembly was changed to complete one message at a time.)"""
+    cache = TicketCache()
+    full(ring, cache, max_fragment=2048)
+    nst = 4 + 4 + 2 + len(cache.get("srv:443", T0).ticket)   # the renewed ticket has the same length
+    hs_cap = nst + 8
+    for at in (10, 40, 70):
+        kept = dict(cache.entries)
+        c, s = pump(client(cache, max_fragment=2048, hs_cap=hs_cap), server(ring, max_fragment=2048), T0 + 1,
+                    tamper=cut_first_server_record(at))
+        assert c.handshake_done and c.resumed and c.ticket_received, (at, c.alert_sent, c.error_message)
+        assert c._hb is not None and len(c._hb) == hs_cap
+        cache.entries = kept
+
+
 @one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_split_message_larger_than_hs_cap_is_refused(ring):
     c = client(TicketCache(), max_fragment=2048, hs_cap=2048)

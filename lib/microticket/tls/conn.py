@@ -257,46 +257,39 @@ class Connection:
             self._dispatch(_HT_CCS, None, None)
 
     def _on_handshake_bytes(self, view):
-        if not self._hl:
-            # whole messages are dispatched where they lie in the record; a partial one is kept
-            n = len(view)
-            p = 0
-            while n - p >= 4 and not self.closed:
-                length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
-                if 4 + length > self.hs_cap:
-                    raise TlsAlert(_DECODE_ERROR, "handshake message too large")
-                if n - p < 4 + length:
-                    break
-                self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
-                p += 4 + length
-            if p == n or self.closed:
-                return
-            view = view[p:]
-        self._reassemble(view)
-
-    def _reassemble(self, view):
-        n = len(view)
+        """Whole messages are dispatched where they lie in the record. A message split across records is
+        completed in the reassembly buffer first (taking from this record only what it still misses);
+        the record's further messages are then dispatched in place, and a partial one at its end is kept."""
         hb = self._hb
-        if hb is None:
-            hb = self._hb = bytearray(self.hs_cap)
-            self._hv = memoryview(hb)
-        if self._hl + n > len(hb):
-            raise TlsAlert(_DECODE_ERROR, "handshake message too large")
-        hb[self._hl:self._hl + n] = view
-        self._hl += n
-        while self._hl >= 4 and not self.closed:
-            length = (hb[1] << 16) | (hb[2] << 8) | hb[3]
-            if 4 + length > len(hb):
+        while self._hl and len(view) and not self.closed:
+            hl = self._hl
+            want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
+            if want > self.hs_cap:
                 raise TlsAlert(_DECODE_ERROR, "handshake message too large")
-            if self._hl < 4 + length:
-                return
-            mtype = hb[0]
-            self._dispatch(mtype, self._hv[4:4 + length], self._hv[0:4 + length])
-            k = 4 + length
-            rest = self._hl - k
-            if rest:
-                hb[0:rest] = self._hv[k:self._hl]
-            self._hl = rest
+            k = min(want - hl, len(view))
+            hb[hl:hl + k] = view[0:k]
+            hl += k
+            view = view[k:]
+            self._hl = hl
+            if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
+                self._hl = 0
+                self._dispatch(hb[0], self._hv[4:hl], self._hv[0:hl])
+        n = len(view)
+        p = 0
+        while n - p >= 4 and not self.closed:
+            length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
+            if 4 + length > self.hs_cap:
+                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
+            if n - p < 4 + length:
+                break
+            self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
+            p += 4 + length
+        if p < n and not self.closed:
+            if hb is None:
+                hb = self._hb = bytearray(self.hs_cap)
+                self._hv = memoryview(hb)
+            hb[0:n - p] = view[p:n]
+            self._hl = n - p
 
     def _dispatch(self, mtype, body, raw):
         self._mtype = mtype
