@@ -550,6 +550,20 @@ def test_split_message_tail_and_whole_messages_beyond_hs_cap(ring):
 
 
 @one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
+def test_state_larger_than_max_state_gets_a_zero_length_ticket():
+    """A session whose state does not fit the ring's max_state (a 200-byte server name) gets a zero-length
+    NewSessionTicket after the ServerHello promised one (RFC 5077 section 3.3: the server changed its
+    mind), and the handshake completes; a ring with room issues the ticket."""
+    for max_state, issued in ((256, False), (512, True)):
+        r = KeyRing.generate(T0, lifetime=3600, max_state=max_state)
+        cache = TicketCache()
+        c, s = pump(client(cache, server_name=b"n" * 200), server(r), T0)
+        assert c.handshake_done and s.handshake_done
+        assert s.ticket_issued == issued and c.ticket_received == issued
+        assert (cache.get("srv:443", T0) is not None) == issued
+
+
+@one_engine("TlsClient", "server behaviour: the client engine only supplies the ClientHello")
 def test_split_message_larger_than_hs_cap_is_refused(ring):
     c = client(TicketCache(), max_fragment=2048, hs_cap=2048)
     s = server(ring, max_fragment=2048, hs_cap=64)
