@@ -142,3 +142,35 @@ class TicketCache:
         import json
         from microticket.store import write_private
         write_private(self.path, obj, json.dump)
+
+
+# --- the clients' side of the rules (methods of TlsClient and PskClient, taken as class attributes) -------
+
+def store_ticket(self):
+    """RFC 5077 section 3.3: the ticket is valid only now that the server Finished verified. Called by a
+    client (``self``) whose handshake completed: the new ticket stored, or the offered one dropped when the
+    server did not take it (or ``reuse_tickets`` is off). The handshake stays complete whatever happens to
+    the cache: one that cannot be written (full file system, no memory) only costs the next resumption."""
+    nt = self.new_ticket
+    self.ticket_received = nt is not None
+    cache = self.cache
+    if cache is None:
+        return
+    try:
+        if nt is not None:
+            cache.put(self.server_id, CacheEntry(nt[1], self.master, self.suite, self.ems, self.now, nt[0],
+                                                 self.server_name, self.psk_identity))
+        elif self.offered is not None and (not self.resumed or not self.reuse_tickets):
+            cache.delete(self.server_id)
+    except Exception as e:
+        self.cache_error = e
+
+
+def drop_offered(self):
+    """The client's handshake failed: a ticket it offered is deleted. Called while an alert is being
+    raised, so a cache that cannot be written must not turn the alert into an exception."""
+    if self.offered is not None and not self.handshake_done and self.cache is not None:
+        try:
+            self.cache.delete(self.server_id)
+        except Exception as e:
+            self.cache_error = e

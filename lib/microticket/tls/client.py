@@ -18,7 +18,7 @@ from micropython import const
 from microticket.errors import TlsAlert
 from microticket.wire import Reader
 from microticket.tls.conn import Connection
-from microticket.tls.cache import CacheEntry
+from microticket.tls import cache as cache_rules
 
 M = None  # microticket.tls.messages, imported by start() (see there)
 
@@ -261,32 +261,8 @@ class TlsClient(Connection):
 
     # --- ticket cache ----------------------------------------------------------------------------
 
-    def _store_ticket(self):
-        """RFC 5077 section 3.3: the ticket is valid only now that the server Finished verified."""
-        cache = self.cache
-        nt = self.new_ticket
-        self.ticket_received = nt is not None
-        if cache is None:
-            return
-        # the handshake is complete whatever happens to the cache: a cache that cannot be written
-        # (full file system, no memory) only costs the next resumption
-        try:
-            if nt is not None:
-                cache.put(self.server_id, CacheEntry(nt[1], self.master, self.suite, self.ems, self.now,
-                                                     nt[0], self.server_name, self.psk_identity))
-            elif self.offered is not None and (not self.resumed or not self.reuse_tickets):
-                cache.delete(self.server_id)
-        except Exception as e:
-            self.cache_error = e
-
-    def _failed(self):
-        if self.offered is not None and not self.handshake_done and self.cache is not None:
-            # called while an alert is being raised: a cache that cannot be written (full file system,
-            # no memory) must not turn the alert into an exception out of the engine
-            try:
-                self.cache.delete(self.server_id)
-            except Exception as e:
-                self.cache_error = e
+    _store_ticket = cache_rules.store_ticket
+    _failed = cache_rules.drop_offered
 
     def _after_handshake(self, mtype, body):
         if mtype == _HT_HELLO_REQUEST:

@@ -9,6 +9,10 @@ Events are tuples: ("handshake_done",), ("data", bytes), ("ticket", ...), ("aler
 received), ("closed",). An error never escapes receive_data: it becomes a fatal alert in the output,
 an ("alert", description, False) event and a closed connection.
 
+The input path (receive_data, received, recv_view, the record types, the framing of handshake messages),
+the error path, data_to_send, send and close come from microticket.tls.record.Endpoint, the base PskClient
+shares.
+
 Handshake states are small ints; each engine has a transition table {state << 9 | message type: handler}.
 A (state, type) pair missing from the table is an unexpected_message alert (RFC 5246 section 7.2.2).
 
@@ -22,25 +26,18 @@ snapshot finalises one of the two hashes. No transcript bytes are buffered.
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert, DecodeError, MicroticketError
+from microticket.errors import TlsAlert
 from microticket.wire import Reader, Writer
 from microticket.tls import to_hex
-from microticket.tls.record import RecordLayer, CipherState
+from microticket.tls.record import Endpoint, RecordLayer, CipherState
 
 prf = None  # microticket.prf, imported by the key schedule (see _load_prf)
 
 _CT_CHANGE_CIPHER_SPEC = const(20)
-_CT_ALERT = const(21)
 _CT_HANDSHAKE = const(22)
-_CT_APPLICATION_DATA = const(23)
 _HT_FINISHED = const(20)
 _HT_CCS = const(0x100)
-_LEVEL_WARNING = const(1)
-_LEVEL_FATAL = const(2)
-_CLOSE_NOTIFY = const(0)
 _UNEXPECTED_MESSAGE = const(10)
-_RECORD_OVERFLOW = const(22)
-_DECODE_ERROR = const(50)
 _DECRYPT_ERROR = const(51)
 _INTERNAL_ERROR = const(80)
 _MAX_PLAINTEXT = const(16384)
@@ -54,7 +51,7 @@ ST_CLOSED = const(101)
 _HS_CAP_DEFAULT = const(8192)
 
 
-class Connection:
+class Connection(Endpoint):
     is_client = False
 
     def __init__(self, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT, hs_cap=_HS_CAP_DEFAULT,
@@ -88,7 +85,6 @@ class Connection:
         self.rl = rl
         self.hs_cap = hs_cap
         self._hb = hb  # reassembly of a handshake message that spans records (None: not needed yet)
-        self._hv = memoryview(hb) if hb is not None else None
         self._hl = 0
         self._mtype = 0  # type of the message being dispatched
         self._wb = wb  # outgoing handshake flight
@@ -115,95 +111,16 @@ class Connection:
         self._pend_write = None
         self.trace = None  # set to a list to record ("send"|"recv", message type) for tests
 
-    # --- public API ------------------------------------------------------------------------------
+    # --- public API (receive_data, received, recv_view, data_to_send, send, close: from Endpoint) ----
 
     def buffers(self):
         """The buffers of this finished connection, for ``reuse=`` of the next one: taking them first
         lets the old connection (keys, messages, its attribute table) go before the new one is built."""
         return (self.rl, self._hb, self._wb, self.hs_cap)
 
-    def data_to_send(self):
-        return self.rl.take_output()
-
-    def send(self, data):
-        """Queue application data. The output buffer holds one handshake flight plus one full record:
-        drain data_to_send() between sends of more than ``max_fragment`` bytes."""
-        if not self.handshake_done or self.closed:
-            raise TlsAlert(_INTERNAL_ERROR, "not open")
-        self.rl.write(_CT_APPLICATION_DATA, data)
-
-    def close(self):
-        if not self.closed:
-            self._alert(_LEVEL_WARNING, _CLOSE_NOTIFY)
-            self.closed = True
-            self.state = ST_CLOSED
-
-    def receive_data(self, data, now):
-        """Bytes from the peer (b"" = the peer closed the stream); returns the events."""
-        self.now = now
-        ev = self.events = []
-        if self.closed:
-            return ev
-        rl = self.rl
-        try:
-            n = len(data)
-            if not n:
-                self._eof()
-            off = 0
-            while off < n and not self.closed:
-                took = rl.feed(data, off)
-                off += took
-                self._records()
-                if not took and not self.closed and rl.space() == 0:
-                    raise TlsAlert(_RECORD_OVERFLOW, "input buffer full")
-        except Exception as e:
-            self._on_error(e)
-        return ev
-
-    def recv_view(self):
-        """Zero-copy input: a memoryview of the record buffer's free space. Read the socket into it,
-        then call received(n, now)."""
-        return self.rl.free_view()
-
-    def received(self, n, now):
-        """``n`` bytes were written into recv_view() (0 = the peer closed); returns the events."""
-        self.now = now
-        ev = self.events = []
-        if self.closed:
-            return ev
-        try:
-            if not n:
-                self._eof()
-            else:
-                self.rl.commit(n)
-                self._records()
-        except Exception as e:
-            self._on_error(e)
-        return ev
-
-    def _records(self):
-        rl = self.rl
-        while not self.closed:
-            rec = rl.next_record()
-            if rec is None:
-                return
-            self._on_record(rec[0], rec[1])
-
-    def _eof(self):
-        # end of stream from the peer without close_notify
-        self.closed = True
-        self.state = ST_CLOSED
-        self._failed()
-        self.events.append(("closed",))
-
     def _on_error(self, e):
-        """Every error becomes a fatal alert, never an exception out of the engine."""
-        if isinstance(e, TlsAlert):
-            self._fatal(e.description, e.message)
-        elif isinstance(e, DecodeError):
-            self._fatal(_DECODE_ERROR, str(e))
-        else:  # BufferFull, TicketRejected, and as a last resort anything else (a bug, MemoryError)
-            self._fatal(_INTERNAL_ERROR, str(e))
+        self._w.pos = 0  # a flight half written when the error came is not sent
+        Endpoint._on_error(self, e)
 
     def suite_name(self):
         s = self.suite
@@ -214,82 +131,6 @@ class Connection:
         if s == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
             return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"
         return "0x%04x" % s
-
-    # --- records ---------------------------------------------------------------------------------
-
-    def _on_record(self, ctype, view):
-        if ctype == _CT_HANDSHAKE:
-            if len(view) == 0:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "empty handshake record")
-            self._on_handshake_bytes(view)
-        elif ctype == _CT_APPLICATION_DATA:
-            if not self.handshake_done:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "application data before Finished")
-            if self._hl:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "interleaved application data")
-            if len(view):
-                self.events.append(("data", bytes(view)))
-        elif ctype == _CT_ALERT:
-            if len(view) != 2:
-                raise TlsAlert(_DECODE_ERROR, "alert length")
-            level = view[0]
-            desc = view[1]
-            if desc == _CLOSE_NOTIFY:
-                self.events.append(("alert", desc, True))
-                if not self.handshake_done:
-                    self._failed()
-                self.close()
-                self.events.append(("closed",))
-            elif level == _LEVEL_WARNING and self.handshake_done:
-                self.events.append(("alert", desc, True))
-            else:
-                self.alert_received = desc
-                self.closed = True
-                self.state = ST_CLOSED
-                self._failed()
-                self.events.append(("alert", desc, True))
-                self.events.append(("closed",))
-        else:  # change_cipher_spec
-            if len(view) != 1 or view[0] != 1:
-                raise TlsAlert(_DECODE_ERROR, "ChangeCipherSpec")
-            if self._hl:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS inside a handshake message")
-            self._dispatch(_HT_CCS, None, None)
-
-    def _on_handshake_bytes(self, view):
-        """Whole messages are dispatched where they lie in the record. A message split across records is
-        completed in the reassembly buffer first (taking from this record only what it still misses);
-        the record's further messages are then dispatched in place, and a partial one at its end is kept."""
-        hb = self._hb
-        while self._hl and len(view) and not self.closed:
-            hl = self._hl
-            want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
-            if want > self.hs_cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
-            k = min(want - hl, len(view))
-            hb[hl:hl + k] = view[0:k]
-            hl += k
-            view = view[k:]
-            self._hl = hl
-            if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
-                self._hl = 0
-                self._dispatch(hb[0], self._hv[4:hl], self._hv[0:hl])
-        n = len(view)
-        p = 0
-        while n - p >= 4 and not self.closed:
-            length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
-            if 4 + length > self.hs_cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message too large")
-            if n - p < 4 + length:
-                break
-            self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
-            p += 4 + length
-        if p < n and not self.closed:
-            if hb is None:
-                hb = self._hb = bytearray(self.hs_cap)
-                self._hv = memoryview(hb)
-            hb[0:n - p] = view[p:n]
-            self._hl = n - p
 
     def _dispatch(self, mtype, body, raw):
         self._mtype = mtype
@@ -372,25 +213,6 @@ class Connection:
             raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS before keys")
         self.rl.read = self._pend_read
         self._pend_read = None
-
-    def _alert(self, level, desc):
-        try:
-            self.rl.write(_CT_ALERT, bytes((level, desc)))
-        except MicroticketError:
-            pass
-
-    def _fatal(self, desc, message=""):
-        if self.closed:
-            return
-        self._w.pos = 0
-        self._alert(_LEVEL_FATAL, desc)
-        self.alert_sent = desc
-        self.error_message = message
-        self.closed = True
-        self.state = ST_CLOSED
-        self._failed()
-        self.events.append(("alert", desc, False))
-        self.events.append(("closed",))
 
     def _failed(self):
         """Hook: the handshake (or connection) failed."""

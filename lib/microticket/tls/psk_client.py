@@ -34,37 +34,30 @@ fed the same messages, each finalised once (see microticket.tls.conn), so no tra
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert, DecodeError
-from microticket.tls.record import RecordLayer, CipherState
+from microticket.errors import TlsAlert
+from microticket.tls.record import Endpoint, RecordLayer, CipherState
 from microticket.tls import to_hex
-from microticket.tls.cache import CacheEntry
+from microticket.tls import cache as cache_rules
 
 prf = None  # microticket.prf, imported with the first keys (after the buffers: its code fills holes)
 
 _CT_CCS = const(20)
-_CT_ALERT = const(21)
 _CT_HANDSHAKE = const(22)
-_CT_APPLICATION_DATA = const(23)
 _HT_HELLO_REQUEST = const(0)
 _HT_CLIENT_HELLO = const(1)
 _HT_SERVER_HELLO = const(2)
 _HT_NEW_SESSION_TICKET = const(4)
 _HT_SERVER_KEY_EXCHANGE = const(12)
 _HT_SERVER_HELLO_DONE = const(14)
-_HT_CLIENT_KEY_EXCHANGE = const(16)
 _HT_FINISHED = const(20)
 _HT_CCS = const(0x100)
 _LEVEL_WARNING = const(1)
-_LEVEL_FATAL = const(2)
-_CLOSE_NOTIFY = const(0)
 _UNEXPECTED_MESSAGE = const(10)
-_RECORD_OVERFLOW = const(22)
 _HANDSHAKE_FAILURE = const(40)
 _ILLEGAL_PARAMETER = const(47)
 _DECODE_ERROR = const(50)
 _DECRYPT_ERROR = const(51)
 _PROTOCOL_VERSION = const(70)
-_INTERNAL_ERROR = const(80)
 _NO_RENEGOTIATION = const(100)
 _UNSUPPORTED_EXTENSION = const(110)
 _EXT_SERVER_NAME = const(0)
@@ -77,7 +70,6 @@ _EXT_SESSION_TICKET = const(35)
 _EXT_RENEGOTIATION_INFO = const(0xFF01)
 _PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
 _ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
-_GROUP_X25519 = const(29)
 _MAX_PLAINTEXT = const(16384)
 _RECORD_ROOM = const(5 + 16 + 32 + 16)  # header, explicit IV, MAC, padding at most
 _ALERT_ROOM = const(80)  # an encrypted alert record
@@ -89,8 +81,7 @@ _S_SHD = const(3)     # ServerHelloDone (full, after ServerKeyExchange)
 _S_NST = const(4)     # NewSessionTicket or CCS (full, after our Finished)
 _S_CCS = const(5)     # ChangeCipherSpec (after NewSessionTicket)
 _S_FIN = const(6)     # the server Finished
-_S_OPEN = const(100)
-_S_CLOSED = const(101)
+_S_OPEN = const(100)  # closed: 101 (set by the record layer's functions)
 # _opt bits: what the ClientHello asks for
 _O_TICKET = const(1)
 _O_EMS = const(2)
@@ -98,16 +89,18 @@ _O_ETM = const(4)
 _O_RANDOM_SID = const(8)
 
 
-class PskClient:
+class PskClient(Endpoint):
     def __init__(self, server_id, psk_identity=b"", psk=None, cache=None, suites=None, server_name=b"",
-                 request_ticket=True, session_id="random", max_fragment_length=0, ems=True, etm=True,
-                 rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT, hs_cap=2048, out_cap=0, reuse=None):
+                 request_ticket=True, session_id="random", max_fragment_length=0, reuse_tickets=True, ems=True,
+                 etm=True, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT, hs_cap=2048, out_cap=0,
+                 reuse=None):
         """``max_fragment``: plaintext bytes of the largest record the input buffer takes (with
         ``max_fragment_length`` set: 256 << it, which the server must agree to). ``hs_cap`` bounds one
         handshake message (the NewSessionTicket with its ticket is the largest). ``out_cap``: the output
         buffer, which holds the ClientHello flight or one record we send, beside an alert (default: room
         for a full record); our records are cut to fit it.
-        ``reuse``: a finished PskClient of the same sizes whose buffers this one takes over."""
+        ``reuse``: a finished PskClient of the same sizes whose buffers this one takes over.
+        ``reuse_tickets=False``: a ticket is offered once (dropped when the server does not replace it)."""
         if psk is None:
             raise ValueError("PskClient needs a psk, PSK suites only and out_cap >= 512")
         self.rng = rng = rng or crypto.urandom
@@ -143,6 +136,7 @@ class PskClient:
                 raise ValueError("PskClient needs a psk, PSK suites only and out_cap >= 512")
         self.server_name = server_name
         self.mfl = max_fragment_length
+        self.reuse_tickets = reuse_tickets
         self._opt = (_O_TICKET if request_ticket else 0) | (_O_EMS if ems else 0) | (_O_ETM if etm else 0) | \
             (_O_RANDOM_SID if session_id == "random" else 0)
         self.state = 0
@@ -174,63 +168,6 @@ class PskClient:
         self._expect_nst = False
         self._th = [crypto.hash_new("sha256"), crypto.hash_new("sha256")]
         self._pend = None  # (write, read) CipherStates made, not yet switched on by a CCS
-
-    # --- public API (as Connection) --------------------------------------------------------------
-
-    def data_to_send(self):
-        return self.rl.take_output()
-
-    def send(self, data):
-        if not self.handshake_done or self.closed:
-            raise TlsAlert(_INTERNAL_ERROR, "not open")
-        self.rl.write(_CT_APPLICATION_DATA, data)
-
-    def close(self):
-        if not self.closed:
-            self._alert(_LEVEL_WARNING, _CLOSE_NOTIFY)
-            self.closed = True
-            self.state = _S_CLOSED
-
-    def receive_data(self, data, now):
-        """Bytes from the server (b"": it closed the stream); returns the events."""
-        self.now = now
-        ev = self.events = []
-        if self.closed:
-            return ev
-        rl = self.rl
-        try:
-            n = len(data)
-            if not n:
-                self._eof()
-            off = 0
-            while off < n and not self.closed:
-                took = rl.feed(data, off)
-                off += took
-                self._records()
-                if not took and not self.closed and rl.space() == 0:
-                    raise TlsAlert(_RECORD_OVERFLOW, "input buffer full")
-        except Exception as e:
-            self._on_error(e)
-        return ev
-
-    def recv_view(self):
-        """Zero-copy input: read the socket into this view, then call received(n, now)."""
-        return self.rl.free_view()
-
-    def received(self, n, now):
-        self.now = now
-        ev = self.events = []
-        if self.closed:
-            return ev
-        try:
-            if not n:
-                self._eof()
-            else:
-                self.rl.commit(n)
-                self._records()
-        except Exception as e:
-            self._on_error(e)
-        return ev
 
     def suite_name(self):
         if self.suite == _PSK_WITH_AES_128_CBC_SHA256:
@@ -309,94 +246,9 @@ class PskClient:
         self._send_message(m)
         self.state = _S_SH
 
-    # --- records and handshake framing -----------------------------------------------------------
-
-    def _records(self):
-        rl = self.rl
-        while not self.closed:
-            rec = rl.next_record()
-            if rec is None:
-                return
-            ctype = rec[0]
-            view = rec[1]
-            if ctype == _CT_HANDSHAKE:
-                if not len(view):
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
-                self._handshake_bytes(view)
-            elif ctype == _CT_APPLICATION_DATA:
-                if not self.handshake_done:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
-                if self._hl:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
-                if len(view):
-                    self.events.append(("data", bytes(view)))
-            elif ctype == _CT_ALERT:
-                if len(view) != 2:
-                    raise TlsAlert(_DECODE_ERROR, "record")
-                desc = view[1]
-                ev = self.events
-                if desc == _CLOSE_NOTIFY:
-                    ev.append(("alert", desc, True))
-                    if not self.handshake_done:
-                        self._failed()
-                    self.close()
-                    ev.append(("closed",))
-                elif view[0] == _LEVEL_WARNING and self.handshake_done:
-                    ev.append(("alert", desc, True))
-                else:
-                    self.alert_received = desc
-                    self.closed = True
-                    self.state = _S_CLOSED
-                    self._failed()
-                    ev.append(("alert", desc, True))
-                    ev.append(("closed",))
-            else:
-                if len(view) != 1 or view[0] != 1:
-                    raise TlsAlert(_DECODE_ERROR, "record")
-                if self._hl:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
-                self._message(_HT_CCS, None, None)
-
-    def _handshake_bytes(self, data):
-        """Dispatch the whole messages of a handshake record where they lie. A message split across
-        records is completed in the reassembly buffer first; the record's remaining messages are then
-        dispatched in place, and a partial one at its end is kept."""
-        view = data
-        cap = self.hs_cap
-        hb = self._hb
-        while self._hl and len(view) and not self.closed:
-            hl = self._hl
-            want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
-            if want > cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message")
-            k = min(want - hl, len(view))
-            hb[hl:hl + k] = view[0:k]
-            hl += k
-            view = view[k:]
-            self._hl = hl
-            if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
-                self._hl = 0
-                mv = memoryview(hb)
-                self._message(hb[0], mv[4:hl], mv[0:hl])
-        n = len(view)
-        p = 0
-        while n - p >= 4 and not self.closed:
-            length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
-            if 4 + length > cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message")
-            if n - p < 4 + length:
-                break
-            self._message(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
-            p += 4 + length
-        if p < n and not self.closed:
-            if hb is None:
-                hb = self._hb = bytearray(cap)
-            hb[0:n - p] = view[p:n]
-            self._hl = n - p
-
     # --- the handshake ---------------------------------------------------------------------------
 
-    def _message(self, t, data, raw):
+    def _dispatch(self, t, data, raw):
         st = self.state
         if self.trace is not None:
             self.trace.append(("recv", t))
@@ -587,60 +439,7 @@ class PskClient:
         if self.keylog is not None:
             self.keylog("CLIENT_RANDOM " + to_hex(self.client_random) + " " + to_hex(self.master))
 
-    def _alert(self, a, b):
-        """Queue an alert of level ``a`` and description ``b``."""
-        try:
-            self.rl.write(_CT_ALERT, bytes((a, b)))
-        except TlsAlert:
-            pass
-
     # --- endings ---------------------------------------------------------------------------------
 
-    def _on_error(self, e):
-        """Every error becomes a fatal alert, never an exception out of the engine."""
-        if isinstance(e, TlsAlert):
-            desc = e.description
-        elif isinstance(e, DecodeError):
-            desc = _DECODE_ERROR
-        else:  # as a last resort anything else (a bug, MemoryError)
-            desc = _INTERNAL_ERROR
-        if self.closed:
-            return
-        self._alert(_LEVEL_FATAL, desc)
-        self.alert_sent = desc
-        self.error_message = e.message if isinstance(e, TlsAlert) else str(e)
-        self.closed = True
-        self.state = _S_CLOSED
-        self._failed()
-        self.events.append(("alert", desc, False))
-        self.events.append(("closed",))
-
-    def _eof(self):
-        self.closed = True
-        self.state = _S_CLOSED
-        self._failed()
-        self.events.append(("closed",))
-
-    def _store_ticket(self):
-        """RFC 5077 section 3.3: the ticket is valid only now that the server Finished verified."""
-        nt = self.new_ticket
-        self.ticket_received = nt is not None
-        cache = self.cache
-        if cache is None:
-            return
-        # the handshake is complete whatever happens to the cache (full file system, no memory)
-        try:
-            if nt is not None:
-                cache.put(self.server_id, CacheEntry(nt[1], self.master, self.suite, self.ems, self.now,
-                                                     nt[0], self.server_name, self.psk_identity))
-            elif self.offered is not None and not self.resumed:
-                cache.delete(self.server_id)
-        except Exception as e:
-            self.cache_error = e
-
-    def _failed(self):
-        if self.offered is not None and not self.handshake_done and self.cache is not None:
-            try:
-                self.cache.delete(self.server_id)
-            except Exception as e:
-                self.cache_error = e
+    _store_ticket = cache_rules.store_ticket
+    _failed = cache_rules.drop_offered

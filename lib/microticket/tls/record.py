@@ -18,15 +18,27 @@ would be an object on the heap even from ROMFS.
 MAC-then-encrypt is checked Lucky13-aware as far as Python allows: the padding is checked without early
 exit, an invalid padding is treated as zero-length (RFC 5246 section 6.2.3.2) and the MAC input is topped
 up with a dummy hash of the bytes the padding removed, so the hash always sees the same number of bytes.
+
+Endpoint, below RecordLayer, is the engines' common base (Connection for TlsClient and TlsServer, and
+PskClient): the input path from bytes to handshake messages, alerts, application data, close and the
+error path, so every engine runs one copy of it.
 """
 
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert
+from microticket.errors import TlsAlert, DecodeError
 
 _CT_CHANGE_CIPHER_SPEC = const(20)
+_CT_ALERT = const(21)
+_CT_HANDSHAKE = const(22)
 _CT_APPLICATION_DATA = const(23)
+_HT_CCS = const(0x100)  # the engines' type for a ChangeCipherSpec in their transition tables
+_LEVEL_WARNING = const(1)
+_LEVEL_FATAL = const(2)
+_CLOSE_NOTIFY = const(0)
+_DECODE_ERROR = const(50)
+_ST_CLOSED = const(101)  # the engines' closed state (conn.ST_CLOSED)
 _UNEXPECTED_MESSAGE = const(10)
 _BAD_RECORD_MAC = const(20)
 _RECORD_OVERFLOW = const(22)
@@ -320,3 +332,187 @@ class RecordLayer:
         out = bytes(self._ov[0:n])
         self._oe = 0
         return out
+
+
+# --- the engines' common base ---------------------------------------------------------------------
+
+class Endpoint:
+    """What every engine does with records: feeds bytes to its RecordLayer, sorts the records (handshake
+    messages framed and reassembled, alerts, application data, ChangeCipherSpec), turns every error into
+    a fatal alert, and sends, closes and reports through events. A subclass provides rl, events, closed,
+    state, handshake_done, alert_received, hs_cap and the reassembly buffer (_hb, _hl), and the methods
+    _dispatch(type, body, raw) and _failed()."""
+
+    def data_to_send(self):
+        return self.rl.take_output()
+
+    def send(self, data):
+        """Queue application data. The output buffer holds one flight or record at a time: drain
+        data_to_send() between sends of more than the engine's record size."""
+        if not self.handshake_done or self.closed:
+            raise TlsAlert(_INTERNAL_ERROR, "not open")
+        self.rl.write(_CT_APPLICATION_DATA, data)
+
+    def close(self):
+        if not self.closed:
+            self._alert(_LEVEL_WARNING, _CLOSE_NOTIFY)
+            self.closed = True
+            self.state = _ST_CLOSED
+
+    def receive_data(self, data, now):
+        """Bytes from the peer (b"" = the peer closed the stream); returns the events."""
+        self.now = now
+        ev = self.events = []
+        if self.closed:
+            return ev
+        rl = self.rl
+        try:
+            n = len(data)
+            if not n:
+                self._eof()
+            off = 0
+            while off < n and not self.closed:
+                took = rl.feed(data, off)
+                off += took
+                self._records()
+                if not took and not self.closed and rl.space() == 0:
+                    raise TlsAlert(_RECORD_OVERFLOW, "input buffer full")
+        except Exception as e:
+            self._on_error(e)
+        return ev
+
+    def recv_view(self):
+        """Zero-copy input: a memoryview of the record buffer's free space. Read the socket into it, then
+        call received(n, now)."""
+        return self.rl.free_view()
+
+    def received(self, n, now):
+        """``n`` bytes were written into recv_view() (0 = the peer closed); returns the events."""
+        self.now = now
+        ev = self.events = []
+        if self.closed:
+            return ev
+        try:
+            if not n:
+                self._eof()
+            else:
+                self.rl.commit(n)
+                self._records()
+        except Exception as e:
+            self._on_error(e)
+        return ev
+
+    def _eof(self):
+        # end of stream from the peer without close_notify
+        self.closed = True
+        self.state = _ST_CLOSED
+        self._failed()
+        self.events.append(("closed",))
+
+    def _alert(self, a, b):
+        """Queue an alert of level ``a`` and description ``b`` (dropped if the output buffer is full)."""
+        try:
+            self.rl.write(_CT_ALERT, bytes((a, b)))
+        except TlsAlert:
+            pass
+
+    def _on_error(self, e):
+        """Every error becomes a fatal alert, never an exception out of the engine: the alert queued, the
+        engine closed, ``alert_sent`` and ``error_message`` (the TlsAlert's text) saying why."""
+        if self.closed:
+            return
+        if isinstance(e, TlsAlert):
+            desc = e.description
+            why = e.message
+        else:  # a DecodeError, and as a last resort anything else (a bug, MemoryError)
+            desc = _DECODE_ERROR if isinstance(e, DecodeError) else _INTERNAL_ERROR
+            why = str(e)
+        self._alert(_LEVEL_FATAL, desc)
+        self.alert_sent = desc
+        self.error_message = why
+        self.closed = True
+        self.state = _ST_CLOSED
+        self._failed()
+        self.events.append(("alert", desc, False))
+        self.events.append(("closed",))
+
+    def _records(self):
+        rl = self.rl
+        while not self.closed:
+            rec = rl.next_record()
+            if rec is None:
+                return
+            ctype = rec[0]
+            view = rec[1]
+            if ctype == _CT_HANDSHAKE:
+                if not len(view):
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                self._on_handshake_bytes(view)
+            elif ctype == _CT_APPLICATION_DATA:
+                if not self.handshake_done or self._hl:  # before Finished, or inside a handshake message
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                if len(view):
+                    self.events.append(("data", bytes(view)))
+            elif ctype == _CT_ALERT:
+                if len(view) != 2:
+                    raise TlsAlert(_DECODE_ERROR, "record")
+                desc = view[1]
+                ev = self.events
+                if desc == _CLOSE_NOTIFY:
+                    ev.append(("alert", desc, True))
+                    if not self.handshake_done:
+                        self._failed()
+                    self.close()
+                    ev.append(("closed",))
+                elif view[0] == _LEVEL_WARNING and self.handshake_done:
+                    ev.append(("alert", desc, True))
+                else:
+                    self.alert_received = desc
+                    self.closed = True
+                    self.state = _ST_CLOSED
+                    self._failed()
+                    ev.append(("alert", desc, True))
+                    ev.append(("closed",))
+            else:  # change_cipher_spec
+                if len(view) != 1 or view[0] != 1:
+                    raise TlsAlert(_DECODE_ERROR, "record")
+                if self._hl:
+                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                self._dispatch(_HT_CCS, None, None)
+
+    def _on_handshake_bytes(self, view):
+        """Whole messages are dispatched where they lie in the record. A message split across records is
+        completed in the reassembly buffer first (taking from this record only what it still misses); the
+        record's further messages are then dispatched in place, and a partial one at its end is kept (the
+        buffer, hs_cap bytes, is allocated on the first split)."""
+        cap = self.hs_cap
+        hb = self._hb
+        while self._hl and len(view) and not self.closed:
+            hl = self._hl
+            want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
+            if want > cap:
+                raise TlsAlert(_DECODE_ERROR, "handshake message")
+            k = min(want - hl, len(view))
+            hb[hl:hl + k] = view[0:k]
+            hl += k
+            view = view[k:]
+            self._hl = hl
+            if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
+                self._hl = 0
+                mv = memoryview(hb)
+                self._dispatch(hb[0], mv[4:hl], mv[0:hl])
+        n = len(view)
+        p = 0
+        while n - p >= 4 and not self.closed:
+            length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
+            if 4 + length > cap:
+                raise TlsAlert(_DECODE_ERROR, "handshake message")
+            if n - p < 4 + length:
+                break
+            self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
+            p += 4 + length
+        if p < n and not self.closed:
+            if hb is None:
+                hb = self._hb = bytearray(cap)
+            hb[0:n - p] = view[p:n]
+            self._hl = n - p
