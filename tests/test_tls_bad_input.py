@@ -19,37 +19,14 @@ from microticket.tls.client import TlsClient
 from microticket.tls.psk_client import PskClient
 from microticket.tls.server import ServerConfig, TlsServer
 
+from client_engines import client_class, engine, one_engine, pytest_generate_tests  # noqa: F401
 from tlspeers import PSK, pump
 
 ID = b"Client_identity"
 T0 = 1_000_000
 RING = KeyRing.generate(T0)
 
-ENGINES = {"TlsClient": TlsClient, "PskClient": PskClient}
-Client = TlsClient  # the class client() builds, set by the engine fixture
 SERVER = "server behaviour: the client engine only supplies well-formed input"
-
-
-def one_engine(name, reason):
-    """Run a test with the client engine ``name`` only; ``reason`` says why the other needs no run."""
-    def mark(fn):
-        fn.engines = (name,)
-        fn.one_engine_reason = reason
-        return fn
-    return mark
-
-
-def pytest_generate_tests(metafunc):
-    if "engine" in metafunc.fixturenames:
-        metafunc.parametrize("engine", getattr(metafunc.function, "engines", tuple(ENGINES)), indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def engine(request):
-    global Client
-    Client = ENGINES[request.param]
-    yield request.param
-    Client = TlsClient
 
 
 def server(**kw):
@@ -59,7 +36,7 @@ def server(**kw):
 def client(cache=None, **kw):
     kw.setdefault("psk_identity", ID)
     kw.setdefault("psk", PSK)
-    return Client("srv", cache=cache, **kw)
+    return client_class()("srv", cache=cache, **kw)
 
 
 def plain_alert(out):

@@ -19,36 +19,13 @@ from microticket.tls.client import TlsClient
 from microticket.tls.psk_client import PskClient
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER, REISSUE_RENEW
 
+from client_engines import client_class, engine, one_engine, pytest_generate_tests  # noqa: F401
 from tlspeers import PSK, pump, names
 
 ID = b"Client_identity"
 T0 = 1_000_000
 
 
-ENGINES = {"TlsClient": TlsClient, "PskClient": PskClient}
-Client = TlsClient  # the class client() builds, set by the engine fixture
-
-
-def one_engine(name, reason):
-    """Run a test with the client engine ``name`` only; ``reason`` says why the other has no such test."""
-    def mark(fn):
-        fn.engines = (name,)
-        fn.one_engine_reason = reason
-        return fn
-    return mark
-
-
-def pytest_generate_tests(metafunc):
-    if "engine" in metafunc.fixturenames:
-        metafunc.parametrize("engine", getattr(metafunc.function, "engines", tuple(ENGINES)), indirect=True)
-
-
-@pytest.fixture(autouse=True)
-def engine(request):
-    global Client
-    Client = ENGINES[request.param]
-    yield request.param
-    Client = TlsClient
 
 
 @pytest.fixture
@@ -65,7 +42,7 @@ def server(ring, **kw):
 def client(cache, **kw):
     kw.setdefault("psk_identity", ID)
     kw.setdefault("psk", PSK)
-    c = Client("srv:443", cache=cache, **kw)
+    c = client_class()("srv:443", cache=cache, **kw)
     c.trace = []
     return c
 
@@ -170,7 +147,6 @@ def test_figure3_resume_without_new_ticket(ring):
     assert cache.get("srv:443", T0 + 5).ticket == old  # the client keeps using its ticket
 
 
-@one_engine("TlsClient", "reuse_tickets=False is a TlsClient option; PskClient always keeps a ticket the server did not replace")
 def test_one_time_tickets_on_client(ring):
     cache = TicketCache()
     full(ring, cache)
