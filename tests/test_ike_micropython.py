@@ -134,7 +134,7 @@ def test_resumption_fits_the_pinned_heap_and_loads_no_full_exchange_code(mp, tmp
 # --- heap pin, ROMFS: the ike-initiate CLI with lib/ as .mpy executed in place from a mounted ROMFS image ------
 # (tools/memprof.py ike-resume --romfs: how boards with a ROM partition deploy; the figure is the smallest
 # -X heapsize minus what the image takes in the heap, memprof.image_heap_cost: its blocks and their GC-table
-# share.) Measured like the pin above (30000-37000 bytes, 64/128-byte steps): 31412 (memprof --step 128;
+# share.) Measured like the pin above (30000-37000 bytes, 64/128-byte steps): 31412-31533 (memprof --step 128;
 # 30867 while IkeNotifyError was created on import rather than on first use, which saves a TLS client
 # ~300 B; 31798 when only the image's length was subtracted), every size from ~31.4 KB up working. The CLI collects garbage after every 768 bytes
 # allocated (gc.threshold, ike/cli.py), which keeps the heap packed: without it the smallest was ~33.0-33.4

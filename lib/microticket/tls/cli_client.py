@@ -66,7 +66,7 @@ def tls_client(argv):
     ok = driver.run_handshake(s, cli)
     if not ok:
         if cli.alert_sent is not None:
-            print("error: " + getattr(cli, "error_message", ""))  # why we sent the alert
+            print("error: " + cli.error_message)  # why we sent the alert
         print("handshake failed: alert sent %s (%s), received %s (%s)" % (
             cli.alert_sent, alert_name(cli.alert_sent), cli.alert_received, alert_name(cli.alert_received)))
         s.close()
