@@ -1,11 +1,11 @@
-"""PskClient (microticket.tls.psk_client, the compact board client for the PSK suites) on its own: what it
-does differently from TlsClient (records cut to ``out_cap``, in-place parsing with a reassembly buffer,
-``reuse=`` of a finished PskClient's record layer, the full handshake and X25519 loaded only when a server
-does not resume) and the RFC rules it re-implements without TlsClient's codec: the session ID rules of RFC
-5077 section 3.4, ServerHello extension checks (RFC 5246 section 7.4.1.4), RFC 7627 section 5.3.
+"""The client engine (microticket.tls.client) as a board runs it, PSK suites: records cut to ``out_cap``,
+in-place parsing with a reassembly buffer, ``reuse=`` of a finished client's record layer, the full
+handshake and X25519 loaded only when a server does not resume, pre-shared keys of every length RFC 4279
+allows; the session ID rules of RFC 5077 section 3.4, ServerHello extension checks (RFC 5246 section
+7.4.1.4), RFC 7627 section 5.3.
 
-The shared client flows (RFC 5077 Figures 1-4, bad input, interop) run with both engines in
-test_tls_rfc5077_flows.py, test_tls_bad_input.py and the interop tests."""
+The client flows (RFC 5077 Figures 1-4) are in test_tls_rfc5077_flows.py, bad input in
+test_tls_bad_input.py, the interop tests beside them."""
 
 import subprocess
 import sys
@@ -16,12 +16,12 @@ import pytest
 from microticket.ticket import KeyRing
 from microticket.tls import const as C
 from microticket.tls.cache import TicketCache
-from microticket.tls.client import TlsClient
-from microticket.tls.psk_client import PskClient
+from microticket.tls.client import Client
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER
 
 import tlspeers as P
-from tlspeers import PSK, pump, names
+from tlspeers import E_TICKET, E_EMS, PSK, pump, names
+from microticket.tls.driver import keep_tickets
 
 ID = b"Client_identity"
 T0 = 1_000_000
@@ -43,7 +43,7 @@ def server(ring, **kw):
     return s
 
 
-def client(cache=None, cls=PskClient, **kw):
+def client(cache=None, cls=Client, **kw):
     c = cls("srv:443", ID, PSK, cache=cache, **kw)
     c.trace = []
     return c
@@ -161,7 +161,7 @@ def test_refuses_what_it_cannot_do(kw):
     args = dict(psk=PSK)
     args.update(kw)
     with pytest.raises(ValueError):
-        PskClient("srv", ID, cache=None, **args)
+        Client("srv", ID, cache=None, **args)
 
 
 def test_clienthello_larger_than_out_cap_is_refused_at_start(ring):
@@ -329,21 +329,19 @@ def test_application_data_inside_a_split_message_is_refused(ring):
     assert_fatal(c, C.UNEXPECTED_MESSAGE)
 
 
-# --- the cache is shared with TlsClient ------------------------------------------------------------------
+# --- the cache file across processes ----------------------------------------------------------------------
 
 @pytest.mark.parametrize("suite", SUITES)
-@pytest.mark.parametrize("first,second", [(TlsClient, PskClient), (PskClient, TlsClient)],
-                         ids=["TlsClient-then-PskClient", "PskClient-then-TlsClient"])
-def test_cache_file_shared_between_engines(ring, tmp_path, suite, first, second):
-    """Both clients read and write the same TicketCache file: a ticket one of them got resumes with the
-    other (a board can switch engines without losing its session)."""
+def test_cache_file_resumes_in_a_new_cache_object(ring, tmp_path, suite):
+    """The ticket a client got is in the file: a new TicketCache read from it (a board after a reboot)
+    resumes, and the file then holds the renewed ticket."""
     path = str(tmp_path / "tickets.json")
-    c1, s1 = pump(client(TicketCache(path), first, suites=[suite]), server(ring), T0)
+    c1, s1 = pump(client(TicketCache(path), suites=[suite]), server(ring), T0)
     assert c1.handshake_done and not c1.resumed and c1.ticket_received
-    c2, s2 = pump(client(TicketCache(path), second, suites=[suite]), server(ring), T0 + 1)
+    c2, s2 = pump(client(TicketCache(path), suites=[suite]), server(ring), T0 + 1)
     assert c2.handshake_done and c2.resumed and s2.resumed and c2.suite == suite
     assert c2.master == c1.master and c2.ems
-    assert TicketCache(path).get("srv:443", T0 + 1).ticket != c1.offered  # renewed (RFC 5077 section 5.8)
+    assert TicketCache(path).get("srv:443", T0 + 1)[E_TICKET] != c2.offered[E_TICKET]  # renewed (RFC 5077 section 5.8)
 
 
 # --- what a resumption loads ------------------------------------------------------------------------------
@@ -351,17 +349,19 @@ def test_cache_file_shared_between_engines(ring, tmp_path, suite, first, second)
 LOADED = r"""
 import sys, socket
 from microticket.tls.cache import TicketCache
-from microticket.tls.psk_client import PskClient
+from microticket.tls.client import Client
 from microticket.tls import driver
 port = int(sys.argv[1])
-c = PskClient("srv", b"%s", bytes.fromhex("%s"), cache=TicketCache(sys.argv[2]), suites=[0xC037])
+c = Client("srv", b"%s", bytes.fromhex("%s"), cache=TicketCache(sys.argv[2]), suites=[0xC037])
 s = socket.socket()
 s.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
 c.start(driver.wall_clock())
 ok = driver.run_handshake(s, c)
 driver.close(s, c)
-mods = [m for m in ("microticket.x25519", "microticket.tls.psk_full", "microticket.tls.client",
-                    "microticket.tls.conn", "microticket.tls.messages") if m in sys.modules]
+mods = [m for m in ("microticket.x25519", "microticket.tls.ecdhe", "microticket.tls.kx_psk",
+                    "microticket.tls.kx_ecdhe_cert", "microticket.tls.auth_pin", "microticket.tls.server",
+                    "microticket.rsa", "microticket.der", "microticket.wire", "microticket.state")
+        if m in sys.modules]
 print("RESULT", ok, c.resumed, c.suite, " ".join(mods) or "-")
 """ % (P.PSK_ID, P.PSK_HEX)
 
@@ -369,8 +369,8 @@ print("RESULT", ok, c.resumed, c.suite, " ".join(mods) or "-")
 @pytest.mark.parametrize("runtime", ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)])
 def test_resumption_does_not_load_x25519(runtime, tmp_path):
     """A fresh process resuming an ECDHE_PSK session (RFC 5077 Figure 2: no key exchange) never imports
-    X25519 or the full-handshake half (psk_full), nor TlsClient's machinery; the full handshake before it,
-    in its own process, does load the first two (so the check can fail)."""
+    X25519 or a key exchange's module, nor certificate, server or Reader/Writer code; the full handshake
+    before it, in its own process, loads X25519 and the PSK key exchange (so the check can fail)."""
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
     script = tmp_path / "loaded.py"
@@ -390,7 +390,7 @@ def test_resumption_does_not_load_x25519(runtime, tmp_path):
         assert line, r.stdout + r.stderr + log
         res.append(line[0].split(" ", 4))
     assert res[0][:4] == ["RESULT", "True", "False", str(ECDHE_PSK)], res
-    assert res[0][4] == "microticket.x25519 microticket.tls.psk_full", res
+    assert res[0][4] == "microticket.x25519 microticket.tls.ecdhe microticket.tls.kx_psk", res
     assert res[1][:4] == ["RESULT", "True", "True", str(ECDHE_PSK)], res
     assert res[1][4] == "-", res
 
@@ -460,7 +460,7 @@ def test_server_echo_means_resumed(ring):
         return data
     c = client(cache)
     c, s = pump(c, server(ring), T0 + 1, tamper=first_server_flight_only(look))
-    assert c.resumed and c._echoed and echoed[0] == c._sid and len(c._sid) == 32
+    assert c.resumed and c._opt & 32 and echoed[0] == c._sid and len(c._sid) == 32
     assert names(c.trace, "recv") == ["ServerHello", "NewSessionTicket", "ChangeCipherSpec", "Finished"]
 
 
@@ -475,12 +475,12 @@ def test_empty_session_id_detects_resumption_from_next_message(ring, reissue):
     after = names(c.trace, "recv")[1]
     assert after == ("NewSessionTicket" if reissue == "always" else "ChangeCipherSpec")
     # the ticket no longer opens: a full handshake, told by the ServerKeyExchange
-    cache.entries["srv:443"].ticket = b"\x01" * 100
+    cache.entries["srv:443"][E_TICKET] = b"\x01" * 100
     c, s = pump(client(cache, session_id="empty", suites=[ECDHE_PSK]), server(ring), T0 + 2)
     assert c.handshake_done and not c.resumed and names(c.trace, "recv")[1] == "ServerKeyExchange"
     # PSK without an identity hint: no ServerKeyExchange, the ServerHelloDone tells
     cache = ticket_in_cache(ring, suites=[PSK_SUITE])
-    cache.entries["srv:443"].ticket = b"\x01" * 100
+    cache.entries["srv:443"][E_TICKET] = b"\x01" * 100
     c, s = pump(client(cache, session_id="empty", suites=[PSK_SUITE]), server(ring), T0 + 3)
     assert c.handshake_done and not c.resumed and names(c.trace, "recv")[1] == "ServerHelloDone"
 
@@ -490,7 +490,7 @@ def test_echoed_session_id_then_full_handshake_is_refused(ring, suite):
     """Section 3.4: a server that echoes our session ID has accepted the ticket; a ServerKeyExchange (or,
     for PSK, a ServerHelloDone) after it is an unexpected_message, and the offered ticket is dropped."""
     cache = ticket_in_cache(ring, suites=[suite])
-    cache.entries["srv:443"].ticket = b"\x01" * 100  # refused: the server runs a full handshake
+    cache.entries["srv:443"][E_TICKET] = b"\x01" * 100  # refused: the server runs a full handshake
     c = client(cache, suites=[suite])
     c.start(T0 + 1)
     ch = c.data_to_send()
@@ -501,8 +501,9 @@ def test_echoed_session_id_then_full_handshake_is_refused(ring, suite):
     def echo(h):
         h[1] = sid
     ev = c.receive_data(edit_server_hello(s.data_to_send(), echo), T0 + 1)
-    assert ("alert", C.UNEXPECTED_MESSAGE, False) in ev
+    assert ("alert", C.UNEXPECTED_MESSAGE, False) in ev and ("ticket_drop", "srv:443") in ev
     assert_fatal(c, C.UNEXPECTED_MESSAGE)
+    keep_tickets(c, ev)
     assert cache.get("srv:443", T0 + 1) is None
 
 
@@ -595,11 +596,11 @@ def test_ems_flipped_on_resumption_is_refused(ring, how):
     """Section 5.3: a resumption whose ServerHello changes extended_master_secret from the original
     session's is aborted with handshake_failure, and the ticket of that session is deleted."""
     cache = ticket_in_cache(ring)
-    assert cache.get("srv:443", T0).ems
+    assert cache.get("srv:443", T0)[E_EMS]
     tamper = None
     if how == "session-without-ems":
         # the cached session had no EMS; the server resumes (its ticket says EMS) and echoes it
-        cache.entries["srv:443"].ems = False
+        cache.entries["srv:443"][E_EMS] = False
     else:
         # the session had EMS; the resuming ServerHello leaves it out
         def drop(h):
@@ -614,7 +615,7 @@ def test_ems_flipped_on_resumption_is_refused(ring, how):
 def test_no_ems_session_resumes_without_ems(ring):
     """The converse: a session made without EMS (ems=False) resumes without it (both sides agree)."""
     cache = ticket_in_cache(ring, ems=False)
-    assert not cache.get("srv:443", T0).ems
+    assert not cache.get("srv:443", T0)[E_EMS]
     c, s = pump(client(cache, ems=False), server(ring), T0 + 1)
     assert c.resumed and not c.ems and not s.ems
 
@@ -668,11 +669,10 @@ def test_keylog_and_recv_view(ring):
     assert c.master == s.master
 
 
-@pytest.mark.parametrize("cls", [TlsClient, PskClient], ids=["TlsClient", "PskClient"])
-def test_error_message_is_the_alert_text(cls):
+def test_error_message_is_the_alert_text():
     """error_message says why we sent the alert (the command line prints it after "error: "): the text of
-    the TlsAlert, as TlsClient reports it."""
-    c = cls("srv", ID, PSK)
+    the TlsAlert."""
+    c = Client("srv", ID, PSK)
     seen = []
     on_error = c._on_error
 

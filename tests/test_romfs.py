@@ -89,10 +89,9 @@ print("cost", gc.mem_alloc() - a)
 @pytest.mark.micropython
 def test_romfs_import_costs_less_heap_than_a_filesystem(mp, romfs):
     """The reason to deploy by ROMFS: the TLS client engine's import holds ~38 KB of heap from a filesystem
-    (bytecode copied in) and ~20 KB from ROMFS (function objects, classes and qstrs remain). And the reason
-    for PskClient: from ROMFS its import holds ~15 KB, several KB less than TlsClient's."""
+    (bytecode copied in) and ~15 KB from ROMFS (function objects, classes and qstrs remain)."""
     cost = {}
-    for mod, cls in (("client", "TlsClient"), ("psk_client", "PskClient")):
+    for mod, cls in (("client", "Client"),):
         p = run_rom(romfs, IMPORT_COST % (mod, cls))
         assert p.returncode == 0, p.stderr
         rom = int(p.stdout.split()[-1])
@@ -104,7 +103,7 @@ def test_romfs_import_costs_less_heap_than_a_filesystem(mp, romfs):
         fs = int(q.stdout.split()[-1])
         assert rom < fs - 10 * 1024, (cls, rom, fs)
         cost[cls] = rom
-    assert cost["PskClient"] < cost["TlsClient"] - 4 * 1024, cost
+    assert cost["Client"] < 16 * 1024, cost  # measured before the one engine: PskClient 15 KB, TlsClient 20 KB
 
 
 @pytest.mark.micropython
@@ -132,7 +131,7 @@ def test_resumed_client_from_romfs_in_a_small_heap(mp, romfs, tmp_path):
     finally:
         srv.stop()
     r, small = runs
-    assert "resumed: yes" in r.stdout and "client: PskClient" in r.stdout, r.stdout + r.stderr
+    assert "resumed: yes" in r.stdout, r.stdout + r.stderr
     out = small.stdout + small.stderr
     assert "resumed: yes" not in out and ("MemoryError" in out or "memory allocation failed" in out), out
 

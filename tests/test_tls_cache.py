@@ -6,34 +6,39 @@ import os
 
 from hypothesis import given, settings, strategies as st
 
-from microticket.tls.cache import CacheEntry, TicketCache
+from microticket.tls import cache as C
+from microticket.tls.cache import TicketCache
+from tlspeers import E_TICKET
 
 T0 = 1_000_000
 
 
 def entry(n, received, ticket_len=200, name=b"", identity=b"id"):
-    return CacheEntry(bytes([n % 256]) * ticket_len, bytes([n % 256]) * 48, 0xAE, True, received, 3600, name,
-                      identity)
+    return C.entry(bytes([n % 256]) * ticket_len, bytes([n % 256]) * 48, 0xAE, True, received, 3600, name,
+                   identity)
 
 
 @settings(max_examples=200, deadline=None)
 @given(key=st.text(min_size=1, max_size=40), ticket=st.binary(min_size=1, max_size=300),
        name=st.binary(max_size=40), identity=st.binary(max_size=40), received=st.integers(0, 2**63),
-       hint=st.integers(0, 2**32 - 1), suite=st.integers(0, 0xFFFF))
-def test_file_bound_is_an_upper_bound_of_the_json(key, ticket, name, identity, received, hint, suite):
-    """What save() promises load(): the entry's JSON is never longer than file_bound (in bytes, as the
-    file is read back: any key characters, the largest numbers)."""
-    e = CacheEntry(ticket, bytes(48), suite, True, received, hint, name, identity)
-    text = json.dumps({key: e.to_obj()})
-    assert len(text.encode()) <= 2 + e.file_bound(key)
-    # CPython's json.dumps escapes the key to ASCII; MicroPython's writes UTF-8: bound both
-    assert len(text.encode()) - len(json.dumps(key).encode()) + len(json.dumps(key, ensure_ascii=False).encode()) \
-        <= 2 + e.file_bound(key)
-    o = json.loads(text)[key]   # valid JSON that reads back to the same entry
-    back = CacheEntry.from_obj(o) if 0 < len(ticket) <= 2048 else None
-    assert back is not None and (back.ticket, back.master, back.suite, back.ems, back.received, back.hint,
-                                 back.server_name, back.identity) == (ticket, bytes(48), suite, True, received,
-                                                                      hint, name, identity)
+       hint=st.integers(0, 2**32 - 1), suite=st.integers(0, 0xFFFF), max_file=st.integers(100, 3000))
+def test_what_save_writes_is_read_back(tmp_path_factory, key, ticket, name, identity, received, hint, suite,
+                                       max_file):
+    """save() bounds the JSON from above (any key characters, the largest numbers) and drops entries until
+    the bound fits ``max_file``: the file never exceeds it, so load() never refuses it, and what it keeps
+    reads back field for field."""
+    e = C.entry(ticket, bytes(48), suite, True, received, hint, name, identity)
+    path = str(tmp_path_factory.mktemp("c") / "c.json")
+    cache = TicketCache(path, max_file=max_file)
+    cache.put(key, e)
+    assert os.path.getsize(path) <= max_file
+    back = TicketCache(path, max_file=max_file)
+    assert back.entries == cache.entries
+    assert back.entries in ({}, {key: [ticket, bytes(48), suite, True, received, hint, name, identity]})
+    # with room for it, the entry is kept (the bound is not so loose that nothing fits)
+    roomy = TicketCache(str(tmp_path_factory.mktemp("r") / "c.json"), max_file=20000)
+    roomy.put(key, e)
+    assert TicketCache(roomy.path, max_file=20000).entries == {key: e}
 
 
 def test_oversized_cache_drops_the_oldest_entries_and_reads_back(tmp_path):
@@ -46,7 +51,7 @@ def test_oversized_cache_drops_the_oldest_entries_and_reads_back(tmp_path):
     again = TicketCache(path, max_entries=8, max_file=6000)
     # each entry needs ~2.3 KB of JSON: two fit, and they are the two newest
     assert sorted(again.entries) == ["srv6", "srv7"]
-    assert again.get("srv7", T0 + 7).ticket == bytes([7]) * 1000
+    assert again.get("srv7", T0 + 7)[E_TICKET] == bytes([7]) * 1000
     assert again.entries == {k: again.entries[k] for k in cache.entries}
 
 

@@ -9,7 +9,7 @@ from microticket import der, rsa
 from microticket.ticket import KeyRing
 from microticket.tls import const as C
 from microticket.tls.cache import TicketCache
-from microticket.tls.client import TlsClient
+from microticket.tls.client import Client
 from microticket.tls.server import ServerConfig, TlsServer
 
 import tlspeers as P
@@ -26,7 +26,7 @@ def creds(tmp_path_factory):
 
 
 def pair(cfg, pin, cache, now=T0, tamper=None):
-    c = TlsClient("host:443", pin_sha256=pin, cache=cache)
+    c = Client("host:443", pin_sha256=pin, cache=cache)
     s = TlsServer(cfg)
     c.trace = []
     s.trace = []
@@ -66,7 +66,7 @@ def test_forged_server_key_exchange_signature(creds):
 
 def test_client_without_shared_group_or_sigalg(creds):
     cfg, pin, _ = creds
-    c = TlsClient("h", pin_sha256=pin)
+    c = Client("h", pin_sha256=pin)
     c.start(T0)
     ch = bytearray(c.data_to_send())
     i = ch.index(b"\x00\x0d\x00\x04\x00\x02\x04\x01")  # signature_algorithms: rsa_pkcs1_sha256 only

@@ -16,9 +16,9 @@ PAIR = r"""
 import gc
 from microticket.ticket import KeyRing
 from microticket.tls.server import TlsServer, ServerConfig
-from microticket.tls.client import TlsClient
-from microticket.tls.psk_client import PskClient
+from microticket.tls.client import Client
 from microticket.tls.cache import TicketCache
+from microticket.tls import driver
 
 def pump(c, s, now):
     c.start(now)
@@ -26,7 +26,8 @@ def pump(c, s, now):
         d = c.data_to_send()
         if d: s.receive_data(d, now)
         d = s.data_to_send()
-        if d: c.receive_data(d, now)
+        if d:
+            driver.keep_tickets(c, c.receive_data(d, now))  # what the drivers do with ticket events
         if c.handshake_done and s.handshake_done: break
     return c, s
 
@@ -55,14 +56,14 @@ print("TAMPER", ev)
 """
 
 
-ENGINES = ["TlsClient", "PskClient"]
+ENGINES = ["Client"]
 
 
 @pytest.mark.micropython
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("mpy", [False, True], ids=["source", "mpy"])
 def test_pair_under_micropython(mp, mpy, engine):
-    """Both client engines against TlsServer under MicroPython: PSK and ECDHE_PSK, full then resumed."""
+    """The client engine against TlsServer under MicroPython: PSK and ECDHE_PSK, full then resumed."""
     r = mp.run_mp(PAIR.replace("ENGINE(", engine + "("), mpy=mpy, check=True)
     lines = r.stdout.splitlines()
     hs = [l.split() for l in lines if l.startswith("HS")]
@@ -83,10 +84,9 @@ ASYNC = r"""
 import asyncio
 from microticket.ticket import KeyRing
 from microticket.tls.server import TlsServer, ServerConfig
-from microticket.tls.client import TlsClient
-from microticket.tls.psk_client import PskClient
+from microticket.tls.client import Client
 from microticket.tls.cache import TicketCache
-from microticket.tls import driver
+from microticket.tls import driver, aio, serve
 
 PSK = b"k" * 16
 cfg = ServerConfig(KeyRing.generate(1000), psk={b"id": PSK})
@@ -94,15 +94,15 @@ cache = TicketCache()
 PORT = %d
 
 async def handle(reader, writer):
-    await driver.aio_serve_connection(reader, writer, TlsServer(cfg), lambda d: d.upper())
+    await serve.aio_serve_connection(reader, writer, TlsServer(cfg), lambda d: d.upper())
 
 async def client_once():
     reader, writer = await asyncio.open_connection("127.0.0.1", PORT)
     c = ENGINE("srv", b"id", PSK, cache=cache)
     c.start(driver.wall_clock())
-    ok = await driver.aio_handshake(reader, writer, c)
-    await driver.aio_write_app(writer, c, b"hello async")
-    reply = await driver.aio_read_app(reader, writer, c)
+    ok = await aio.aio_handshake(reader, writer, c)
+    await aio.aio_write_app(writer, c, b"hello async")
+    reply = await aio.aio_read_app(reader, writer, c)
     c.close()
     writer.write(c.data_to_send())
     await writer.drain()
@@ -172,7 +172,7 @@ def test_tls_modules_import_only_micropython_names(name):
 
 # Smallest -X heapsize (KB) measured by tools/bench_tls.py (unix port, .mpy), plus a few KB of margin for
 # run-to-run variation (ticket and key sizes, heap fragmentation). Lower them when the code gets leaner.
-CLIENT_HEAP_KB = 54   # measured 50.5 KB: PskClient (TlsClient, --full-client: 66.9; was 74-75, 99-101)
+CLIENT_HEAP_KB = 54   # measured 50.5 KB (the former TlsClient: 66.9; was 74-75, 99-101)
 SERVER_HEAP_KB = 92   # measured 88.3 KB (was 91.9, 109-112, before that 142-144 KB)
 
 
@@ -201,7 +201,6 @@ def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
     finally:
         srv.stop()
     assert "resumed: yes" in r.stdout, r.stdout + r.stderr
-    assert "client: PskClient" in r.stdout  # the board's client: the compact engine
 
 
 @pytest.mark.micropython

@@ -186,9 +186,15 @@ def start_gnutls_psk_server(port, pskfile):
 
 # --- in-process pair -------------------------------------------------------------------------------
 
+# fields of a client cache entry (a list: microticket.tls.cache, _E_TICKET ...)
+E_TICKET, E_MASTER, E_SUITE, E_EMS, E_RECEIVED, E_HINT, E_NAME, E_IDENTITY = range(8)
+
+
 def pump(client, server, now=1000, start=True, max_rounds=50, tamper=None):
     """Run a sans-IO client/server pair until both finish the handshake or one closes.
-    ``tamper(direction, data)`` may rewrite each flight ("c2s" / "s2c") before delivery."""
+    ``tamper(direction, data)`` may rewrite each flight ("c2s" / "s2c") before delivery. The client's
+    ticket events are applied to its cache, as the drivers do (microticket.tls.driver.keep_tickets)."""
+    from microticket.tls.driver import keep_tickets
     if start:
         client.start(now)
     for _ in range(max_rounds):
@@ -204,7 +210,7 @@ def pump(client, server, now=1000, start=True, max_rounds=50, tamper=None):
             moved = True
             if tamper:
                 d = tamper("s2c", d)
-            client.receive_data(d, now)
+            keep_tickets(client, client.receive_data(d, now))
         if (client.handshake_done and server.handshake_done) or client.closed or server.closed:
             # deliver a last alert, if any
             d = client.data_to_send()
@@ -212,7 +218,7 @@ def pump(client, server, now=1000, start=True, max_rounds=50, tamper=None):
                 server.receive_data(d, now)
             d = server.data_to_send()
             if d and not client.closed:
-                client.receive_data(d, now)
+                keep_tickets(client, client.receive_data(d, now))
             break
         if not moved:
             break

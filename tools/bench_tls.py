@@ -97,7 +97,7 @@ import time
 from microticket.ticket import KeyRing
 from microticket import der, rsa
 from microticket.tls.server import TlsServer, ServerConfig
-from microticket.tls.client import TlsClient
+from microticket.tls.client import Client
 from microticket.tls.cache import TicketCache
 from microticket import crypto
 
@@ -109,7 +109,7 @@ cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, rsa_key=rsa.load_pr
 cache = TicketCache()
 
 def run(now):
-    c = TlsClient("srv", pin_sha256=pin, cache=cache)
+    c = Client("srv", pin_sha256=pin, cache=cache)
     s = TlsServer(cfg)
     c.start(now)
     spent = 0

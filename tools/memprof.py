@@ -16,8 +16,9 @@ one, a per-operation probe that prints what each operation allocates, as two fig
 Scenarios live in SCENARIOS below (register() adds one):
     ticket-open        tests/scripts/ticket_roundtrip.py, main(), .mpy modules (+ per-operation probe)
     tls-resume-client  `micropython -m microticket tls-client` resuming with a cached ticket against our
-                       CPython `tls-server` (PSK; the CLI runs PskClient)
-    tls-resume-full-client  the same with --full-client (TlsClient)
+                       CPython `tls-server` (PSK)
+    tls-resume-pin-client   the client resuming an ECDHE_RSA session (pinned certificate)
+    tls-full-pin-client     the client's full ECDHE_RSA handshake (pinned certificate)
     tls-full-server    `micropython -m microticket tls-server`: a full ECDHE_RSA handshake, `openssl s_client`
     ike-resume         `ike-initiate` (microticket.ike.cli) on MicroPython: IKE_SESSION_RESUME against our
                        CPython gateway (tests/ikepeers.py), a fresh ticket before every run
@@ -159,7 +160,7 @@ class TlsResumeClient(CliScenario):
     """`tls-client` on MicroPython resuming with a cached ticket from our CPython `tls-server` (PSK)."""
 
     subcommand = "tls-client"
-    extra = ()  # more tls-client options (--full-client: TlsClient instead of PskClient)
+    extra = ()  # more tls-client options
 
     def open(self, path, work):
         CliScenario.open(self, path, work)
@@ -185,6 +186,46 @@ class TlsResumeClient(CliScenario):
 
     def close(self):
         _stop(getattr(self, "server", None))
+
+
+class TlsPinClient(TlsResumeClient):
+    """`tls-client --pin-sha256` on MicroPython against our CPython `tls-server` with an RSA-2048
+    certificate (ECDHE_RSA): resuming from a cached ticket, or (``full``) a full handshake with no cache."""
+
+    full = False
+
+    def missing(self):
+        if not shutil.which("openssl"):
+            return "openssl not installed"
+        return TlsResumeClient.missing(self)
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+                        cert, "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        import hashlib
+        port = _free_port()
+        self.server = subprocess.Popen([sys.executable, "-m", "microticket", "tls-server", "--port", str(port),
+                                        "--cert", cert, "--key", key], env=_env_cpython(),
+                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.DEVNULL, start_new_session=True)
+        if not _wait_port(port, self.server):
+            raise RuntimeError("tls-server (CPython) did not start")
+        self.args = ["tls-client", "127.0.0.1", str(port), "--pin-sha256", hashlib.sha256(der).hexdigest(),
+                     "--mfl", "3"]
+        self.pristine = os.path.join(work, "cache0.json")
+        p = self.mp(self.args + ["--cache", self.pristine])
+        if p is None or "ticket: yes" not in p.stdout:
+            raise RuntimeError("no ticket from the full handshake: %s" % (p and p.stdout + p.stderr))
+
+    def completes_once(self, heapsize):
+        if not self.full:
+            return TlsResumeClient.completes_once(self, heapsize)
+        p = self.mp(self.args, heapsize)
+        return p is not None and "resumed: no" in p.stdout
 
 
 class TlsFullServer(CliScenario):
@@ -283,11 +324,14 @@ register(TlsResumeClient("tls-resume-client", None, "resumed: yes",
                          ("microticket/tls/client.py", "microticket/tls/cli.py"),
                          doc="TLS 1.2 client CLI resuming with a ticket (PSK, max_fragment_length 2048) "
                              "against our CPython server"))
-full_client = register(TlsResumeClient("tls-resume-full-client", None, "resumed: yes",
-                                       ("microticket/tls/client.py", "microticket/tls/cli.py"),
-                                       doc="the same with --full-client: TlsClient (the engine that also "
-                                           "does ECDHE_RSA) instead of the board's PskClient"))
-full_client.extra = ("--full-client",)
+register(TlsPinClient("tls-resume-pin-client", None, "resumed: yes",
+                      ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                      doc="TLS 1.2 client CLI resuming an ECDHE_RSA session (pinned RSA-2048 certificate) "
+                          "against our CPython server"))
+register(TlsPinClient("tls-full-pin-client", None, "resumed: no",
+                      ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                      doc="TLS 1.2 client CLI: a full ECDHE_RSA handshake (X25519, RSA-2048 signature "
+                          "verified with the pinned key) against our CPython server")).full = True
 register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/tls/cli.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))

@@ -20,7 +20,7 @@ _AES_ECB = const(1)  # cryptolib modes
 _AES_CBC = const(2)
 
 _ZERO_IV = bytes(16)
-_HASHES = {"sha256": (hashlib.sha256, 32), "sha1": (hashlib.sha1, 20), "md5": (hashlib.md5, 16)}
+_HASHES = {"sha256": (hashlib.sha256, 32), "sha1": (hashlib.sha1, 20)}
 _CAN_COPY = hasattr(hashlib.sha256(), "copy")  # CPython's hashlib: yes; MicroPython's: no
 
 
@@ -43,10 +43,6 @@ def sha256(data):
 
 def sha1(data):
     return hash_new("sha1", data).digest()
-
-
-def md5(data):
-    return hash_new("md5", data).digest()
 
 
 @micropython.viper
@@ -112,14 +108,6 @@ class Hmac:
             h = self._outer.copy()
         h.update(a)
         return h.digest()
-
-
-def hmac_sha256(key, data):
-    return Hmac(key, "sha256").mac(data)
-
-
-def hmac_sha1(key, data):
-    return Hmac(key, "sha1").mac(data)
 
 
 @micropython.viper

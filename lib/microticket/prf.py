@@ -1,22 +1,18 @@
-"""Key derivation built on microticket.crypto's HMAC: the TLS 1.2 PRF (RFC 5246 section 5), the TLS 1.0/1.1
-PRF (RFC 4346 section 5) and IKEv2 prf+ (RFC 7296 section 2.13)."""
+"""Key derivation built on microticket.crypto's HMAC: the TLS 1.2 PRF (RFC 5246 section 5) and IKEv2 prf+
+(RFC 7296 section 2.13). (microticket speaks TLS 1.2 only: no TLS 1.0/1.1 PRF.)"""
 
 from microticket.crypto import Hmac
 
 
-def _p_hash(hm, label, seed, out, xor):
-    """P_hash (RFC 5246 section 5) written (or xored) into ``out``."""
+def _p_hash(hm, label, seed, out):
+    """P_hash (RFC 5246 section 5) written into ``out``."""
     a = hm.mac(label, seed)  # A(1)
     n = len(out)
     pos = 0
     while pos < n:
         block = hm.mac(a, label, seed)
         take = min(len(block), n - pos)
-        if xor:
-            for i in range(take):
-                out[pos + i] ^= block[i]
-        else:
-            out[pos:pos + take] = block[:take] if take < len(block) else block
+        out[pos:pos + take] = block[:take] if take < len(block) else block
         pos += take
         if pos < n:
             a = hm.mac(a)
@@ -25,16 +21,7 @@ def _p_hash(hm, label, seed, out, xor):
 def tls12_prf(secret, label, seed, n):
     """TLS 1.2 PRF with SHA-256: P_SHA256(secret, label | seed), n bytes."""
     out = bytearray(n)
-    _p_hash(Hmac(secret, "sha256"), label, seed, out, False)
-    return bytes(out)
-
-
-def tls10_prf(secret, label, seed, n):
-    """TLS 1.0/1.1 PRF (RFC 4346 section 5): P_MD5(S1, ...) XOR P_SHA-1(S2, ...)."""
-    half = (len(secret) + 1) // 2
-    out = bytearray(n)
-    _p_hash(Hmac(secret[:half], "md5"), label, seed, out, False)
-    _p_hash(Hmac(secret[len(secret) - half:], "sha1"), label, seed, out, True)
+    _p_hash(Hmac(secret, "sha256"), label, seed, out)
     return bytes(out)
 
 

@@ -1,13 +1,14 @@
-"""asyncio drivers around the sans-IO engines (CPython and MicroPython); also reachable as
-microticket.tls.driver.aio_*.
+"""asyncio drivers around the sans-IO engines (CPython and MicroPython).
 
-    await aio_handshake(reader, writer, conn, clock), aio_read_app(...), aio_write_app(...),
-    aio_serve_connection(reader, writer, conn, handler, clock)
+    await aio_handshake(reader, writer, conn, clock), aio_read_app(...), aio_write_app(writer, conn, data)
+
+As the blocking drivers (microticket.tls.driver, whose helpers these share): the engines' public API only,
+a client's ticket events persisted, the handshake read one record at a time.
 """
 
 from micropython import const
 
-from microticket.tls.driver import wall_clock
+from microticket.tls.driver import wall_clock, keep_tickets
 
 _CHUNK = const(4096)
 
@@ -20,8 +21,15 @@ async def _aflush(writer, conn):
 
 
 async def aio_pump(reader, writer, conn, clock=wall_clock):
-    data = await reader.read(_CHUNK)
+    if not conn.handshake_done:  # one record at a time: nothing after the peer's Finished is read early
+        try:
+            data = await reader.readexactly(conn.want())
+        except EOFError:  # asyncio.IncompleteReadError is an EOFError
+            data = b""
+    else:
+        data = await reader.read(_CHUNK)
     ev = conn.receive_data(data or b"", clock())
+    keep_tickets(conn, ev)
     await _aflush(writer, conn)
     return ev
 
@@ -42,32 +50,7 @@ async def aio_read_app(reader, writer, conn, clock=wall_clock):
 
 
 async def aio_write_app(writer, conn, data):
-    step = conn.rl.max_out
+    step = conn.max_send()
     for off in range(0, len(data), step):
         conn.send(data[off:off + step])
         await _aflush(writer, conn)
-
-
-async def aio_serve_connection(reader, writer, conn, handler, clock=wall_clock):
-    try:
-        while not conn.closed:
-            for e in await aio_pump(reader, writer, conn, clock):
-                if e[0] == "data" and not conn.closed:
-                    reply = handler(e[1])
-                    if reply is None:
-                        conn.close()
-                    elif isinstance(reply, tuple):  # (bytes, True): send, then close
-                        conn.send(reply[0])
-                        conn.close()
-                    else:
-                        conn.send(reply)
-            await _aflush(writer, conn)
-    except OSError:
-        pass
-    finally:
-        try:
-            await _aflush(writer, conn)
-        except OSError:
-            pass
-        writer.close()
-    return conn

@@ -2,18 +2,20 @@
 
 An entry holds the opaque ticket, the master secret and what a resumption must match (suite, extended
 master secret flag). A ticket is stored only after the server Finished of its handshake verified and is
-deleted when a handshake that offered it fails. ``ticket_lifetime_hint`` is honoured from the time the
+deleted when a handshake that offered it fails: the client engine says so with events, which the driver
+applies (microticket.tls.driver.keep_tickets: ``put``, ``delete``); the engine only reads it (``get``). ``ticket_lifetime_hint`` is honoured from the time the
 ticket was received (RFC 5077 section 3.3); a hint of 0 means "unspecified" and gets ``default_max_age``.
 
 The file (JSON, hex strings) holds master secrets: it is written through microticket.store.write_private
 (owner-only permissions where the OS has them) and its size is bounded on both write and read: a file
-that would exceed ``max_file`` loses its oldest entries first (``file_bound`` is an upper bound of the
-JSON's length, so what is written is always read back). It is written with json.dump, piece by piece:
+that would exceed ``max_file`` loses its oldest entries first (save() bounds the JSON's length from
+above, so what is written is always read back). It is written with json.dump, piece by piece:
 the file's text is never one string in the heap.
 """
 
 from micropython import const
 
+_O_REUSE = const(16)  # the client's reuse_tickets bit (microticket.tls.client _opt)
 _MAX_ENTRIES = const(8)
 _MAX_FILE = const(16384)
 _MAX_TICKET = const(2048)
@@ -23,40 +25,28 @@ DEFAULT_MAX_AGE = const(7 * 86400)
 from microticket.tls import to_hex as _hex
 
 
-class CacheEntry:
-    def __init__(self, ticket, master, suite, ems, received, hint, server_name=b"", identity=b""):
-        self.ticket = bytes(ticket)
-        self.master = bytes(master)
-        self.suite = suite
-        self.ems = bool(ems)
-        self.received = received
-        self.hint = hint
-        self.server_name = bytes(server_name)
-        self.identity = bytes(identity)
+# An entry is a list, not an object of a class (a class costs ~320 bytes of heap even from ROMFS, an
+# instance a dict): the fields by these indexes (the client engine reads them too).
+_E_TICKET = const(0)     # the opaque ticket
+_E_MASTER = const(1)     # the session's master secret
+_E_SUITE = const(2)      # what a resumption must match: the suite ...
+_E_EMS = const(3)        # ... and the extended_master_secret flag
+_E_RECEIVED = const(4)   # when the ticket arrived
+_E_HINT = const(5)       # its ticket_lifetime_hint (0: unspecified)
+_E_NAME = const(6)       # the SNI name it was made for
+_E_IDENTITY = const(7)   # the PSK identity it was made with
+_FIELDS = ("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity")  # in the file
 
-    def file_bound(self, key):
-        """Upper bound of the JSON bytes this entry takes in the file under ``key``: hex fields, the key
-        escaped at worst 12 bytes per character (a surrogate pair), field names, digits, punctuation."""
-        return 12 * len(key) + 2 * (len(self.ticket) + len(self.master) + len(self.server_name) +
-                                   len(self.identity)) + 200
 
-    def expires(self):
-        return self.received + (self.hint if self.hint else DEFAULT_MAX_AGE)
+def entry(ticket, master, suite, ems, received, hint, server_name=b"", identity=b""):
+    """A cache entry (see the field indexes above)."""
+    return [bytes(ticket), bytes(master), suite, bool(ems), received, hint, bytes(server_name), bytes(identity)]
 
-    def to_obj(self):
-        return {"ticket": _hex(self.ticket), "master": _hex(self.master), "suite": self.suite,
-                "ems": 1 if self.ems else 0, "received": self.received, "hint": self.hint,
-                "server_name": _hex(self.server_name), "identity": _hex(self.identity)}
 
-    @classmethod
-    def from_obj(cls, data):
-        """The entry of a JSON object written by to_obj (``data``: the dict)."""
-        e = cls(bytes.fromhex(data["ticket"]), bytes.fromhex(data["master"]), int(data["suite"]), data["ems"],
-                int(data["received"]), int(data["hint"]), bytes.fromhex(data.get("server_name", "")),
-                bytes.fromhex(data.get("identity", "")))
-        if len(e.master) != 48 or not 0 < len(e.ticket) <= _MAX_TICKET:
-            raise ValueError("bad cache entry")
-        return e
+def expires(e):
+    """When the entry ``e`` stops being offered: ticket_lifetime_hint after it arrived (RFC 5077 section
+    3.3), or DEFAULT_MAX_AGE for a hint of 0 ("unspecified")."""
+    return e[_E_RECEIVED] + (e[_E_HINT] if e[_E_HINT] else DEFAULT_MAX_AGE)
 
 
 class TicketCache:
@@ -71,19 +61,23 @@ class TicketCache:
             from microticket.store import write_private  # noqa: F401
 
     def get(self, server_id, now):
+        """The entry for ``server_id`` if it is usable ``now`` (not expired, not received in the future),
+        else None. Changes nothing (the client engine calls it): entries that expired leave the file when
+        it is next written."""
         e = self.entries.get(server_id)
-        if e is None:
-            return None
-        if now >= e.expires() or now + 300 < e.received:
-            self.delete(server_id)
+        if e is None or now >= expires(e) or now + 300 < e[_E_RECEIVED]:
             return None
         return e
 
     def put(self, server_id, value):
-        """Store the CacheEntry ``value`` for ``server_id`` and write the file."""
-        if len(value.ticket) > _MAX_TICKET:
+        """Store the entry ``value`` for ``server_id`` and write the file."""
+        if len(value[_E_TICKET]) > _MAX_TICKET:
             return
-        self.entries[server_id] = value
+        entries = self.entries
+        for k in list(entries):  # what expired before this ticket arrived
+            if expires(entries[k]) <= value[_E_RECEIVED]:
+                del entries[k]
+        entries[server_id] = value
         while len(self.entries) > self.max_entries:
             self._drop_oldest()
         self.save()
@@ -91,7 +85,7 @@ class TicketCache:
     def _drop_oldest(self):
         oldest = None
         for k in self.entries:
-            if oldest is None or self.entries[k].received < self.entries[oldest].received:
+            if oldest is None or self.entries[k][_E_RECEIVED] < self.entries[oldest][_E_RECEIVED]:
                 oldest = k
         del self.entries[oldest]
 
@@ -121,9 +115,19 @@ class TicketCache:
             for k in obj:
                 if len(self.entries) >= self.max_entries:
                     break
-                self.entries[k] = CacheEntry.from_obj(obj[k])
+                d = obj[k]
+                e = [d[f] for f in _FIELDS]
+                for i in (_E_TICKET, _E_MASTER, _E_NAME, _E_IDENTITY):
+                    e[i] = bytes.fromhex(e[i])
+                e[_E_EMS] = bool(e[_E_EMS])
+                for i in (_E_SUITE, _E_RECEIVED, _E_HINT):
+                    if type(e[i]) is not int:
+                        raise ValueError
+                if len(e[_E_MASTER]) != 48 or not 0 < len(e[_E_TICKET]) <= _MAX_TICKET:
+                    raise ValueError
+                self.entries[k] = e
         except (ValueError, KeyError, TypeError):
-            self.entries = {}
+            self.entries = {}  # a damaged file: empty, rewritten with the next ticket
 
     def save(self):
         if not self.path:
@@ -132,45 +136,45 @@ class TicketCache:
         while True:
             size = 2
             for k in entries:
-                size += entries[k].file_bound(k)
+                # an upper bound of the JSON bytes an entry takes: hex fields, the key escaped at worst 12
+                # bytes per character (a surrogate pair), field names, digits, punctuation
+                e = entries[k]
+                size += 12 * len(k) + 2 * (len(e[_E_TICKET]) + len(e[_E_MASTER]) + len(e[_E_NAME]) +
+                                           len(e[_E_IDENTITY])) + 200
             if size <= self.max_file:
                 break
             self._drop_oldest()
         obj = {}
         for k in entries:
-            obj[k] = entries[k].to_obj()
+            e = entries[k]
+            d = {}
+            for i in range(8):
+                v = e[i]
+                d[_FIELDS[i]] = _hex(v) if isinstance(v, bytes) else (1 if v is True else 0 if v is False else v)
+            obj[k] = d
         import json
         from microticket.store import write_private
         write_private(self.path, obj, json.dump)
 
 
-# --- the clients' side of the rules (methods of TlsClient and PskClient, taken as class attributes) -------
+# --- the client engine's side of the rules (methods of microticket.tls.client.Client) ---------------------
 
 def store_ticket(self):
-    """RFC 5077 section 3.3: the ticket is valid only now that the server Finished verified. Called by a
-    client (``self``) whose handshake completed: the new ticket stored, or the offered one dropped when the
-    server did not take it (or ``reuse_tickets`` is off). The handshake stays complete whatever happens to
-    the cache: one that cannot be written (full file system, no memory) only costs the next resumption."""
+    """RFC 5077 section 3.3: the ticket is valid only now that the server Finished verified. Called by the
+    client (``self``) whose handshake completed: a ("ticket", server_id, entry) event for the new
+    ticket, or ("ticket_drop", server_id) for the offered one when the server did not replace it after a
+    full handshake (or ``reuse_tickets`` is off)."""
     nt = self.new_ticket
     self.ticket_received = nt is not None
-    cache = self.cache
-    if cache is None:
-        return
-    try:
-        if nt is not None:
-            cache.put(self.server_id, CacheEntry(nt[1], self.master, self.suite, self.ems, self.now, nt[0],
-                                                 self.server_name, self.psk_identity))
-        elif self.offered is not None and (not self.resumed or not self.reuse_tickets):
-            cache.delete(self.server_id)
-    except Exception as e:
-        self.cache_error = e
+    if nt is not None:
+        self.events.append(("ticket", self.server_id,
+                            entry(nt[1], self.master, self.suite, self.ems, self.now, nt[0], self.server_name,
+                                  self.psk_identity)))
+    elif self.offered is not None and (not self.resumed or not self._opt & _O_REUSE):
+        self.events.append(("ticket_drop", self.server_id))
 
 
 def drop_offered(self):
-    """The client's handshake failed: a ticket it offered is deleted. Called while an alert is being
-    raised, so a cache that cannot be written must not turn the alert into an exception."""
-    if self.offered is not None and not self.handshake_done and self.cache is not None:
-        try:
-            self.cache.delete(self.server_id)
-        except Exception as e:
-            self.cache_error = e
+    """The client's handshake failed: ("ticket_drop", server_id) for a ticket it offered."""
+    if self.offered is not None and not self.handshake_done:
+        self.events.append(("ticket_drop", self.server_id))

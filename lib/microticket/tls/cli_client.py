@@ -34,29 +34,20 @@ def tls_client(argv):
     # send the output after every step, so it holds a flight or one record (plus an alert), not both.
     ident = opts.get("--psk-identity", "Client_identity").encode()
     entry = cache.get(server_id, int(time.time()))
-    wb_cap = 512 + len(name) + len(ident) + (len(entry.ticket) if entry is not None else 0)
+    wb_cap = 512 + len(name) + len(ident) + (len(entry[0]) if entry is not None else 0)  # its ticket
     entry = None
     import gc
     gc.collect()   # the cache file's parse garbage gone before the buffers take their contiguous runs
     max_fragment = (256 << mfl) if mfl else 16384
     sid_mode = "empty" if opts.get("--empty-session-id") else "random"
     keylog = _keylog_fn(opts.get("--keylog"))
-    if pin is None and not opts.get("--full-client"):
-        # the compact PSK client: a fraction of TlsClient's heap (see microticket.tls.psk_client). Its
-        # output buffer holds the ClientHello flight (at most ~130 bytes beside the ticket, the name and the
-        # identity) and an alert; the records it sends are cut to fit that buffer
-        from microticket.tls.psk_client import PskClient
-        cli = PskClient(server_id, ident, psk, cache=cache, server_name=name.encode(), session_id=sid_mode,
-                        max_fragment_length=mfl, ems=not opts.get("--no-ems"), etm=not opts.get("--no-etm"),
-                        keylog=keylog, max_fragment=max_fragment, hs_cap=2048,
-                        out_cap=max(512, wb_cap - 256))
-    else:
-        from microticket.tls.client import TlsClient
-        cli = TlsClient(server_id, max_fragment=max_fragment, hs_cap=8192 if pin else 2048,
-                        wb_cap=wb_cap, out_cap=max(wb_cap, max_fragment) + 512, psk_identity=ident, psk=psk,
-                        pin_sha256=pin, cache=cache, server_name=name.encode(), session_id=sid_mode,
-                        max_fragment_length=mfl, ems=not opts.get("--no-ems"),
-                        etm=not opts.get("--no-etm"), keylog=keylog)
+    # the one client engine; its output buffer holds the ClientHello flight (at most ~130 bytes beside
+    # the ticket, the name and the identity) and an alert; the records it sends are cut to fit that buffer
+    from microticket.tls.client import Client
+    cli = Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache,
+                 server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
+                 ems=not opts.get("--no-ems"), etm=not opts.get("--no-etm"), keylog=keylog,
+                 max_fragment=max_fragment, hs_cap=8192 if pin else 2048, out_cap=max(512, wb_cap - 256))
     # the driver after the engine's buffers: its code fills holes instead of taking room they need
     from microticket.tls import driver
     s = socket.socket()
@@ -74,7 +65,6 @@ def tls_client(argv):
     print("resumed: " + ("yes" if cli.resumed else "no"))
     print("suite: " + cli.suite_name())
     print("ticket: " + ("yes" if cli.ticket_received else "no"))
-    print("client: " + type(cli).__name__)
     if "--send" in opts:
         driver.write_app(s, cli, opts["--send"].encode())
         reply = driver.read_app(s, cli)

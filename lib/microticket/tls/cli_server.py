@@ -11,7 +11,7 @@ from microticket.tls.server import ServerConfig, TlsServer
 from microticket import ticket
 
 
-driver = None  # microticket.tls.driver, imported once the first connection's buffers exist
+serve = None  # microticket.tls.serve, imported once the first connection's buffers exist
 
 
 def _read(path):
@@ -91,7 +91,7 @@ def make_server_config(opts, now):
                        issue_tickets=not opts.get("--no-tickets"),
                        reissue=opts.get("--reissue", "always"), keylog=_keylog_fn(opts.get("--keylog")),
                        psk_hint=opts.get("--psk-hint", "").encode())
-    # driver.serve_connection sends the output after every step and every reply, so the output buffer
+    # serve.serve_connection sends the output after every step and every reply, so the output buffer
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all
     cfg.out_cap = max(cfg.wb_cap, max_record) + 256
@@ -99,18 +99,18 @@ def make_server_config(opts, now):
 
 
 def _serve_one(ls, cfg, timeout, srv):
-    """Accept and serve one connection with the same TlsServer object as the previous one, initialised
-    afresh on its own buffers (connections are served one at a time: no allocation per connection, and
-    no second attribute table to build while the old one is still alive); returns it when finished."""
+    """Accept and serve one connection with a TlsServer that takes over the buffers of the previous one
+    (connections are served one at a time: no buffer allocated per connection); returns it when
+    finished."""
     conn_sock, _ = ls.accept()
     conn_sock.settimeout(timeout)
-    srv.__init__(cfg, None, srv.buffers())
-    driver.serve_connection(conn_sock, srv, http_or_echo)
+    srv = TlsServer(cfg, reuse=srv)
+    serve.serve_connection(conn_sock, srv, http_or_echo)
     return srv
 
 
 def tls_server(argv):
-    global driver
+    global serve
     try:
         opts, pos = parse_args(argv, ("--port", "--psk-identity", "--psk", "--cert", "--key", "--keys",
                                       "--keylog", "--host", "--reissue", "--count", "--timeout",
@@ -121,7 +121,7 @@ def tls_server(argv):
     except (ValueError, KeyError) as e:
         return _die(str(e))
     srv = TlsServer(cfg)  # the first connection's buffers, taken over by every later connection
-    from microticket.tls import driver  # after the buffers: its code fills holes, not room they need
+    from microticket.tls import serve  # after the buffers: its code fills holes, not room they need
     host = opts.get("--host", "127.0.0.1")
     count = int(opts.get("--count", "0"))
     timeout = int(opts.get("--timeout", "10"))

@@ -11,37 +11,29 @@ ticket with a fresh ticket (Figure 2), a rejected ticket falling back to a full 
 handshake is empty (nothing is cached); on resumption the client's session ID is echoed (section 3.4).
 """
 
-import gc
 from micropython import const
 
 from microticket import crypto
 from microticket.errors import TlsAlert, DecodeError, TicketRejected, MicroticketError
-from microticket.wire import Reader
-from microticket.tls import messages as M
-from microticket.tls.conn import Connection
+from microticket.tls import engine as M
+from microticket.tls.engine import Engine
 
-F = None  # microticket.tls.msg_full, imported by the first ClientHello
 _state = None  # microticket.state, imported by the first ticket issued
-# the gc.collect() calls below lay out a MicroPython heap (gc.mem_free exists there only); CPython frees by
-# reference counting and gains nothing from a full collection per handshake
-_COLLECT = hasattr(gc, "mem_free")
 
-_ST_OPEN = const(100)
 _VERSION_TLS12 = const(0x0303)
-_HT_CLIENT_HELLO = const(1)
 _HT_SERVER_HELLO = const(2)
-_HT_SERVER_KEY_EXCHANGE = const(12)
-_HT_SERVER_HELLO_DONE = const(14)
+_HT_NEW_SESSION_TICKET = const(4)
+_HT_CLIENT_HELLO = const(1)
 _HT_CLIENT_KEY_EXCHANGE = const(16)
+_CT_HANDSHAKE = const(22)
 _HT_FINISHED = const(20)
-_HT_CCS = const(0x100)
 _LEVEL_WARNING = const(1)
+_INTERNAL_ERROR = const(80)
 _UNEXPECTED_MESSAGE = const(10)
 _HANDSHAKE_FAILURE = const(40)
 _ILLEGAL_PARAMETER = const(47)
 _PROTOCOL_VERSION = const(70)
 _NO_RENEGOTIATION = const(100)
-_UNKNOWN_PSK_IDENTITY = const(115)
 _EXT_SERVER_NAME = const(0)
 _EXT_MAX_FRAGMENT_LENGTH = const(1)
 _EXT_SUPPORTED_GROUPS = const(10)
@@ -58,6 +50,8 @@ _ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
 _GROUP_X25519 = const(29)
 _SIG_RSA_PKCS1_SHA256 = const(0x0401)
 _MAX_PLAINTEXT = const(16384)
+_HT_CCS = const(0x100)  # ChangeCipherSpec in the table (microticket.tls.engine)
+_ST_OPEN = const(100)
 
 _S_HELLO = const(1)
 _S_CKE = const(2)
@@ -125,14 +119,153 @@ class ServerConfig:
         self.out_cap = out_cap
 
 
-class TlsServer(Connection):
+# --- the server's half of the hello and ticket messages (the client's: microticket.tls.engine) ----------
+
+def parse_client_hello(b):
+    """(version, random, session_id, [suites], compression methods, {extension type: bytes}) of the
+    ClientHello body ``b``. Duplicate extensions are a decode error."""
+    n = len(b)
+    if n < 35 or b[34] > 32 or 35 + b[34] + 2 > n:
+        raise DecodeError("ClientHello")
+    p = 35 + b[34]
+    sid = bytes(b[35:p])
+    k = (b[p] << 8) | b[p + 1]
+    p += 2
+    if k < 2 or k & 1 or p + k + 1 > n:
+        raise DecodeError("ClientHello")
+    suites = [(b[i] << 8) | b[i + 1] for i in range(p, p + k, 2)]
+    p += k
+    k = b[p]
+    if not k or p + 1 + k > n:
+        raise DecodeError("ClientHello")
+    compression = bytes(b[p + 1:p + 1 + k])
+    p += 1 + k
+    exts = {}
+    if p < n:
+        if p + 2 > n or p + 2 + ((b[p] << 8) | b[p + 1]) != n:
+            raise DecodeError("ClientHello")
+        p += 2
+        while p < n:
+            if p + 4 > n:
+                raise DecodeError("ClientHello")
+            t = (b[p] << 8) | b[p + 1]
+            k = (b[p + 2] << 8) | b[p + 3]
+            p += 4
+            if p + k > n or t in exts:
+                raise DecodeError("ClientHello")
+            exts[t] = bytes(b[p:p + k])
+            p += k
+    return (b[0] << 8) | b[1], bytes(b[2:34]), sid, suites, compression, exts
+
+
+def parse_extension(t, d):
+    """The value of the hello extension of type ``t`` with data ``d``: server_name (RFC 6066 section 3:
+    the host_name, b"" when absent), max_fragment_length (RFC 6066 section 4: 1..4, illegal_parameter
+    otherwise), supported_groups / signature_algorithms (a list of uint16), ec_point_formats (RFC 8422
+    section 5.1.2: the formats), renegotiation_info (RFC 5746 section 3.2: renegotiated_connection),
+    extended_master_secret / encrypt_then_mac (empty: True); any other type: ``d`` itself."""
+    n = len(d)
+    if t == _EXT_SERVER_NAME:
+        if n < 2 or ((d[0] << 8) | d[1]) != n - 2 or n == 2:
+            raise DecodeError("ClientHello")
+        p = 2
+        name = b""
+        while p < n:
+            if p + 3 > n:
+                raise DecodeError("ClientHello")
+            k = (d[p + 1] << 8) | d[p + 2]
+            if not k or p + 3 + k > n:
+                raise DecodeError("ClientHello")
+            if d[p] == 0:
+                if name:
+                    raise DecodeError("ClientHello")
+                name = bytes(d[p + 3:p + 3 + k])
+            p += 3 + k
+        return name
+    if t == _EXT_MAX_FRAGMENT_LENGTH:
+        if n != 1 or not 1 <= d[0] <= 4:
+            raise TlsAlert(_ILLEGAL_PARAMETER, "max_fragment_length")
+        return d[0]
+    if t == _EXT_SUPPORTED_GROUPS or t == _EXT_SIGNATURE_ALGORITHMS:
+        if n < 4 or ((d[0] << 8) | d[1]) != n - 2 or n & 1:
+            raise DecodeError("ClientHello")
+        return [(d[i] << 8) | d[i + 1] for i in range(2, n, 2)]
+    if t == _EXT_EC_POINT_FORMATS or t == _EXT_RENEGOTIATION_INFO:
+        if not n or d[0] + 1 != n or (t == _EXT_EC_POINT_FORMATS and n < 2):
+            raise DecodeError("ClientHello")
+        return bytes(d[1:])
+    if t == _EXT_EXTENDED_MASTER_SECRET or t == _EXT_ENCRYPT_THEN_MAC:
+        if n:
+            raise DecodeError("ClientHello")
+        return True
+    return d
+
+
+def server_hello(random, session_id, suite, b):
+    """A ServerHello with the extensions ``b``: (type, bytes) in sending order."""
+    elen = 0
+    for _, d in b:
+        elen += 4 + len(d)
+    k = len(session_id)
+    body = 2 + 32 + 1 + k + 3 + (2 + elen if b else 0)
+    m = bytearray(4 + body)
+    m[0] = _HT_SERVER_HELLO
+    m[2] = body >> 8
+    m[3] = body & 0xFF
+    m[4] = 3
+    m[5] = 3
+    m[6:38] = random
+    m[38] = k
+    m[39:39 + k] = session_id
+    p = 39 + k
+    m[p] = suite >> 8
+    m[p + 1] = suite & 0xFF
+    p += 3  # compression: null
+    if b:
+        m[p] = elen >> 8
+        m[p + 1] = elen & 0xFF
+        p += 2
+        for t, d in b:
+            n = len(d)
+            m[p] = t >> 8
+            m[p + 1] = t & 0xFF
+            m[p + 2] = n >> 8
+            m[p + 3] = n & 0xFF
+            m[p + 4:p + 4 + n] = d
+            p += 4 + n
+    return m
+
+
+def new_session_ticket(hint, ticket):
+    """A NewSessionTicket."""
+    k = len(ticket)
+    m = bytearray(10 + k)
+    m[0] = _HT_NEW_SESSION_TICKET
+    m[2] = (6 + k) >> 8
+    m[3] = (6 + k) & 0xFF
+    for i in range(4):
+        m[4 + i] = (hint >> (24 - 8 * i)) & 0xFF
+    m[8] = k >> 8
+    m[9] = k & 0xFF
+    m[10:] = ticket
+    return m
+
+
+class TlsServer(Engine):
     is_client = False
 
     def __init__(self, config, rng=None, reuse=None):
-        # reuse: a finished TlsServer of the same config whose buffers this one takes over
-        Connection.__init__(self, rng, config.keylog, config.max_fragment, config.hs_cap, config.wb_cap,
-                            config.out_cap, reuse)
-        self.cfg = config
+        """``reuse``: a finished TlsServer of the same config whose buffers this one takes over (none
+        allocated; the old one must not be used again)."""
+        cfg = config
+        mf = cfg.max_fragment
+        out_cap = cfg.out_cap or (cfg.wb_cap + mf + 1024)  # a flight plus one full record
+        Engine.__init__(self, mf, out_cap, cfg.hs_cap, rng or crypto.urandom, cfg.keylog, reuse)
+        wb = reuse._wb if reuse is not None and self.rl is reuse.rl and len(reuse._wb) == cfg.wb_cap else \
+            bytearray(cfg.wb_cap)
+        self._wb = wb  # the outgoing flight: its messages are sent as one record by _flush
+        self._wp = 0
+        self.cfg = cfg
         self.state = _S_HELLO
         self.server_name = b""
         self.psk_identity = b""
@@ -142,62 +275,83 @@ class TlsServer(Connection):
         self._issue = False
         self._created = 0
         self._ticket_ext_reply = b""
-        self._eph = None
+
+    def suite_name(self):
+        return M.suite_name(self.suite)
+
+    # --- the flight buffer -------------------------------------------------------------------------
+
+    def _queue(self, m):
+        """The handshake message ``m`` joins the transcript and the flight (sent by _flush)."""
+        if self.trace is not None:
+            self.trace.append(("send", m[0]))
+        for h in self._th:
+            h.update(m)
+        p = self._wp
+        if p + len(m) > len(self._wb):
+            raise TlsAlert(_INTERNAL_ERROR, "flight buffer")
+        self._wb[p:p + len(m)] = m
+        self._wp = p + len(m)
+
+    def _flush(self):
+        if self._wp:
+            self.rl.write(_CT_HANDSHAKE, memoryview(self._wb)[0:self._wp])
+            self._wp = 0
+
+    def _on_error(self, e):
+        self._wp = 0  # a flight half written when the error came is not sent
+        Engine._on_error(self, e)
+
+    def _kx_module(self):
+        if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
+            from microticket.tls import kx_ecdhe_cert as kx
+        else:
+            from microticket.tls import kx_psk as kx
+        return kx
 
     # --- ClientHello -----------------------------------------------------------------------------
 
-    def _on_client_hello(self, body):
-        # the full-handshake codec is imported with the first ClientHello: its code then fills the holes
-        # the handshake's short-lived allocations leave (measured: a smaller heap than importing it first)
-        global F
-        if F is None:
-            if _COLLECT:
-                gc.collect()  # garbage out of the way first: the module's objects take its holes
-            from microticket.tls import msg_full as F
-        ch = F.decode_client_hello(Reader(body))
-        if ch.version < _VERSION_TLS12:
+    def _on_client_hello(self, t, body):
+        version, random, sid, suites, compression, exts = parse_client_hello(body)
+        if version < _VERSION_TLS12:
             raise TlsAlert(_PROTOCOL_VERSION, "TLS 1.2 only")
-        if 0 not in ch.compression:
+        if 0 not in compression:
             raise TlsAlert(_ILLEGAL_PARAMETER, "no null compression")
-        self.client_random = ch.random
-        exts = ch.exts
+        self.client_random = random
         # RFC 5746 section 3.6: an initial handshake carries the SCSV or an empty renegotiation_info
-        self._secure_reneg = _SCSV_RENEGOTIATION in ch.suites
+        secure_reneg = _SCSV_RENEGOTIATION in suites
+        ext = parse_extension
         if _EXT_RENEGOTIATION_INFO in exts:
-            if M.parse_renegotiation_info(exts[_EXT_RENEGOTIATION_INFO]) != b"":
+            if ext(_EXT_RENEGOTIATION_INFO, exts[_EXT_RENEGOTIATION_INFO]) != b"":
                 raise TlsAlert(_HANDSHAKE_FAILURE, "renegotiation_info not empty")
-            self._secure_reneg = True
+            secure_reneg = True
         if _EXT_SERVER_NAME in exts:
-            self.server_name = F.parse_server_name(exts[_EXT_SERVER_NAME])
+            self.server_name = ext(_EXT_SERVER_NAME, exts[_EXT_SERVER_NAME])
         mfl = 0
         if _EXT_MAX_FRAGMENT_LENGTH in exts:
-            try:
-                mfl = M.parse_mfl(exts[_EXT_MAX_FRAGMENT_LENGTH])
-            except DecodeError:
-                raise TlsAlert(_ILLEGAL_PARAMETER, "max_fragment_length")
+            mfl = ext(_EXT_MAX_FRAGMENT_LENGTH, exts[_EXT_MAX_FRAGMENT_LENGTH])
         client_ems = _EXT_EXTENDED_MASTER_SECRET in exts
         if client_ems:
-            M.expect_empty(exts[_EXT_EXTENDED_MASTER_SECRET])
+            ext(_EXT_EXTENDED_MASTER_SECRET, exts[_EXT_EXTENDED_MASTER_SECRET])
         if _EXT_ENCRYPT_THEN_MAC in exts:
-            M.expect_empty(exts[_EXT_ENCRYPT_THEN_MAC])
-            self.etm = True
+            self.etm = ext(_EXT_ENCRYPT_THEN_MAC, exts[_EXT_ENCRYPT_THEN_MAC])
         groups = None
         if _EXT_SUPPORTED_GROUPS in exts:
-            groups = F.parse_u16_list(exts[_EXT_SUPPORTED_GROUPS])
+            groups = ext(_EXT_SUPPORTED_GROUPS, exts[_EXT_SUPPORTED_GROUPS])
         sigalgs = None
         if _EXT_SIGNATURE_ALGORITHMS in exts:
-            sigalgs = F.parse_u16_list(exts[_EXT_SIGNATURE_ALGORITHMS])
+            sigalgs = ext(_EXT_SIGNATURE_ALGORITHMS, exts[_EXT_SIGNATURE_ALGORITHMS])
         if _EXT_EC_POINT_FORMATS in exts:
-            F.parse_point_formats(exts[_EXT_EC_POINT_FORMATS])
+            ext(_EXT_EC_POINT_FORMATS, exts[_EXT_EC_POINT_FORMATS])
 
         state = None
         if _EXT_SESSION_TICKET in exts:
             self.ticket_offered = True
             state = self._open_ticket(exts[_EXT_SESSION_TICKET])
         if state is not None:
-            state = self._check_resumable(state, ch, client_ems)
+            state = self._check_resumable(state, suites, client_ems)
 
-        self.server_random = self.rng(32)
+        self.server_random = self.rl.rng(32)
         ring = self.cfg.ring
         if state is not None:
             self.resumed = True
@@ -211,20 +365,17 @@ class TlsServer(Connection):
             r = self.cfg.reissue
             self._issue = r == REISSUE_ALWAYS or (r == REISSUE_RENEW and ring.should_renew)
         else:
-            self.suite = self._choose_suite(ch.suites, groups, sigalgs)
+            self.suite = self._choose_suite(suites, groups, sigalgs)
             self.ems = client_ems
             self._created = self.now
             self._issue = self.ticket_offered and self.cfg.issue_tickets and ring is not None
         if mfl:
-            self._set_max_fragment(256 << mfl)
+            rl = self.rl
+            rl.max_out = min(rl.max_out, 256 << mfl)
+            rl.max_in = min(rl.max_in, 256 << mfl)
 
-        # ServerHello
-        sh = M.Hello()
-        sh.random = self.server_random
-        sh.session_id = ch.session_id if self.resumed else b""
-        sh.suites = [self.suite]
-        ext = []
-        if self._secure_reneg:
+        ext = []  # the ServerHello's
+        if secure_reneg:
             ext.append((_EXT_RENEGOTIATION_INFO, b"\x00"))
         if self.ems:
             ext.append((_EXT_EXTENDED_MASTER_SECRET, b""))
@@ -237,31 +388,20 @@ class TlsServer(Connection):
         if not self.resumed and self.suite != _PSK_WITH_AES_128_CBC_SHA256 and \
                 _EXT_EC_POINT_FORMATS in exts:
             ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))
-        w = self._w
-        s = w.pos
-        M.encode_hello(w, _HT_SERVER_HELLO, sh, ext)
-        self._msg_done(s)
+        self._queue(server_hello(self.server_random, sid if self.resumed else b"", self.suite, ext))
 
         if self.resumed:
             self._make_keys()
             if self._issue:
                 self._send_ticket()
-            self._send_ccs()
-            self._send_finished()
+            self._flush()
+            self._send_ccs_finished()
             self.state = _S_R_CCS
             return
-        # the ClientHello's objects (extensions, suites, ...) are done with: the signature gets their room
-        ch = exts = sh = ext = groups = sigalgs = None
-        if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
-            s = w.pos
-            F.encode_certificate(w, self.cfg.cert_chain)
-            self._msg_done(s)
-        if self.suite != _PSK_WITH_AES_128_CBC_SHA256 or self.cfg.psk_hint:
-            self._send_ske()
-        s = w.pos
-        w.u8(_HT_SERVER_HELLO_DONE)
-        w.u24(0)
-        self._msg_done(s)
+        # the ClientHello's objects are done with: the key exchange (a signature) gets their room
+        suites = exts = ext = groups = sigalgs = random = None
+        self._kx_module().server_flight(self)
+        self._queue(b"\x0e\x00\x00\x00")  # ServerHelloDone
         self._flush()
         self.state = _S_CKE
 
@@ -299,10 +439,10 @@ class TlsServer(Connection):
             self.ticket_rejected = "malformed"
             return None
 
-    def _check_resumable(self, st, ch, client_ems):
+    def _check_resumable(self, st, suites, client_ems):
         """RFC 5077 section 3.1 / RFC 7627 section 5.3 / RFC 6066 section 3 conditions for resuming."""
         cfg = self.cfg
-        if st.version != _VERSION_TLS12 or st.cipher_suite not in ch.suites or \
+        if st.version != _VERSION_TLS12 or st.cipher_suite not in suites or \
                 st.cipher_suite not in cfg.suites or st.compression != 0:
             self.ticket_rejected = "parameters"
             return None
@@ -322,8 +462,7 @@ class TlsServer(Connection):
         return st
 
     def _choose_suite(self, offered, groups, sigalgs):
-        cfg = self.cfg
-        for s in cfg.suites:
+        for s in self.cfg.suites:
             if s not in offered:
                 continue
             if s != _PSK_WITH_AES_128_CBC_SHA256 and groups is not None and _GROUP_X25519 not in groups:
@@ -334,45 +473,11 @@ class TlsServer(Connection):
             return s
         raise TlsAlert(_HANDSHAKE_FAILURE, "no shared cipher suite")
 
-    def _send_ske(self):
-        pub = None
-        if self.suite != _PSK_WITH_AES_128_CBC_SHA256:
-            from microticket import x25519
-            self._eph = self.rng(32)
-            pub = x25519.x25519_base(self._eph)
-        w = self._w
-        s = w.pos
-        mark = M.begin_handshake(w, _HT_SERVER_KEY_EXCHANGE)
-        if self.suite == _PSK_WITH_AES_128_CBC_SHA256:
-            w.vec(2, self.cfg.psk_hint)
-        elif self.suite == _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
-            w.vec(2, self.cfg.psk_hint)
-            F.encode_ecdh_params(w, pub)
-        else:
-            p0 = w.pos
-            F.encode_ecdh_params(w, pub)
-            h = crypto.hash_new("sha256", self.client_random)
-            h.update(self.server_random)
-            h.update(self._wv[p0:w.pos])  # the params as they lie in the flight buffer
-            digest = h.digest()
-            h = pub = None
-            # the signature is the handshake's peak: its big-int temporaries need runs of free blocks, so
-            # the garbage of the handshake so far is freed first and they start from the lowest holes
-            if _COLLECT:
-                gc.collect()
-            sig = self.cfg.rsa_key.sign_pkcs1_sha256(digest)
-            w.u16(_SIG_RSA_PKCS1_SHA256)
-            w.vec(2, sig)
-        w.end(mark)
-        self._msg_done(s)
-
     def _send_ticket(self):
         """NewSessionTicket (RFC 5077 section 3.3); a zero-length ticket when sealing fails after the
         ServerHello already promised one."""
         global _state
         if _state is None:
-            if _COLLECT:
-                gc.collect()  # as for msg_full: measured, a smaller minimum heap than importing into garbage
             from microticket import state as _state
         ring = self.cfg.ring
         ticket = b""
@@ -391,64 +496,32 @@ class TlsServer(Connection):
         except (MicroticketError, ValueError):
             ticket = b""
             hint = 0
-        w = self._w
-        s = w.pos
-        F.encode_new_session_ticket(w, hint, ticket)
-        self._msg_done(s)
+        self._queue(new_session_ticket(hint, ticket))
         self.ticket_issued = len(ticket) > 0
 
     # --- ClientKeyExchange .. Finished -----------------------------------------------------------
 
-    def _on_client_key_exchange(self, body):
-        r = Reader(body)
-        suite = self.suite
-        if suite == _PSK_WITH_AES_128_CBC_SHA256:
-            ident = F.decode_cke_psk(r)
-            psk = self._lookup(ident)
-            pms = F.psk_premaster(bytes(len(psk)), psk)
-        elif suite == _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
-            ident, point = F.decode_cke_ecdhe_psk(r)
-            psk = self._lookup(ident)
-            pms = F.psk_premaster(self._shared(point), psk)
-        else:
-            point = F.decode_cke_ecdhe(r)
-            pms = self._shared(point)
-        self._make_master(pms)
-        self._make_keys()
+    def _on_client_key_exchange(self, t, body):
+        self._make_keys(self._kx_module().server_client_key_exchange(self, body))
         self.state = _S_CCS
 
-    def _lookup(self, ident):
-        psk = self.cfg.psk.get(ident)
-        if psk is None:
-            raise TlsAlert(_UNKNOWN_PSK_IDENTITY, "unknown PSK identity")
-        self.psk_identity = ident
-        return psk
-
-    def _shared(self, point):
-        from microticket import x25519
-        if len(point) != 32:
-            raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 point length")
-        try:
-            z = x25519.x25519_shared(self._eph, point)
-        except ValueError:
-            raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 shared secret is zero")
-        self._eph = None
-        return z
-
-    def _on_ccs(self, body):
-        self._on_ccs_activate()
+    def _on_client_ccs(self, t, body):
+        # the engine switches the read state on after this handler
         self.state = _S_FIN if self.state == _S_CCS else _S_R_FIN
 
-    def _on_finished(self, body):
-        self._check_peer_finished(body)
+    def _on_finished(self, t, body):
+        # the engine verified the client's Finished before this handler ran
         if self.state == _S_FIN:
             if self._issue:
                 self._send_ticket()
-            self._send_ccs()
-            self._send_finished()
+            self._flush()
+            self._send_ccs_finished()
         self.state = _ST_OPEN
         self.handshake_done = True
         self.events.append(("handshake_done",))
+
+    def _failed(self):
+        pass  # a server keeps nothing per client that a failure would have to undo
 
     def _after_handshake(self, mtype, body):
         if mtype == _HT_CLIENT_HELLO:
@@ -458,12 +531,13 @@ class TlsServer(Connection):
         raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message after the handshake")
 
 
-# keys: state << 9 | message type (ints: no tuple per entry or per lookup)
+# keys: state << 9 | message type (ints: no tuple per entry or per lookup); a missing pair is
+# unexpected_message
 TlsServer._TABLE = {
     _S_HELLO << 9 | _HT_CLIENT_HELLO: TlsServer._on_client_hello,
     _S_CKE << 9 | _HT_CLIENT_KEY_EXCHANGE: TlsServer._on_client_key_exchange,
-    _S_CCS << 9 | _HT_CCS: TlsServer._on_ccs,
+    _S_CCS << 9 | _HT_CCS: TlsServer._on_client_ccs,
     _S_FIN << 9 | _HT_FINISHED: TlsServer._on_finished,
-    _S_R_CCS << 9 | _HT_CCS: TlsServer._on_ccs,
+    _S_R_CCS << 9 | _HT_CCS: TlsServer._on_client_ccs,
     _S_R_FIN << 9 | _HT_FINISHED: TlsServer._on_finished,
 }

@@ -1,0 +1,29 @@
+"""Server authentication by a pinned key: the SHA-256 of the server's DER certificate or of its
+SubjectPublicKeyInfo. No X.509 path validation (chains, names, dates) is done: a pin names one key.
+
+The contract of an authentication module: ``server_key(client, leaf, chain)`` returns the public key that
+must have signed the ServerKeyExchange, or raises the alert (bad_certificate) that refuses it. ``leaf``
+is the first certificate's DER where it lies in the handshake buffer; ``chain`` the Certificate body.
+"""
+
+from micropython import const
+
+from microticket import crypto
+from microticket.errors import TlsAlert, DecodeError
+
+_BAD_CERTIFICATE = const(42)
+
+
+def server_key(c, leaf, chain):
+    from microticket import der
+    pin = c.pin_sha256
+    leaf = bytes(leaf)
+    try:
+        spki = der.cert_spki(leaf)
+        ok = crypto.ct_equal(crypto.sha256(leaf), pin) or crypto.ct_equal(crypto.sha256(spki), pin)
+        key = der.public_key_from_spki_der(spki) if ok else None
+    except (DecodeError, ValueError):
+        raise TlsAlert(_BAD_CERTIFICATE, "unparsable certificate")
+    if not ok:
+        raise TlsAlert(_BAD_CERTIFICATE, "certificate does not match the pin")
+    return key

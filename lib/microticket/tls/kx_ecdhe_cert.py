@@ -1,0 +1,135 @@
+"""ECDHE with a certificate, both roles: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 (RFC 8422 section 5.4 with
+the TLS 1.2 DigitallySigned of RFC 5246 section 4.7, rsa_pkcs1_sha256). Loaded only by a full handshake.
+
+The server sends Certificate (RFC 5246 section 7.4.2) and a ServerKeyExchange whose ServerECDHParams
+(microticket.tls.ecdhe) are signed over client_random | server_random | params; the client checks the
+certificate with its authentication module (microticket.tls.auth_pin: a pinned key) and the signature
+with the key that module returns, then sends its share. The premaster secret is the ECDH shared secret.
+The contract is the one described in microticket.tls.kx_psk.
+"""
+
+from micropython import const
+
+from microticket import crypto
+from microticket.errors import TlsAlert
+from microticket.tls import ecdhe
+
+_HT_CERTIFICATE = const(11)
+_HT_SERVER_KEY_EXCHANGE = const(12)
+_HT_CLIENT_KEY_EXCHANGE = const(16)
+_UNEXPECTED_MESSAGE = const(10)
+_BAD_CERTIFICATE = const(42)
+_ILLEGAL_PARAMETER = const(47)
+_DECODE_ERROR = const(50)
+_DECRYPT_ERROR = const(51)
+_SIG_RSA_PKCS1_SHA256 = const(0x0401)
+
+
+def _signed_hash(e, params):
+    h = crypto.hash_new("sha256", e.client_random)
+    h.update(e.server_random)
+    h.update(params)
+    return h.digest()
+
+
+# --- client ----------------------------------------------------------------------------------------
+
+def client_message(c, t, b, ok):
+    """The client's full handshake: Certificate, ServerKeyExchange or ServerHelloDone (type ``t``, body
+    ``b``); ``ok``: the message it must follow came first. For ServerHelloDone: ClientKeyExchange is
+    sent and the premaster secret returned."""
+    if t == _HT_CERTIFICATE:
+        return client_certificate(c, b)
+    if t == _HT_SERVER_KEY_EXCHANGE:
+        return client_server_key_exchange(c, b, ok)
+    return client_key_exchange(c, ok)
+
+
+def client_certificate(c, b):
+    """certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>, leaf first: the authentication module
+    returns the server's key."""
+    n = len(b)
+    if n < 3 or 3 + ((b[0] << 16) | (b[1] << 8) | b[2]) != n:
+        raise TlsAlert(_DECODE_ERROR, "Certificate")
+    if n == 3:
+        raise TlsAlert(_BAD_CERTIFICATE, "empty certificate list")
+    p = 3
+    while p < n:
+        if p + 3 > n:
+            raise TlsAlert(_DECODE_ERROR, "Certificate")
+        k = (b[p] << 16) | (b[p + 1] << 8) | b[p + 2]
+        if not k or p + 3 + k > n:
+            raise TlsAlert(_DECODE_ERROR, "Certificate")
+        p += 3 + k
+    k = (b[3] << 16) | (b[4] << 8) | b[5]
+    from microticket.tls import auth_pin
+    c._kx = auth_pin.server_key(c, b[6:6 + k], b)
+
+
+def client_server_key_exchange(c, b, after_certificate):
+    """ServerECDHParams, SignatureAndHashAlgorithm, signature<0..2^16-1>: verified with the server key."""
+    if not after_certificate:
+        raise TlsAlert(_UNEXPECTED_MESSAGE, "ServerKeyExchange before Certificate")
+    point, p = ecdhe.parse_params(b, 0)
+    n = len(b)
+    if p + 4 > n or p + 4 + ((b[p + 2] << 8) | b[p + 3]) != n:
+        raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
+    if ((b[p] << 8) | b[p + 1]) != _SIG_RSA_PKCS1_SHA256:
+        raise TlsAlert(_ILLEGAL_PARAMETER, "signature algorithm")
+    if not c._kx.verify_pkcs1_sha256(_signed_hash(c, b[0:p]), bytes(b[p + 4:n])):
+        raise TlsAlert(_DECRYPT_ERROR, "bad ServerKeyExchange signature")
+    c._kx = point
+
+
+def client_key_exchange(c, after_server_key_exchange):
+    """Send ClientKeyExchange (our share, ECPoint<1..255>); returns the premaster secret."""
+    if not after_server_key_exchange:
+        raise TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
+    priv, pub = ecdhe.keypair(c.rl.rng)
+    z = ecdhe.shared(priv, c._kx)
+    k = len(pub)
+    m = bytearray(5 + k)
+    m[0] = _HT_CLIENT_KEY_EXCHANGE
+    m[3] = 1 + k
+    m[4] = k
+    m[5:] = pub
+    c._send_message(m)
+    return z
+
+
+# --- server ----------------------------------------------------------------------------------------
+
+def _header(t, n):
+    return bytes((t, n >> 16, (n >> 8) & 0xFF, n & 0xFF))
+
+
+def server_flight(s):
+    """Certificate (the configured chain, leaf first), then the signed ServerKeyExchange."""
+    chain = s.cfg.cert_chain
+    n = 0
+    for cert in chain:
+        n += 3 + len(cert)
+    m = bytearray(_header(_HT_CERTIFICATE, 3 + n) + bytes((n >> 16, (n >> 8) & 0xFF, n & 0xFF)))
+    for cert in chain:
+        k = len(cert)
+        m += bytes((k >> 16, (k >> 8) & 0xFF, k & 0xFF))
+        m += cert
+    s._queue(m)
+    m = None
+    s._kx, pub = ecdhe.keypair(s.rl.rng)
+    params = ecdhe.params(pub)
+    digest = _signed_hash(s, params)
+    pub = None
+    sig = s.cfg.rsa_key.sign_pkcs1_sha256(digest)
+    k = len(sig)
+    s._queue(_header(_HT_SERVER_KEY_EXCHANGE, len(params) + 4 + k) + params +
+             bytes((_SIG_RSA_PKCS1_SHA256 >> 8, _SIG_RSA_PKCS1_SHA256 & 0xFF, k >> 8, k & 0xFF)) + sig)
+
+
+def server_client_key_exchange(s, b):
+    n = len(b)
+    if n < 2 or 1 + b[0] != n:
+        raise TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
+    z = ecdhe.shared(s._kx, b[1:n])
+    s._kx = None
+    return z
