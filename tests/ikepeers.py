@@ -19,6 +19,8 @@ import sys
 import tempfile
 import time
 
+from consts import LOOPBACK_PEER
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.path.join(ROOT, "lib")
@@ -303,8 +305,6 @@ class GatewayProcess:
 
 
 # --- shared by the test modules ---------------------------------------------------------------------
-
-LOOPBACK_PEER = b"\x7f\x00\x00\x01\x01\xf4"
 
 
 def pump(ini, gw, now, peer=LOOPBACK_PEER, start=True, lose=0):

@@ -23,8 +23,7 @@ from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER
 import tlspeers as P
 from tlspeers import PSK, pump, names
 
-ID = b"Client_identity"
-T0 = 1_000_000
+from consts import PSK_IDENTITY as ID, TLS_T0 as T0
 PSK_SUITE = C.PSK_WITH_AES_128_CBC_SHA256
 ECDHE_PSK = C.ECDHE_PSK_WITH_AES_128_CBC_SHA256
 SUITES = [pytest.param(PSK_SUITE, id="PSK"), pytest.param(ECDHE_PSK, id="ECDHE_PSK")]

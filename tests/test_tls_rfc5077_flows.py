@@ -22,8 +22,7 @@ from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER, REISS
 from client_engines import client_class, engine, one_engine, pytest_generate_tests  # noqa: F401
 from tlspeers import PSK, pump, names
 
-ID = b"Client_identity"
-T0 = 1_000_000
+from consts import PSK_IDENTITY as ID, TLS_T0 as T0
 
 
 

@@ -14,15 +14,13 @@ import sys
 import tempfile
 import time
 
+from consts import PSK, PSK_HEX, PSK_ID  # noqa: F401 (the tests use them as tlspeers.PSK...)
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.path.join(ROOT, "lib")
 PORTS = os.path.join(ROOT, "ports", "cpython")
 VENV_BIN = os.path.dirname(sys.executable)
-
-PSK_ID = "Client_identity"
-PSK_HEX = "0123456789abcdef0123456789abcdef"
-PSK = bytes.fromhex(PSK_HEX)
 
 # OpenSSL / GnuTLS spellings of our suites
 OSSL_PSK = "PSK-AES128-CBC-SHA256"
