@@ -375,8 +375,8 @@ def test_resumption_does_not_load_x25519(runtime, tmp_path):
     script = tmp_path / "loaded.py"
     script.write_text(LOADED)
     cache = str(tmp_path / "cache.json")
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    port = srv.port
     cmd = [sys.executable] if runtime == "cpython" else [P.micropython_bin()]
     try:
         runs = [subprocess.run(cmd + [str(script), str(port), cache], capture_output=True, text=True,
