@@ -218,7 +218,7 @@ def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
 @pytest.mark.interop
 def test_full_server_handshake_in_a_small_heap(mp, tmp_path):
     """The board-sized server (.mpy, --max-record 2048, RSA-2048 certificate) completes a full ECDHE_RSA
-    handshake with `openssl s_client` within SERVER_HEAP_KB, after serving the port probe's empty
+    handshake with `openssl s_client` within SERVER_HEAP_KB, after serving an empty
     connection first (its buffers are reused; the DER/PEM parser is unloaded once the key is in).
     tools/memprof.py tls-full-server finds the exact minimum; tests/test_romfs.py pins the ROMFS figure."""
     import subprocess
