@@ -1,7 +1,8 @@
 """Start and stop IKE peers for the tests: strongSwan's charon and our own gateway/initiator processes.
 
-Everything runs on free loopback ports in a private directory; every process is stopped by its PID
-(SIGTERM, then SIGKILL after a bound), never by name.
+Everything runs on loopback ports got without a race (tools/procs.py: a port free a moment ago, and the
+peer started again on another one if it found that one taken) in a private directory; every process is
+stopped by its PID (SIGTERM, then SIGKILL after a bound), never by name.
 
     ch = Charon(tmpdir, psk_hex=..., proposals=...); ch.start(); ...; ch.stop()
     ch.port, ch.port_nat_t, ch.log_text(), charon_dumps(text) -> [(label, bytes)]
@@ -13,16 +14,21 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 
+from consts import LOOPBACK_PEER
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.path.join(ROOT, "lib")
 PORTS = os.path.join(ROOT, "ports", "cpython")
+if os.path.join(ROOT, "tools") not in sys.path:
+    sys.path.append(os.path.join(ROOT, "tools"))
+
+import procs  # noqa: E402  (tools/procs.py)
 # Debian's path; other layouts as fallbacks (the first that exists is used)
 CHARON = next((p for p in ("/usr/lib/ipsec/charon", "/usr/libexec/ipsec/charon", "/usr/lib/strongswan/charon")
                if os.path.exists(p)), "/usr/lib/ipsec/charon")
@@ -30,20 +36,6 @@ SWANCTL = shutil.which("swanctl") or "/usr/sbin/swanctl"
 PIDFILE = "/var/run/charon.pid"
 
 PSK_HEX = "00112233445566778899aabbccddeeff"
-
-
-def free_udp_ports(n):
-    """n distinct UDP ports free on loopback right now (bound together, then released)."""
-    socks = []
-    try:
-        for _ in range(n):
-            s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-            s.bind(("127.0.0.1", 0))
-            socks.append(s)
-        return [s.getsockname()[1] for s in socks]
-    finally:
-        for s in socks:
-            s.close()
 
 
 def charon_available():
@@ -123,7 +115,12 @@ secrets {
 
 
 class Charon:
-    """A private strongSwan charon on free ports: PSK, IKE-only use, ike=4 file log (keys in hex)."""
+    """A private strongSwan charon on free ports: PSK, IKE-only use, ike=4 file log (keys in hex).
+
+    charon reads its two UDP ports from strongswan.conf and cannot bind port 0 for them: it is told two
+    ports free a moment ago, and one it cannot bind it does not give up on (it logs "unable to bind
+    socket: Address already in use" and runs on with IPv4 disabled): start() checks that its PID holds
+    both, and starts it again on other ports if not (procs.on_free_port)."""
 
     def __init__(self, workdir, psk_hex=PSK_HEX, local_id="gw.example", remote_id="client.example",
                  proposals="aes128-sha256-modp2048,aes128-sha256-x25519"):
@@ -133,13 +130,17 @@ class Charon:
         self.remote_id = remote_id
         self.proposals = proposals
         self.proc = None
-        self.port, self.port_nat_t = free_udp_ports(2)
+        self.port = self.port_nat_t = None  # known once started
 
     @property
     def logpath(self):
         return os.path.join(self.dir, "charon.log")
 
     def start(self, timeout=20):
+        return procs.on_free_port(lambda port, port_nat_t: self._start(port, port_nat_t, timeout), n=2, udp=True)
+
+    def _start(self, port, port_nat_t, timeout):
+        self.port, self.port_nat_t = port, port_nat_t
         if os.path.exists(PIDFILE):
             try:
                 with open(PIDFILE) as f:
@@ -158,15 +159,25 @@ class Charon:
             f.write(_SWANCTL_CONF % d)
         env = dict(os.environ)
         env["STRONGSWAN_CONF"] = conf
+        sock = os.path.join(self.dir, "charon.vici")
+        for stale in (sock, self.logpath):  # of an earlier try: charon appends to its log
+            if os.path.exists(stale):
+                os.unlink(stale)
         self.out = open(os.path.join(self.dir, "charon.out"), "w")
         self.proc = subprocess.Popen([CHARON], env=env, stdout=self.out, stderr=subprocess.STDOUT, cwd=self.dir)
-        sock = os.path.join(self.dir, "charon.vici")
         end = time.time() + timeout
         while not os.path.exists(sock):
             if self.proc.poll() is not None or time.time() > end:
                 self.stop()
                 raise RuntimeError("charon did not start: " + open(os.path.join(self.dir, "charon.out")).read())
             time.sleep(0.05)
+        # its sockets are bound (or failed to) before the vici plugin, loaded after socket-default, listens
+        held = [p for h, p in procs.bound_ports(self.proc.pid, udp=True) if ":" not in h]  # IPv4
+        if port not in held or port_nat_t not in held:
+            self.stop()
+            log = open(self.logpath).read()
+            err = procs.PortInUse if procs.ADDR_IN_USE.search(log) else RuntimeError
+            raise err("charon holds %s, not ports %d and %d:\n%s" % (held, port, port_nat_t, log[-2000:]))
         r = subprocess.run([SWANCTL, "--load-all", "--file", self.swanctl_conf, "--uri", "unix://" + sock],
                            capture_output=True, text=True, timeout=timeout, env=env)
         if r.returncode != 0 or "loaded connection 'mt'" not in r.stdout:
@@ -268,43 +279,37 @@ def run_initiator(args, runtime="cpython", timeout=60, heapsize=None, path=None)
 
 
 class GatewayProcess:
-    """``ike-gateway`` in a subprocess on a free port; stopped by PID."""
+    """``ike-gateway`` in a subprocess on a free port (procs.start_on_free_port), or on ``port`` (a restart
+    on the port a client's ticket store names: one try, it cannot move); stopped by PID. ``stop()`` returns
+    its output lines."""
 
     def __init__(self, args, runtime="cpython", port=None):
-        self.port = port or free_udp_ports(1)[0]
-        self.args = ["--port", str(self.port)] + list(args)
+        self.port = port
+        self.args = list(args)
         self.runtime = runtime
-        self.proc = None
+        self.peer = None
         self.lines = []
 
     def start(self, timeout=20):
         cmd, env = _cmd_env(self.runtime)
-        self.proc = subprocess.Popen(cmd + [cli_script("gateway_main")] + self.args, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True, env=env)
-        end = time.time() + timeout
-        while time.time() < end:
-            line = self.proc.stdout.readline()
-            if not line:
-                break
-            self.lines.append(line.rstrip())
-            if "listening on" in line:
-                return self
-        self.stop()
-        raise RuntimeError("gateway did not start: " + "\n".join(self.lines))
+
+        def command(port):
+            return cmd + [cli_script("gateway_main"), "--port", str(port)] + self.args
+        if self.port:
+            self.peer = procs.Peer(command(self.port), self.port, env=env, udp=True, timeout=timeout)
+        else:
+            self.peer = procs.start_on_free_port(command, env=env, udp=True, timeout=timeout)
+            self.port = self.peer.port
+        return self
 
     def stop(self):
-        _stop_pid(self.proc)
-        if self.proc is not None and self.proc.stdout:
-            rest = self.proc.stdout.read()
-            self.lines.extend(rest.splitlines())
-            self.proc.stdout.close()
-        self.proc = None
+        if self.peer is not None:
+            self.lines.extend(self.peer.stop().splitlines())
+            self.peer = None
         return self.lines
 
 
 # --- shared by the test modules ---------------------------------------------------------------------
-
-LOOPBACK_PEER = b"\x7f\x00\x00\x01\x01\xf4"
 
 
 def pump(ini, gw, now, peer=LOOPBACK_PEER, start=True, lose=0):

@@ -45,8 +45,8 @@ def fields(text):
 
 def test_board_resumes_tls_and_ike_across_a_reboot(tmp_path):
     d = str(tmp_path / "board")
-    tls_port = P.free_port()
-    openssl = P.start_openssl_psk_server(tls_port)
+    openssl = P.start_openssl_psk_server()
+    tls_port = openssl.port
     gateway = ikepeers.GatewayProcess(["--psk", IKE_PSK, "--id", "gw", "--tickets", "value",
                                        "--keys", str(tmp_path / "gwkeys.json")]).start()
     tls_args = ["127.0.0.1", str(tls_port), "--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX,

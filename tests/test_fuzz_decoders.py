@@ -9,7 +9,7 @@ from microticket.state import StatePlaintext, AUTH_PSK
 from microticket.ticket import KeyRing
 from microticket.wire import Reader
 
-NOW = 1700000000
+from consts import CORE_T0 as NOW
 RING = KeyRing.generate(NOW)
 GOOD = RING.seal(StatePlaintext(0x0303, 0xAE, bytes(48), AUTH_PSK, identity=b"x").encode(), NOW)
 SETTINGS = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,8 +14,7 @@ from microticket.ike import keys as K
 from microticket.ike import message as M
 from microticket.ticket import KeyRing
 
-PSK = b"0123456789abcdef"
-T0 = 1_800_000_000
+from consts import IKE_PSK as PSK, IKE_T0 as T0
 
 
 def counter_rng():

@@ -18,8 +18,7 @@ from microticket.ike import ticket as T
 from microticket.ike.ticketstore import TicketStore
 from microticket.ticket import KeyRing
 
-PSK = b"0123456789abcdef"
-T0 = 1_800_000_000
+from consts import IKE_PSK as PSK, IKE_T0 as T0
 
 
 def kinds(ev):

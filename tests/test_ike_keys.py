@@ -15,7 +15,7 @@ from microticket.ike import keys as K
 from microticket.ike import message as M
 from microticket.ticket import KeyRing
 
-PSK = b"0123456789abcdef"
+from consts import IKE_PSK as PSK
 
 
 def prf(key, data):

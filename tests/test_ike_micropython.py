@@ -5,13 +5,13 @@ import os
 
 import pytest
 
+from consts import IKE_PSK, IKE_PSK_HEX, IKE_T0
+
 pytestmark = [pytest.mark.micropython]
 
-SCRIPT = r"""
+SCRIPT = "PSK = %r\nT0 = %d\n" % (IKE_PSK, IKE_T0) + r"""
 from microticket.ike import initiator as I, gateway as G, message as M, consts as C
 from microticket.ticket import KeyRing
-PSK = b"0123456789abcdef"
-T0 = 1800000000
 seen = []
 def pump(ini, gw, now):
     ini.start(now)
@@ -113,7 +113,7 @@ def _resume_with_heap(mp, gw, psk, work, heap):
 
 def test_resumption_fits_the_pinned_heap_and_loads_no_full_exchange_code(mp, tmp_path):
     import ikepeers
-    psk = "30313233343536373839616263646566"
+    psk = IKE_PSK_HEX
     gw = ikepeers.GatewayProcess(["--psk", psk, "--id", "gw.example"])
     gw.start()
     try:

@@ -19,9 +19,7 @@ from microticket.ike import message as M
 from microticket.ike import udp
 from microticket.ticket import KeyRing
 
-PSK = b"0123456789abcdef"
-T0 = 1_800_000_000
-PEER = b"\x7f\x00\x00\x01\x01\xf4"
+from consts import IKE_PSK as PSK, IKE_T0 as T0, LOOPBACK_PEER as PEER
 
 
 def kinds(ev):
@@ -390,12 +388,10 @@ def test_our_rekey_against_charon(charon):
 
 # --- under MicroPython -------------------------------------------------------------------------------
 
-MP_SCRIPT = r"""
+MP_SCRIPT = "PSK = %r\nT0 = %d\n" % (PSK, T0) + r"""
 from microticket import crypto
 from microticket.ike import initiator as I, gateway as G, message as M, consts as C, keys as K, dh
 from microticket.ticket import KeyRing
-PSK = b"0123456789abcdef"
-T0 = 1800000000
 def pump(ini, gw, now, start=True):
     if start:
         ini.start(now)

@@ -14,7 +14,7 @@ import ikepeers
 
 pytestmark = [pytest.mark.interop]
 
-PSK = "30313233343536373839616263646566"
+from consts import IKE_PSK_HEX as PSK
 
 
 def _capture(port, path):

@@ -9,7 +9,7 @@ import sys
 import mpharness
 from microticket.keys_cli import main
 
-NOW = 1700000000
+from consts import CORE_T0 as NOW
 
 
 def test_new_rotate_show(tmp_path, capsys):

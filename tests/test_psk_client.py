@@ -23,8 +23,7 @@ import tlspeers as P
 from tlspeers import E_TICKET, E_EMS, PSK, pump, names
 from microticket.tls.driver import keep_tickets
 
-ID = b"Client_identity"
-T0 = 1_000_000
+from consts import PSK_IDENTITY as ID, TLS_T0 as T0
 PSK_SUITE = C.PSK_WITH_AES_128_CBC_SHA256
 ECDHE_PSK = C.ECDHE_PSK_WITH_AES_128_CBC_SHA256
 SUITES = [pytest.param(PSK_SUITE, id="PSK"), pytest.param(ECDHE_PSK, id="ECDHE_PSK")]
@@ -376,8 +375,8 @@ def test_resumption_does_not_load_x25519(runtime, tmp_path):
     script = tmp_path / "loaded.py"
     script.write_text(LOADED)
     cache = str(tmp_path / "cache.json")
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    port = srv.port
     cmd = [sys.executable] if runtime == "cpython" else [P.micropython_bin()]
     try:
         runs = [subprocess.run(cmd + [str(script), str(port), cache], capture_output=True, text=True,

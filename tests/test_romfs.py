@@ -112,8 +112,8 @@ def test_resumed_client_from_romfs_in_a_small_heap(mp, romfs, tmp_path):
     """The board-sized PSK client (max_fragment_length 2048) run from ROMFS resumes with a ticket from our
     server within CLIENT_ROMFS_HEAP_KB of heap beyond the image (which a board keeps in flash)."""
     empty, img, n = romfs
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    port = srv.port
     cache0 = str(tmp_path / "c0.json")
     cache = str(tmp_path / "c.json")
     args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--mfl", "3"]
@@ -144,8 +144,8 @@ def test_client_from_romfs_resumes_against_openssl(mp, romfs, tmp_path):
     if not P.have("openssl"):
         pytest.skip("openssl not installed")
     empty, img, n = romfs
-    port = P.free_port()
-    srv = P.start_openssl_psk_server(port, cipher=P.OSSL_PSK)
+    srv = P.start_openssl_psk_server(cipher=P.OSSL_PSK)
+    port = srv.port
     cache = str(tmp_path / "c.json")
     args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--mfl", "3",
             "--cache", cache, "--send", "hello\n"]
@@ -174,15 +174,18 @@ SERVER_ROMFS_RESUME_HEAP_KB = 64
 def _serve_from_romfs(romfs, tmp_path, heap_kb, resume):
     empty, img, n = romfs
     cert, key, _, _ = P.make_rsa_cert(str(tmp_path))
-    port = P.free_port()
-    cmd, env = memprof.cli_command(empty, ["tls-server", "--port", str(port), "--cert", cert, "--key", key,
+
+    def command(port):  # (argv, env)
+        return memprof.cli_command(empty, ["tls-server", "--port", str(port), "--cert", cert, "--key", key,
                                            "--max-record", "2048"], memprof.romfs_heapsize(n, heap_kb * 1024), img)
-    srv = P.Peer(cmd, port, env=env)
+    srv = P.start_on_free_port(lambda port: command(port)[0], env=command(0)[1])
+    port = srv.port
     sess = str(tmp_path / "sess.pem")
     base = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher", P.OSSL_ECDHE_RSA,
             "-maxfraglen", "2048"]
     outs = []
     try:
+        P.empty_connection(port)  # served first, as when the figures were measured
         outs.append(subprocess.run(base + ["-sess_out", sess], input=b"", capture_output=True, timeout=60))
         if resume:
             outs.append(subprocess.run(base + ["-sess_in", sess], input=b"", capture_output=True, timeout=60))

@@ -12,7 +12,7 @@ from microticket.errors import TicketRejected, DecodeError
 from microticket.ticket import KeyRing
 from microticket import keyfile
 
-NOW = 1700000000
+from consts import CORE_T0 as NOW
 
 
 def expected_bad_input(profile):

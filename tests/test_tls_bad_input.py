@@ -18,8 +18,7 @@ from microticket.tls.client import Client
 from tlspeers import PSK, pump
 from microticket.tls.driver import keep_tickets
 
-ID = b"Client_identity"
-T0 = 1_000_000
+from consts import PSK_IDENTITY as ID, TLS_T0 as T0
 RING = KeyRing.generate(T0)
 
 SERVER = "server behaviour: the client engine only supplies well-formed input"

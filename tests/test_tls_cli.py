@@ -39,9 +39,9 @@ def test_dispatcher_table_imports_lazily():
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_client_against_our_server_with_reissue_never(runtime, tmp_path):
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--reissue", "never"],
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--reissue", "never"],
                              runtime)
+    port = srv.port
     cache = str(tmp_path / "c.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "ping"]
     try:

@@ -14,7 +14,7 @@ from microticket.tls.server import ServerConfig, TlsServer
 
 import tlspeers as P
 
-T0 = 1_000_000
+from consts import TLS_T0 as T0
 
 
 @pytest.fixture(scope="module")

@@ -20,8 +20,8 @@ RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython
 def test_gnutls_cli_resumes_from_our_server(runtime, kx):
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
+    port = srv.port
     prio = "NORMAL:-VERS-ALL:+VERS-TLS1.2:-KX-ALL:+%s:-CIPHER-ALL:+AES-128-CBC:-MAC-ALL:+SHA256" % kx
     try:
         r = subprocess.run(["gnutls-cli", "-p", str(port), "127.0.0.1", "--pskusername", P.PSK_ID,
@@ -39,8 +39,8 @@ def test_our_client_resumes_from_gnutls_serv(runtime, tmp_path):
     """RFC 5077 ticket resumption against GnuTLS (which picks the suite: ECDHE-PSK or PSK)."""
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
-    port = P.free_port()
-    srv = P.start_gnutls_psk_server(port, str(tmp_path / "psk.txt"))
+    srv = P.start_gnutls_psk_server(str(tmp_path / "psk.txt"))
+    port = srv.port
     cache = str(tmp_path / "cache.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "hello\n"]
     try:

@@ -34,8 +34,8 @@ def s_client_twice(port, tmp_path, **kw):
 @pytest.mark.parametrize("cipher", [P.OSSL_PSK, P.OSSL_ECDHE_PSK])
 def test_openssl_client_resumes_from_our_server(runtime, cipher, tmp_path):
     _skip_mp(runtime)
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
+    port = srv.port
     try:
         a, b = s_client_twice(port, tmp_path, cipher=cipher, data=b"hello\n")
     finally:
@@ -50,27 +50,26 @@ def test_openssl_client_resumes_from_our_server(runtime, cipher, tmp_path):
 
 def test_openssl_client_resumption_with_ticket_key_file_across_restarts(tmp_path):
     """--keys: a ticket survives a server restart (same key ring loaded from the file)."""
-    port = P.free_port()
     keys = str(tmp_path / "keys.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--keys", keys]
     sess = str(tmp_path / "sess.pem")
-    srv = P.start_our_server(port, args)
+    srv = P.start_our_server(args)
     try:
-        a = P.run_openssl_psk_client(port, sess_out=sess).stdout.decode()
+        a = P.run_openssl_psk_client(srv.port, sess_out=sess).stdout.decode()
     finally:
         srv.stop()
     assert os.path.exists(keys) and oct(os.stat(keys).st_mode & 0o777) == "0o600"
-    srv = P.start_our_server(port, args)
+    srv = P.start_our_server(args)  # the ticket names no port: the restarted server may get another one
     try:
-        b = P.run_openssl_psk_client(port, sess_in=sess).stdout.decode()
+        b = P.run_openssl_psk_client(srv.port, sess_in=sess).stdout.decode()
     finally:
         srv.stop()
     assert "New, " in a and "Reused, " in b
 
 
 def test_openssl_client_max_fragment_length_and_no_etm(tmp_path):
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    port = srv.port
     try:
         a, b = s_client_twice(port, tmp_path, extra=["-maxfraglen", "2048", "-no_etm", "-ign_eof", "-tlsextdebug"],
                               data=b"GET / HTTP/1.0\r\n\r\n")
@@ -86,8 +85,8 @@ def test_openssl_client_max_fragment_length_and_no_etm(tmp_path):
 def test_openssl_ecdhe_rsa_client_resumes_from_our_server(runtime, rsa_cert, tmp_path):
     _skip_mp(runtime)
     cert, key, _, _ = rsa_cert
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--cert", cert, "--key", key], runtime)
+    srv = P.start_our_server(["--cert", cert, "--key", key], runtime)
+    port = srv.port
     sess = str(tmp_path / "s.pem")
     base = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher", P.OSSL_ECDHE_RSA]
     import subprocess
@@ -104,8 +103,8 @@ def test_openssl_ecdhe_rsa_client_resumes_from_our_server(runtime, rsa_cert, tmp
 
 def test_openssl_s_time_reuse_against_our_server(rsa_cert):
     cert, key, _, _ = rsa_cert
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--cert", cert, "--key", key])
+    srv = P.start_our_server(["--cert", cert, "--key", key])
+    port = srv.port
     import subprocess
     try:
         r = subprocess.run(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-time", "2",
@@ -123,8 +122,8 @@ def test_openssl_s_time_reuse_against_our_server(rsa_cert):
 def test_our_client_resumes_from_openssl_server_no_cache(runtime, cipher, tmp_path):
     """RFC 5077 against a server with no session cache: only the ticket can resume the session."""
     _skip_mp(runtime)
-    port = P.free_port()
-    srv = P.start_openssl_psk_server(port, cipher=cipher)
+    srv = P.start_openssl_psk_server(cipher=cipher)
+    port = srv.port
     cache = str(tmp_path / "cache.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "hello\n"]
     try:
@@ -147,8 +146,8 @@ def test_our_client_resumes_from_openssl_server_no_cache(runtime, cipher, tmp_pa
 def test_our_client_empty_session_id_mfl_against_openssl(tmp_path):
     """RFC 5077 section 3.4 with an empty session ID (resumption told by the message after ServerHello),
     with max_fragment_length 2048 (RFC 6066 section 4) agreed by OpenSSL."""
-    port = P.free_port()
-    srv = P.start_openssl_psk_server(port, cipher=P.OSSL_PSK)
+    srv = P.start_openssl_psk_server(cipher=P.OSSL_PSK)
+    port = srv.port
     cache = str(tmp_path / "cache.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "abc\n",
             "--empty-session-id", "--mfl", "3"]
@@ -169,8 +168,8 @@ def test_our_client_empty_session_id_mfl_against_openssl(tmp_path):
 def test_our_client_ecdhe_rsa_pinned_against_openssl(runtime, pin, rsa_cert, tmp_path):
     _skip_mp(runtime)
     cert, key, cert_pin, spki_pin = rsa_cert
-    port = P.free_port()
-    srv = P.start_openssl_cert_server(port, cert, key)
+    srv = P.start_openssl_cert_server(cert, key)
+    port = srv.port
     cache = str(tmp_path / "cache.json")
     args = ["--pin-sha256", cert_pin if pin == "cert" else spki_pin, "--cache", cache, "--send", "hi\n"]
     try:

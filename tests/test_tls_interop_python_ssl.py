@@ -45,8 +45,8 @@ def test_python_ssl_client_resumes_with_ticket(runtime, rsa_cert):
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
     cert, key, _, _ = rsa_cert
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--cert", cert, "--key", key], runtime)
+    srv = P.start_our_server(["--cert", cert, "--key", key], runtime)
+    port = srv.port
     try:
         ctx = client_ctx(cert)
         body, sess, reused, cipher = fetch(ctx, port)

@@ -91,7 +91,8 @@ from microticket.tls import driver, aio, serve
 PSK = b"k" * 16
 cfg = ServerConfig(KeyRing.generate(1000), psk={b"id": PSK})
 cache = TicketCache()
-PORT = %d
+PORTS = %r  # candidates, free a moment ago: the server takes the first it can bind (no getsockname on MicroPython)
+PORT = None
 
 async def handle(reader, writer):
     await serve.aio_serve_connection(reader, writer, TlsServer(cfg), lambda d: d.upper())
@@ -111,7 +112,16 @@ async def client_once():
     return ok, c.resumed, reply
 
 async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", PORT)
+    global PORT
+    server = None
+    for PORT in PORTS:
+        try:
+            server = await asyncio.start_server(handle, "127.0.0.1", PORT)
+            break
+        except OSError:
+            pass
+    if server is None:
+        raise OSError("none of these ports free: " + repr(PORTS))
     for i in range(2):
         print("ASYNC", await asyncio.wait_for(client_once(), 30))
     server.close()
@@ -126,7 +136,7 @@ def _check_async(out):
 
 
 def async_script(engine):
-    return (ASYNC % P.free_port()).replace("ENGINE", engine)
+    return (ASYNC % (P.pick_ports(5),)).replace("ENGINE", engine)
 
 
 @pytest.mark.micropython
@@ -183,8 +193,8 @@ def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
     (tools/memprof.py tls-resume-client finds the exact minimum; tests/test_romfs.py pins the ROMFS figure)."""
     import shutil
     import subprocess
-    port = P.free_port()
-    srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    port = srv.port
     cache0 = str(tmp_path / "c0.json")
     cache = str(tmp_path / "c.json")
     env = P.env_micropython()
@@ -207,19 +217,21 @@ def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
 @pytest.mark.interop
 def test_full_server_handshake_in_a_small_heap(mp, tmp_path):
     """The board-sized server (.mpy, --max-record 2048, RSA-2048 certificate) completes a full ECDHE_RSA
-    handshake with `openssl s_client` within SERVER_HEAP_KB, after serving the port probe's empty
+    handshake with `openssl s_client` within SERVER_HEAP_KB, after serving an empty
     connection first (its buffers are reused; the DER/PEM parser is unloaded once the key is in).
     tools/memprof.py tls-full-server finds the exact minimum; tests/test_romfs.py pins the ROMFS figure."""
     import subprocess
     if not P.have("openssl"):
         pytest.skip("openssl not installed")
     cert, key, _, _ = P.make_rsa_cert(str(tmp_path))
-    port = P.free_port()
     env = P.env_micropython()
     env["MICROPYPATH"] = mp.mpy_dir() + ":.frozen"
-    srv = P.Peer([P.micropython_bin(), "-X", "heapsize=%dk" % SERVER_HEAP_KB, "-m", "microticket", "tls-server",
-                  "--port", str(port), "--cert", cert, "--key", key, "--max-record", "2048"], port, env=env)
+    srv = P.start_on_free_port(lambda port: [P.micropython_bin(), "-X", "heapsize=%dk" % SERVER_HEAP_KB, "-m",
+                                             "microticket", "tls-server", "--port", str(port), "--cert", cert,
+                                             "--key", key, "--max-record", "2048"], env=env)
+    port = srv.port
     try:
+        P.empty_connection(port)
         r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher",
                             P.OSSL_ECDHE_RSA, "-maxfraglen", "2048"], input=b"", capture_output=True, timeout=60)
     finally:

@@ -17,8 +17,7 @@ from microticket.tls.client import Client
 from tlspeers import E_TICKET, E_EMS, E_MASTER, E_HINT, PSK, pump, names
 from microticket.tls.driver import keep_tickets
 
-ID = b"Client_identity"
-T0 = 1_000_000
+from consts import PSK_IDENTITY as ID, TLS_T0 as T0
 
 
 

@@ -16,7 +16,7 @@ RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython
 
 
 def start_capture(port, path):
-    cap = P.Peer(["tshark", "-i", "lo", "-f", "tcp port %d" % port, "-w", path], port, wait=False)
+    cap = P.Peer(["tshark", "-i", "lo", "-f", "tcp port %d" % port, "-w", path], wait=False)
     deadline = time.time() + 20
     while "Capturing on" not in cap.output():
         if cap.proc.poll() is not None or time.time() > deadline:
@@ -31,16 +31,15 @@ def start_capture(port, path):
 def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, tmp_path):
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
-    port = P.free_port()
     pcap = str(tmp_path / "cap.pcapng")
     keylog_c = str(tmp_path / "client.keys")
     keylog_s = str(tmp_path / "server.keys")
     cache = str(tmp_path / "cache.json")
-    cap = start_capture(port, pcap)
-    srv = None
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--keylog", keylog_s], runtime)
+    port = srv.port
+    cap = None
     try:
-        srv = P.start_our_server(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--keylog", keylog_s],
-                                 runtime)
+        cap = start_capture(port, pcap)  # the server's port is known once it listens: capture from then on
         outs = []
         for _ in range(2):
             r = P.run_our_client(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache,
@@ -48,9 +47,9 @@ def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, tmp_path)
             outs.append(P.parse_client_output(r.stdout))
         time.sleep(0.5)
     finally:
-        if srv is not None:
-            srv.stop()
-        cap.stop()
+        srv.stop()
+        if cap is not None:
+            cap.stop()
     assert outs[0]["resumed"] == "no" and outs[1]["resumed"] == "yes"
     # both sides log the same CLIENT_RANDOM lines
     with open(keylog_c) as f:
@@ -66,7 +65,7 @@ def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, tmp_path)
     assert "Extension: session_ticket (len=" in v.replace("(len=0)", "")  # the offered ticket
     assert "Session resumption" in v
     assert "Malformed" not in v and "malformed" not in v
-    # TCP streams include the port probes made while the server started: look at all of them
+    # look at every TCP stream of the capture
     streams = subprocess.run(["tshark", "-r", pcap, "-T", "fields", "-e", "tcp.stream"], capture_output=True,
                              text=True, timeout=120).stdout.split()
     decrypted = 0

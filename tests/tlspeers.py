@@ -1,5 +1,6 @@
-"""Helpers for TLS tests: real peers started and stopped by PID on free loopback ports, and an in-process
-pump for a sans-IO client/server pair.
+"""Helpers for TLS tests: real peers started and stopped by PID on loopback ports got without a race
+(tools/procs.py: the peer binds port 0 and the port is read back, or it is told a port and started again on
+another if that one was taken), and an in-process pump for a sans-IO client/server pair.
 
 Every process is started in its own session and stopped through its PID (SIGTERM, then SIGKILL) by
 ``Peer.stop()``, which the tests call from ``finally`` blocks or fixture teardown. All waits are bounded.
@@ -7,22 +8,20 @@ Every process is started in its own session and stopped through its PID (SIGTERM
 
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
-import tempfile
-import time
+
+from consts import PSK, PSK_HEX, PSK_ID  # noqa: F401 (the tests use them as tlspeers.PSK...)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 LIB = os.path.join(ROOT, "lib")
 PORTS = os.path.join(ROOT, "ports", "cpython")
 VENV_BIN = os.path.dirname(sys.executable)
+if os.path.join(ROOT, "tools") not in sys.path:
+    sys.path.append(os.path.join(ROOT, "tools"))
 
-PSK_ID = "Client_identity"
-PSK_HEX = "0123456789abcdef0123456789abcdef"
-PSK = bytes.fromhex(PSK_HEX)
+from procs import Peer, PortInUse, empty_connection, pick_ports, start_on_free_port  # noqa: E402,F401 (tools/)
 
 # OpenSSL / GnuTLS spellings of our suites
 OSSL_PSK = "PSK-AES128-CBC-SHA256"
@@ -46,28 +45,6 @@ def micropython_bin():
     return p if os.path.exists(p) else None
 
 
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_port(port, timeout=15.0, proc=None):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if proc is not None and proc.poll() is not None:
-            raise RuntimeError("peer exited early (%s)" % proc.returncode)
-        try:
-            c = socket.create_connection(("127.0.0.1", port), timeout=0.5)
-            c.close()
-            return True
-        except OSError:
-            time.sleep(0.05)
-    raise RuntimeError("port %d did not open within %.0fs" % (port, timeout))
-
-
 def env_cpython():
     env = dict(os.environ)
     env["PYTHONPATH"] = LIB + os.pathsep + PORTS
@@ -78,48 +55,6 @@ def env_micropython():
     env = dict(os.environ)
     env["MICROPYPATH"] = LIB + ":.frozen"
     return env
-
-
-class Peer:
-    """A background process on a port; stop() ends it by PID and returns its output."""
-
-    def __init__(self, cmd, port, env=None, cwd=None, wait=True, stdin=False, probe=True):
-        self.cmd = cmd
-        self.port = port
-        self.log = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.PIPE if stdin else subprocess.DEVNULL,
-                                     env=env, cwd=cwd, start_new_session=True)
-        self.pid = self.proc.pid
-        if wait:
-            try:
-                if probe:
-                    wait_port(port, proc=self.proc)
-                else:
-                    time.sleep(0.5)
-            except Exception:
-                out = self.stop()
-                raise RuntimeError("peer %r failed to start:\n%s" % (cmd, out))
-
-    def stop(self, timeout=5.0):
-        if self.proc.poll() is None:
-            try:
-                os.kill(self.pid, signal.SIGTERM)
-            except ProcessLookupError:
-                pass
-            try:
-                self.proc.wait(timeout)
-            except subprocess.TimeoutExpired:
-                try:
-                    os.kill(self.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.proc.wait(timeout)
-        return self.output()
-
-    def output(self):
-        self.log.seek(0)
-        return self.log.read().decode("utf-8", "replace")
 
 
 # --- our command line ----------------------------------------------------------------------------
@@ -134,8 +69,10 @@ def our_env(runtime):
     return env_micropython() if runtime == "micropython" else env_cpython()
 
 
-def start_our_server(port, args, runtime="cpython"):
-    return Peer(our_cmd(runtime, "tls-server", ["--port", str(port)] + list(args)), port, env=our_env(runtime))
+def start_our_server(args, runtime="cpython"):
+    """Our ``tls-server`` on a free loopback port (``.port``)."""
+    return start_on_free_port(lambda port: our_cmd(runtime, "tls-server", ["--port", str(port)] + list(args)),
+                              env=our_env(runtime))
 
 
 def run_our_client(port, args, runtime="cpython", timeout=60):
@@ -154,16 +91,17 @@ def parse_client_output(text):
 
 # --- OpenSSL / GnuTLS ------------------------------------------------------------------------------
 
-def start_openssl_psk_server(port, cipher=OSSL_PSK + ":" + OSSL_ECDHE_PSK, extra=()):
-    cmd = ["openssl", "s_server", "-accept", str(port), "-tls1_2", "-nocert", "-psk", PSK_HEX,
+def start_openssl_psk_server(cipher=OSSL_PSK + ":" + OSSL_ECDHE_PSK, extra=()):
+    """``openssl s_server`` (PSK) on port 0 (``.port``: the one it bound)."""
+    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-nocert", "-psk", PSK_HEX,
            "-psk_identity", PSK_ID, "-no_cache", "-cipher", cipher, "-rev"] + list(extra)
-    return Peer(cmd, port, stdin=True)
+    return Peer(cmd, stdin=True)
 
 
-def start_openssl_cert_server(port, cert, key, extra=()):
-    cmd = ["openssl", "s_server", "-accept", str(port), "-tls1_2", "-cert", cert, "-key", key,
+def start_openssl_cert_server(cert, key, extra=()):
+    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-cert", cert, "-key", key,
            "-no_cache", "-cipher", OSSL_ECDHE_RSA, "-rev"] + list(extra)
-    return Peer(cmd, port, stdin=True)
+    return Peer(cmd, stdin=True)
 
 
 def run_openssl_psk_client(port, sess_out=None, sess_in=None, cipher=OSSL_PSK, extra=(), data=b"", timeout=20):
@@ -176,12 +114,14 @@ def run_openssl_psk_client(port, sess_out=None, sess_in=None, cipher=OSSL_PSK, e
     return subprocess.run(cmd, input=data, capture_output=True, timeout=timeout)
 
 
-def start_gnutls_psk_server(port, pskfile):
+def start_gnutls_psk_server(pskfile):
+    """``gnutls-serv`` on port 0: it binds an IPv4 and an IPv6 port and names neither ("listening on ...
+    port 0"); ``.port`` is the IPv4 one, read from the kernel."""
     with open(pskfile, "w") as f:
         f.write("%s:%s\n" % (PSK_ID, PSK_HEX))
-    cmd = ["gnutls-serv", "-p", str(port), "--pskpasswd", pskfile, "--echo",
+    cmd = ["gnutls-serv", "-p", "0", "--pskpasswd", pskfile, "--echo",
            "--priority", "NORMAL:-VERS-ALL:+VERS-TLS1.2:+PSK:+ECDHE-PSK:+AES-128-CBC:+SHA256"]
-    return Peer(cmd, port)
+    return Peer(cmd)
 
 
 # --- in-process pair -------------------------------------------------------------------------------

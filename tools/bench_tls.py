@@ -30,7 +30,7 @@ CIPHER = "ECDHE-RSA-AES128-SHA256"
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import procs  # noqa: E402
-from procs import free_port, start, stop  # noqa: E402,F401
+from procs import Peer, empty_connection, start_on_free_port  # noqa: E402
 micropython = procs.micropython_bin
 
 
@@ -62,24 +62,27 @@ def s_time(port, seconds):
 
 def bench_resumed_rate(d, seconds):
     cert, key = make_cert(d)
-    rows = []
-    port = free_port()
-    ours = [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert, "--key", key]
-    rows.append(("microticket (CPython)", ours, port, env_py(), None))
-    port = free_port()
     tls_py = os.path.join(BIN, "tls.py")
-    rows.append(("tlslite-ng tls.py server", [sys.executable, tls_py, "server", "-k", key, "-c", cert,
-                                               "--max-ver", "tls1.2", "127.0.0.1:%d" % port], port, None, d))
-    port = free_port()
-    rows.append(("openssl s_server", ["openssl", "s_server", "-accept", str(port), "-cert", cert, "-key", key,
-                                      "-tls1_2", "-www", "-quiet"], port, None, None))
+    # ours is told a port (started again on another if it was taken); the others bind port 0 and the port
+    # is read back from the kernel (tools/procs.py)
+    rows = [("microticket (CPython)", lambda: start_on_free_port(
+                lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert,
+                              "--key", key], env=env_py())),
+            ("tlslite-ng tls.py server", lambda: Peer([sys.executable, tls_py, "server", "-k", key, "-c", cert,
+                                                       "--max-ver", "tls1.2", "127.0.0.1:0"], cwd=d)),
+            ("openssl s_server", lambda: Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert,
+                                               "-key", key, "-tls1_2", "-www", "-quiet"]))]
     results = []
-    for name, cmd, port, env, cwd in rows:
-        proc = start(cmd, port, env, cwd)
+    for name, start in rows:
         try:
-            rate = s_time(port, seconds) if proc else None
+            peer = start()
+        except RuntimeError:
+            peer = None
+        try:
+            rate = s_time(peer.port, seconds) if peer else None
         finally:
-            stop(proc)
+            if peer:
+                peer.stop()
         results.append((name, rate))
     print("\n== resumed TLS 1.2 handshakes/s, openssl s_time -reuse -www / (%s, %ds) ==" % (CIPHER, seconds))
     base = results[0][1]
@@ -189,9 +192,9 @@ def smallest_heap(ok, lo=8, hi=512):
 def bench_mp_heap(cert, key, mpy, d):
     mp = micropython()
     # (a) resumed client handshake: our CPython server (PSK), a cache made by one full handshake
-    port = free_port()
-    srv = start([sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--psk-identity", "id",
-                 "--psk", PSK_HEX], port, env_py())
+    srv = start_on_free_port(lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port),
+                                           "--psk-identity", "id", "--psk", PSK_HEX], env=env_py())
+    port = srv.port
     pristine = os.path.join(d, "cache0.json")
     work = os.path.join(d, "cache.json")
     client_args = ["-m", "microticket", "tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk",
@@ -207,23 +210,25 @@ def bench_mp_heap(cert, key, mpy, d):
             return "resumed: yes" in r.stdout
         a = smallest_heap(client_ok)
     finally:
-        stop(srv)
+        srv.stop()
 
     # (b) full ECDHE_RSA server handshake under MicroPython, driven by openssl s_client
     def server_ok(kb):
-        port = free_port()
-        proc = start([mp, "-X", "heapsize=%dk" % kb, "-m", "microticket", "tls-server", "--port", str(port),
-                      "--cert", cert, "--key", key, "--max-record", "2048"], port, env_mp(mpy))
-        if proc is None:
+        try:
+            proc = start_on_free_port(lambda port: [mp, "-X", "heapsize=%dk" % kb, "-m", "microticket", "tls-server",
+                                                    "--port", str(port), "--cert", cert, "--key", key, "--max-record",
+                                                    "2048"], env=env_mp(mpy))
+        except RuntimeError:  # it never listened (too small a heap to load the key)
             return False
         try:
-            r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher",
+            empty_connection(proc.port)  # served first, as the readiness probe did when the figures were measured
+            r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % proc.port, "-tls1_2", "-cipher",
                                 CIPHER, "-maxfraglen", "2048"], input=b"", capture_output=True, timeout=60)
             return b"New, " in r.stdout and b"Master-Key" in r.stdout and b"Cipher is " + CIPHER.encode() in r.stdout
         except subprocess.TimeoutExpired:
             return False
         finally:
-            stop(proc)
+            proc.stop()
     b = smallest_heap(server_ok)
     print("\n== MicroPython smallest -X heapsize (unix port, lib as .mpy, 1 KB resolution) ==")
     print("  resumed client handshake (PSK, max_fragment_length 2048): %s" % ("%d KB" % a if a else "failed"))

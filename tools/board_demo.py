@@ -25,7 +25,6 @@ sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402
 import vboard  # noqa: E402
 import procs  # noqa: E402
-from procs import free_port  # noqa: E402,F401
 
 PSK_ID = "board-demo"
 SUITES = {"psk": "PSK-AES128-CBC-SHA256", "ecdhe-psk": "ECDHE-PSK-AES128-CBC-SHA256",
@@ -42,33 +41,41 @@ def s_client(port, psk_hex, cipher, sess_out=None, sess_in=None):
     return out.stdout.decode("utf-8", "replace")
 
 
-def wait_listening(proc, port, timeout=60.0):
-    return procs.wait_port(port, proc, timeout, poll=0.1)
-
-
 def run(device, suite="psk", log=print):
     cipher = SUITES[suite]
     psk_hex = os.urandom(16).hex()
-    port = free_port()
-    # The probe connection wait_listening() makes would be served as a handshake: listen first, then
-    # tell the board the real port only through CONFIG, and detect readiness from its "listening" line.
-    config = {"port": port, "identity": PSK_ID, "psk": psk_hex, "count": 2, "max_record": 2048}
-    if suite == "ecdhe-rsa":
-        config.update(cert=CERT, key=KEY)
     with open(os.path.join(ROOT, "tools", "board_tls_server.py")) as f:
-        program = "CONFIG = %s\n%s" % (json.dumps(config), f.read())
+        server = f.read()
     mpremote = deploy.mpremote_bin()
-    board = subprocess.Popen([mpremote, "connect", device, "resume", "exec", program], stdout=subprocess.PIPE,
-                             stderr=subprocess.STDOUT, text=True)
-    try:
-        line = ""
+
+    def start(port):
+        """The board's server on ``port``, told through CONFIG; ready when it prints "listening" (a probe
+        connection would be served as a handshake). A port it cannot bind ends its program with
+        EADDRINUSE: PortInUse, and procs.on_free_port tries another."""
+        config = {"port": port, "identity": PSK_ID, "psk": psk_hex, "count": 2, "max_record": 2048}
+        if suite == "ecdhe-rsa":
+            config.update(cert=CERT, key=KEY)
+        board = subprocess.Popen([mpremote, "connect", device, "resume", "exec",
+                                  "CONFIG = %s\n%s" % (json.dumps(config), server)],
+                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        seen = []
         end = time.time() + 60
-        while time.time() < end and "listening" not in line:
-            line = board.stdout.readline()
-            if not line and board.poll() is not None:
+        while time.time() < end and not (seen and "listening" in seen[-1]):
+            seen.append(board.stdout.readline())
+            if not seen[-1] and board.poll() is not None:
                 break
-        if "listening" not in line:
-            raise SystemExit("the board did not start its server: " + line + (board.stdout.read() or ""))
+        if "listening" in seen[-1]:
+            return board, port
+        if board.poll() is None:
+            board.kill()
+        out = "".join(seen) + (board.stdout.read() or "")
+        board.wait()
+        if procs.ADDR_IN_USE.search(out):
+            raise procs.PortInUse(out)
+        raise SystemExit("the board did not start its server: " + out)
+
+    board, port = procs.on_free_port(start)
+    try:
         sess = os.path.join(tempfile.mkdtemp(prefix="mt-demo-"), "sess.pem")
         first = s_client(port, psk_hex, cipher, sess_out=sess)
         second = s_client(port, psk_hex, cipher, sess_in=sess)

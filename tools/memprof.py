@@ -150,9 +150,6 @@ class CliScenario(Scenario):
 PSK_HEX = "0123456789abcdef0123456789abcdef"
 
 
-_free_port = procs.free_port
-_wait_port = procs.wait_port
-_stop = procs.stop
 _env_cpython = procs.env_cpython
 
 
@@ -164,13 +161,10 @@ class TlsResumeClient(CliScenario):
 
     def open(self, path, work):
         CliScenario.open(self, path, work)
-        port = _free_port()
-        self.server = subprocess.Popen([sys.executable, "-m", "microticket", "tls-server", "--port", str(port),
-                                        "--psk-identity", "id", "--psk", PSK_HEX], env=_env_cpython(),
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, start_new_session=True)
-        if not _wait_port(port, self.server):
-            raise RuntimeError("tls-server (CPython) did not start")
+        self.server = procs.start_on_free_port(
+            lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--psk-identity",
+                          "id", "--psk", PSK_HEX], env=_env_cpython())
+        port = self.server.port
         self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3"] + \
             list(self.extra)
         self.pristine = os.path.join(work, "cache0.json")
@@ -185,7 +179,8 @@ class TlsResumeClient(CliScenario):
         return p is not None and "resumed: yes" in p.stdout
 
     def close(self):
-        _stop(getattr(self, "server", None))
+        if getattr(self, "server", None) is not None:
+            self.server.stop()
 
 
 class TlsPinClient(TlsResumeClient):
@@ -207,13 +202,10 @@ class TlsPinClient(TlsResumeClient):
         der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
                              capture_output=True).stdout
         import hashlib
-        port = _free_port()
-        self.server = subprocess.Popen([sys.executable, "-m", "microticket", "tls-server", "--port", str(port),
-                                        "--cert", cert, "--key", key], env=_env_cpython(),
-                                       stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                       stderr=subprocess.DEVNULL, start_new_session=True)
-        if not _wait_port(port, self.server):
-            raise RuntimeError("tls-server (CPython) did not start")
+        self.server = procs.start_on_free_port(
+            lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert,
+                          "--key", key], env=_env_cpython())
+        port = self.server.port
         self.args = ["tls-client", "127.0.0.1", str(port), "--pin-sha256", hashlib.sha256(der).hexdigest(),
                      "--mfl", "3"]
         self.pristine = os.path.join(work, "cache0.json")
@@ -247,15 +239,16 @@ class TlsFullServer(CliScenario):
                         self.cert, "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
 
     def completes_once(self, heapsize):
-        port = _free_port()
-        cmd, env = self.mp_cmd(["tls-server", "--port", str(port), "--cert", self.cert, "--key", self.key,
+        def command(port):  # (argv, env)
+            return self.mp_cmd(["tls-server", "--port", str(port), "--cert", self.cert, "--key", self.key,
                                 "--max-record", "2048"], heapsize)
-        srv = subprocess.Popen(cmd, env=env, cwd=self.work,
-                               stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                               start_new_session=True)
         try:
-            if not _wait_port(port, srv):
-                return False
+            srv = procs.start_on_free_port(lambda port: command(port)[0], env=command(0)[1], cwd=self.work)
+        except RuntimeError:  # it never listened (too small a heap to load the key)
+            return False
+        port = srv.port
+        try:
+            procs.empty_connection(port)  # served first, as the readiness probe did when the figures were measured
             r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher",
                                 self.CIPHER, "-maxfraglen", "2048"], input=b"", capture_output=True, timeout=60)
             # the handshake completed AND the ticket arrived: a server that runs out of heap while sealing
@@ -265,7 +258,7 @@ class TlsFullServer(CliScenario):
         except subprocess.TimeoutExpired:
             return False
         finally:
-            _stop(srv)
+            srv.stop()
 
 
 class IkeResume(CliScenario):

@@ -1,0 +1,167 @@
+"""The port helpers (tools/procs.py, used by tests/tlspeers.py and tests/ikepeers.py): a peer gets its port
+without a race. A peer that binds port 0 is read back from the kernel; a peer told a port that another process
+took is started again on another one; two starts given the same port never end up sharing it."""
+
+import os
+import re
+import socket
+import threading
+
+import pytest
+
+import ikepeers
+import procs
+import tlspeers as P
+from consts import IKE_PSK_HEX, PSK_HEX, PSK_ID
+
+RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+
+
+def taken_first(monkeypatch, ports):
+    """pick_ports hands out ``ports`` (taken) on its first call, then free ones as usual; returns the list
+    of what it handed out."""
+    real = procs.pick_ports
+    handed = []
+
+    def pick(n=1, udp=False):
+        got = list(ports) if not handed else real(n, udp)
+        handed.append(got)
+        return got
+    monkeypatch.setattr(procs, "pick_ports", pick)
+    return handed
+
+
+def test_bound_ports_reads_this_process_sockets():
+    t = socket.socket()
+    t.bind(("127.0.0.1", 0))
+    u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    u.bind(("127.0.0.1", 0))
+    try:
+        tcp, udp = t.getsockname()[1], u.getsockname()[1]
+        assert ("127.0.0.1", tcp) not in procs.bound_ports(os.getpid())  # bound, not listening yet
+        t.listen(1)
+        assert ("127.0.0.1", tcp) in procs.bound_ports(os.getpid())
+        assert ("127.0.0.1", udp) in procs.bound_ports(os.getpid(), udp=True)
+        assert ("127.0.0.1", udp) not in procs.bound_ports(os.getpid())
+    finally:
+        t.close()
+        u.close()
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_our_server_whose_first_port_is_taken_starts_on_another(runtime, monkeypatch):
+    if runtime == "micropython" and P.micropython_bin() is None:
+        pytest.skip("micropython missing")
+    blocker = socket.socket()
+    blocker.bind(("127.0.0.1", 0))
+    blocker.listen(1)
+    taken = blocker.getsockname()[1]
+    handed = taken_first(monkeypatch, [taken])
+    try:
+        srv = P.start_our_server(["--psk-identity", PSK_ID, "--psk", PSK_HEX], runtime)
+    finally:
+        blocker.close()
+    try:
+        assert len(handed) == 2 and handed[0] == [taken] and srv.port == handed[1][0] != taken
+        r = P.run_our_client(srv.port, ["--psk-identity", PSK_ID, "--psk", PSK_HEX, "--send", "x"])
+        assert P.parse_client_output(r.stdout).get("reply") == "x", r.stdout + r.stderr
+    finally:
+        srv.stop()
+
+
+def test_gateway_whose_first_port_is_taken_starts_on_another(monkeypatch, tmp_path):
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("127.0.0.1", 0))
+    taken = blocker.getsockname()[1]
+    handed = taken_first(monkeypatch, [taken])
+    try:
+        gw = ikepeers.GatewayProcess(["--psk", IKE_PSK_HEX, "--id", "gw"]).start()
+    finally:
+        blocker.close()
+    try:
+        assert len(handed) == 2 and gw.port == handed[1][0] != taken
+        r = ikepeers.run_initiator(["127.0.0.1", str(gw.port), "--psk", IKE_PSK_HEX, "--id", "c",
+                                    "--remote-id", "gw", "--store", str(tmp_path / "s.json")])
+        assert "established: full" in r.stdout, r.stdout + r.stderr
+    finally:
+        gw.stop()
+
+
+def test_charon_whose_first_port_is_taken_starts_on_others(monkeypatch, tmp_path):
+    if not ikepeers.charon_available():
+        if os.environ.get("CI"):
+            pytest.fail("strongSwan charon missing in CI")
+        pytest.skip("strongSwan charon not installed")
+    blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    blocker.bind(("0.0.0.0", 0))
+    taken = blocker.getsockname()[1]
+    handed = taken_first(monkeypatch, [taken] + procs.pick_ports(1, udp=True))
+    ch = ikepeers.Charon(str(tmp_path))
+    try:
+        ch.start()
+        blocker.close()
+        assert len(handed) == 2 and (ch.port, ch.port_nat_t) == tuple(handed[1]) and taken not in handed[1]
+    finally:
+        blocker.close()
+        ch.stop()
+
+
+def test_two_starts_handed_the_same_port_never_share_it(monkeypatch):
+    """Two peers started at once, both told the same port first: one binds it, the other finds it taken
+    and moves; each then serves its own port."""
+    same = procs.pick_ports(1)
+    real = procs.pick_ports
+    calls = []
+    lock = threading.Lock()
+
+    def pick(n=1, udp=False):
+        with lock:
+            calls.append(1)
+            return list(same) if len(calls) <= 2 else real(n, udp)
+    monkeypatch.setattr(procs, "pick_ports", pick)
+    peers, errors = [], []
+
+    def start():
+        try:
+            peers.append(P.start_our_server(["--psk-identity", PSK_ID, "--psk", PSK_HEX]))
+        except Exception as e:  # reported below
+            errors.append(e)
+    threads = [threading.Thread(target=start) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    try:
+        assert not errors and len(peers) == 2, errors
+        a, b = peers
+        assert a.port != b.port and same[0] in (a.port, b.port) and len(calls) == 3
+        for p in peers:
+            assert p.port in [port for _, port in procs.bound_ports(p.pid)]
+    finally:
+        for p in peers:
+            p.stop()
+
+
+def test_a_failure_other_than_a_taken_port_is_not_retried(monkeypatch):
+    calls = []
+    real = procs.pick_ports
+    monkeypatch.setattr(procs, "pick_ports", lambda n=1, udp=False: calls.append(1) or real(n, udp))
+    with pytest.raises(RuntimeError) as e:
+        P.start_our_server(["--psk-identity", PSK_ID])  # no --psk: a usage error, whatever the port
+    assert len(calls) == 1 and not isinstance(e.value, procs.PortInUse)
+
+
+def test_openssl_and_gnutls_bind_port_0_and_the_port_is_read_back(tmp_path):
+    if not (P.have("openssl") and P.have("gnutls-serv")):
+        pytest.skip("openssl or gnutls-serv missing")
+    o = P.start_openssl_psk_server()
+    g = P.start_gnutls_psk_server(str(tmp_path / "psk.txt"))
+    try:
+        for peer in (o, g):
+            r = P.run_openssl_psk_client(peer.port, data=b"ping\n")
+            assert b"Cipher is PSK" in r.stdout, r.stdout
+        # openssl names the port it bound: the same one
+        assert re.search(r"ACCEPT 127\.0\.0\.1:%d\b" % o.port, o.output()), o.output()
+    finally:
+        o.stop()
+        g.stop()
