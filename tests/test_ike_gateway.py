@@ -11,6 +11,7 @@ import ikepeers
 from ikepeers import pump
 from microticket.errors import TicketRejected
 from microticket.ike import consts as C
+from microticket.ike import payloads as P
 from microticket.ike import gateway as G
 from microticket.ike import initiator as I
 from microticket.ike import message as M
@@ -178,9 +179,9 @@ def test_cookie_is_bound_to_peer():
     ini.receive(r, T0)
     (d2,) = ini.datagrams()  # retried with the cookie
     (r2,) = gw.handle(d2, T0, b"peer-b")  # from another address: a new challenge
-    assert M.decode(r2).notify(C.COOKIE) is not None
+    assert P.decode(r2).notify(C.COOKIE) is not None
     (r3,) = gw.handle(d2, T0, b"peer-a")
-    assert M.decode(r3).get(C.PT_KE) is not None
+    assert P.decode(r3).get(C.PT_KE) is not None
 
 
 def test_delete_revokes_ticket():
@@ -485,10 +486,10 @@ def test_resumed_ike_auth_with_cert_refused():
     b.receive(r, T0 + 1)
     (a,) = b.datagrams()
     inner = [(p[0], p[2]) for p in __import__("microticket.ike.keys", None, None, ["x"]).unprotect(
-        b.keys, M.decode(a), True)]
+        b.keys, P.decode(a), True)]
     from microticket.ike import keys as K
     forged = K.protect(b.keys, True, b.spi_i, b.spi_r, C.IKE_AUTH, C.FLAG_I, 1, inner + [(C.PT_CERT, b"\x04x")],
                        os.urandom)
     (resp,) = gw.handle(forged, T0 + 1, b"p")
-    inner_r = K.unprotect(b.keys, M.decode(resp), False)
-    assert M.parse_notify(inner_r[0][2])[2] == C.AUTHENTICATION_FAILED
+    inner_r = K.unprotect(b.keys, P.decode(resp), False)
+    assert P.parse_notify(inner_r[0][2])[2] == C.AUTHENTICATION_FAILED

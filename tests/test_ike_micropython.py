@@ -86,14 +86,21 @@ RESUME_HEAP_PIN = RESUME_HEAP_MEASURED + 1024
 # resumption completes at the pin or at one of the next two 256-byte steps.
 POCKET_STEPS = (0, 256, 512)
 
+# Every microticket module a resumption may load: no full exchange (initiator_full), DH (dh, modp, x25519),
+# payload codecs, full key schedule, rekeying or key dump. The program prints any other one it finds.
+RESUMPTION_MODULES = ("microticket", "microticket.errors", "microticket.crypto", "microticket.ike",
+                      "microticket.ike.initiator", "microticket.ike.message", "microticket.ike.keys",
+                      "microticket.ike.udp")
+
 RESUME_PROGRAM = r"""
 import sys, json
 from microticket.ike import initiator as I, udp
 rec = json.loads(open(sys.argv[2]).read())
 ini = I.Initiator(bytes.fromhex("%s"), "client.example", ticket=rec)
 ev = udp.run_initiator(ini, "127.0.0.1", int(sys.argv[1]), timeout=20)
-print("resumed" if ("established", "resumed") in ev and "microticket.ike.dh" not in sys.modules else "failed")
-"""
+extra = [k for k in sys.modules if k[:11] == "microticket" and k not in ALLOWED]
+print("resumed" if ("established", "resumed") in ev and not extra else "failed %%r" %% (extra,))
+""".replace("ALLOWED", repr(RESUMPTION_MODULES))
 
 
 def _resume_with_heap(mp, gw, psk, work, heap):

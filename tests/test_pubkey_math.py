@@ -28,7 +28,8 @@ except ImportError:  # stand-in until ports/cpython provides one; const() is all
     _shim.const = lambda x: x
     sys.modules["micropython"] = _shim
 
-from microticket import der, modp, rsa  # noqa: E402
+from microticket import der, rsa  # noqa: E402
+from microticket.ike import modp  # noqa: E402
 from microticket.x25519 import X25519_KEY_LEN, x25519, x25519_base, x25519_shared  # noqa: E402
 
 try:
@@ -548,7 +549,8 @@ def test_modp_rejects():
 
 MP_SCRIPT = r"""
 import json
-from microticket import der, modp, rsa
+from microticket import der, rsa
+from microticket.ike import modp
 from microticket.errors import DecodeError
 from microticket.x25519 import x25519, x25519_base, x25519_shared
 
