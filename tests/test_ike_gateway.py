@@ -160,6 +160,24 @@ def test_key_rotation():
     assert ("ticket_rejected", "unknown-key") in gw.events()
 
 
+
+@pytest.mark.parametrize("mode", ["value", "reference"])
+def test_ring_key_past_its_window_opens_no_ticket(mode):
+    """The gateway's tickets use KeyRing's decrypt window (KeyRing.find_key): a key still in the ring but
+    past its window (``lifetime`` after the next key was made) opens nothing, although the IKE ticket
+    itself (gateway lifetime 3600 s) has not expired."""
+    ring = KeyRing.generate(T0, lifetime=1000)
+    gw = G.Gateway(PSK, "gw.example", ring=ring, tickets=mode)
+    a, _ = full(gw)
+    b, _ = full(gw)
+    ring.rotate(T0 + 100)
+    _, ev = resume(gw, a.new_ticket, T0 + 1100)
+    assert ev[0] == ("established", "resumed")  # the last second of the old key's window
+    gw.events()
+    _, ev = resume(gw, b.new_ticket, T0 + 1101)
+    assert len(ring.keys) == 2 and ev[0] == ("resume_rejected",)
+    assert ("ticket_rejected", "unknown-key") in gw.events()
+
 @pytest.mark.parametrize("mode", ["value", "reference"])
 def test_cookie_challenge(mode):
     gw = make_gw(mode, cookie=True)
