@@ -395,6 +395,7 @@ def test_our_rekey_against_charon(charon):
 MP_SCRIPT = r"""
 from microticket import crypto
 from microticket.ike import initiator as I, gateway as G, message as M, consts as C, keys as K, dh
+from microticket.ike import payloads as P, rekey as R
 from microticket.ticket import KeyRing
 PSK = b"0123456789abcdef"
 T0 = 1800000000
