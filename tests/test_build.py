@@ -36,7 +36,7 @@ def test_parts_are_disjoint_and_close_over_requires():
     assert core < tls and core < ike
     assert {"microticket/x25519.py", "microticket/rsa.py", "microticket/der.py", "microticket/state.py",
             "microticket/wire.py", "microticket/prf.py"} <= tls
-    assert {"microticket/x25519.py", "microticket/modp.py", "microticket/wire.py", "microticket/prf.py"} <= ike
+    assert {"microticket/x25519.py", "microticket/ike/modp.py", "microticket/wire.py", "microticket/prf.py"} <= ike
     assert not any(f.startswith("microticket/ike/") for f in tls)
     assert not any(f.startswith("microticket/tls/") for f in ike)
     assert "microticket/ike/gateway.py" not in ike and "microticket/tls/cli.py" not in tls

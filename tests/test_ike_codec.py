@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st, HealthCheck
 
 from microticket.errors import DecodeError, IkeNotifyError
 from microticket.ike import consts as C
+from microticket.ike import payloads as P
 from microticket.ike import gateway as G
 from microticket.ike import initiator as I
 from microticket.ike import keys as K
@@ -35,27 +36,27 @@ def test_notify_and_exchange_names():
 
 def test_golden_roundtrip_every_payload():
     pl = [(C.PT_NOTIFY, M.notify_body(C.COOKIE, b"\x01" * 17)),
-          (C.PT_SA, M.sa_body([M.ike_proposal((31, 14)), M.child_proposal(b"\x01\x02\x03\x04")])),
-          (C.PT_KE, M.ke_body(31, b"\x09" * 32)), (C.PT_NONCE, b"\x11" * 32),
+          (C.PT_SA, P.sa_body([P.ike_proposal((31, 14)), P.child_proposal(b"\x01\x02\x03\x04")])),
+          (C.PT_KE, P.ke_body(31, b"\x09" * 32)), (C.PT_NONCE, b"\x11" * 32),
           (C.PT_IDI, M.id_body(C.ID_FQDN, b"client.example")), (C.PT_IDR, M.id_body(C.ID_IPV4_ADDR, b"\x7f\0\0\1")),
           (C.PT_AUTH, M.auth_body(C.AUTH_PSK, b"\x22" * 32)),
-          (C.PT_TSI, M.ts_body([(0, 0, 65535, b"\0\0\0\0", b"\xff\xff\xff\xff")])),
-          (C.PT_TSR, M.ts_body([(17, 500, 500, b"\x7f\0\0\1", b"\x7f\0\0\1")])),
-          (C.PT_DELETE, M.delete_body(C.PROTO_ESP, [b"\xaa\xbb\xcc\xdd", b"\x11\x22\x33\x44"])),
+          (C.PT_TSI, P.ts_body([(0, 0, 65535, b"\0\0\0\0", b"\xff\xff\xff\xff")])),
+          (C.PT_TSR, P.ts_body([(17, 500, 500, b"\x7f\0\0\1", b"\x7f\0\0\1")])),
+          (C.PT_DELETE, P.delete_body(C.PROTO_ESP, [b"\xaa\xbb\xcc\xdd", b"\x11\x22\x33\x44"])),
           (C.PT_NOTIFY, M.notify_body(C.TICKET_OPAQUE, b"ticket-bytes")),
           (C.PT_VENDOR, b"microticket")]
     raw = M.encode(b"\x01" * 8, bytes(8), C.IKE_SESSION_RESUME, C.FLAG_I, 0, pl)
-    m = M.decode(raw)
+    m = P.decode(raw)
     assert m.exch == 38 and m.flags == C.FLAG_I and m.msg_id == 0 and m.spi_i == b"\x01" * 8
     assert [(p[0], p[2]) for p in m.payloads] == pl
     assert M.encode(m.spi_i, m.spi_r, m.exch, m.flags, m.msg_id, [(p[0], p[2]) for p in m.payloads]) == raw
-    props = M.parse_sa(m.get(C.PT_SA))
+    props = P.parse_sa(m.get(C.PT_SA))
     assert props[0][1] == C.PROTO_IKE and (C.TT_ENCR, C.ENCR_AES_CBC, 128) in props[0][3]
     assert props[1][2] == b"\x01\x02\x03\x04" and props[1][0] == 2
-    assert M.parse_ke(m.get(C.PT_KE)) == (31, b"\x09" * 32)
-    assert M.parse_id(m.get(C.PT_IDI)) == (C.ID_FQDN, b"client.example")
-    assert M.parse_ts(m.get(C.PT_TSR)) == [(17, 500, 500, b"\x7f\0\0\1", b"\x7f\0\0\1")]
-    assert M.parse_delete(m.get(C.PT_DELETE)) == (C.PROTO_ESP, [b"\xaa\xbb\xcc\xdd", b"\x11\x22\x33\x44"])
+    assert P.parse_ke(m.get(C.PT_KE)) == (31, b"\x09" * 32)
+    assert P.parse_id(m.get(C.PT_IDI)) == (C.ID_FQDN, b"client.example")
+    assert P.parse_ts(m.get(C.PT_TSR)) == [(17, 500, 500, b"\x7f\0\0\1", b"\x7f\0\0\1")]
+    assert P.parse_delete(m.get(C.PT_DELETE)) == (C.PROTO_ESP, [b"\xaa\xbb\xcc\xdd", b"\x11\x22\x33\x44"])
     assert m.notify(C.TICKET_OPAQUE) == b"ticket-bytes" and m.notify(C.TICKET_NACK) is None
 
 
@@ -63,7 +64,7 @@ def test_sk_payload_roundtrip_and_icv():
     k = K.IkeSaKeys(b"s" * 32, b"n" * 32, b"m" * 32, b"i" * 8, b"r" * 8)
     inner = [(C.PT_IDI, M.id_body(C.ID_FQDN, b"x")), (C.PT_NOTIFY, M.notify_body(C.TICKET_REQUEST))]
     raw = K.protect(k, True, b"i" * 8, b"r" * 8, C.IKE_AUTH, C.FLAG_I, 1, inner, os.urandom)
-    m = M.decode(raw)
+    m = P.decode(raw)
     assert [(p[0], p[2]) for p in K.unprotect(k, m, True)] == inner
     with pytest.raises(DecodeError):
         K.unprotect(k, m, False)  # the responder's keys do not fit
@@ -71,7 +72,7 @@ def test_sk_payload_roundtrip_and_icv():
         bad = bytearray(raw)
         bad[i] ^= 0x80
         try:
-            m = M.decode(bytes(bad))
+            m = P.decode(bytes(bad))
         except (DecodeError, IkeNotifyError):
             continue
         with pytest.raises(DecodeError):
@@ -81,29 +82,29 @@ def test_sk_payload_roundtrip_and_icv():
 def test_header_checks():
     raw = M.encode(b"\x01" * 8, bytes(8), C.IKE_SA_INIT, C.FLAG_I, 0, [(C.PT_NONCE, b"n" * 16)])
     with pytest.raises(DecodeError):
-        M.decode(raw + b"\0")  # length field != datagram
+        P.decode(raw + b"\0")  # length field != datagram
     with pytest.raises(DecodeError):
-        M.decode(raw[:27])
+        P.decode(raw[:27])
     bad = bytearray(raw)
     bad[17] = 0x30
     with pytest.raises(IkeNotifyError) as e:
-        M.decode(bytes(bad))
+        P.decode(bytes(bad))
     assert e.value.notify_type == C.INVALID_MAJOR_VERSION
     bad = bytearray(raw)
     bad[31] = 3  # payload length < 4
     with pytest.raises(DecodeError):
-        M.decode(bytes(bad))
+        P.decode(bytes(bad))
     bad = bytearray(raw)
     bad[31] = 200  # payload length past the end
     with pytest.raises(DecodeError):
-        M.decode(bytes(bad))
+        P.decode(bytes(bad))
 
 
 def _init_request(extra=(), first_extra=False, group=31):
     ini = I.Initiator(PSK, "client.example", group=group, groups=(group,), rng=counter_rng())
     ini.start(T0)
     (d,) = ini.datagrams()
-    m = M.decode(d)
+    m = P.decode(d)
     pl = [(p[0], p[2]) for p in m.payloads]
     return ini, m, pl
 
@@ -124,11 +125,11 @@ def test_unknown_critical_payload_gets_unsupported_critical_payload():
     ini, m, pl = _init_request()
     raw = _raw_with(m, pl + [(99, b"whatever")], crit_types=(99,))
     (r,) = gw.handle(raw, T0, b"p")
-    rm = M.decode(r)
+    rm = P.decode(r)
     assert rm.notify(C.UNSUPPORTED_CRITICAL_PAYLOAD) == b"\x63" and rm.spi_r == bytes(8)
     # the same payload without the critical bit is skipped
     (r,) = gw.handle(_raw_with(m, pl + [(99, b"whatever")]), T0, b"p")
-    assert M.decode(r).get(C.PT_KE) is not None
+    assert P.decode(r).get(C.PT_KE) is not None
 
 
 def test_unknown_critical_payload_inside_sk():
@@ -159,9 +160,9 @@ def test_unknown_critical_payload_inside_sk():
     msg = bytes(hdr) + bytes((C.PT_IDI, 0)) + (4 + len(body) + 16).to_bytes(2, "big") + body
     msg += crypto.Hmac(k.sk_ai).mac(msg)[:16]
     (r,) = gw.handle(msg, T0, b"p")
-    rm = M.decode(r)
+    rm = P.decode(r)
     inner_r = K.unprotect(k, rm, False)
-    assert M.parse_notify(inner_r[0][2])[2:] == (C.UNSUPPORTED_CRITICAL_PAYLOAD, b"\x4d")
+    assert P.parse_notify(inner_r[0][2])[2:] == (C.UNSUPPORTED_CRITICAL_PAYLOAD, b"\x4d")
 
 
 def test_invalid_major_version_answered():
@@ -170,19 +171,19 @@ def test_invalid_major_version_answered():
     raw = bytearray(m.raw)
     raw[17] = 0x30
     (r,) = gw.handle(bytes(raw), T0, b"p")
-    assert M.decode(r).notify(C.INVALID_MAJOR_VERSION) is not None
+    assert P.decode(r).notify(C.INVALID_MAJOR_VERSION) is not None
 
 
 def test_no_proposal_and_syntax_errors():
     gw = G.Gateway(PSK, "gw.example", ring=KeyRing.generate(T0))
     ini, m, pl = _init_request()
-    sa = M.sa_body([(C.PROTO_IKE, b"", [(C.TT_ENCR, 3, 0), (C.TT_PRF, 2, 0), (C.TT_INTEG, 2, 0), (C.TT_DH, 2, 0)])])
+    sa = P.sa_body([(C.PROTO_IKE, b"", [(C.TT_ENCR, 3, 0), (C.TT_PRF, 2, 0), (C.TT_INTEG, 2, 0), (C.TT_DH, 2, 0)])])
     pl2 = [(t, sa if t == C.PT_SA else b) for t, b in pl]
     (r,) = gw.handle(_raw_with(m, pl2), T0, b"p")
-    assert M.decode(r).notify(C.NO_PROPOSAL_CHOSEN) is not None
+    assert P.decode(r).notify(C.NO_PROPOSAL_CHOSEN) is not None
     pl3 = [(t, b) for t, b in pl if t != C.PT_NONCE]
     (r,) = gw.handle(_raw_with(m, pl3), T0, b"p")
-    assert M.decode(r).notify(C.INVALID_SYNTAX) is not None
+    assert P.decode(r).notify(C.INVALID_SYNTAX) is not None
 
 
 def _exchange_datagrams():
@@ -223,7 +224,7 @@ def test_every_truncation_dropped_or_answered():
         for n in range(len(d)):
             gw = G.Gateway(PSK, "gw.example", ring=KeyRing.generate(T0))
             out = gw.handle(d[:n], T0, b"p")
-            assert out == [] or M.decode(out[0]).is_response()
+            assert out == [] or P.decode(out[0]).is_response()
             ini = I.Initiator(PSK, "client.example")
             ini.start(T0)
             ini.receive(d[:n], T0)
@@ -256,7 +257,7 @@ def test_forged_and_random_tickets_nacked():
            "idr": M.id_body(C.ID_FQDN, b"gw.example").hex(), "auth": 2, "suite": I.SUITE, "sk_d": "00" * 32}
     real = None
     for _, d in SEEN:
-        m = M.decode(d)
+        m = P.decode(d)
         if m.exch == C.IKE_SESSION_RESUME and not m.is_response():
             real = bytes.fromhex(m.notify(C.TICKET_OPAQUE).hex())
     forged = [os.urandom(n) for n in (1, 12, 60, 76, 92, 200)]
@@ -268,7 +269,7 @@ def test_forged_and_random_tickets_nacked():
         ini.start(T0)
         (d,) = ini.datagrams()
         (resp,) = gw.handle(d, T0, b"p")
-        assert M.decode(resp).notify(C.TICKET_NACK) is not None
+        assert P.decode(resp).notify(C.TICKET_NACK) is not None
     assert all(e[0] == "ticket_rejected" for e in gw.events())
 
 
@@ -283,7 +284,7 @@ def test_damaged_store_record_not_presented():
 @given(st.binary(max_size=400))
 def test_fuzz_decode_random_bytes(data):
     try:
-        M.decode(data)
+        P.decode(data)
     except (DecodeError, IkeNotifyError):
         pass
     gw = G.Gateway(PSK, "gw.example", ring=KeyRing.generate(T0))
@@ -301,18 +302,18 @@ def test_fuzz_mutated_messages(which, edits):
         bad[pos % len(bad)] = val
     bad = bytes(bad)
     try:
-        M.decode(bad)
+        P.decode(bad)
     except (DecodeError, IkeNotifyError):
         pass
     gw = G.Gateway(PSK, "gw.example", ring=KeyRing.generate(T0))
     for out in gw.handle(bad, T0, b"p"):
-        M.decode(out)
+        P.decode(out)
     ini = I.Initiator(PSK, "client.example")
     ini.start(T0)
     ini.receive(bad, T0)
     # structure-level fuzz of the SA parser too
     try:
-        M.parse_sa(bad[C.HDR_LEN + 4:])
+        P.parse_sa(bad[C.HDR_LEN + 4:])
     except (DecodeError, IkeNotifyError):
         pass
 
@@ -344,7 +345,7 @@ def test_fuzz_inner_payloads_with_valid_icv(first, chain):
     k = ini.keys
     req = _sk_raw(k, True, ini.spi_i, ini.spi_r, C.IKE_AUTH, C.FLAG_I, 1, first, chain)
     for out in gw.handle(req, T0, b"p"):
-        M.decode(out)
+        P.decode(out)
     resp = _sk_raw(k, False, ini.spi_i, ini.spi_r, C.IKE_AUTH, C.FLAG_R, 1, first, chain)
     ini.receive(resp, T0)
     assert ini.state in (I.AUTH_SENT, I.FAILED)

@@ -11,6 +11,7 @@ import ikepeers
 from ikepeers import pump
 from microticket.errors import TicketRejected
 from microticket.ike import consts as C
+from microticket.ike import payloads as P
 from microticket.ike import gateway as G
 from microticket.ike import initiator as I
 from microticket.ike import message as M
@@ -158,6 +159,24 @@ def test_key_rotation():
     assert ("ticket_rejected", "unknown-key") in gw.events()
 
 
+
+@pytest.mark.parametrize("mode", ["value", "reference"])
+def test_ring_key_past_its_window_opens_no_ticket(mode):
+    """The gateway's tickets use KeyRing's decrypt window (KeyRing.find_key): a key still in the ring but
+    past its window (``lifetime`` after the next key was made) opens nothing, although the IKE ticket
+    itself (gateway lifetime 3600 s) has not expired."""
+    ring = KeyRing.generate(T0, lifetime=1000)
+    gw = G.Gateway(PSK, "gw.example", ring=ring, tickets=mode)
+    a, _ = full(gw)
+    b, _ = full(gw)
+    ring.rotate(T0 + 100)
+    _, ev = resume(gw, a.new_ticket, T0 + 1100)
+    assert ev[0] == ("established", "resumed")  # the last second of the old key's window
+    gw.events()
+    _, ev = resume(gw, b.new_ticket, T0 + 1101)
+    assert len(ring.keys) == 2 and ev[0] == ("resume_rejected",)
+    assert ("ticket_rejected", "unknown-key") in gw.events()
+
 @pytest.mark.parametrize("mode", ["value", "reference"])
 def test_cookie_challenge(mode):
     gw = make_gw(mode, cookie=True)
@@ -177,9 +196,9 @@ def test_cookie_is_bound_to_peer():
     ini.receive(r, T0)
     (d2,) = ini.datagrams()  # retried with the cookie
     (r2,) = gw.handle(d2, T0, b"peer-b")  # from another address: a new challenge
-    assert M.decode(r2).notify(C.COOKIE) is not None
+    assert P.decode(r2).notify(C.COOKIE) is not None
     (r3,) = gw.handle(d2, T0, b"peer-a")
-    assert M.decode(r3).get(C.PT_KE) is not None
+    assert P.decode(r3).get(C.PT_KE) is not None
 
 
 def test_delete_revokes_ticket():
@@ -484,10 +503,10 @@ def test_resumed_ike_auth_with_cert_refused():
     b.receive(r, T0 + 1)
     (a,) = b.datagrams()
     inner = [(p[0], p[2]) for p in __import__("microticket.ike.keys", None, None, ["x"]).unprotect(
-        b.keys, M.decode(a), True)]
+        b.keys, P.decode(a), True)]
     from microticket.ike import keys as K
     forged = K.protect(b.keys, True, b.spi_i, b.spi_r, C.IKE_AUTH, C.FLAG_I, 1, inner + [(C.PT_CERT, b"\x04x")],
                        os.urandom)
     (resp,) = gw.handle(forged, T0 + 1, b"p")
-    inner_r = K.unprotect(b.keys, M.decode(resp), False)
-    assert M.parse_notify(inner_r[0][2])[2] == C.AUTHENTICATION_FAILED
+    inner_r = K.unprotect(b.keys, P.decode(resp), False)
+    assert P.parse_notify(inner_r[0][2])[2] == C.AUTHENTICATION_FAILED

@@ -7,7 +7,9 @@ import hmac
 
 import pytest
 
-from microticket.ike import dh
+from microticket.ike import payloads as P
+from microticket.ike import keys_full as F
+from microticket.ike import keydump
 from microticket.ike import consts as C
 from microticket.ike import gateway as G
 from microticket.ike import initiator as I
@@ -42,17 +44,17 @@ def test_resumption_key_schedule_rfc5723_5_1():
     assert K.skeyseed_resume(sk_d_old, ni, nr) == seed
     k = K.IkeSaKeys(seed, ni, nr, spi_i, spi_r)
     want = split(prf_plus(seed, ni + nr + spi_i + spi_r, 192))
-    assert {n: bytes.fromhex(v) for n, v in dh.dump_keys(k).items() if n != "SKEYSEED"} == want
+    assert {n: bytes.fromhex(v) for n, v in keydump.dump_keys(k).items() if n != "SKEYSEED"} == want
 
 
 def test_full_key_schedule_and_psk_auth_rfc7296():
     ni, nr, gir = b"\x33" * 32, b"\x44" * 32, b"\x55" * 256
     seed = prf(ni + nr, gir)
-    assert K.skeyseed_full(ni, nr, gir) == seed
+    assert F.skeyseed_full(ni, nr, gir) == seed
     msg, idb = b"message-octets", M.id_body(C.ID_FQDN, b"client.example")
     sk_pi = b"\x66" * 32
     want = prf(prf(PSK, b"Key Pad for IKEv2"), msg + nr + prf(sk_pi, idb))
-    assert K.psk_auth(PSK, msg, nr, sk_pi, idb) == want
+    assert F.psk_auth(PSK, msg, nr, sk_pi, idb) == want
 
 
 def test_resumed_auth_two_readings():
@@ -80,12 +82,12 @@ def test_resumed_exchange_on_the_wire_matches_independent_computation(mode):
     (resp,) = gw.handle(req, 1001, b"p")
     b.receive(resp, 1001)
     (auth_req,) = b.datagrams()
-    mreq, mresp = M.decode(req), M.decode(resp)
+    mreq, mresp = P.decode(req), P.decode(resp)
     ni, nr = mreq.get(C.PT_NONCE), mresp.get(C.PT_NONCE)
     assert mreq.exch == C.IKE_SESSION_RESUME and mreq.spi_r == bytes(8) and mresp.spi_r != bytes(8)
     seed = prf(bytes.fromhex(rec["sk_d"]), b"Resumption" + ni + nr)
     ks = split(prf_plus(seed, ni + nr + mreq.spi_i + mresp.spi_r, 192))
-    inner = K.unprotect(b.keys, M.decode(auth_req), True)
+    inner = K.unprotect(b.keys, P.decode(auth_req), True)
     auth = M.parse_auth([p[2] for p in inner if p[0] == C.PT_AUTH][0])[1]
     idi = [p[2] for p in inner if p[0] == C.PT_IDI][0]
     assert idi == bytes.fromhex(rec["idi"])
@@ -94,4 +96,4 @@ def test_resumed_exchange_on_the_wire_matches_independent_computation(mode):
     else:
         assert auth == prf(ks["SK_pi"], req)
     assert not any(p[0] == C.PT_CERT for p in inner)
-    assert any(p[0] == C.PT_NOTIFY and M.parse_notify(p[2])[2] == C.TICKET_REQUEST for p in inner)
+    assert any(p[0] == C.PT_NOTIFY and P.parse_notify(p[2])[2] == C.TICKET_REQUEST for p in inner)

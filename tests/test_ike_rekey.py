@@ -11,6 +11,8 @@ import pytest
 import ikepeers
 from ikepeers import pump
 from microticket.ike import consts as C
+from microticket.ike import payloads as P
+from microticket.ike import rekey as R
 from microticket.ike import dh
 from microticket.ike import gateway as G
 from microticket.ike import initiator as I
@@ -101,18 +103,18 @@ def test_rekey_needs_an_established_sa():
 
 def test_gateway_refuses_child_sa_and_bad_rekey_proposals():
     gw, ini = established()
-    child = dh.sa_body([dh.child_proposal(b"\x01\x02\x03\x04")])
-    ke = dh.ke_body(31, bytes(range(1, 33)))
+    child = P.sa_body([P.child_proposal(b"\x01\x02\x03\x04")])
+    ke = P.ke_body(31, bytes(range(1, 33)))
     for inner, want in (
             ([(C.PT_SA, child), (C.PT_NONCE, bytes(32)), (C.PT_KE, ke)], C.NO_ADDITIONAL_SAS),
-            ([(C.PT_SA, dh.sa_body([dh.ike_proposal((31,), b"")])), (C.PT_NONCE, bytes(32)), (C.PT_KE, ke)],
+            ([(C.PT_SA, P.sa_body([P.ike_proposal((31,), b"")])), (C.PT_NONCE, bytes(32)), (C.PT_KE, ke)],
              C.NO_PROPOSAL_CHOSEN),  # an IKE proposal without an SPI
-            ([(C.PT_SA, dh.sa_body([dh.ike_proposal((14,), bytes(8))])), (C.PT_NONCE, bytes(32)), (C.PT_KE, ke)],
+            ([(C.PT_SA, P.sa_body([P.ike_proposal((14,), bytes(8))])), (C.PT_NONCE, bytes(32)), (C.PT_KE, ke)],
              C.INVALID_KE_PAYLOAD)):
         raw = K.protect(ini.keys, True, ini.spi_i, ini.spi_r, C.CREATE_CHILD_SA, C.FLAG_I, ini.msg_id, inner,
                         ini.rng)
         (r,) = gw.handle(raw, T0 + 5, PEER)
-        m = M.decode(r)
+        m = P.decode(r)
         m.payloads = K.unprotect(ini.keys, m, False)
         assert m.error_notify() == want
         ini.msg_id += 1
@@ -137,33 +139,33 @@ class RekeyingPeer:
         self.next_id = 0  # our requests on the old SA
 
     def request(self, proposals=None, ke_group=None):
-        props = proposals or [dh.ike_proposal((self.group,), self.new_spi)]
-        inner = [(C.PT_SA, dh.sa_body(props)), (C.PT_NONCE, self.ni),
-                 (C.PT_KE, dh.ke_body(ke_group or self.group, self.pub))]
+        props = proposals or [P.ike_proposal((self.group,), self.new_spi)]
+        inner = [(C.PT_SA, P.sa_body(props)), (C.PT_NONCE, self.ni),
+                 (C.PT_KE, P.ke_body(ke_group or self.group, self.pub))]
         raw = K.protect(self.keys, False, self.spi_i, self.spi_r, C.CREATE_CHILD_SA, 0, self.next_id, inner,
                         os.urandom)
         self.next_id += 1
         return raw
 
     def response(self, raw, old=True):
-        m = M.decode(raw)
+        m = P.decode(raw)
         m.payloads = K.unprotect(self.keys, m, True)
         assert m.is_response() and m.is_initiator() and (m.spi_i, m.spi_r) == (self.spi_i, self.spi_r)
         return m
 
     def derive(self, m):
-        (num, proto, spi, trs), = dh.parse_sa(m.get(C.PT_SA))
-        g, kdata = dh.parse_ke(m.get(C.PT_KE))
+        (num, proto, spi, trs), = P.parse_sa(m.get(C.PT_SA))
+        g, kdata = P.parse_ke(m.get(C.PT_KE))
         nr = m.get(C.PT_NONCE)
         shared = dh.shared(g, self.priv, kdata)
-        self.new = K.IkeSaKeys(dh.skeyseed_rekey(self.keys.sk_d, shared, self.ni, nr), self.ni, nr,
+        self.new = K.IkeSaKeys(R.skeyseed_rekey(self.keys.sk_d, shared, self.ni, nr), self.ni, nr,
                                self.new_spi, spi)
         self.new_spi_r = spi
         return self.new
 
     def delete_old(self):
         raw = K.protect(self.keys, False, self.spi_i, self.spi_r, C.INFORMATIONAL, 0, self.next_id,
-                        [(C.PT_DELETE, dh.delete_body(C.PROTO_IKE))], os.urandom)
+                        [(C.PT_DELETE, P.delete_body(C.PROTO_IKE))], os.urandom)
         self.next_id += 1
         return raw
 
@@ -190,7 +192,7 @@ def test_responder_initiated_rekey(group):
         assert getattr(ini.keys, name) == getattr(new, name), name
     assert ev[0][1]["SK_d"] == new.sk_d.hex() and ev[0][1]["SPIi"] == p.new_spi.hex()
     # our ticket request on the NEW SA: Message ID 0, no I flag, protected with SK_er / SK_ar
-    tm = M.decode(out[1])
+    tm = P.decode(out[1])
     assert (tm.spi_i, tm.spi_r, tm.msg_id, tm.exch) == (p.new_spi, p.new_spi_r, 0, C.INFORMATIONAL)
     assert not tm.is_initiator() and not tm.is_response()
     tm.payloads = K.unprotect(new, tm, False)
@@ -212,12 +214,12 @@ def test_responder_initiated_rekey(group):
     live = K.protect(new, True, p.new_spi, p.new_spi_r, C.INFORMATIONAL, C.FLAG_I, 0, [], os.urandom)
     ini.receive(live, T0 + 14)
     (r,) = ini.datagrams()
-    rm = M.decode(r)
+    rm = P.decode(r)
     rm.payloads = K.unprotect(new, rm, False)
     assert rm.is_response() and not rm.is_initiator() and rm.msg_id == 0
     ini.delete(T0 + 15)
     (d,) = ini.datagrams()
-    dm = M.decode(d)
+    dm = P.decode(d)
     dm.payloads = K.unprotect(new, dm, False)
     assert dm.msg_id == 1 and dm.get(C.PT_DELETE) is not None
     ini.receive(K.protect(new, True, p.new_spi, p.new_spi_r, C.INFORMATIONAL, C.FLAG_I | C.FLAG_R, 1, [],
@@ -235,17 +237,17 @@ def test_responder_rekey_then_our_rekey():
     ini.events()
     ini.rekey(T0 + 11)
     (q,) = ini.datagrams()
-    qm = M.decode(q)
+    qm = P.decode(q)
     qm.payloads = K.unprotect(new, qm, False)
     assert qm.exch == C.CREATE_CHILD_SA and not qm.is_initiator() and qm.msg_id == 0
-    (num, proto, spi, trs), = dh.parse_sa(qm.get(C.PT_SA))
+    (num, proto, spi, trs), = P.parse_sa(qm.get(C.PT_SA))
     assert proto == C.PROTO_IKE and len(spi) == 8
 
 
 def test_child_sa_request_from_responder_still_refused():
     gw, ini = established()
     p = RekeyingPeer(gw, ini)
-    ini.receive(p.request([dh.child_proposal(b"\x01\x02\x03\x04")]), T0 + 10)
+    ini.receive(p.request([P.child_proposal(b"\x01\x02\x03\x04")]), T0 + 10)
     (r,) = ini.datagrams()
     m = p.response(r)
     assert m.error_notify() == C.NO_ADDITIONAL_SAS
@@ -255,7 +257,7 @@ def test_child_sa_request_from_responder_still_refused():
 def test_responder_rekey_with_another_group_gets_invalid_ke():
     gw, ini = established(group=31, groups=(31,))
     p = RekeyingPeer(gw, ini, group=14)
-    ini.receive(p.request([dh.ike_proposal((14, 31), p.new_spi)]), T0 + 10)
+    ini.receive(p.request([P.ike_proposal((14, 31), p.new_spi)]), T0 + 10)
     (r,) = ini.datagrams()
     m = p.response(r)
     assert m.error_notify() == C.INVALID_KE_PAYLOAD and m.notify(C.INVALID_KE_PAYLOAD) == b"\x00\x1f"
@@ -280,9 +282,9 @@ def test_responder_rekey_while_our_request_is_out_is_refused():
 def test_malformed_rekey_requests_are_dropped_not_fatal():
     gw, ini = established()
     p = RekeyingPeer(gw, ini)
-    bad_sa = [(C.PT_SA, b"\x00\x00\x00\x03"), (C.PT_NONCE, bytes(32)), (C.PT_KE, dh.ke_body(31, bytes(32)))]
-    short_ke = [(C.PT_SA, dh.sa_body([dh.ike_proposal((31,), bytes(8))])), (C.PT_NONCE, bytes(32)),
-                (C.PT_KE, dh.ke_body(31, bytes(5)))]
+    bad_sa = [(C.PT_SA, b"\x00\x00\x00\x03"), (C.PT_NONCE, bytes(32)), (C.PT_KE, P.ke_body(31, bytes(32)))]
+    short_ke = [(C.PT_SA, P.sa_body([P.ike_proposal((31,), bytes(8))])), (C.PT_NONCE, bytes(32)),
+                (C.PT_KE, P.ke_body(31, bytes(5)))]
     for inner in (bad_sa, short_ke):
         raw = K.protect(p.keys, False, p.spi_i, p.spi_r, C.CREATE_CHILD_SA, 0, 0, inner, os.urandom)
         ini.receive(raw, T0 + 10)
@@ -391,6 +393,7 @@ def test_our_rekey_against_charon(charon):
 MP_SCRIPT = "PSK = %r\nT0 = %d\n" % (PSK, T0) + r"""
 from microticket import crypto
 from microticket.ike import initiator as I, gateway as G, message as M, consts as C, keys as K, dh
+from microticket.ike import payloads as P, rekey as R
 from microticket.ticket import KeyRing
 def pump(ini, gw, now, start=True):
     if start:
@@ -427,22 +430,22 @@ spi = crypto.urandom(8)
 ni = crypto.urandom(32)
 for g in (14, 31):
     priv, pub = dh.keypair(g, crypto.urandom)
-    inner = [(C.PT_SA, dh.sa_body([dh.ike_proposal((g, 31), spi)])), (C.PT_NONCE, ni), (C.PT_KE, dh.ke_body(g, pub))]
+    inner = [(C.PT_SA, P.sa_body([P.ike_proposal((g, 31), spi)])), (C.PT_NONCE, ni), (C.PT_KE, P.ke_body(g, pub))]
     a.receive(K.protect(sa.keys, False, sa.spi_i, sa.spi_r, C.CREATE_CHILD_SA, 0, g // 31, inner, crypto.urandom), T0)
 out = a.datagrams()
-m = M.decode(out[0])
+m = P.decode(out[0])
 m.payloads = K.unprotect(sa.keys, m, True)
 assert m.error_notify() == C.INVALID_KE_PAYLOAD and m.notify(C.INVALID_KE_PAYLOAD) == b"\x00\x1f"
-m = M.decode(out[1])
+m = P.decode(out[1])
 m.payloads = K.unprotect(sa.keys, m, True)
-props = dh.parse_sa(m.get(C.PT_SA))
-kg, kd = dh.parse_ke(m.get(C.PT_KE))
+props = P.parse_sa(m.get(C.PT_SA))
+kg, kd = P.parse_ke(m.get(C.PT_KE))
 nr = m.get(C.PT_NONCE)
-new = K.IkeSaKeys(dh.skeyseed_rekey(sa.keys.sk_d, dh.shared(31, priv, kd), ni, nr), ni, nr, spi, props[0][2])
+new = K.IkeSaKeys(R.skeyseed_rekey(sa.keys.sk_d, dh.shared(31, priv, kd), ni, nr), ni, nr, spi, props[0][2])
 assert a.keys.sk_d == new.sk_d and a.keys.sk_er == new.sk_er and not a.orig and a.spi_i == spi
 ev = a.events()
 assert ev == [("rekeyed", "peer"), ("ticket_invalidated", "rekeyed")], ev
-t = M.decode(out[2])
+t = P.decode(out[2])
 t.payloads = K.unprotect(new, t, False)
 assert t.notify(C.TICKET_REQUEST) is not None
 print("peer rekey ok")

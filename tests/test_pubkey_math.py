@@ -28,7 +28,8 @@ except ImportError:  # stand-in until ports/cpython provides one; const() is all
     _shim.const = lambda x: x
     sys.modules["micropython"] = _shim
 
-from microticket import der, modp, rsa  # noqa: E402
+from microticket import der, rsa  # noqa: E402
+from microticket.ike import modp  # noqa: E402
 from microticket.x25519 import X25519_KEY_LEN, x25519, x25519_base, x25519_shared  # noqa: E402
 
 try:
@@ -250,19 +251,18 @@ def test_rsa_crt_fault_detected(pems, field):
         key.sign_pkcs1_sha256(bytes(32))
 
 
-def test_rsa_loaders_live_in_der(pems):
-    # rsa re-exports the loaders of der (module __getattr__) and imports der nowhere else
-    assert rsa.load_private_key_pem is der.load_private_key_pem
-    assert rsa.load_private_key_der is der.load_private_key_der
-    assert rsa.public_key_from_spki_der is der.public_key_from_spki_der
-    assert rsa.public_key_from_cert_der is der.public_key_from_cert_der
-    from microticket.rsa import load_private_key_pem  # noqa: F401  (from-import goes through __getattr__ too)
-    with pytest.raises(AttributeError):
-        rsa.no_such_name
+def test_rsa_imports_der_only_in_its_loaders(ckey, pems):
+    # rsa's loaders import der (the parser) when called; rsa imports no der at module level (signing never
+    # loads the parser) and der imports nothing of rsa (no cycle: der hands the loaders the key's integers)
     import ast
     with open(rsa.__file__) as f:
         tree = ast.parse(f.read())
-    assert not [n for n in tree.body if isinstance(n, (ast.Import, ast.ImportFrom))]  # no global der
+    assert [n.module for n in tree.body if isinstance(n, ast.ImportFrom)] == ["microticket.errors"]
+    assert not [n for n in tree.body if isinstance(n, ast.Import)]
+    with open(der.__file__) as f:
+        text = f.read()
+    assert "rsa import" not in text and "import rsa" not in text
+    assert der.spki_rsa_public(_spki_der(ckey)) == (rsa.load_private_key_pem(pems["pkcs8"]).n, 65537)
 
 
 @pytest.mark.parametrize("fmt", ["pkcs1", "pkcs8"])
@@ -548,7 +548,8 @@ def test_modp_rejects():
 
 MP_SCRIPT = r"""
 import json
-from microticket import der, modp, rsa
+from microticket import der, rsa
+from microticket.ike import modp
 from microticket.errors import DecodeError
 from microticket.x25519 import x25519, x25519_base, x25519_shared
 

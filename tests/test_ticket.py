@@ -179,6 +179,56 @@ def test_keys_come_from_urandom(monkeypatch):
     assert sorted(calls) == [16, 16, 16, 16, 32]  # + the ticket's random first block
 
 
+
+def _counter_rng(seed):
+    """A deterministic rng(n): SHA-256 of seed | counter, as many blocks as asked for."""
+    count = [0]
+
+    def rng(n):
+        out = b""
+        while len(out) < n:
+            count[0] += 1
+            out += crypto.sha256(seed + count[0].to_bytes(4, "big"))
+        return out[:n]
+    return rng
+
+
+def test_injected_rng_makes_keys_and_tickets_deterministic(monkeypatch, tmp_path):
+    """KeyRing draws from the rng it is given (like the engines), never from the OS: the same rng gives the
+    same keys, the same tickets and the same rotated keys; a different one gives other keys."""
+    monkeypatch.setattr(os, "urandom", lambda n: pytest.fail("KeyRing read os.urandom"))
+    runs = []
+    for _ in range(2):
+        ring = KeyRing.generate(NOW, rng=_counter_rng(b"a"))
+        t1 = ring.seal(b"state", NOW)
+        ring.rotate(NOW + 10)
+        t2 = ring.seal(b"state", NOW + 10)
+        runs.append(([(k.name, k.aes_key, k.hmac_key) for k in ring.keys], t1, t2))
+        assert ring.open(t1, NOW + 20) == b"state" and ring.should_renew
+        assert ring.open(t2, NOW + 20) == b"state" and not ring.should_renew
+    assert runs[0] == runs[1]
+    assert runs[0][1] != runs[0][2]  # one rng, fresh values each time: two tickets differ
+    other = KeyRing.generate(NOW, rng=_counter_rng(b"b"))
+    assert other.keys[0].name != runs[0][0][1][0]
+    # a ring loaded from a key file takes its rng too (its tickets: the same bytes from the same rng)
+    path = str(tmp_path / "keys.json")
+    KeyRing.generate(NOW, rng=_counter_rng(b"c")).save(path)
+    a = KeyRing.load(path, rng=_counter_rng(b"d")).seal(b"x", NOW)
+    assert a == KeyRing.load(path, rng=_counter_rng(b"d")).seal(b"x", NOW)
+
+
+def test_find_key_applies_the_decrypt_window():
+    ring = KeyRing.generate(NOW, lifetime=1000)
+    old = ring.sealing_key()
+    ring.rotate(NOW + 100)
+    assert ring.sealing_key() is ring.keys[0] is not old
+    assert ring.find_key(old.name, NOW + 1100) is old
+    assert ring.find_key(old.name[:8], NOW + 1100) is old  # a prefix (the IKE key_id)
+    assert ring.find_key(old.name[:8], NOW + 1101) is None  # window closed, key still in the ring
+    assert old in ring.keys
+    assert ring.find_key(bytes(16), NOW) is None
+    assert ring.find_key(ring.keys[0].name, NOW + 10 ** 6) is ring.keys[0]  # the newest always opens
+
 def test_cross_runtime_fleet(mp, tmp_path):
     """A key file shared by a CPython server and a MicroPython board: each opens the other's tickets."""
     ring = KeyRing.generate(NOW)

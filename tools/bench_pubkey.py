@@ -50,7 +50,7 @@ def _bench(fn, runs):
 
 def run_benchmarks(key_pem, runs):
     """Return a list of (name, median_us); key_pem may be None (RSA skipped)."""
-    from microticket import modp
+    from microticket.ike import modp
     from microticket.x25519 import x25519, x25519_base
 
     results = []

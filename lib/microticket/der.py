@@ -324,16 +324,13 @@ def rsa_public_key_fields(buf, off, end):
     return n, e
 
 
-# --- RSA key files: the loaders of microticket.rsa (which re-exports them) -----------------------------
-
-
-def _rsa():
-    from microticket import rsa  # imported when a key is made: rsa does not import this module back
-    return rsa
+# --- RSA key files: the fields of the keys (microticket.rsa's loaders build the key objects from them; this
+# module imports nothing of microticket.rsa) --------------------------------------------------------------
 
 
 def _rsa_private_key_fields(buf, off, end):
-    """RSAPrivateKey (RFC 8017 appendix A.1.2) at ``off``: version 0 (two primes) only."""
+    """The 8 integers (n, e, d, p, q, dp, dq, qinv) of the RSAPrivateKey (RFC 8017 appendix A.1.2) at
+    ``off``: version 0 (two primes) only."""
     start, stop = expect(buf, off, end, TAG_SEQUENCE)
     version, nxt = read_uint(buf, start, stop)
     if version != 0:
@@ -344,14 +341,12 @@ def _rsa_private_key_fields(buf, off, end):
         vals.append(v)
     if nxt != stop:
         raise DecodeError("RSAPrivateKey")
-    try:
-        return _rsa().RsaPrivateKey(vals[0], vals[1], vals[2], vals[3], vals[4], vals[5], vals[6], vals[7])
-    except ValueError as exc:
-        raise DecodeError(str(exc))
+    return vals
 
 
-def load_private_key_der(der_bytes):
-    """An RsaPrivateKey from DER: PKCS#1 RSAPrivateKey or PKCS#8 PrivateKeyInfo with rsaEncryption.
+def rsa_private_key_fields(der_bytes):
+    """The RSA private key fields (see _rsa_private_key_fields) of DER: PKCS#1 RSAPrivateKey or PKCS#8
+    PrivateKeyInfo with rsaEncryption (rsa.load_private_key_der makes the key).
 
     PrivateKeyInfo ::= SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier,
                                   privateKey OCTET STRING (an RSAPrivateKey), ... }   (RFC 5208 / 5958)
@@ -377,9 +372,9 @@ def load_private_key_der(der_bytes):
     return key
 
 
-def load_private_key_pem(text, in_place=False):
-    """An RsaPrivateKey from PEM text (str or bytes): "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY"
-    (PKCS#8).
+def rsa_private_key_pem_fields(text, in_place=False):
+    """The RSA private key fields from PEM text (str or bytes): "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY"
+    (PKCS#8) (rsa.load_private_key_pem makes the key).
     Encrypted keys are refused with DecodeError.
 
     ``in_place=True``: ``text`` is a bytearray (e.g. a key file read into one) and is decoded where it
@@ -389,22 +384,9 @@ def load_private_key_pem(text, in_place=False):
         if has_pem_block(data, label):
             if in_place:
                 s, e, _ = pem_decode_in_place(data, label)
-                return load_private_key_der(memoryview(data)[s:e])
-            return load_private_key_der(pem_to_der(data, label))
+                return rsa_private_key_fields(memoryview(data)[s:e])
+            return rsa_private_key_fields(pem_to_der(data, label))
     if has_pem_block(data, b"ENCRYPTED PRIVATE KEY"):
         raise DecodeError("encrypted key")
     raise DecodeError("no PEM block")
 
-
-def public_key_from_spki_der(spki_der):
-    """An RsaPublicKey from a DER SubjectPublicKeyInfo (e.g. ``cert_spki(cert)``)."""
-    n, e = spki_rsa_public(spki_der)
-    try:
-        return _rsa().RsaPublicKey(n, e)
-    except ValueError as exc:
-        raise DecodeError(str(exc))
-
-
-def public_key_from_cert_der(cert_der):
-    """An RsaPublicKey from a DER X.509 certificate."""
-    return public_key_from_spki_der(cert_spki(cert_der))

@@ -4,7 +4,9 @@
      "keys": [{"name": 32 hex, "aes": 32 hex, "hmac": 64 hex (40 for draft07), "created": unix seconds}, ...]}
 
 Newest key first: it seals; every key inside its decrypt window opens. Kept apart from microticket.ticket
-so a board that gets its keys some other way never loads the JSON code.
+so a board that gets its keys some other way never loads the JSON code. The format is this module's own
+(its key sizes included): it imports nothing of microticket.ticket, whose KeyRing.save/load call it.
+``loads(cls, text, **kw)`` gives ``cls`` (the KeyRing class) the keys as (name, aes, hmac, created) tuples.
 """
 
 import json
@@ -12,6 +14,9 @@ import json
 from microticket.errors import DecodeError
 
 FORMAT = "microticket-keys/1"
+_NAME_LEN = 16
+_AES_LEN = 16
+_HMAC_LEN = {"rfc5077": 32, "draft07": 20}  # per profile (microticket.ticket.PROFILES)
 
 
 def _hex(b):
@@ -37,7 +42,6 @@ def dumps(ring):
 
 
 def loads(cls, text, **kw):
-    from microticket.ticket import PROFILES, TicketKey, NAME_LEN, AES_KEY_LEN, PROFILE_DRAFT07
     try:
         doc = json.loads(text)
     except ValueError:
@@ -45,9 +49,9 @@ def loads(cls, text, **kw):
     if not isinstance(doc, dict) or doc.get("format") != FORMAT:
         raise DecodeError("key file: format is not " + FORMAT)
     profile = doc.get("profile")
-    if profile not in PROFILES:
+    if profile not in _HMAC_LEN:
         raise DecodeError("key file: unknown profile")
-    hash_name, _, hmac_len = PROFILES[profile]
+    hmac_len = _HMAC_LEN[profile]
     lifetime = doc.get("lifetime")
     if not isinstance(lifetime, int) or isinstance(lifetime, bool) or lifetime <= 0:
         raise DecodeError("key file: lifetime must be a positive integer")
@@ -63,10 +67,10 @@ def loads(cls, text, **kw):
             raise DecodeError("key file: bad created time")
         hkey = _unhex(e.get("hmac"), None, "hmac")
         # draft-07 names a 128-bit HMAC key; we write 160 bits (RFC 2104: at least L) and read both.
-        if len(hkey) != hmac_len and not (profile == PROFILE_DRAFT07 and len(hkey) == 16):
+        if len(hkey) != hmac_len and not (profile == "draft07" and len(hkey) == 16):
             raise DecodeError("key file: hmac key must be %d bytes" % hmac_len)
-        keys.append(TicketKey(_unhex(e.get("name"), NAME_LEN, "name"), _unhex(e.get("aes"), AES_KEY_LEN, "aes"),
-                              hkey, created, hash_name))
+        keys.append((_unhex(e.get("name"), _NAME_LEN, "name"), _unhex(e.get("aes"), _AES_LEN, "aes"), hkey,
+                     created))
     return cls(keys, profile, lifetime, **kw)
 
 
@@ -77,6 +81,6 @@ def describe(ring, now=None):
         key = ring.keys[i]
         d = {"name": _hex(key.name), "created": key.created, "seals": i == 0}
         if now is not None:
-            d["opens"] = ring._window_open(i, now)
+            d["opens"] = ring.window_open(i, now)
         out["keys"].append(d)
     return out

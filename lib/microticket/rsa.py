@@ -7,8 +7,9 @@ The caller hashes (this module imports no hash module) and passes the 32-byte SH
     load_private_key_pem(text_or_bytes) / load_private_key_der(der) -> RsaPrivateKey   (PKCS#1 or PKCS#8)
     public_key_from_spki_der(der) -> RsaPublicKey
 
-The loaders are defined in microticket.der and reached through this module (module __getattr__); this
-module imports nothing, so signing needs neither the parser nor its code in the heap.
+The loaders import microticket.der (the parser, which imports nothing of this module) when they are
+called, never at import: signing and verifying need neither the parser nor its code in the heap, and a
+board that has loaded its key can unload the parser (microticket.tls.cli_server does).
 
 The private operation uses the Chinese Remainder Theorem (RFC 8017 section 5.1.2, RSADP step 2.b) and
 checks its result with the public exponent before releasing it (modulo p and modulo q, which together
@@ -16,6 +17,8 @@ are the check modulo n = p*q with half-size temporaries), so a fault in one half
 factor of n (the Boneh-DeMillo-Lipton attack). Python big-int arithmetic is not constant time: these
 keys are for small devices where a remote timing attacker is the threat model, not a local one.
 """
+
+from microticket.errors import DecodeError
 
 # EMSA-PKCS1-v1_5 DigestInfo prefix for SHA-256 (RFC 8017 section 9.2, note 1).
 SHA256_DIGEST_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
@@ -137,15 +140,33 @@ class RsaPrivateKey:
         return self._private_op(mp, mq).to_bytes(k, "big")
 
 
-# The key loaders live in microticket.der, next to the parser they drive, and are reached through this
-# module as before (rsa.load_private_key_pem, ...): a board that has loaded its key can then unload the
-# parser, loaders included (microticket.tls.cli_server does), and signing never brings it back.
-_LOADERS = ("load_private_key_der", "load_private_key_pem", "public_key_from_spki_der",
-            "public_key_from_cert_der")
+def _key(cls, fields):
+    try:
+        return cls(*fields)
+    except ValueError as exc:
+        raise DecodeError(str(exc))
 
 
-def __getattr__(name):
-    if name in _LOADERS:
-        from microticket import der
-        return getattr(der, name)
-    raise AttributeError(name)
+def load_private_key_der(data):
+    """An RsaPrivateKey from DER: PKCS#1 RSAPrivateKey or PKCS#8 PrivateKeyInfo with rsaEncryption."""
+    from microticket import der  # (the parser: loaded by the loaders only)
+    return _key(RsaPrivateKey, der.rsa_private_key_fields(data))
+
+
+def load_private_key_pem(text, in_place=False):
+    """An RsaPrivateKey from PEM (str or bytes; in place in a bytearray with ``in_place``, see
+    der.rsa_private_key_pem_fields); an encrypted key is refused with DecodeError."""
+    from microticket import der
+    return _key(RsaPrivateKey, der.rsa_private_key_pem_fields(text, in_place))
+
+
+def public_key_from_spki_der(spki_der):
+    """An RsaPublicKey from a DER SubjectPublicKeyInfo (e.g. ``der.cert_spki(cert)``)."""
+    from microticket import der
+    return _key(RsaPublicKey, der.spki_rsa_public(spki_der))
+
+
+def public_key_from_cert_der(cert_der):
+    """An RsaPublicKey from a DER X.509 certificate."""
+    from microticket import der
+    return _key(RsaPublicKey, der.spki_rsa_public(der.cert_spki(cert_der)))

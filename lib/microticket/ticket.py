@@ -12,7 +12,13 @@ A renewed ticket keeps it, so renewing never extends a session past ``lifetime``
 
 KeyRing holds the keys, newest first. The newest key seals; every key still inside its decrypt window opens.
 A key stops sealing when a newer one is made (rotate), and tickets it sealed are at most ``lifetime`` old at
-that moment, so it can be dropped ``lifetime`` seconds later: that is its window.
+that moment, so it can be dropped ``lifetime`` seconds later: that is its window. Other ticket formats
+(microticket.ike.ticket, RFC 5723) take their keys through ``sealing_key()`` and ``find_key(name, now)``,
+which applies the same window.
+
+Randomness is injected like in the engines: ``rng(n) -> n random bytes`` given to the constructor,
+``generate`` or ``load`` (default microticket.crypto.urandom) draws the new keys of ``generate``/``rotate``
+and the first (IV-making) block of every sealed ticket; nothing else here draws any.
 
 ``open`` works in this order, so nothing is learned from a forged ticket (RFC 5077 section 5):
 length sanity -> key_name lookup (no crypto for an unknown name) -> MAC in constant time -> decrypt ->
@@ -88,7 +94,9 @@ class TicketKey:
 
 class KeyRing:
     def __init__(self, keys, profile=PROFILE_RFC5077, lifetime=DEFAULT_LIFETIME, max_state=DEFAULT_MAX_STATE,
-                 skew=DEFAULT_SKEW, max_keys=DEFAULT_MAX_KEYS):
+                 skew=DEFAULT_SKEW, max_keys=DEFAULT_MAX_KEYS, rng=None):
+        """``keys``: TicketKey objects or (name, aes_key, hmac_key, created) tuples (e.g. from
+        microticket.keyfile), newest first."""
         if profile not in PROFILES:
             raise ValueError("unknown ticket profile")
         if not keys:
@@ -100,7 +108,9 @@ class KeyRing:
         self.lifetime = lifetime
         self.skew = skew
         self.max_keys = max_keys
-        self.keys = list(keys)
+        self.rng = rng or crypto.urandom
+        hash_name = PROFILES[profile][0]
+        self.keys = [k if isinstance(k, TicketKey) else TicketKey(k[0], k[1], k[2], k[3], hash_name) for k in keys]
         # results of the last successful open()
         self.should_renew = False
         self.created = 0
@@ -126,17 +136,17 @@ class KeyRing:
     # --- key management ------------------------------------------------------------------------------
 
     @classmethod
-    def generate(cls, now, profile=PROFILE_RFC5077, lifetime=DEFAULT_LIFETIME, **kw):
-        """A new ring with one fresh random key (os.urandom)."""
-        return cls([cls._new_key(now, profile)], profile, lifetime, **kw)
+    def generate(cls, now, profile=PROFILE_RFC5077, lifetime=DEFAULT_LIFETIME, rng=None, **kw):
+        """A new ring with one fresh key drawn from ``rng`` (default crypto.urandom)."""
+        rng = rng or crypto.urandom
+        return cls([cls._new_key(now, profile, rng)], profile, lifetime, rng=rng, **kw)
 
     @staticmethod
-    def _new_key(now, profile):
+    def _new_key(now, profile, rng):
         hash_name, _, hmac_len = PROFILES[profile]
-        key = TicketKey(crypto.urandom(NAME_LEN), crypto.urandom(AES_KEY_LEN), crypto.urandom(hmac_len),
-                        now, hash_name)
+        key = TicketKey(rng(NAME_LEN), rng(AES_KEY_LEN), rng(hmac_len), now, hash_name)
         # a new key seals and opens from now on: make its cipher objects at once, while the heap is calm
-        key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, crypto.urandom(16))
+        key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, rng(16))
         key.decryptor = crypto.aes_cbc_decryptor(key.aes_key)
         return key
 
@@ -145,19 +155,34 @@ class KeyRing:
         # The old key will never seal again: let its encryptor go first, so the new key's cipher objects
         # can take its place in a tight, fragmented heap.
         self.keys[0].encryptor = None
-        self.keys.insert(0, self._new_key(now, self.profile))
+        self.keys.insert(0, self._new_key(now, self.profile, self.rng))
         self.prune(now)
 
     def prune(self, now):
         keep = [self.keys[0]]
         for i in range(1, len(self.keys)):
-            if i < self.max_keys and self._window_open(i, now):
+            if i < self.max_keys and self.window_open(i, now):
                 keep.append(self.keys[i])
         self.keys = keep
 
-    def _window_open(self, i, now):
-        # Key i sealed until key i-1 was made; its tickets are all expired `lifetime` after that.
+    def window_open(self, i, now):
+        """Whether key ``i`` (0 = newest) may still open tickets at ``now``: key i sealed until key i-1 was
+        made, and its tickets are all expired ``lifetime`` after that."""
         return i == 0 or now <= self.keys[i - 1].created + self.lifetime
+
+    def sealing_key(self):
+        """The key that seals (the newest)."""
+        return self.keys[0]
+
+    def find_key(self, name, now):
+        """The key whose name starts with ``name`` (a whole key_name, or a prefix such as the 8-octet
+        key_id of RFC 5723 Appendix A) if its decrypt window is open at ``now``, else None."""
+        n = len(name)
+        keys = self.keys
+        for i in range(len(keys)):
+            if keys[i].name[:n] == name:
+                return keys[i] if self.window_open(i, now) else None
+        return None
 
     def _views(self, k):
         """(MAC input, CBC input iv | encrypted_state, CBC output) for k blocks of encrypted_state."""
@@ -185,7 +210,7 @@ class KeyRing:
         enc_len = k * _BLOCK
         p = self._plain
         # block 0: random; through the long-lived CBC encryptor its ciphertext becomes the ticket's IV
-        p[0:_BLOCK] = crypto.urandom(_BLOCK)
+        p[0:_BLOCK] = self.rng(_BLOCK)
         p[16] = (created >> 24) & 0xFF
         p[17] = (created >> 16) & 0xFF
         p[18] = (created >> 8) & 0xFF
@@ -196,7 +221,7 @@ class KeyRing:
         w = self._work
         v = self._views(k)
         if key.encryptor is None:
-            key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, crypto.urandom(16))
+            key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, self.rng(16))
         key.encryptor.encrypt(v[2], v[1])  # -> work[18 : 34 + enc_len]
         _move16(self._iv_at16, self._iv_tmp, self._iv_at18)  # IV two bytes left: room for the length
         w[0:NAME_LEN] = key.name
@@ -253,7 +278,7 @@ class KeyRing:
                         if keys[i].name == name:
                             idx = i
                             break
-                    # (inline _window_open: a method call costs as much as the test)
+                    # (inline window_open: a method call costs as much as the test)
                     if idx < 0 or (idx > 0 and now > keys[idx - 1].created + self.lifetime):
                         reason = "unknown-key"
         finally:
@@ -305,7 +330,8 @@ class KeyRing:
     def state_view(self, n):
         return self._plain_mv[20:20 + n]
 
-    # --- key file (microticket.keyfile, imported only when used) ------------------------------------
+    # --- key file (microticket.keyfile: the JSON format, which imports nothing of this module; imported
+    # only when used, so a ring that gets its keys some other way never loads the JSON code) -------------
 
     def save(self, path):
         """Write the key file (microticket.keyfile) with owner-only permissions where the OS has them."""
@@ -315,6 +341,7 @@ class KeyRing:
 
     @classmethod
     def load(cls, path, **kw):
+        """A ring from the key file at ``path``; ``kw`` as for the constructor (``rng``, ``max_state``...)."""
         from microticket import keyfile
         with open(path) as f:
             return keyfile.loads(cls, f.read(), **kw)

@@ -123,6 +123,10 @@ ICV_LEN = const(16)
 BLOCK = const(16)
 
 
+# Names of the initiator's states (initiator.py: _IDLE .. FAILED), for printing
+STATE_NAMES = ("idle", "init-sent", "auth-sent", "resume-sent", "established", "info-sent", "closed", "failed")
+
+
 def notify_name(t):
     """The IANA name of a notify type (the table is imported only when a name is needed)."""
     from microticket.ike import names

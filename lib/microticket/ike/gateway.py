@@ -64,6 +64,9 @@ _TICKET_REQUEST = const(16410)
 from microticket.ike import message as M
 from microticket.ike import keys as K
 from microticket.ike import dh
+from microticket.ike import payloads as P
+from microticket.ike import keys_full as F
+from microticket.ike import rekey as R
 from microticket.ike import ticket as T
 from microticket.ike.initiator import make_id
 
@@ -142,7 +145,7 @@ class Gateway:
 
     # ---- entry point ------------------------------------------------------------------------------
     def handle(self, data, now, peer=b""):
-        data, marker = M.strip_marker(data)
+        data, marker = P.strip_marker(data)
         try:
             out = self._handle(data, now, peer)
         except IkeNotifyError as e:
@@ -219,7 +222,7 @@ class Gateway:
             return True
         if not m.payloads or m.payloads[0][0] != _PT_NOTIFY:
             return False
-        proto, spi, t, data = dh.parse_notify(m.payloads[0][2])
+        proto, spi, t, data = P.parse_notify(m.payloads[0][2])
         return t == _COOKIE and crypto.ct_equal(data, self._cookie_value(m, peer))
 
     def _new_sa(self, m, peer, now):
@@ -263,10 +266,10 @@ class Gateway:
         if sa_p is None or ke is None or ni is None or not 16 <= len(ni) <= 256:
             return self._plain_notify(m, _INVALID_SYNTAX)
         try:
-            num, offered = dh.select_ike_proposal(dh.parse_sa(sa_p), self.groups)
+            num, offered = P.select_ike_proposal(P.parse_sa(sa_p), self.groups)
         except IkeNotifyError:
             return self._plain_notify(m, _NO_PROPOSAL_CHOSEN)
-        group, kdata = dh.parse_ke(ke)
+        group, kdata = P.parse_ke(ke)
         if group not in offered:
             want = offered[0]
             for g in self.groups:
@@ -278,14 +281,14 @@ class Gateway:
         shared = dh.shared(group, priv, kdata)
         sa = self._new_sa(m, peer, now)
         nr = self.rng(_NONCE_LEN)
-        sar = dh.sa_body([dh.ike_proposal((group,))])
+        sar = P.sa_body([P.ike_proposal((group,))])
         sar_fixed = bytearray(sar)
         sar_fixed[4] = num  # proposal number echoes the one chosen
         sa.sar = bytes(sar_fixed)
         sa.ni = ni
         sa.nr = nr
-        sa.keys = K.IkeSaKeys(dh.skeyseed_full(ni, nr, shared), ni, nr, m.spi_i, sa.spi_r)
-        pl = [(_PT_SA, sa.sar), (_PT_KE, dh.ke_body(group, pub)), (_PT_NONCE, nr)]
+        sa.keys = K.IkeSaKeys(F.skeyseed_full(ni, nr, shared), ni, nr, m.spi_i, sa.spi_r)
+        pl = [(_PT_SA, sa.sar), (_PT_KE, P.ke_body(group, pub)), (_PT_NONCE, nr)]
         if m.notify(_CHILDLESS_IKEV2_SUPPORTED) is not None:
             pl.append((_PT_NOTIFY, M.notify_body(_CHILDLESS_IKEV2_SUPPORTED)))
         raw = M.encode(m.spi_i, sa.spi_r, _IKE_SA_INIT, _FLAG_R, 0, pl)
@@ -363,10 +366,10 @@ class Gateway:
             if psk is None:
                 return self._auth_failed(sa, m)
             idr = self.idr_body
-            want = dh.psk_auth(psk, sa.req_raw, sa.nr, sa.keys.sk_pi, idi)
+            want = F.psk_auth(psk, sa.req_raw, sa.nr, sa.keys.sk_pi, idi)
             if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
                 return self._auth_failed(sa, m)
-            auth_r = dh.psk_auth(psk, sa.resp_raw, sa.ni, sa.keys.sk_pr, idr)
+            auth_r = F.psk_auth(psk, sa.resp_raw, sa.ni, sa.keys.sk_pr, idr)
         sa.idi = idi
         sa.idr = idr
         sa.state = ESTABLISHED
@@ -431,13 +434,13 @@ class Gateway:
         sa_p = m.get(_PT_SA)
         ni = m.get(_PT_NONCE)
         ke = m.get(_PT_KE)
-        props = dh.parse_sa(sa_p) if sa_p is not None else ()
+        props = P.parse_sa(sa_p) if sa_p is not None else ()
         if not props or props[0][1] != _PROTO_IKE or ni is None or ke is None:
             return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_NO_ADDITIONAL_SAS))])
         if not 16 <= len(ni) <= 256:
             return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(_INVALID_SYNTAX))])
         try:
-            num, spi_i, group, kdata = dh.select_rekey(props, ke, self.groups)
+            num, spi_i, group, kdata = R.select_rekey(props, ke, self.groups)
         except IkeNotifyError as e:
             return self._reply(sa, m, [(_PT_NOTIFY, M.notify_body(e.notify_type, getattr(e, "data", b"")))])
         priv, pub = dh.keypair(group, self.rng)
@@ -454,12 +457,12 @@ class Gateway:
         new.idr = sa.idr
         new.auth_time = sa.auth_time  # a rekey is no re-authentication (RFC 7296 section 2.8)
         new.marker = sa.marker
-        new.sar = dh.answer_sa(num, group, b"")
-        new.keys = K.IkeSaKeys(dh.skeyseed_rekey(sa.keys.sk_d, g, ni, nr), ni, nr, spi_i, spi_r)
+        new.sar = R.answer_sa(num, group, b"")
+        new.keys = K.IkeSaKeys(R.skeyseed_rekey(sa.keys.sk_d, g, ni, nr), ni, nr, spi_i, spi_r)
         self._sas[spi_r] = new
         self._order.append(spi_r)
         self._revoke(sa, now)
-        out = [(_PT_SA, dh.answer_sa(num, group, spi_r)), (_PT_NONCE, nr), (_PT_KE, dh.ke_body(group, pub))]
+        out = [(_PT_SA, R.answer_sa(num, group, spi_r)), (_PT_NONCE, nr), (_PT_KE, P.ke_body(group, pub))]
         if m.notify(_TICKET_REQUEST) is not None:
             out.append(self._ticket_notify(new, now))
         self._event(("rekeyed", sa.spi_r.hex(), spi_r.hex()))
@@ -470,7 +473,7 @@ class Gateway:
         out = []
         closing = False
         for p in m.payloads:
-            if p[0] == _PT_DELETE and dh.parse_delete(p[2])[0] == _PROTO_IKE:
+            if p[0] == _PT_DELETE and P.parse_delete(p[2])[0] == _PROTO_IKE:
                 closing = True
         if not closing and m.notify(_TICKET_REQUEST) is not None:
             out.append(self._ticket_notify(sa, now))

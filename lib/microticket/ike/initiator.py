@@ -39,14 +39,14 @@ RFC 5723 section 5: ticket, expires (absolute, in the caller's ``now`` clock), i
 auth (method), suite (encr, keylen, prf, integ), sk_d. The engine never reuses one: start() with a ticket
 record consumes it, and an expired record is never presented (section 4.3.1).
 
-Heap: this module holds the resumption path only. IKE_SA_INIT (DH, SA/KE), the Child SA request, the
-INFORMATIONAL exchanges, requests from the responder, NAT detection payloads and the debug key-dump are in
-dh.py, imported on first use and entered through one function (``_dh``), so this module holds no name of
-theirs (from ROMFS every name is a heap qstr; the qstr pool grows by doubling, ~3.5 KB at a time). Each
+Heap: this module holds the resumption path only. IKE_SA_INIT, the Child SA request, the INFORMATIONAL
+exchanges, requests from the responder, rekeying and NAT detection payloads are in initiator_full.py (which
+loads DH, the payload codecs and the full key schedule), imported on first use and entered through one
+function (``_full``), so this module holds no name of theirs (from ROMFS every name is a heap qstr; the qstr pool grows by doubling, ~3.5 KB at a time). Each
 buffer is dropped at its last use: the ticket record once the keys are derived, the first request once AUTH
 is computed, the answered request and the message AUTH signed once IKE_AUTH completes. The instance's dict is
 sized once, in __init__ (defaults that rarely change are class attributes); a received datagram is kept as a
-view, not copied. State names for printing: ``dh.STATE_NAMES``.
+view, not copied. State names for printing: ``consts.STATE_NAMES``.
 """
 
 from micropython import const
@@ -103,9 +103,10 @@ def _name(t):
     return notify_name(t)
 
 
-# The steps outside a resumption live in dh.py (the full exchange, INFORMATIONAL exchanges, requests from the
-# responder, rekeying, the debug key-dump), loaded on first use and entered through ONE function, dh.op(n, ...),
-# so this module names none of them (every name is a qstr, and the qstr pool grows by doubling).
+# The steps outside a resumption live in initiator_full.py (the full exchange, INFORMATIONAL exchanges,
+# requests from the responder, rekeying, the debug key-dump), loaded on first use (the import points down:
+# that module imports nothing of this one) and entered through ONE function, initiator_full.op(n, ...), so
+# this module names none of them (every name is a qstr, and the qstr pool grows by doubling).
 _OP_INIT_START = const(0)
 _OP_INIT_SEND = const(1)
 _OP_INIT_RESPONSE = const(2)
@@ -120,16 +121,16 @@ _OP_DUMP_KEYS = const(10)
 _OP_NATD = const(11)
 
 
-def _dh(n, *args):
-    from microticket.ike import dh
-    return dh.op(n, *args)
+def _full(n, *args):
+    from microticket.ike import initiator_full
+    return initiator_full.op(n, *args)
 
 
 # states
 _IDLE = const(0)
 INIT_SENT = const(1)
 AUTH_SENT = const(2)
-_RESUME_SENT = const(3)  # (private: no name in the heap; tests and dh.py use the number)
+_RESUME_SENT = const(3)  # (private: no name in the heap; tests and initiator_full.py use the number)
 ESTABLISHED = const(4)
 INFO_SENT = const(5)
 CLOSED = const(6)
@@ -157,7 +158,7 @@ def make_id(name):
 
 class Initiator:
     orig = True  # we are the original initiator of the IKE SA (False after a rekey the responder initiated)
-    _old = None  # set by dh.py after a rekey: the replaced IKE SA until its Delete is done
+    _old = None  # set by initiator_full.py after a rekey: the replaced IKE SA until its Delete is done
     # Defaults as class attributes: an instance's dict holds only what differs (a smaller table in the heap)
     dropped = _cookie_tries = 0
     _cookie = _rt = idr_body = addrs = _auth_i = None
@@ -218,7 +219,7 @@ class Initiator:
         self.ticket_status = None  # "lifetime" | "ack" | "nack" | "none"
         self.msg_id = self._tries = 0
         self.resumed = False
-        # set by dh.py when used: _ke_tries (INVALID_KE_PAYLOAD retries), _dh_priv/_dh_pub, _info,
+        # set by initiator_full.py when used: _ke_tries (INVALID_KE_PAYLOAD retries), _dh_priv/_dh_pub, _info,
         # _peer_next/_peer_resp (requests from the responder: next Message ID, our cached response)
 
     # ---- caller API -------------------------------------------------------------------------------
@@ -273,7 +274,7 @@ class Initiator:
                 self._send_resume(now)
                 return
             self._ev.append((why,))
-        _dh(_OP_INIT_START, self, now)
+        _full(_OP_INIT_START, self, now)
 
     def on_timer(self, now):
         if self._deadline is None or now < self._deadline:
@@ -296,23 +297,23 @@ class Initiator:
             if m.spi_i != self.spi_i:
                 if self._old is None:
                     raise DecodeError("not our SA")
-                _dh(_OP_OLD_SA, self, m, now)
+                _full(_OP_OLD_SA, self, m, now)
                 return
             if not m.is_response():
-                _dh(_OP_PEER_REQUEST, self, m, now)
+                _full(_OP_PEER_REQUEST, self, m, now)
                 return
             if self._deadline is None or m.msg_id != self.msg_id or m.is_initiator() == self.orig:
                 raise DecodeError("unexpected response")
             M.decode_payloads(m)
             st = self.state
             if st == INIT_SENT and m.exch == _IKE_SA_INIT:
-                _dh(_OP_INIT_RESPONSE, self, m, now)
+                _full(_OP_INIT_RESPONSE, self, m, now)
             elif st == _RESUME_SENT and m.exch == _IKE_SESSION_RESUME:
                 self._on_resume(m, now)
             elif st == AUTH_SENT and m.exch == _IKE_AUTH and m.spi_r == self.spi_r:
                 self._on_auth(m, now)
             elif st == INFO_SENT and m.spi_r == self.spi_r:  # INFORMATIONAL, or CREATE_CHILD_SA (rekey)
-                _dh(_OP_INFO_RESPONSE, self, m, now)
+                _full(_OP_INFO_RESPONSE, self, m, now)
             else:
                 raise DecodeError("response does not fit the state")
         except (DecodeError, IkeNotifyError):
@@ -321,16 +322,16 @@ class Initiator:
 
     def request_ticket(self, now):
         """Ask for a ticket in an INFORMATIONAL exchange (RFC 5723 section 4.1)."""
-        _dh(_OP_INFO_REQUEST, self, "ticket", now)
+        _full(_OP_INFO_REQUEST, self, "ticket", now)
 
     def rekey(self, now):
         """Rekey the IKE SA (RFC 7296 section 2.18) with N(TICKET_REQUEST) (RFC 5723 section 4.1); the old
         SA's ticket is invalidated (section 6.2) and the old SA deleted."""
-        _dh(_OP_REKEY_REQUEST, self, now)
+        _full(_OP_REKEY_REQUEST, self, now)
 
     def delete(self, now):
         """Delete the IKE SA (RFC 7296 section 1.4.1); the ticket of this SA is invalidated (RFC 5723 6.2)."""
-        _dh(_OP_INFO_REQUEST, self, "delete", now)
+        _full(_OP_INFO_REQUEST, self, "delete", now)
 
     # ---- sending ----------------------------------------------------------------------------------
     def _emit(self, raw):
@@ -358,7 +359,7 @@ class Initiator:
         pl.append((_PT_NONCE, self.ni))
         pl.append((_PT_NOTIFY, M.notify_body(_TICKET_OPAQUE, self._rt[0])))
         if self.addrs is not None:
-            pl.extend(_dh(_OP_NATD, self))  # N(NAT_DETECTION_*) (dh.natd)
+            pl.extend(_full(_OP_NATD, self))  # N(NAT_DETECTION_*) (initiator_full.natd)
         self._request(M.encode(self.spi_i, self.spi_r, _IKE_SESSION_RESUME, _FLAG_I, 0, pl, self.marker and 4),
                       now, _RESUME_SENT)
 
@@ -375,7 +376,7 @@ class Initiator:
         if self.resumed:
             auth = K.resume_auth(self.auth_mode, k.sk_pi, self._init_raw, self.nr, self.idi_body)
         else:
-            auth = _dh(_OP_PSK_AUTH, self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
+            auth = _full(_OP_PSK_AUTH, self.psk, self._init_raw, self.nr, k.sk_pi, self.idi_body)
         if self.debug_keys:  # (the key dump shows it)
             self._auth_i = auth
         # the first request (and the view of it AUTH signed) is done with: out of the heap before IKE_AUTH
@@ -385,7 +386,7 @@ class Initiator:
             inner.append((_PT_IDR, self.idr_body))
         inner.append((_PT_AUTH, M.auth_body(_AUTH_PSK, auth)))
         if self.child:
-            _dh(_OP_CHILD_PAYLOADS, self, inner)
+            _full(_OP_CHILD_PAYLOADS, self, inner)
         if self.want_ticket:
             inner.append((_PT_NOTIFY, M.notify_body(_TICKET_REQUEST)))
         self.msg_id = 1
@@ -405,7 +406,7 @@ class Initiator:
         if self.resumed:  # (re)send the first request with the cookie
             self._send_resume(now)
         else:
-            _dh(_OP_INIT_SEND, self, now)
+            _full(_OP_INIT_SEND, self, now)
         return True
 
     def _on_resume(self, m, now):
@@ -414,7 +415,7 @@ class Initiator:
         if m.notify(_TICKET_NACK) is not None:
             # RFC 5723 section 4.3.2: the ticket is refused; run a regular exchange
             self._ev.append(("resume_rejected",))
-            _dh(_OP_INIT_START, self, now)
+            _full(_OP_INIT_START, self, now)
             return
         err = m.error_notify()
         if err is not None:
@@ -448,7 +449,7 @@ class Initiator:
         if self.resumed:
             want = K.resume_auth(self.auth_mode, k.sk_pr, self._resp_raw, self.ni, idr)
         else:
-            want = _dh(_OP_PSK_AUTH, self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
+            want = _full(_OP_PSK_AUTH, self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
         if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
             self._fail("AUTHENTICATION_FAILED")
             return
@@ -457,7 +458,7 @@ class Initiator:
         self.msg_id = 2
         self.state = ESTABLISHED
         if self.debug_keys:
-            self._ev.append(("keys", _dh(_OP_DUMP_KEYS, k, self._auth_i, got, self.spi_i, self.spi_r)))
+            self._ev.append(("keys", _full(_OP_DUMP_KEYS, k, self._auth_i, got, self.spi_i, self.spi_r)))
         # what only the first two exchanges needed (the messages AUTH signs, the ticket record used, the
         # request now answered)
         self._init_raw = self._resp_raw = self._rt = self._req = None

@@ -1,11 +1,9 @@
 """IKEv2 key schedule, the SK payload and AUTH computations for the one suite of this profile.
 
-- ``skeyseed_full``   SKEYSEED = prf(Ni | Nr, g^ir)                         RFC 7296 section 2.14
 - ``skeyseed_resume`` SKEYSEED = prf(SK_d_old, "Resumption" | Ni | Nr)      RFC 5723 section 5.1
 - ``IkeSaKeys``       {SK_d | SK_ai | SK_ar | SK_ei | SK_er | SK_pi | SK_pr} = prf+(SKEYSEED, Ni|Nr|SPIi|SPIr)
 - ``protect``/``unprotect``  the Encrypted payload (section 3.14): AES-CBC-128, HMAC-SHA2-256-128 ICV over
   the whole message up to the ICV, checked in constant time BEFORE decrypting.
-- ``psk_auth``        AUTH = prf(prf(PSK, "Key Pad for IKEv2"), <signed octets>)   section 2.15
 - ``resume_auth``     RFC 5723 section 4.3.3 AUTH = prf(SK_px, <message octets>) in two readings:
      "signed"  (default; the RFC's reference to section 2.15): <message octets> are the section 2.15
                signed octets  RealMessage | Nonce_of_peer | prf(SK_px, ID payload body), keyed with SK_px
@@ -13,13 +11,11 @@
      "message" (libreswan 5.2+ reading): only the sender's own IKE_SESSION_RESUME message, i.e.
                AUTH = prf(SK_px, RealMessage).
   In both, RealMessage is the sender's IKE_SESSION_RESUME message as sent (without the non-ESP marker).
-- ``natd_hash``       SHA-1(SPIi | SPIr | IP | port)                          section 2.23
 
-``skeyseed_full``, ``prf_psk_key``, ``psk_auth`` (full exchange only) and ``natd_hash`` (NAT detection, only
-where the socket tells its addresses) are defined in dh.py and reached as ``keys.<name>`` (loaded on first
-use), so a resumption never loads them.
+What a resumption never computes is in keys_full.py: ``skeyseed_full`` (section 2.14), ``psk_auth``
+(section 2.15), ``natd_hash`` (section 2.23); the rekey SKEYSEED (section 2.18) is in rekey.py.
 
-Secrets are never logged here; ``dh.dump_keys(keys)`` returns them for the explicit debug key-dump only.
+Secrets are never logged here; ``keydump.dump_keys(keys)`` returns them for the explicit debug key-dump only.
 
 Heap: parameters reuse the short names microticket.crypto already has (each distinct name is a qstr).
 """
@@ -35,14 +31,6 @@ _ICV_LEN = const(16)
 _PT_NONE = const(0)
 _PT_SK = const(46)
 from microticket.ike import message as M
-
-
-def __getattr__(name):
-    # skeyseed_full, prf_psk_key and psk_auth (the full exchange) live in dh.py, loaded on first use
-    from microticket.ike import dh
-    if name in dh.BODIES:
-        return getattr(dh, name)
-    raise AttributeError(name)
 
 _KEYMAT = const(192)  # 32 + 2*32 + 2*16 + 2*32
 

@@ -12,14 +12,11 @@ Payload bodies are plain bytes; small ``*_body`` / ``parse_*`` functions build a
 
 Heap: a resuming initiator keeps this module loaded, and from ROMFS every name in it is a qstr in the heap's
 qstr pool (which grows by doubling): parameters reuse the few short names microticket.crypto already has
-(``a``, ``b``, ``n``, ``data``), and ``decode`` (header and payloads in one call, which no engine uses) lives
-in dh.py.
+(``a``, ``b``, ``n``, ``data``).
 
 This module holds only what every exchange needs (a resuming initiator loads nothing else). The SA, KE,
-TS and ID bodies of the full exchange (``sa_body``, ``parse_sa``, ``ke_body``, ``parse_ke``, ``parse_id``,
-``ts_body``, ``parse_ts``, ``ike_proposal``, ``select_ike_proposal``, ``check_ike_choice``,
-``child_proposal``, ``parse_notify``, ``delete_body``, ``parse_delete``, and ``strip_marker``) live in
-``dh.py`` and are still reachable here as ``message.<name>`` (loaded on first use).
+TS, Notify and Delete bodies of the full exchange and rekeying, and ``decode`` (header and payloads in one
+call, which no engine uses) and ``strip_marker``, are in payloads.py.
 """
 
 from microticket.errors import DecodeError, IkeNotifyError
@@ -40,14 +37,6 @@ _PT_EAP = const(48)
 _UNSUPPORTED_CRITICAL_PAYLOAD = const(1)
 
 MAX_MESSAGE = 3000  # bounded receive size; larger datagrams are dropped (no fragmentation support)
-
-
-def __getattr__(name):
-    # the full exchange's payload bodies (see the module text): loaded only when first used
-    from microticket.ike import dh
-    if name in dh.BODIES:
-        return getattr(dh, name)
-    raise AttributeError(name)
 
 
 class Message:

@@ -7,7 +7,8 @@ State carried for one IKE SA ("from the ticket" items of section 5), ``TicketSta
     resumed SA never outlives auth_time + re-authentication time).
 
 By value (Appendix A.1 layout), key material from a microticket.ticket.KeyRing (rotation by key_id, the
-first 8 octets of the ring key's name; AES-128-CBC + HMAC-SHA-256 over the whole protected part):
+first 8 octets of the ring key's name, looked up with KeyRing.find_key, so a key past its decrypt window
+opens nothing here either; AES-128-CBC + HMAC-SHA-256 over the whole protected part):
     format_version(1)=1 | reserved[3]=0 | key_id[8] | IV[16] | AES-128-CBC(state | PKCS#7 pad) | MAC[32]
 
 By reference (Appendix A.2): the state stays in a bounded ``RefStore`` on the gateway:
@@ -76,13 +77,6 @@ class TicketState:
         return cls(idi, idr, spi_i, spi_r, sa, sk_d, meth, exp, at)
 
 
-def _find_key(ring, key_id):
-    for k in ring.keys:
-        if k.name[:KEY_ID_LEN] == key_id:
-            return k
-    return None
-
-
 def _check_expiry(exp, now, max_lifetime):
     if now >= exp:
         raise TicketRejected("expired")
@@ -103,7 +97,7 @@ def _begin(buf, key):
 
 def seal_value(ring, state, rng):
     """A ticket by value under the ring's newest key."""
-    key = ring.keys[0]
+    key = ring.sealing_key()
     plain = state.encode()
     pad = 16 - len(plain) % 16
     body = bytearray(len(plain) + pad)
@@ -127,7 +121,7 @@ def open_value(ring, ticket, now, max_lifetime):
         raise TicketRejected("malformed")
     if ticket[0] != FORMAT_VERSION:
         raise TicketRejected("malformed")
-    key = _find_key(ring, bytes(ticket[4:12]))
+    key = ring.find_key(bytes(ticket[4:12]), now)
     if key is None:
         raise TicketRejected("unknown-key")
     mac = key.hmac.mac(memoryview(ticket)[:n - MAC_LEN])
@@ -178,7 +172,7 @@ class RefStore:
 
 
 def seal_reference(ring, store, state, rng):
-    key = ring.keys[0]
+    key = ring.sealing_key()
     ref = rng(REF_LEN)
     store.put(ref, state)
     n = 12 + 1 + REF_LEN + 4 + MAC_LEN
@@ -196,7 +190,7 @@ def open_reference(ring, store, ticket, now, max_lifetime):
     n = len(ticket)
     if n != 12 + 1 + REF_LEN + 4 + MAC_LEN or ticket[0] != FORMAT_VERSION or ticket[12] != REF_LEN:
         raise TicketRejected("malformed")
-    key = _find_key(ring, bytes(ticket[4:12]))
+    key = ring.find_key(bytes(ticket[4:12]), now)
     if key is None:
         raise TicketRejected("unknown-key")
     mac = key.hmac.mac(memoryview(ticket)[:n - MAC_LEN])
