@@ -15,8 +15,6 @@ import os
 LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib")
 
 KNOWN_CYCLES = [
-    {"microticket.tls.messages", "microticket.tls.msg_full"},
-    {"microticket.tls.driver", "microticket.tls.aio"},
     {"microticket.tls.cli", "microticket.tls.cli_client", "microticket.tls.cli_server"},
     {"microticket.ike.cli", "microticket.ike.gateway"},
 ]
