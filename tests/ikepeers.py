@@ -233,12 +233,13 @@ _SCRIPTS = {}
 
 
 def cli_script(name):
-    """A tiny script that calls microticket.ike.cli.<name>(sys.argv[1:]) (works on both runtimes)."""
+    """A tiny script that calls microticket.cli.<name>.main(sys.argv[1:]) (works on both runtimes; ``name``:
+    ike_initiate or ike_gateway)."""
     if name not in _SCRIPTS:
         d = tempfile.mkdtemp(prefix="mt-ikecli-")
         fn = os.path.join(d, name + ".py")
         with open(fn, "w") as f:
-            f.write("import sys\nfrom microticket.ike.cli import %s\nsys.exit(%s(sys.argv[1:]))\n" % (name, name))
+            f.write("import sys\nfrom microticket.cli.%s import main\nsys.exit(main(sys.argv[1:]))\n" % name)
         _SCRIPTS[name] = fn
     return _SCRIPTS[name]
 
@@ -263,23 +264,24 @@ def _cmd_env(runtime, heapsize=None, path=None):
 
 def run_initiator(args, runtime="cpython", timeout=60, heapsize=None, path=None):
     cmd, env = _cmd_env(runtime, heapsize, path)
-    return subprocess.run(cmd + [cli_script("initiate_main")] + list(args), capture_output=True, text=True,
+    return subprocess.run(cmd + [cli_script("ike_initiate")] + list(args), capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
 class GatewayProcess:
-    """``ike-gateway`` in a subprocess on a free port; stopped by PID."""
+    """``ike-gateway`` in a subprocess on a free port (``port`` once started); stopped by PID."""
 
     def __init__(self, args, runtime="cpython", port=None):
-        self.port = port or free_udp_ports(1)[0]
-        self.args = ["--port", str(self.port)] + list(args)
+        # no port given: --port 0, and the port the gateway bound is read from its first line (no race)
+        self.port = port
+        self.args = ["--port", str(port or 0)] + list(args)
         self.runtime = runtime
         self.proc = None
         self.lines = []
 
     def start(self, timeout=20):
         cmd, env = _cmd_env(self.runtime)
-        self.proc = subprocess.Popen(cmd + [cli_script("gateway_main")] + self.args, stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(cmd + [cli_script("ike_gateway")] + self.args, stdout=subprocess.PIPE,
                                      stderr=subprocess.STDOUT, text=True, env=env)
         end = time.time() + timeout
         while time.time() < end:
@@ -287,7 +289,8 @@ class GatewayProcess:
             if not line:
                 break
             self.lines.append(line.rstrip())
-            if "listening on" in line:
+            if "listening on" in line:   # "ike-gateway: listening on PORT (tickets=MODE)"
+                self.port = int(line.split("listening on ")[1].split()[0])
                 return self
         self.stop()
         raise RuntimeError("gateway did not start: " + "\n".join(self.lines))

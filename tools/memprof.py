@@ -19,7 +19,7 @@ Scenarios live in SCENARIOS below (register() adds one):
                        CPython `tls-server` (PSK; the CLI runs PskClient)
     tls-resume-full-client  the same with --full-client (TlsClient)
     tls-full-server    `micropython -m microticket tls-server`: a full ECDHE_RSA handshake, `openssl s_client`
-    ike-resume         `ike-initiate` (microticket.ike.cli) on MicroPython: IKE_SESSION_RESUME against our
+    ike-resume         `ike-initiate` (microticket.cli.ike_initiate) on MicroPython: IKE_SESSION_RESUME against our
                        CPython gateway (tests/ikepeers.py), a fresh ticket before every run
 --romfs: boards with a ROM partition (MicroPython >= 1.25, `mpremote romfs deploy`) execute an .mpy's
 bytecode in place from flash; from a filesystem it is copied into the heap. The unix port has vfs.VfsRom
@@ -280,19 +280,20 @@ def register(s):
 register(Scenario("ticket-open", "ticket_roundtrip", "roundtrip ok", ("microticket/ticket.py",), TICKET_OPS,
                   "generate a ring, seal/open 20 tickets, rotate, renew, reject a forgery"))
 register(TlsResumeClient("tls-resume-client", None, "resumed: yes",
-                         ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                         ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                          doc="TLS 1.2 client CLI resuming with a ticket (PSK, max_fragment_length 2048) "
                              "against our CPython server"))
 full_client = register(TlsResumeClient("tls-resume-full-client", None, "resumed: yes",
-                                       ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                                       ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                                        doc="the same with --full-client: TlsClient (the engine that also "
                                            "does ECDHE_RSA) instead of the board's PskClient"))
 full_client.extra = ("--full-client",)
-register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/tls/cli.py"),
+register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/cli/tls_server.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))
 register(IkeResume("ike-resume", None, "established: resumed",
-                   ("microticket/ike/initiator.py", "microticket/ike/cli.py", "microticket/ike/ticketstore.py"),
+                   ("microticket/ike/initiator.py", "microticket/cli/ike_initiate.py",
+                    "microticket/ike/ticketstore.py"),
                    doc="IKEv2 initiator CLI: IKE_SESSION_RESUME (RFC 5723) against our CPython gateway"))
 
 

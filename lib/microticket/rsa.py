@@ -139,7 +139,7 @@ class RsaPrivateKey:
 
 # The key loaders live in microticket.der, next to the parser they drive, and are reached through this
 # module as before (rsa.load_private_key_pem, ...): a board that has loaded its key can then unload the
-# parser, loaders included (microticket.tls.cli_server does), and signing never brings it back.
+# parser, loaders included (the tls-server command, microticket.cli.tls_server, does), and signing never brings it back.
 _LOADERS = ("load_private_key_der", "load_private_key_pem", "public_key_from_spki_der",
             "public_key_from_cert_der")
 

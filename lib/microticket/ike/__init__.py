@@ -6,7 +6,7 @@ Import only what you use:
     microticket.ike.ticketstore  TicketStore: the initiator's persisted tickets (one-time, expiry, logout)
     microticket.ike.ticket       the gateway's ticket formats (RFC 5723 Appendix A.1 / A.2), invalid ticket list
     microticket.ike.message      header/payload codec;  microticket.ike.keys  key schedule, SK payload, AUTH
-    microticket.ike.udp          blocking UDP drivers;  microticket.ike.cli   ike-gateway / ike-initiate
+    microticket.ike.udp          blocking UDP drivers (the commands ike-gateway / ike-initiate: microticket.cli)
     microticket.ike.dh           what a resumption never needs: DH, SA/KE/TS bodies, the initiator's full
                                  exchange and INFORMATIONAL exchanges (loaded on first use)
 
