@@ -12,7 +12,6 @@ _GC_THRESHOLD = 2048  # as tls-client (microticket.cli.tls_client)
 
 
 def main(argv):
-    import gc
     th = gc.threshold() if hasattr(gc, "threshold") else None  # (CPython's gc has no threshold())
     if th is not None:
         gc.threshold(_GC_THRESHOLD)
