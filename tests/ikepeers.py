@@ -244,12 +244,13 @@ _SCRIPTS = {}
 
 
 def cli_script(name):
-    """A tiny script that calls microticket.ike.cli.<name>(sys.argv[1:]) (works on both runtimes)."""
+    """A tiny script that calls microticket.cli.<name>.main(sys.argv[1:]) (works on both runtimes; ``name``:
+    ike_initiate or ike_gateway)."""
     if name not in _SCRIPTS:
         d = tempfile.mkdtemp(prefix="mt-ikecli-")
         fn = os.path.join(d, name + ".py")
         with open(fn, "w") as f:
-            f.write("import sys\nfrom microticket.ike.cli import %s\nsys.exit(%s(sys.argv[1:]))\n" % (name, name))
+            f.write("import sys\nfrom microticket.cli.%s import main\nsys.exit(main(sys.argv[1:]))\n" % name)
         _SCRIPTS[name] = fn
     return _SCRIPTS[name]
 
@@ -274,7 +275,7 @@ def _cmd_env(runtime, heapsize=None, path=None):
 
 def run_initiator(args, runtime="cpython", timeout=60, heapsize=None, path=None):
     cmd, env = _cmd_env(runtime, heapsize, path)
-    return subprocess.run(cmd + [cli_script("initiate_main")] + list(args), capture_output=True, text=True,
+    return subprocess.run(cmd + [cli_script("ike_initiate")] + list(args), capture_output=True, text=True,
                           timeout=timeout, env=env)
 
 
@@ -294,7 +295,7 @@ class GatewayProcess:
         cmd, env = _cmd_env(self.runtime)
 
         def command(port):
-            return cmd + [cli_script("gateway_main"), "--port", str(port)] + self.args
+            return cmd + [cli_script("ike_gateway"), "--port", str(port)] + self.args
         if self.port:
             self.peer = procs.Peer(command(self.port), self.port, env=env, udp=True, timeout=timeout)
         else:

@@ -3,9 +3,10 @@ another exception. (The TLS and IKE message decoders have their own fuzz tests b
 
 from hypothesis import given, settings, strategies as st, HealthCheck
 
-from microticket import der, keyfile
+from microticket import keyfile
+from microticket.pk import der
 from microticket.errors import MicroticketError, DecodeError, TicketRejected
-from microticket.state import StatePlaintext, AUTH_PSK
+from microticket.tls.state import StatePlaintext, AUTH_PSK
 from microticket.ticket import KeyRing
 from microticket.wire import Reader
 

@@ -72,7 +72,7 @@ def test_engines_under_micropython(mp, mpy, group):
 # file reader), every heap from 36000 to 44000 bytes tried in 64/128-byte steps: the smallest that works is
 # ~39.0 KB (39024-39072), success is not monotonic in the heap size (fragmentation: pockets that fail up to
 # 40 KB), and from 40096 up every size works. (This program runs udp.run_initiator without the CLI's GC
-# threshold, see ike/cli.py.) History: ~73 KB before the resumption-path split (73088 by bench_ike's search),
+# threshold, see cli/ike_initiate.py.) History: ~73 KB before the resumption-path split (73088 by bench_ike's search),
 # 46208 before the first heap diet (qstr pool kept under its 5th doubling, one dh.op entry, no HMAC objects
 # kept per SA, in-place AES, views instead of message copies, the instance dict sized once), 42240 before the
 # second (errors classes made on first use, ~160-byte Hmac objects, a 23-slot instance dict, the ticket
@@ -145,7 +145,7 @@ def test_resumption_fits_the_pinned_heap_and_loads_no_full_exchange_code(mp, tmp
 # were split by layer and message/keys lost their module __getattr__; before: 31412-31533, memprof --step 128;
 # 30867 while IkeNotifyError was created on import rather than on first use, which saves a TLS client
 # ~300 B; 31798 when only the image's length was subtracted), every size from ~31.4 KB up working. The CLI collects garbage after every 768 bytes
-# allocated (gc.threshold, ike/cli.py), which keeps the heap packed: without it the smallest was ~33.0-33.4
+# allocated (gc.threshold, cli/ike_initiate.py), which keeps the heap packed: without it the smallest was ~33.0-33.4
 # KB with pockets that failed every time up to 35.2 KB. History: 42.6-44.6 KB before the first heap diet,
 # 36.5 KB before the second (see above; here also the option names and event texts of the CLI as few string
 # constants, the ticket store written with json.dump instead of one JSON string, and the GC threshold).

@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import mpharness
-from microticket.keys_cli import main
+from microticket.cli.keys import main
 
 from consts import CORE_T0 as NOW
 

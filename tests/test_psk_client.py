@@ -357,9 +357,9 @@ s.connect(socket.getaddrinfo("127.0.0.1", port)[0][-1])
 c.start(driver.wall_clock())
 ok = driver.run_handshake(s, c)
 driver.close(s, c)
-mods = [m for m in ("microticket.x25519", "microticket.tls.ecdhe", "microticket.tls.kx_psk",
+mods = [m for m in ("microticket.pk.x25519", "microticket.tls.ecdhe", "microticket.tls.kx_psk",
                     "microticket.tls.kx_ecdhe_cert", "microticket.tls.auth_pin", "microticket.tls.server",
-                    "microticket.rsa", "microticket.der", "microticket.wire", "microticket.state")
+                    "microticket.pk.rsa", "microticket.pk.der", "microticket.wire", "microticket.tls.state")
         if m in sys.modules]
 print("RESULT", ok, c.resumed, c.suite, " ".join(mods) or "-")
 """ % (P.PSK_ID, P.PSK_HEX)
@@ -389,7 +389,7 @@ def test_resumption_does_not_load_x25519(runtime, tmp_path):
         assert line, r.stdout + r.stderr + log
         res.append(line[0].split(" ", 4))
     assert res[0][:4] == ["RESULT", "True", "False", str(ECDHE_PSK)], res
-    assert res[0][4] == "microticket.x25519 microticket.tls.ecdhe microticket.tls.kx_psk", res
+    assert res[0][4] == "microticket.pk.x25519 microticket.tls.ecdhe microticket.tls.kx_psk", res
     assert res[1][:4] == ["RESULT", "True", "True", str(ECDHE_PSK)], res
     assert res[1][4] == "-", res
 

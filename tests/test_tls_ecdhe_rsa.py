@@ -5,7 +5,7 @@ import hashlib
 
 import pytest
 
-from microticket import der, rsa
+from microticket.pk import der, pem, rsa, rsa_sign
 from microticket.ticket import KeyRing
 from microticket.tls import const as C
 from microticket.tls.cache import TicketCache
@@ -20,8 +20,8 @@ from consts import TLS_T0 as T0
 @pytest.fixture(scope="module")
 def creds(tmp_path_factory):
     cert, key, cert_pin, spki_pin = P.make_rsa_cert(str(tmp_path_factory.mktemp("rsa")))
-    chain = der.read_pem_certs(open(cert).read())
-    cfg = ServerConfig(KeyRing.generate(T0), cert_chain=chain, rsa_key=rsa.load_private_key_pem(open(key).read()))
+    chain = pem.read_pem_certs(open(cert).read())
+    cfg = ServerConfig(KeyRing.generate(T0), cert_chain=chain, rsa_key=rsa_sign.load_private_key_pem(open(key).read()))
     return cfg, bytes.fromhex(cert_pin), bytes.fromhex(spki_pin)
 
 

@@ -8,7 +8,7 @@ import stat
 import pytest
 
 from microticket.ticket import KeyRing
-from microticket.state import StatePlaintext
+from microticket.tls.state import StatePlaintext
 from microticket.tls import const as C
 from microticket.tls.cache import TicketCache
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER, REISSUE_RENEW

@@ -91,9 +91,9 @@ def parse_client_output(text):
 
 # --- OpenSSL / GnuTLS ------------------------------------------------------------------------------
 
-def start_openssl_psk_server(cipher=OSSL_PSK + ":" + OSSL_ECDHE_PSK, extra=()):
+def start_openssl_psk_server(cipher=OSSL_PSK + ":" + OSSL_ECDHE_PSK, extra=(), psk_hex=PSK_HEX):
     """``openssl s_server`` (PSK) on port 0 (``.port``: the one it bound)."""
-    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-nocert", "-psk", PSK_HEX,
+    cmd = ["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-nocert", "-psk", psk_hex,
            "-psk_identity", PSK_ID, "-no_cache", "-cipher", cipher, "-rev"] + list(extra)
     return Peer(cmd, stdin=True)
 
@@ -104,9 +104,10 @@ def start_openssl_cert_server(cert, key, extra=()):
     return Peer(cmd, stdin=True)
 
 
-def run_openssl_psk_client(port, sess_out=None, sess_in=None, cipher=OSSL_PSK, extra=(), data=b"", timeout=20):
+def run_openssl_psk_client(port, sess_out=None, sess_in=None, cipher=OSSL_PSK, extra=(), data=b"", timeout=20,
+                           psk_hex=PSK_HEX):
     cmd = ["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-psk_identity", PSK_ID,
-           "-psk", PSK_HEX, "-cipher", cipher] + list(extra)
+           "-psk", psk_hex, "-cipher", cipher] + list(extra)
     if sess_out:
         cmd += ["-sess_out", sess_out]
     if sess_in:

@@ -51,7 +51,7 @@ def _bench(fn, runs):
 def run_benchmarks(key_pem, runs):
     """Return a list of (name, median_us); key_pem may be None (RSA skipped)."""
     from microticket.ike import modp
-    from microticket.x25519 import x25519, x25519_base
+    from microticket.pk.x25519 import x25519, x25519_base
 
     results = []
     k = bytes([(7 * i + 3) & 0xFF for i in range(32)])
@@ -59,9 +59,9 @@ def run_benchmarks(key_pem, runs):
     results.append(("X25519 scalar mult", _bench(lambda: x25519(k, u), runs)))
 
     if key_pem is not None:
-        from microticket import rsa
+        from microticket.pk import rsa, rsa_sign
 
-        key = rsa.load_private_key_pem(key_pem)
+        key = rsa_sign.load_private_key_pem(key_pem)
         pub = key.public_key()
         digest = bytes(range(32))
         sig = key.sign_pkcs1_sha256(digest)

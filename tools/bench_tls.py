@@ -98,7 +98,7 @@ def bench_resumed_rate(d, seconds):
 MP_CPU = r"""
 import time
 from microticket.ticket import KeyRing
-from microticket import der, rsa
+from microticket.pk import der, pem, rsa, rsa_sign
 from microticket.tls.server import TlsServer, ServerConfig
 from microticket.tls.client import Client
 from microticket.tls.cache import TicketCache
@@ -106,9 +106,9 @@ from microticket import crypto
 
 cert_pem = open(%r).read()
 key_pem = open(%r).read()
-chain = der.read_pem_certs(cert_pem)
+chain = pem.read_pem_certs(cert_pem)
 pin = crypto.sha256(chain[0])
-cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, rsa_key=rsa.load_private_key_pem(key_pem))
+cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, rsa_key=rsa_sign.load_private_key_pem(key_pem))
 cache = TicketCache()
 
 def run(now):

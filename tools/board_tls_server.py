@@ -57,11 +57,11 @@ def main(cfg_dict):
     psk = {cfg_dict["identity"].encode(): bytes.fromhex(cfg_dict["psk"])}
     chain, key = None, None
     if cfg_dict.get("cert"):
-        from microticket import der, rsa
+        from microticket.pk import der, pem, rsa, rsa_sign
         with open(cfg_dict["cert"]) as f:
-            chain = der.read_pem_certs(f.read())
+            chain = pem.read_pem_certs(f.read())
         with open(cfg_dict["key"]) as f:
-            key = rsa.load_private_key_pem(f.read())
+            key = rsa_sign.load_private_key_pem(f.read())
         psk = None
     cfg = ServerConfig(ring, psk=psk, cert_chain=chain, rsa_key=key, max_fragment=cfg_dict.get("max_record", 2048))
     lsock = socket.socket()

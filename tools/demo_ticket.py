@@ -3,7 +3,7 @@
 # again without any per-client memory; then key rotation, renewal and forged tickets.
 import sys
 from microticket.ticket import KeyRing
-from microticket.state import StatePlaintext, AUTH_PSK
+from microticket.tls.state import StatePlaintext, AUTH_PSK
 from microticket.errors import TicketRejected
 
 KEYFILE = sys.argv[1] if len(sys.argv) > 1 else "/tmp/microticket-demo-keys.json"

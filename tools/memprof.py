@@ -20,7 +20,7 @@ Scenarios live in SCENARIOS below (register() adds one):
     tls-resume-pin-client   the client resuming an ECDHE_RSA session (pinned certificate)
     tls-full-pin-client     the client's full ECDHE_RSA handshake (pinned certificate)
     tls-full-server    `micropython -m microticket tls-server`: a full ECDHE_RSA handshake, `openssl s_client`
-    ike-resume         `ike-initiate` (microticket.ike.cli) on MicroPython: IKE_SESSION_RESUME against our
+    ike-resume         `ike-initiate` (microticket.cli.ike_initiate) on MicroPython: IKE_SESSION_RESUME against our
                        CPython gateway (tests/ikepeers.py), a fresh ticket before every run
 --romfs: boards with a ROM partition (MicroPython >= 1.25, `mpremote romfs deploy`) execute an .mpy's
 bytecode in place from flash; from a filesystem it is copied into the heap. The unix port has vfs.VfsRom
@@ -314,22 +314,23 @@ def register(s):
 register(Scenario("ticket-open", "ticket_roundtrip", "roundtrip ok", ("microticket/ticket.py",), TICKET_OPS,
                   "generate a ring, seal/open 20 tickets, rotate, renew, reject a forgery"))
 register(TlsResumeClient("tls-resume-client", None, "resumed: yes",
-                         ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                         ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                          doc="TLS 1.2 client CLI resuming with a ticket (PSK, max_fragment_length 2048) "
                              "against our CPython server"))
 register(TlsPinClient("tls-resume-pin-client", None, "resumed: yes",
-                      ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                      ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                       doc="TLS 1.2 client CLI resuming an ECDHE_RSA session (pinned RSA-2048 certificate) "
                           "against our CPython server"))
 register(TlsPinClient("tls-full-pin-client", None, "resumed: no",
-                      ("microticket/tls/client.py", "microticket/tls/cli.py"),
+                      ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                       doc="TLS 1.2 client CLI: a full ECDHE_RSA handshake (X25519, RSA-2048 signature "
                           "verified with the pinned key) against our CPython server")).full = True
-register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/tls/cli.py"),
+register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/cli/tls_server.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))
 register(IkeResume("ike-resume", None, "established: resumed",
-                   ("microticket/ike/initiator.py", "microticket/ike/cli.py", "microticket/ike/ticketstore.py"),
+                   ("microticket/ike/initiator.py", "microticket/cli/ike_initiate.py",
+                    "microticket/ike/ticketstore.py"),
                    doc="IKEv2 initiator CLI: IKE_SESSION_RESUME (RFC 5723) against our CPython gateway"))
 
 

@@ -192,13 +192,11 @@ def empty_connection(port):
 
 
 def start_on_free_port(make_cmd, env=None, cwd=None, stdin=False, udp=False, tries=TRIES, timeout=20.0):
-    """Our own servers (``tls-server --port N``, ``ike-gateway --port N``): a Peer running ``make_cmd(port)``
-    on a free loopback port, started again on another port if it found its port taken.
-
-    The one place to switch once the servers take ``--port 0`` (binding port 0; Peer reads the port from
-    the kernel, so printing it is not even needed): ``return Peer(make_cmd(0), None, env, cwd, stdin, udp)``."""
-    return on_free_port(lambda port: Peer(make_cmd(port), port, env, cwd, stdin, udp, timeout=timeout),
-                        udp=udp, tries=tries)
+    """Our own servers (``tls-server``, ``ike-gateway``): a Peer running ``make_cmd(0)``. They bind port 0
+    themselves (``--port 0``; on MicroPython, which cannot ask the kernel, a random free port that the bind
+    itself claims) and hold it, and Peer reads the port from the kernel: no race with other processes.
+    ``tries`` is kept for callers of the earlier retrying version; nothing needs retrying now."""
+    return Peer(make_cmd(0), None, env, cwd, stdin, udp, timeout=timeout)
 
 
 # --- environments ------------------------------------------------------------------------------------

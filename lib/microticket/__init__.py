@@ -4,7 +4,7 @@ RFC 5077 TLS session tickets (client and server) and RFC 5723 IKEv2 session resu
 runs unchanged on MicroPython and on CPython (through ports/cpython). Import only the part you use:
 
     microticket.ticket   sealed tickets and key rings (RFC 5077 section 4)
-    microticket.state    the StatePlaintext codec
+    microticket.tls.state    the StatePlaintext codec
     microticket.tls      the TLS 1.2 engine
     microticket.ike      the IKEv2 engine
 """

@@ -1,25 +1,31 @@
-"""`python -m microticket SUBCOMMAND ...` (also `micropython -m microticket ...` with MICROPYPATH=lib).
+"""`python -m microticket COMMAND ...` (also `micropython -m microticket ...` with MICROPYPATH=lib).
 
-A table of subcommand -> (module, function); the module is imported only when its subcommand runs, so a
-board loads only the part it uses. Each function takes the argument list after the subcommand and returns
-an exit status.
+A table of command -> (module, function); the module is imported only when its command runs, so a board
+loads only the part it uses. Each function takes the argument list after the command and returns an exit
+status (0; 1: runtime failure; 2: bad arguments). A board's main.py may call the function directly. The
+commands, their one argument parser and their --help texts are in microticket.cli.
 """
 
 import sys
 
 COMMANDS = {
-    "keys": ("microticket.keys_cli", "main"),
-    "ike-gateway": ("microticket.ike.cli", "gateway_main"),
-    "ike-initiate": ("microticket.ike.cli", "initiate_main"),
-    "tls-server": ("microticket.tls.cli", "tls_server"),
-    "tls-client": ("microticket.tls.cli", "tls_client"),
+    "keys": ("microticket.cli.keys", "main"),
+    "ike-gateway": ("microticket.cli.ike_gateway", "main"),
+    "ike-initiate": ("microticket.cli.ike_initiate", "main"),
+    "tls-server": ("microticket.cli.tls_server", "main"),
+    "tls-client": ("microticket.cli.tls_client", "main"),
 }
 
 
 def main(argv):
+    if argv and (argv[0] == "-h" or argv[0] == "--help"):
+        from microticket.cli.usage import text
+        sys.stdout.write(text(None))
+        return 0
     if not argv or argv[0] not in COMMANDS:
-        print("usage: python -m microticket {" + "|".join(sorted(COMMANDS)) + "} ...")
-        return 2
+        from microticket.cli import fail
+        return fail(("unknown command %r" % argv[0] if argv else "no command") + " (commands: " +
+                    ", ".join(sorted(COMMANDS)) + "; --help says more)")
     modname, fn = COMMANDS[argv[0]]
     mod = __import__(modname, None, None, [fn])
     return getattr(mod, fn)(argv[1:]) or 0

@@ -1,5 +1,5 @@
 # StatePlaintext encode/decode on both runtimes: prints the hex of three encodings and their decoded fields.
-from microticket.state import StatePlaintext, AUTH_ANONYMOUS, AUTH_CERT, AUTH_PSK
+from microticket.tls.state import StatePlaintext, AUTH_ANONYMOUS, AUTH_CERT, AUTH_PSK
 
 
 def hx(b):

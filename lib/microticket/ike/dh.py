@@ -1,5 +1,5 @@
 """Diffie-Hellman for IKEv2 (the KE payload, RFC 7296 sections 1.2, 2.14 and 3.4): group 14 (2048-bit MODP,
-RFC 3526 section 3; ike/modp.py) and group 31 (Curve25519, RFC 8031; microticket.x25519). Each group's
+RFC 3526 section 3; ike/modp.py) and group 31 (Curve25519, RFC 8031; microticket.pk.x25519). Each group's
 module is imported only when that group is used, so a board that uses only group 31 never loads the MODP
 code, and a resumption (RFC 5723) loads neither.
 
@@ -21,7 +21,7 @@ GROUPS = (14, 31)
 
 def keypair(group, rng):
     if group == _DH_CURVE25519:
-        from microticket import x25519
+        from microticket.pk import x25519
         priv = rng(32)
         return priv, x25519.x25519_base(priv)
     if group == _DH_MODP2048:
@@ -35,7 +35,7 @@ def shared(group, priv, peer):
         raise DecodeError("KE data has the wrong length for its group")
     try:
         if group == _DH_CURVE25519:
-            from microticket import x25519
+            from microticket.pk import x25519
             return x25519.x25519_shared(priv, peer)
         from microticket.ike import modp
         return modp.dh14_shared(priv, peer)

@@ -494,7 +494,7 @@ class Gateway:
         sa.tokens = []
 
 
-# --- blocking UDP service (serve) and the ike-gateway command (cli.gateway_main) -----------
+# --- blocking UDP service (the ike-gateway command is microticket.cli.ike_gateway) ----------------
 
 def _peer_key(addr):
     if isinstance(addr, tuple):
@@ -505,15 +505,18 @@ def _peer_key(addr):
     return bytes(addr)
 
 
-def serve(gw, port, host="0.0.0.0", ready=None, stop=None, after=None):
+def serve(gw, port, host="0.0.0.0", ready=None, stop=None, after=None, sock=None):
     """Answer IKE datagrams on (host, port) forever (or until ``stop()`` is true); ``after()`` runs after
-    each datagram (the CLI prints the gateway's events there)."""
+    each datagram (the CLI prints the gateway's events there). ``sock``: a UDP socket already bound (then
+    host and port are not used; the ike-gateway command binds its own to learn the port of --port 0)."""
     import socket
     import select
     import time
-    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
-    s = socket.socket(ai[0], socket.SOCK_DGRAM)
-    s.bind(ai[-1])
+    s = sock
+    if s is None:
+        ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+        s = socket.socket(ai[0], socket.SOCK_DGRAM)
+        s.bind(ai[-1])
     if ready is not None:
         ready()
     poller = select.poll()
@@ -535,61 +538,3 @@ def serve(gw, port, host="0.0.0.0", ready=None, stop=None, after=None):
                 after()
     finally:
         s.close()
-
-
-_GW_FLAGS = ("cookie", "rotate")
-_GW_OPTS = ("port", "psk", "id", "tickets", "keys", "host", "lifetime", "reauth", "auth-mode", "ticket-policy")
-
-
-def main(argv):
-    """``ike-gateway`` (see microticket.ike.cli)."""
-    import time
-    from microticket.ike.cli import _parse, _out
-    try:
-        pos, o = _parse(argv, _GW_FLAGS, _GW_OPTS)
-        for need in ("port", "psk", "id"):
-            if need not in o:
-                raise ValueError("--" + need + " is required")
-        port = int(o["port"])
-        psk = bytes.fromhex(o["psk"])
-        if not psk:
-            raise ValueError("--psk is empty")
-        mode = o.get("tickets", "value")
-        if mode not in ("value", "reference"):
-            raise ValueError("--tickets must be value or reference")
-        lifetime = int(o.get("lifetime", "3600"))
-        reauth = int(o["reauth"]) if "reauth" in o else None
-        auth_mode = o.get("auth-mode", "signed")
-        if auth_mode not in ("signed", "message"):
-            raise ValueError("--auth-mode must be signed or message")
-    except ValueError as e:
-        _out("usage error: " + str(e))
-        return 2
-    from microticket.ticket import KeyRing
-    now = int(time.time())
-    kf = o.get("keys")
-    ring = None
-    if kf:
-        try:
-            ring = KeyRing.load(kf)
-            if o.get("rotate"):
-                ring.rotate(now)
-                ring.save(kf)
-        except OSError:
-            ring = KeyRing.generate(now)
-            ring.save(kf)
-    else:
-        ring = KeyRing.generate(now)
-    gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
-                 cookie=bool(o.get("cookie")), auth_mode=auth_mode,
-                 ticket_policy=o.get("ticket-policy", "issue"))
-
-    def after():
-        for ev in gw.events():
-            _out("event: " + " ".join([x.decode() if isinstance(x, bytes) else str(x) for x in ev]))
-
-    def ready():
-        _out("ike-gateway: listening on %d (tickets=%s)" % (port, mode))
-
-    serve(gw, port, o.get("host", "0.0.0.0"), ready=ready, after=after)
-    return 0

@@ -8,13 +8,12 @@
     microticket.tls.messages handshake message codec (what a resumption needs; the full-handshake
                              messages are in microticket.tls.msg_full)
     microticket.tls.driver   blocking-socket drivers (asyncio: microticket.tls.aio)
-    microticket.tls.cli      `python -m microticket tls-server | tls-client` (cli_server, cli_client)
     microticket.tls.const    every TLS number as a name (the engine modules inline what they use)
 
 Import the submodule you use. This package module imports nothing and holds only to_hex (key log lines,
 the ticket cache file: every engine needs it, and a def here costs no module of its own). Each path loads
 only its own modules: a resuming client never loads server, msg_full, client_full, const, RSA, DER,
-X25519 or asyncio code.
+X25519 or asyncio code. The commands (tls-server, tls-client) are in microticket.cli.
 """
 
 

@@ -15,13 +15,12 @@ _BAD_CERTIFICATE = const(42)
 
 
 def server_key(c, leaf, chain):
-    from microticket import der
-    pin = c.pin_sha256
-    leaf = bytes(leaf)
+    from microticket.pk import der, rsa
+    pin = c.pin_sha256  # the leaf is read where it lies in the handshake buffer: no copy of it
     try:
         spki = der.cert_spki(leaf)
         ok = crypto.ct_equal(crypto.sha256(leaf), pin) or crypto.ct_equal(crypto.sha256(spki), pin)
-        key = der.public_key_from_spki_der(spki) if ok else None
+        key = rsa.public_key_from_spki_der(spki) if ok else None
     except (DecodeError, ValueError):
         raise TlsAlert(_BAD_CERTIFICATE, "unparsable certificate")
     if not ok:

@@ -11,19 +11,19 @@ from microticket.errors import TlsAlert
 _ILLEGAL_PARAMETER = const(47)
 _DECODE_ERROR = const(50)
 _CURVE_NAMED = const(3)
-GROUP_X25519 = const(29)
+_GROUP_X25519 = const(29)
 
 
 def keypair(rng):
     """(private, public) of a fresh X25519 share."""
-    from microticket import x25519
+    from microticket.pk import x25519
     priv = rng(32)
     return priv, x25519.x25519_base(priv)
 
 
 def shared(priv, peer):
     """The X25519 shared secret with the peer's share ``peer`` (illegal_parameter for a bad share)."""
-    from microticket import x25519
+    from microticket.pk import x25519
     if len(peer) != 32:
         raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 point length")
     try:
@@ -34,7 +34,7 @@ def shared(priv, peer):
 
 def params(public):
     """ServerECDHParams: curve_type named_curve, the group, the public point<1..255>."""
-    return bytes((_CURVE_NAMED, 0, GROUP_X25519, len(public))) + public
+    return bytes((_CURVE_NAMED, 0, _GROUP_X25519, len(public))) + public
 
 
 def parse_params(b, p):
@@ -42,7 +42,7 @@ def parse_params(b, p):
     n = len(b)
     if p + 4 > n or p + 4 + b[p + 3] > n or not b[p + 3]:
         raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
-    if b[p] != _CURVE_NAMED or ((b[p + 1] << 8) | b[p + 2]) != GROUP_X25519:
+    if b[p] != _CURVE_NAMED or ((b[p + 1] << 8) | b[p + 2]) != _GROUP_X25519:
         raise TlsAlert(_ILLEGAL_PARAMETER, "group not offered")
     e = p + 4 + b[p + 3]
     return bytes(b[p + 4:e]), e

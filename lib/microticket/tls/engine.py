@@ -115,8 +115,8 @@ class Engine:
     def __init__(self, max_fragment, out_cap, hs_cap, rng, keylog, reuse):
         """Buffers, allocated here and never grown: the record layer's input (one record of
         ``max_fragment`` plaintext plus overhead) and output (``out_cap`` bytes), and the reassembly
-        buffer of a handshake message that spans records (``hs_cap`` bytes, allocated here when messages
-        larger than a record are expected, else on the first split). ``reuse``: a finished engine of the
+        buffer of a handshake message that spans records (``hs_cap`` bytes, allocated on the first such
+        message: a resumption never needs it, nor a certificate chain that fits a record). ``reuse``: a finished engine of the
         same sizes whose buffers this one takes over (reset, none allocated; the old one must not be used
         again)."""
         rl = reuse.rl if reuse is not None else None
@@ -126,7 +126,7 @@ class Engine:
             self._hb = reuse._hb
         else:
             rl = RecordLayer(max_fragment, out_cap, rng)
-            self._hb = bytearray(hs_cap) if hs_cap > max_fragment else None
+            self._hb = None  # allocated on the first message that spans records (a resumption has none)
         self.rl = rl  # its rng is the engine's (the one source of randomness)
         if keylog is not None:
             self.keylog = keylog

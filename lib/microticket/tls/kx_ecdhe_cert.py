@@ -76,7 +76,7 @@ def client_server_key_exchange(c, b, after_certificate):
         raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
     if ((b[p] << 8) | b[p + 1]) != _SIG_RSA_PKCS1_SHA256:
         raise TlsAlert(_ILLEGAL_PARAMETER, "signature algorithm")
-    if not c._kx.verify_pkcs1_sha256(_signed_hash(c, b[0:p]), bytes(b[p + 4:n])):
+    if not c._kx.verify_pkcs1_sha256(_signed_hash(c, b[0:p]), b[p + 4:n]):
         raise TlsAlert(_DECRYPT_ERROR, "bad ServerKeyExchange signature")
     c._kx = point
 

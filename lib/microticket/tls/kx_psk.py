@@ -17,7 +17,15 @@ server_flight (queues Certificate and ServerKeyExchange) and server_client_key_e
 from micropython import const
 
 from microticket.errors import TlsAlert
-from microticket.tls import ecdhe
+
+ecdhe = None  # microticket.tls.ecdhe, imported by the ECDHE_PSK branches only (plain PSK needs no group)
+
+
+def _ecdhe():
+    global ecdhe
+    if ecdhe is None:
+        from microticket.tls import ecdhe
+    return ecdhe
 
 _HT_CERTIFICATE = const(11)
 _HT_SERVER_KEY_EXCHANGE = const(12)
@@ -74,7 +82,7 @@ def client_server_key_exchange(c, b, after_certificate):
         if p != len(b):
             raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
         return
-    c._kx, p = ecdhe.parse_params(b, p)
+    c._kx, p = _ecdhe().parse_params(b, p)
     if p != len(b):
         raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
 
@@ -91,8 +99,9 @@ def client_key_exchange(c, after_server_key_exchange):
     else:
         if not after_server_key_exchange:
             raise TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
-        priv, pub = ecdhe.keypair(c.rl.rng)
-        z = ecdhe.shared(priv, c._kx)
+        g = _ecdhe()
+        priv, pub = g.keypair(c.rl.rng)
+        z = g.shared(priv, c._kx)
         m = bytearray(6 + k + 1 + len(pub))
         m[6 + k] = len(pub)
         m[7 + k:] = pub
@@ -118,8 +127,9 @@ def server_flight(s):
     k = len(hint)
     params = b""
     if not psk_only:
-        s._kx, pub = ecdhe.keypair(s.rl.rng)
-        params = ecdhe.params(pub)
+        g = _ecdhe()
+        s._kx, pub = g.keypair(s.rl.rng)
+        params = g.params(pub)
     n = 2 + k + len(params)
     m = bytearray(4 + n)
     m[0] = _HT_SERVER_KEY_EXCHANGE
@@ -150,6 +160,6 @@ def server_client_key_exchange(s, b):
     s.psk_identity = ident
     if psk_only:
         return premaster(bytes(len(psk)), psk)
-    z = ecdhe.shared(s._kx, b[p + 1:n])
+    z = _ecdhe().shared(s._kx, b[p + 1:n])
     s._kx = None
     return premaster(z, psk)

@@ -24,7 +24,9 @@ def answer(conn, handler, data):
 
 def serve_connection(sock, conn, handler, clock=wall_clock):
     """Run one server connection on a blocking socket: handshake, then answer each piece of application
-    data; returns the engine when the connection ended."""
+    data; returns the engine when the connection ended. Running out of memory ends this connection only
+    (the engine has queued internal_error): a server goes on serving the next; any other exception from
+    the engine is a bug and propagates."""
     try:
         while not conn.closed:
             for e in pump_once(sock, conn, clock):
@@ -32,7 +34,7 @@ def serve_connection(sock, conn, handler, clock=wall_clock):
                     answer(conn, handler, e[1])
                     _flush(sock, conn)  # one reply at a time in the output buffer
             _flush(sock, conn)
-    except OSError:
+    except (OSError, MemoryError):
         pass
     finally:
         try:
@@ -52,7 +54,7 @@ async def aio_serve_connection(reader, writer, conn, handler, clock=wall_clock):
                 if e[0] == "data" and not conn.closed:
                     answer(conn, handler, e[1])
             await _aflush(writer, conn)
-    except OSError:
+    except (OSError, MemoryError):
         pass
     finally:
         try:

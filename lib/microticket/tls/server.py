@@ -18,7 +18,7 @@ from microticket.errors import TlsAlert, DecodeError, TicketRejected, Microticke
 from microticket.tls import engine as M
 from microticket.tls.engine import Engine
 
-_state = None  # microticket.state, imported by the first ticket issued
+_state = None  # microticket.tls.state, imported by the first ticket issued
 
 _VERSION_TLS12 = const(0x0303)
 _HT_SERVER_HELLO = const(2)
@@ -72,7 +72,7 @@ class ServerConfig:
     psk            {identity bytes: key bytes} for the PSK suites
     psk_hint       psk_identity_hint sent in ServerKeyExchange (RFC 4279 section 2): ECDHE_PSK always sends
                    the field, plain PSK sends a ServerKeyExchange only when the hint is not empty
-    cert_chain     list of DER certificates, leaf first, and rsa_key (microticket.rsa) for ECDHE_RSA
+    cert_chain     list of DER certificates, leaf first, and rsa_key (microticket.pk.rsa) for ECDHE_RSA
     suites         preference order; defaults to every suite the credentials allow
     issue_tickets  issue a ticket in full handshakes (when the client asks with the extension)
     reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
@@ -432,7 +432,7 @@ class TlsServer(Engine):
                     self.ticket_rejected = e2.reason
         if raw is None:
             return None
-        from microticket.state import StatePlaintext
+        from microticket.tls.state import StatePlaintext
         try:
             return StatePlaintext.decode(raw)
         except DecodeError:
@@ -455,7 +455,7 @@ class TlsServer(Engine):
         if st.server_name and self.server_name and bytes(st.server_name) != self.server_name:
             self.ticket_rejected = "server-name"
             return None
-        from microticket.state import AUTH_PSK
+        from microticket.tls.state import AUTH_PSK
         if st.auth_type == AUTH_PSK and bytes(st.identity) not in cfg.psk:
             self.ticket_rejected = "identity"
             return None
@@ -478,7 +478,7 @@ class TlsServer(Engine):
         ServerHello already promised one."""
         global _state
         if _state is None:
-            from microticket import state as _state
+            from microticket.tls import state as _state
         ring = self.cfg.ring
         ticket = b""
         hint = 0

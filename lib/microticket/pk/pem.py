@@ -1,94 +1,17 @@
-"""A minimal, bounded DER reader (ITU-T X.690) and PEM unwrapping (RFC 7468).
-
-Only what microticket needs to pull RSA keys out of PKCS#1 / PKCS#8 private keys and X.509 certificates.
-Every read is checked against the end of its enclosing element, so a truncated or lying length raises
-``DecodeError`` instead of IndexError, a slice that silently comes back short, or a hang.
-
-Deliberate limits:
-  * single-byte tags only (the high-tag-number form, 0x1F, is refused: X.509 and the key formats do not
-    use it);
-  * definite lengths only, in the short form or the long form with 1 to 3 length bytes (up to 16 MiB),
-    which must be minimal as DER requires (X.690 section 10.1);
-  * no base64 or binascii module: ``pem_to_der`` carries its own small decoder (RFC 4648 section 4).
-
-The reader works on bytes, bytearray or memoryview and returns offsets into the buffer, so nothing is
-copied until a caller asks for the bytes of one element. Error messages are kept terse on purpose: on the
-unix port and with .mpy files every distinct string costs heap (about 1.5 KB for long ones here).
+"""PEM (RFC 7468) with its own small base64 decoder (RFC 4648 section 4: MicroPython boards may have no
+binascii), and the fields of RSA private keys (PKCS#1, PKCS#8): what a server needs to load its
+certificate and key at start, kept out of microticket.pk.der, which a client's full handshake loads to read
+a certificate (a board's heap holds every def of a loaded module, even from ROMFS).
 """
 
 from microticket.errors import DecodeError
+from micropython import const
 
-TAG_INTEGER = 0x02
-TAG_BIT_STRING = 0x03
-TAG_OCTET_STRING = 0x04
-TAG_NULL = 0x05
-TAG_OID = 0x06
-TAG_SEQUENCE = 0x30
-TAG_SET = 0x31
-TAG_CONTEXT_0 = 0xA0  # [0] EXPLICIT, constructed (e.g. the X.509 version)
+from microticket.pk.der import expect, read_tlv, read_uint, check_rsa_algorithm
 
-# 1.2.840.113549.1.1.1 rsaEncryption (RFC 8017 appendix C), content octets of the OID.
-OID_RSA_ENCRYPTION = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
-
-
-def read_tlv(buf, off, end):
-    """Read the element starting at ``off``, which must end at or before ``end``.
-
-    Returns ``(tag, content_start, content_end)``; the next element starts at ``content_end``.
-    """
-    if off < 0 or end > len(buf) or off + 2 > end:
-        raise DecodeError("DER overrun")
-    tag = buf[off]
-    if tag & 0x1F == 0x1F:
-        raise DecodeError("DER tag")
-    first = buf[off + 1]
-    off += 2
-    if first < 0x80:
-        length = first
-    else:
-        nbytes = first & 0x7F
-        if nbytes == 0:
-            raise DecodeError("DER length")
-        if nbytes > 3:
-            raise DecodeError("DER length")
-        if off + nbytes > end:
-            raise DecodeError("DER overrun")
-        length = 0
-        for i in range(nbytes):
-            length = (length << 8) | buf[off + i]
-        off += nbytes
-        # X.690 section 10.1: the long form only when needed, without leading zero octets.
-        if length < 0x80 or buf[off - nbytes] == 0:
-            raise DecodeError("DER length")
-    if length > end - off:
-        raise DecodeError("DER overrun")
-    return tag, off, off + length
-
-
-def expect(buf, off, end, tag):
-    """Read one element that must carry ``tag``; returns ``(content_start, content_end)``."""
-    t, start, stop = read_tlv(buf, off, end)
-    if t != tag:
-        raise DecodeError("DER tag")
-    return start, stop
-
-
-def read_uint(buf, off, end):
-    """Read a non-negative INTEGER; returns ``(value, next_offset)``."""
-    start, stop = expect(buf, off, end, TAG_INTEGER)
-    if start == stop:
-        raise DecodeError("DER integer")
-    if buf[start] & 0x80:
-        raise DecodeError("DER integer")
-    # straight from a view of the buffer (no bytes copy per integer: keys are parsed on boards)
-    return int.from_bytes(buf[start:stop], "big"), stop
-
-
-def element_bytes(buf, off, end):
-    """The whole encoding (tag, length and content) of the element at ``off``, as bytes."""
-    _, _, stop = read_tlv(buf, off, end)
-    return bytes(buf[off:stop])
-
+_TAG_INTEGER = const(0x02)  # DER tags (X.690), as in microticket.pk.der
+_TAG_OCTET_STRING = const(0x04)
+_TAG_SEQUENCE = const(0x30)
 
 # --- base64 (RFC 4648 section 4) ----------------------------------------------------------------------
 
@@ -249,89 +172,16 @@ def read_pem_certs(text, in_place=False):
         pos = found[2]
 
 
-# --- X.509 (RFC 5280 section 4.1) and SubjectPublicKeyInfo --------------------------------------------
 
 
-def cert_spki(cert_der):
-    """The SubjectPublicKeyInfo element (tag and length included) of a DER X.509 certificate.
-
-    Certificate ::= SEQUENCE { tbsCertificate, signatureAlgorithm, signature }
-    TBSCertificate ::= SEQUENCE { [0] version OPTIONAL, serialNumber, signature, issuer, validity,
-                                  subject, subjectPublicKeyInfo, ... }
-    """
-    buf = memoryview(cert_der)
-    start, stop = expect(buf, 0, len(buf), TAG_SEQUENCE)
-    start, stop = expect(buf, start, stop, TAG_SEQUENCE)  # tbsCertificate
-    tag, _, off = read_tlv(buf, start, stop)
-    if tag == TAG_CONTEXT_0:  # explicit version; then serialNumber
-        tag, _, off = read_tlv(buf, off, stop)
-    if tag != TAG_INTEGER:
-        raise DecodeError("X.509")
-    for _ in range(4):  # signature, issuer, validity, subject
-        _, off = expect(buf, off, stop, TAG_SEQUENCE)
-    tag, _, _ = read_tlv(buf, off, stop)
-    if tag != TAG_SEQUENCE:
-        raise DecodeError("X.509")
-    return element_bytes(buf, off, stop)
-
-
-def read_algorithm(buf, off, end):
-    """Read an AlgorithmIdentifier; returns (oid_content_bytes, params_start, params_end, next_offset).
-
-    ``params_start == params_end`` when the parameters are absent.
-    """
-    start, stop = expect(buf, off, end, TAG_SEQUENCE)
-    o_start, o_stop = expect(buf, start, stop, TAG_OID)
-    return bytes(buf[o_start:o_stop]), o_stop, stop, stop
-
-
-def check_rsa_algorithm(buf, off, end):
-    """Read an AlgorithmIdentifier that must be rsaEncryption with NULL (or absent) parameters."""
-    oid, p_start, p_stop, nxt = read_algorithm(buf, off, end)
-    if oid != OID_RSA_ENCRYPTION:
-        raise DecodeError("not RSA")
-    if p_start != p_stop:
-        s, e = expect(buf, p_start, p_stop, TAG_NULL)
-        if s != e or e != p_stop:
-            raise DecodeError("RSA params")
-    return nxt
-
-
-def spki_rsa_public(spki_der):
-    """(n, e) from an RSA SubjectPublicKeyInfo (RFC 5280 section 4.1.2.7, RFC 8017 appendix A.1.1).
-
-    SubjectPublicKeyInfo ::= SEQUENCE { algorithm AlgorithmIdentifier, subjectPublicKey BIT STRING }
-    RSAPublicKey ::= SEQUENCE { modulus INTEGER, publicExponent INTEGER }
-    """
-    buf = memoryview(spki_der)
-    start, stop = expect(buf, 0, len(buf), TAG_SEQUENCE)
-    if stop != len(buf):
-        raise DecodeError("SPKI")
-    off = check_rsa_algorithm(buf, start, stop)
-    b_start, b_stop = expect(buf, off, stop, TAG_BIT_STRING)
-    if b_start == b_stop or buf[b_start] != 0:
-        raise DecodeError("SPKI")
-    return rsa_public_key_fields(buf, b_start + 1, b_stop)
-
-
-def rsa_public_key_fields(buf, off, end):
-    """(n, e) from the RSAPublicKey SEQUENCE at ``off``."""
-    start, stop = expect(buf, off, end, TAG_SEQUENCE)
-    n, nxt = read_uint(buf, start, stop)
-    e, nxt = read_uint(buf, nxt, stop)
-    if nxt != stop:
-        raise DecodeError("RSAPublicKey")
-    return n, e
-
-
-# --- RSA key files: the fields of the keys (microticket.rsa's loaders build the key objects from them; this
-# module imports nothing of microticket.rsa) --------------------------------------------------------------
+# --- RSA key files: the fields of the keys (microticket.pk.rsa's loaders build the key objects from them; this
+# module imports nothing of microticket.pk.rsa) --------------------------------------------------------------
 
 
 def _rsa_private_key_fields(buf, off, end):
     """The 8 integers (n, e, d, p, q, dp, dq, qinv) of the RSAPrivateKey (RFC 8017 appendix A.1.2) at
     ``off``: version 0 (two primes) only."""
-    start, stop = expect(buf, off, end, TAG_SEQUENCE)
+    start, stop = expect(buf, off, end, _TAG_SEQUENCE)
     version, nxt = read_uint(buf, start, stop)
     if version != 0:
         raise DecodeError("multi-prime RSA")
@@ -346,24 +196,24 @@ def _rsa_private_key_fields(buf, off, end):
 
 def rsa_private_key_fields(der_bytes):
     """The RSA private key fields (see _rsa_private_key_fields) of DER: PKCS#1 RSAPrivateKey or PKCS#8
-    PrivateKeyInfo with rsaEncryption (rsa.load_private_key_der makes the key).
+    PrivateKeyInfo with rsaEncryption (rsa_sign.load_private_key_der makes the key).
 
     PrivateKeyInfo ::= SEQUENCE { version INTEGER, privateKeyAlgorithm AlgorithmIdentifier,
                                   privateKey OCTET STRING (an RSAPrivateKey), ... }   (RFC 5208 / 5958)
     """
     buf = memoryview(der_bytes)
     end = len(buf)
-    start, stop = expect(buf, 0, end, TAG_SEQUENCE)
+    start, stop = expect(buf, 0, end, _TAG_SEQUENCE)
     if stop != end:
         raise DecodeError("private key")
     version, nxt = read_uint(buf, start, stop)
     tag, _, _ = read_tlv(buf, nxt, stop)
-    if tag == TAG_INTEGER:  # PKCS#1: version is followed by the modulus
+    if tag == _TAG_INTEGER:  # PKCS#1: version is followed by the modulus
         return _rsa_private_key_fields(buf, 0, end)
     if version > 1:
         raise DecodeError("PrivateKeyInfo")
     nxt = check_rsa_algorithm(buf, nxt, stop)
-    o_start, o_stop = expect(buf, nxt, stop, TAG_OCTET_STRING)
+    o_start, o_stop = expect(buf, nxt, stop, _TAG_OCTET_STRING)
     key = _rsa_private_key_fields(buf, o_start, o_stop)
     # The RSAPrivateKey must fill the OCTET STRING exactly.
     _, _, k_stop = read_tlv(buf, o_start, o_stop)
@@ -374,7 +224,7 @@ def rsa_private_key_fields(der_bytes):
 
 def rsa_private_key_pem_fields(text, in_place=False):
     """The RSA private key fields from PEM text (str or bytes): "RSA PRIVATE KEY" (PKCS#1) or "PRIVATE KEY"
-    (PKCS#8) (rsa.load_private_key_pem makes the key).
+    (PKCS#8) (rsa_sign.load_private_key_pem makes the key).
     Encrypted keys are refused with DecodeError.
 
     ``in_place=True``: ``text`` is a bytearray (e.g. a key file read into one) and is decoded where it

@@ -1,0 +1,76 @@
+"""`ike-gateway --port P --psk HEX --id ID ...`: the IKEv2 responder (microticket.ike.gateway) on a UDP port
+until killed; events printed, secrets never. Options: microticket.cli.usage (``ike-gateway --help``)."""
+
+from microticket.cli import parse, fail, out
+from microticket.cli.helpers import bind
+
+
+def main(argv):
+    import socket
+    try:
+        a = parse(argv, "ike-gateway", "cookie rotate", "port:0..65535 psk:hex id tickets keys host "
+                  "lifetime:1..1000000000 reauth:1..1000000000 auth-mode ticket-policy", "")
+        if a is None:
+            return 0
+        o = a[1]
+        for k in ("port", "psk", "id"):
+            if k not in o:
+                raise ValueError("need --" + k)
+        port = o["port"]
+        psk = o["psk"]
+        mode = o.get("tickets", "value")
+        if mode not in ("value", "reference"):
+            raise ValueError("--tickets must be value or reference, not %r" % mode)
+        lifetime = o.get("lifetime", 3600)
+        reauth = o.get("reauth")
+        auth_mode = o.get("auth-mode", "signed")
+        if auth_mode not in ("signed", "message"):
+            raise ValueError("--auth-mode must be signed or message, not %r" % auth_mode)
+        policy = o.get("ticket-policy", "issue")
+        if policy not in ("issue", "ack", "nack"):
+            raise ValueError("--ticket-policy must be issue, ack or nack, not %r" % policy)
+    except ValueError as e:
+        return fail(e)
+    import time
+    from microticket.ticket import KeyRing
+    from microticket.errors import MicroticketError
+    from microticket.ike.gateway import Gateway, serve
+    now = int(time.time())
+    kf = o.get("keys")
+    try:
+        ring = None
+        if kf:
+            try:
+                ring = KeyRing.load(kf)
+            except OSError:
+                ring = None   # no key file yet: made below
+            if ring is not None and "rotate" in o:
+                ring.rotate(now)
+                ring.save(kf)
+        if ring is None:
+            ring = KeyRing.generate(now)
+            if kf:
+                ring.save(kf)
+    except (OSError, ValueError, MicroticketError) as e:
+        return fail("--keys %s: %s" % (kf, e), 1)
+    gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
+                 cookie="cookie" in o, auth_mode=auth_mode, ticket_policy=policy)
+    host = o.get("host", "0.0.0.0")
+    ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
+    s = socket.socket(ai[0], socket.SOCK_DGRAM)
+    try:
+        port = bind(s, host, port)
+    except OSError as e:
+        s.close()
+        return fail("%s:%d: %s" % (host, port, e), 1)
+    out("ike-gateway: listening on %d (tickets=%s)" % (port, mode))
+
+    def after():
+        for ev in gw.events():
+            out("event: " + " ".join([x.decode() if isinstance(x, bytes) else str(x) for x in ev]))
+
+    try:
+        serve(gw, port, host, after=after, sock=s)
+    except KeyboardInterrupt:
+        pass
+    return 0

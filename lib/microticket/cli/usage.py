@@ -1,0 +1,123 @@
+"""The --help text of every command, loaded only when --help or -h is asked for: a string constant of a
+module is a heap object when the module is loaded (even from ROMFS), so the commands carry none."""
+
+_TOP = """usage: python -m microticket COMMAND [OPTION ...]    (micropython -m microticket, MICROPYPATH=lib)
+
+commands:
+  tls-server     serve TLS 1.2 with RFC 5077 session tickets (PSK or an RSA certificate)
+  tls-client     one TLS 1.2 connection, resumed from a ticket cache when it can be
+  keys           make, rotate or show a ticket key file
+  ike-gateway    an IKEv2 responder with RFC 5723 tickets (by value or by reference)
+  ike-initiate   an IKEv2 initiator resuming with RFC 5723 tickets; `ike-initiate logout`
+
+COMMAND --help prints the command's options. A bad argument prints one line "error: ..." on stderr and
+exits with status 2; a runtime failure (an unreadable or damaged file, a network error) exits with 1.
+"""
+
+_TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-identity ID] | --cert CERT.pem [--key KEY.pem])
+                  [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
+                  [--count N] [--timeout S] [--psk-hint TEXT] [--max-record N] [--keylog FILE]
+
+Serves TLS 1.2 connections one at a time: echoes application data, answers an HTTP GET with a short
+200 page (so `openssl s_time -www /` works). The first output line is "listening on HOST:PORT".
+
+  --port P          TCP port; 0 binds a free port, and the first line names the port bound
+  --host ADDR       address to listen on (default 127.0.0.1)
+  --psk HEX         pre-shared key (PSK and ECDHE_PSK suites) for --psk-identity (default Client_identity)
+  --psk-file FILE   the key from a file, as hex digits (out of the process list; on MicroPython, whose
+                    command line takes at most 255 characters an argument, the way to a key of 128+ bytes)
+  --psk-hint TEXT   PSK identity hint sent in ServerKeyExchange
+  --cert, --key     PEM certificate chain and RSA private key (ECDHE_RSA); --key defaults to --cert
+  --keys KEYFILE    ticket key ring loaded from KEYFILE, or made there (default: a ring in memory)
+  --reissue WHEN    a new ticket on resumption: always (default), renew (only for a ticket sealed
+                    under an older key), never
+  --no-tickets      issue no tickets
+  --count N         stop after N connections (default 0: serve until killed)
+  --timeout S       per-connection socket timeout in seconds (default 10)
+  --max-record N    record buffers for N bytes of plaintext, 512..16384 (a board profile; default
+                    16384): clients must negotiate max_fragment_length (RFC 6066) or send records
+                    that small, else record_overflow
+  --keylog FILE     append NSS key log lines (secrets! for Wireshark)
+Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent".
+"""
+
+_TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-identity ID] | --pin-sha256 HEX) [--cache FILE]
+                  [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
+                  [--no-ems] [--no-etm] [--keylog FILE]
+
+One TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there. Prints
+"resumed: yes|no", "suite: NAME", "ticket: yes|no", then "reply: TEXT" for --send.
+A failed handshake prints "handshake failed: alert sent ..., received ..." and exits with status 1.
+
+  --psk HEX            pre-shared key for --psk-identity (default Client_identity): the PSK and
+                       ECDHE_PSK suites
+  --psk-file FILE      the key from a file, as hex digits (out of the process list; on MicroPython,
+                       whose command line takes at most 255 characters an argument, the way to a key
+                       of 128 bytes or more)
+  --pin-sha256 HEX     ECDHE_RSA, the server's certificate or public key pinned by its SHA-256
+                       (no X.509 path validation); with --psk too, every suite is offered
+  --cache FILE         ticket cache (JSON, owner-only); without it tickets live in memory only
+  --send TEXT          send TEXT after the handshake and print the reply
+  --server-name NAME   SNI; also the cache key (default HOST:PORT)
+  --mfl N              ask for max_fragment_length 1..4 (512..4096 bytes) and size the record buffers
+                       to it: the server must agree, else its first large record is a record_overflow
+  --timeout S          socket timeout in seconds (default 10)
+  --empty-session-id   send an empty session ID with the ticket
+  --no-ems, --no-etm   do not offer extended_master_secret / encrypt_then_mac
+  --keylog FILE        append NSS key log lines (secrets! for Wireshark)
+"""
+
+_KEYS = """usage: keys new|rotate|show KEYFILE [--profile rfc5077|draft07] [--lifetime SECONDS]
+
+The ticket key file (microticket.ticket.KeyRing, JSON, owner-only):
+  new       make KEYFILE with one key (--profile: rfc5077, the default, or draft07; --lifetime: the
+            ticket lifetime in seconds, default 86400)
+  rotate    add a new sealing key; keys whose decrypt window has closed are dropped
+  show      key names, ages and roles (seals+opens, opens, expired), never a secret
+"""
+
+_IKE_GATEWAY = """usage: ike-gateway --port P --psk HEX --id ID [--host H] [--tickets value|reference]
+                   [--keys KEYFILE] [--rotate] [--lifetime S] [--reauth S] [--cookie]
+                   [--auth-mode signed|message] [--ticket-policy issue|ack|nack]
+
+An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output line is
+"ike-gateway: listening on PORT (tickets=MODE)"; then one "event: ..." line per event (never a secret).
+
+  --port P           UDP port; 0 binds a free port, and the first line names the port bound
+  --host H           address to listen on (default 0.0.0.0)
+  --psk HEX, --id ID the pre-shared key and the gateway's identity
+  --tickets MODE     RFC 5723 tickets by value (default) or by reference
+  --keys KEYFILE     ticket key ring loaded from KEYFILE, or made there; --rotate: a new sealing key first
+  --lifetime S       IKE SA lifetime in seconds (default 3600); --reauth S: re-authentication time
+                     (a ticket's lifetime is the smaller of the two)
+  --cookie           always ask for a COOKIE (RFC 7296 section 2.6)
+  --auth-mode MODE   what a resumed IKE_AUTH signs: signed (RFC 7296 2.15 octets, default) or message
+  --ticket-policy P  answer TICKET_REQUEST with a ticket (issue, default), TICKET_ACK or TICKET_NACK
+"""
+
+_IKE_INITIATE = """usage: ike-initiate HOST PORT --psk HEX --id ID --store FILE [--remote-id ID] [--group 14|31]
+                    [--groups 31,14] [--nat-t] [--full] [--child] [--auth-mode signed|message]
+                    [--no-ticket] [--ticket-later] [--delete] [--timeout S] [--debug-keys]
+       ike-initiate logout --store FILE
+
+Prints "established: full|resumed" then "ticket: lifetime N|ack|nack|none" (exit 0), or "failed:
+REASON" (exit 1). With a stored, unexpired ticket for HOST:PORT it resumes (RFC 5723) unless --full; a
+refused ticket prints "resume: rejected" and falls back to a full exchange. The SA is left without a
+Delete (an interrupted session, what resumption is for) unless --delete, which sends Delete and drops
+the ticket (RFC 5723 section 6.2). `logout` deletes every stored ticket.
+
+  --store FILE       the ticket store (JSON, owner-only)
+  --group G          the one DH group offered, 31 (Curve25519, default) or 14 (MODP-2048)
+  --groups LIST      offer more (comma-separated); INVALID_KE_PAYLOAD is then retried
+  --nat-t            the non-ESP marker (RFC 3948); always used on a port other than 500
+  --child            ask for a Child SA;  --no-ticket: request no ticket;  --ticket-later: request it
+                     in an INFORMATIONAL exchange after IKE_AUTH
+  --auth-mode MODE   what a resumed IKE_AUTH signs: signed (default) or message
+  --timeout S        give up after S seconds (default 20)
+  --debug-keys       print SKEYSEED, SK_* and AUTH in hex (for tests; never in production)
+"""
+
+
+def text(name):
+    return {"tls-server": _TLS_SERVER, "tls-client": _TLS_CLIENT, "keys": _KEYS, "ike-gateway": _IKE_GATEWAY,
+            "ike-initiate": _IKE_INITIATE}.get(name, _TOP)
