@@ -11,7 +11,7 @@ import shutil
 import subprocess
 import sys
 
-from consts import PSK, PSK_HEX, PSK_ID  # noqa: F401 (the tests use them as tlspeers.PSK...)
+from consts import PSK, PSK_HEX, PSK_ID, PSK_IDENTITY  # noqa: F401 (the tests use them as tlspeers.PSK...)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -126,6 +126,26 @@ def start_gnutls_psk_server(pskfile):
 
 
 # --- in-process pair -------------------------------------------------------------------------------
+
+# --- in-process engines for the TLS tests --------------------------------------------------------------
+
+def psk_server(ring, **kw):
+    """A TlsServer with the test PSK (and ``ring`` for tickets), recording its trace."""
+    from microticket.tls.server import ServerConfig, TlsServer
+    s = TlsServer(ServerConfig(ring, psk={PSK_IDENTITY: PSK}, **kw))
+    s.trace = []
+    return s
+
+
+def psk_client(cache=None, server_id="srv:443", **kw):
+    """The client engine with the test PSK identity and key (unless given), recording its trace."""
+    from microticket.tls.client import Client
+    kw.setdefault("psk_identity", PSK_IDENTITY)
+    kw.setdefault("psk", PSK)
+    c = Client(server_id, cache=cache, **kw)
+    c.trace = []
+    return c
+
 
 # fields of a client cache entry (a list: microticket.tls.cache, _E_TICKET ...)
 E_TICKET, E_MASTER, E_SUITE, E_EMS, E_RECEIVED, E_HINT, E_NAME, E_IDENTITY = range(8)

@@ -12,7 +12,7 @@ Then the smallest ``-X heapsize`` with which a resumption still succeeds, binary
 to .mpy (tests/mpharness.mpy_dir()), for a minimal resumption program (run with ``-c``: the unix port's file
 reader would keep ~1.8 KB of its own) and for the ``ike-initiate`` CLI (run from a script file, as
 tests/ikepeers.py does). Success is not strictly monotonic in the heap size (fragmentation): a binary search
-can land ~1 KB below the size from which every heap works (tests/test_ike_micropython.py pins that one).
+can land ~1 KB below the size from which every heap works (tests/ike/test_ike_micropython.py pins that one).
 Every process it starts is stopped by PID.
 """
 

@@ -1,5 +1,6 @@
-"""Key derivation built on microticket.crypto's HMAC: the TLS 1.2 PRF (RFC 5246 section 5) and IKEv2 prf+
-(RFC 7296 section 2.13). (microticket speaks TLS 1.2 only: no TLS 1.0/1.1 PRF.)"""
+"""Key derivation built on microticket.crypto's HMAC: the TLS 1.2 PRF (RFC 5246 section 5). (microticket
+speaks TLS 1.2 only: no TLS 1.0/1.1 PRF. IKEv2's prf+ is in microticket.ike.keys, where the IKE key
+schedule uses it.)"""
 
 from microticket.crypto import Hmac
 
@@ -22,24 +23,4 @@ def tls12_prf(secret, label, seed, n):
     """TLS 1.2 PRF with SHA-256: P_SHA256(secret, label | seed), n bytes."""
     out = bytearray(n)
     _p_hash(Hmac(secret, "sha256"), label, seed, out)
-    return bytes(out)
-
-
-def prf_plus(hm, seed, n):
-    """IKEv2 prf+ (RFC 7296 section 2.13): T1 | T2 | ... with Ti = prf(K, Ti-1 | S | i).
-    ``hm`` is an Hmac keyed with K."""
-    if n > 255 * hm.digest_size:
-        raise ValueError("prf+ output too long")
-    out = bytearray(n)
-    pos = 0
-    t = b""
-    i = 1
-    ctr = bytearray(1)
-    while pos < n:
-        ctr[0] = i
-        t = hm.mac(t, seed, ctr)
-        take = min(len(t), n - pos)
-        out[pos:pos + take] = t[:take] if take < len(t) else t
-        pos += take
-        i += 1
     return bytes(out)

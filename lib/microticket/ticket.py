@@ -27,7 +27,7 @@ padding -> lifetime. Padding is only looked at after the MAC passed: no padding 
 Memory (MicroPython is the target): the ring preallocates one work buffer for the largest ticket it can
 issue and one for the plaintext, and keeps memoryview windows on them per ticket size (made on first use),
 so ``open`` allocates only the two hash objects and digests of the HMAC, and the bytes it returns. The parsing, lookup, compare, AES and
-padding steps run under ``micropython.heap_lock()`` (proven by tests/test_memory.py).
+padding steps run under ``micropython.heap_lock()`` (proven by tests/core/test_memory.py).
 """
 
 import micropython

@@ -4,7 +4,7 @@
 names (ptr8, ...) as builtins so that viper-annotated code in lib/ can be defined on CPython.
 
 ``heap_lock()`` cannot stop CPython from allocating and is a no-op here; allocation-freedom is proven
-under the real MicroPython interpreter (tests/test_memory.py).
+under the real MicroPython interpreter (tests/core/test_memory.py).
 """
 
 import builtins
@@ -34,7 +34,7 @@ def viper(f):
 
 
 def heap_lock():
-    # CPython cannot stop allocation; the lock is proven on the real interpreter (tests/test_memory.py)
+    # CPython cannot stop allocation; the lock is proven on the real interpreter (tests/core/test_memory.py)
     return 0
 
 

@@ -1,5 +1,5 @@
 # cryptolib behaviour, printed line by line: run under MicroPython and under CPython + ports/cpython/cryptolib,
-# the outputs must be identical (tests/test_shim.py).
+# the outputs must be identical (tests/core/test_shim.py).
 import cryptolib
 
 

@@ -1,6 +1,6 @@
 # Every single-bit flip, truncation and extension of a ticket, unknown keys, expired/future tickets, bad
 # padding under a valid MAC, oversize tickets: each must be refused with the right reason and nothing else.
-# Runs unchanged on MicroPython and CPython; prints one line per check, compared by tests/test_ticket.py.
+# Runs unchanged on MicroPython and CPython; prints one line per check, compared by tests/core/test_ticket.py.
 import sys
 from microticket import crypto
 from microticket.ticket import KeyRing

@@ -1,4 +1,4 @@
-# Memory behaviour of ticket open on MicroPython (tests/test_memory.py reads the "key value" lines).
+# Memory behaviour of ticket open on MicroPython (tests/core/test_memory.py reads the "key value" lines).
 import sys
 import gc
 import micropython as _real

@@ -1,7 +1,7 @@
 """`ike-initiate HOST PORT ...` (IKEv2 with RFC 5723 resumption) and `ike-initiate logout --store F`.
 Options and output: microticket.cli.usage (``ike-initiate --help``).
 
-Heap (a board resuming runs this module; pinned, tests/test_ike_micropython.py): one function, the
+Heap (a board resuming runs this module; pinned, tests/ike/test_ike_micropython.py): one function, the
 parser's names imported into its locals rather than the module's globals, few string constants (each is a
 heap object of ~32-40 bytes even when the .mpy runs from ROMFS), option names as one string each.
 """

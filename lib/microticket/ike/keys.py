@@ -44,8 +44,8 @@ def skeyseed_resume(key, ni, nr):
 
 class IkeSaKeys:
     def __init__(self, skeyseed, ni, nr, spi_i, spi_r):
-        # prf+ (RFC 7296 section 2.13; microticket.prf.prf_plus, inlined so the resumption path does not
-        # load the TLS PRFs): T1 | T2 | ... with Ti = prf(SKEYSEED, Ti-1 | Ni | Nr | SPIi | SPIr | i)
+        # prf+ (RFC 7296 section 2.13): T1 | T2 | ... with Ti = prf(SKEYSEED, Ti-1 | Ni | Nr | SPIi | SPIr | i),
+        # the only use of prf+ here (tests/ike/test_ike_keys.py checks it against charon's key log)
         h = crypto.Hmac(skeyseed)
         seed = ni + nr + spi_i + spi_r
         km = bytearray(_KEYMAT)

@@ -520,9 +520,16 @@ def client_hello(c, ticket):
         m[p + 1] = s & 0xFF
         p += 2
     m[p] = 1  # compression methods: null only
-    m[p + 2] = elen >> 8
-    m[p + 3] = elen & 0xFF
-    p += 4
+    put_extensions(m, p + 2, ext, elen)
+    return m, tuple(t for t, _ in ext)
+
+
+def put_extensions(m, p, ext, n):
+    """Write the extensions block (uint16 length ``n`` of the (type, data) list ``ext``, then each
+    extension's type, length and data) into ``m`` at ``p``: the hellos of both roles."""
+    m[p] = n >> 8
+    m[p + 1] = n & 0xFF
+    p += 2
     for t, d in ext:
         n = len(d)
         m[p] = t >> 8
@@ -531,7 +538,6 @@ def client_hello(c, ticket):
         m[p + 3] = n & 0xFF
         m[p + 4:p + 4 + n] = d
         p += 4 + n
-    return m, tuple(t for t, _ in ext)
 
 
 # --- ServerHello -----------------------------------------------------------------------------------

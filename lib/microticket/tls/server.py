@@ -222,17 +222,7 @@ def server_hello(random, session_id, suite, b):
     m[p + 1] = suite & 0xFF
     p += 3  # compression: null
     if b:
-        m[p] = elen >> 8
-        m[p + 1] = elen & 0xFF
-        p += 2
-        for t, d in b:
-            n = len(d)
-            m[p] = t >> 8
-            m[p + 1] = t & 0xFF
-            m[p + 2] = n >> 8
-            m[p + 3] = n & 0xFF
-            m[p + 4:p + 4 + n] = d
-            p += 4 + n
+        M.put_extensions(m, p, b, elen)
     return m
 
 

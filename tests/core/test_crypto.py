@@ -23,15 +23,6 @@ TLS12_PRF = ("e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a6b
              "2e5a5110fff70187347b66")
 
 
-def _ref_prf_plus(key, seed, n):
-    out, t, i = b"", b"", 1
-    while len(out) < n:
-        t = hmac.new(key, t + seed + bytes([i]), hashlib.sha256).digest()
-        out += t
-        i += 1
-    return out[:n]
-
-
 def expected():
     exp = dict(RFC4231)
     cases = {
@@ -50,7 +41,6 @@ def expected():
     exp["sha256-abc"] = hashlib.sha256(b"abc").hexdigest()
     exp["sha1-abc"] = hashlib.sha1(b"abc").hexdigest()
     exp["tls12-prf"] = TLS12_PRF
-    exp["prfplus"] = _ref_prf_plus(b"\x11" * 32, b"seed-bytes", 200).hex()
     key, iv, data = bytes(range(16)), bytes(range(16, 32)), bytes(range(64))
     ct = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor().update(data)
     exp["cbc-one"] = exp["cbc-split"] = ct.hex()
@@ -74,7 +64,3 @@ def test_known_answers_micropython(mp):
     assert got == expected()
 
 
-def test_prf_plus_refuses_overlong():
-    from microticket import crypto, prf
-    with pytest.raises(ValueError):
-        prf.prf_plus(crypto.Hmac(b"k"), b"s", 255 * 32 + 1)

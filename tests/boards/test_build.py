@@ -8,8 +8,7 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import build  # noqa: E402
 

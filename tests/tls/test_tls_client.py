@@ -20,14 +20,14 @@ from microticket.tls.client import Client
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER
 
 import tlspeers as P
-from tlspeers import E_TICKET, E_EMS, PSK, pump, names
+from tlspeers import E_TICKET, E_EMS, PSK, names, psk_client, psk_server, pump
 from microticket.tls.driver import keep_tickets
 
 from consts import PSK_IDENTITY as ID, TLS_T0 as T0
 PSK_SUITE = C.PSK_WITH_AES_128_CBC_SHA256
 ECDHE_PSK = C.ECDHE_PSK_WITH_AES_128_CBC_SHA256
 SUITES = [pytest.param(PSK_SUITE, id="PSK"), pytest.param(ECDHE_PSK, id="ECDHE_PSK")]
-ALERT_ROOM = 80         # what PskClient keeps free in its output buffer for an (encrypted) alert
+ALERT_ROOM = 80         # what the client keeps free in its output buffer for an (encrypted) alert
 RECORD_ROOM = 5 + 16 + 32 + 16  # header, explicit IV, MAC, padding at most
 
 
@@ -36,16 +36,11 @@ def ring():
     return KeyRing.generate(T0, lifetime=3600)
 
 
-def server(ring, **kw):
-    s = TlsServer(ServerConfig(ring, psk={ID: PSK}, **kw))
-    s.trace = []
-    return s
+server = psk_server
 
 
-def client(cache=None, cls=Client, **kw):
-    c = cls("srv:443", ID, PSK, cache=cache, **kw)
-    c.trace = []
-    return c
+def client(cache=None, **kw):
+    return psk_client(cache, **kw)
 
 
 # --- wire helpers: records, handshake messages, ServerHello fields ----------------------------------

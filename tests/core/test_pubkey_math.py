@@ -15,8 +15,7 @@ import types
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/
 LIB = os.path.join(ROOT, "lib")
 for _p in (os.path.join(ROOT, "ports", "cpython"), LIB):
     if _p not in sys.path:

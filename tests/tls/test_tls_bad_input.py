@@ -15,7 +15,7 @@ from microticket.tls.cache import TicketCache
 from microticket.tls.server import ServerConfig, TlsServer
 
 from microticket.tls.client import Client
-from tlspeers import PSK, pump
+from tlspeers import PSK, psk_client, psk_server, pump
 from microticket.tls.driver import keep_tickets
 
 from consts import PSK_IDENTITY as ID, TLS_T0 as T0
@@ -25,13 +25,11 @@ SERVER = "server behaviour: the client engine only supplies well-formed input"
 
 
 def server(**kw):
-    return TlsServer(ServerConfig(RING, psk={ID: PSK}, **kw))
+    return psk_server(RING, **kw)
 
 
 def client(cache=None, **kw):
-    kw.setdefault("psk_identity", ID)
-    kw.setdefault("psk", PSK)
-    return Client("srv", cache=cache, **kw)
+    return psk_client(cache, "srv", **kw)
 
 
 def plain_alert(out):

@@ -2,7 +2,7 @@
 board's TLS client resumes against an OpenSSL server on the host -> the board's IKE initiator resumes against
 our gateway on the host -> the board "reboots" (vboard stop + start on the same flash directory) -> the TLS
 ticket cache and the IKE ticket store survived, and both resume again. (The board's TLS *server* resuming an
-OpenSSL client is the main job: tests/test_demo.py.)"""
+OpenSSL client is the main job: tests/boards/test_demo.py.)"""
 
 import os
 import shutil
@@ -14,8 +14,7 @@ import pytest
 import ikepeers
 import tlspeers as P
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import deploy  # noqa: E402
 import vboard  # noqa: E402

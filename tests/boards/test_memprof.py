@@ -9,8 +9,7 @@ import sys
 
 import pytest
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-ROOT = os.path.dirname(HERE)
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import memprof  # noqa: E402
 import plot_costs  # noqa: E402
@@ -41,7 +40,7 @@ def test_ticket_open_smallest_heap_and_per_op_allocation(mp, tmp_path):
         import shutil
         shutil.rmtree(tmp, ignore_errors=True)
     ops = dict((name, (total, net)) for name, total, net in r["ops"])
-    # ticket open allocates only inside the HMAC (tests/test_memory.py proves that under heap_lock)
+    # ticket open allocates only inside the HMAC (tests/core/test_memory.py proves that under heap_lock)
     assert 0 < ops["open_into (state in the ring)"][0] <= 512
     assert ops["open (returns a copy)"][0] > ops["open_into (state in the ring)"][0]
 

@@ -14,7 +14,7 @@ from microticket.tls.cache import TicketCache
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER, REISSUE_RENEW
 
 from microticket.tls.client import Client
-from tlspeers import E_TICKET, E_EMS, E_MASTER, E_HINT, PSK, pump, names
+from tlspeers import E_TICKET, E_EMS, E_MASTER, E_HINT, PSK, psk_client, psk_server, pump, names
 from microticket.tls.driver import keep_tickets
 
 from consts import PSK_IDENTITY as ID, TLS_T0 as T0
@@ -27,18 +27,11 @@ def ring():
     return KeyRing.generate(T0, lifetime=3600)
 
 
-def server(ring, **kw):
-    s = TlsServer(ServerConfig(ring, psk={ID: PSK}, **kw))
-    s.trace = []
-    return s
+server = psk_server
 
 
 def client(cache, **kw):
-    kw.setdefault("psk_identity", ID)
-    kw.setdefault("psk", PSK)
-    c = Client("srv:443", cache=cache, **kw)
-    c.trace = []
-    return c
+    return psk_client(cache, **kw)
 
 
 FULL_SERVER_SENT = ["ServerHello", "ServerHelloDone", "NewSessionTicket", "ChangeCipherSpec", "Finished"]

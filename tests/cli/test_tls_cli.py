@@ -1,5 +1,5 @@
 """`python -m microticket` / `micropython -m microticket`: the command table and the TLS commands' options
-(every command's --help and error lines: tests/test_cli.py)."""
+(every command's --help and error lines: tests/cli/test_cli.py)."""
 
 import subprocess
 

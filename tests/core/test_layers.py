@@ -11,7 +11,7 @@ cli), and the record layer knows no engine.
 import ast
 import os
 
-LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "lib")
+LIB = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "lib")
 
 # Modules lib/ may import besides microticket.*: built into MicroPython (unix and board ports) and allowed by the
 # house rules (no typing, dataclasses, enum, functools, abc, logging, struct, itertools, contextlib, pathlib,

@@ -190,7 +190,7 @@ SERVER_HEAP_KB = 100  # measured 95.3 KB (one engine for both roles: 88.3 before
 @pytest.mark.interop
 def test_resumed_client_handshake_in_a_small_heap(mp, tmp_path):
     """The board-sized client (.mpy from a directory, max_fragment_length 2048) resumes within CLIENT_HEAP_KB
-    (tools/memprof.py tls-resume-client finds the exact minimum; tests/test_romfs.py pins the ROMFS figure)."""
+    (tools/memprof.py tls-resume-client finds the exact minimum; tests/boards/test_romfs.py pins the ROMFS figure)."""
     import shutil
     import subprocess
     srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
@@ -219,7 +219,7 @@ def test_full_server_handshake_in_a_small_heap(mp, tmp_path):
     """The board-sized server (.mpy, --max-record 2048, RSA-2048 certificate) completes a full ECDHE_RSA
     handshake with `openssl s_client` within SERVER_HEAP_KB, after serving an empty
     connection first (its buffers are reused; the DER/PEM parser is unloaded once the key is in).
-    tools/memprof.py tls-full-server finds the exact minimum; tests/test_romfs.py pins the ROMFS figure."""
+    tools/memprof.py tls-full-server finds the exact minimum; tests/boards/test_romfs.py pins the ROMFS figure."""
     import subprocess
     if not P.have("openssl"):
         pytest.skip("openssl not installed")

@@ -12,7 +12,7 @@ import pytest
 
 import tlspeers as P
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests/<layer>/
 sys.path.insert(0, os.path.join(ROOT, "tools"))
 import build  # noqa: E402
 import memprof  # noqa: E402

@@ -156,7 +156,7 @@ ROMFS_HEAP_PIN = 32 * 1024
 def test_cli_resumption_from_romfs_fits_the_pinned_heap(mp, tmp_path):
     import shutil
     import sys
-    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools"))
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "tools"))
     import memprof
     path, tmp, img = memprof.prepare(romfs=True)
     n = os.path.getsize(img)
