@@ -80,6 +80,24 @@ def run_our_client(port, args, runtime="cpython", timeout=60):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=our_env(runtime))
 
 
+def client_full_then_resumed(srv, args, runtime="cpython", reply=None):
+    """Our client twice against the peer ``srv`` (stopped here) with ``args``: the first run a full
+    handshake that gets a ticket, the second resumed from it, the same suite, and ``reply`` to --send in
+    both; returns both outputs (parse_client_output)."""
+    try:
+        r1 = run_our_client(srv.port, args, runtime)
+        r2 = run_our_client(srv.port, args, runtime)
+    finally:
+        log = srv.stop()
+    o1, o2 = parse_client_output(r1.stdout), parse_client_output(r2.stdout)
+    assert o1.get("resumed") == "no" and o1.get("ticket") == "yes", r1.stdout + r1.stderr + log
+    assert o2.get("resumed") == "yes", r2.stdout + r2.stderr + log
+    if reply is not None:
+        assert o1.get("reply") == reply and o2.get("reply") == reply, r1.stdout + r2.stdout
+    assert o1["suite"].startswith("TLS_") and o1["suite"] == o2["suite"]
+    return o1, o2
+
+
 def parse_client_output(text):
     out = {}
     for line in text.splitlines():

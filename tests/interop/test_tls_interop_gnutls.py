@@ -40,17 +40,6 @@ def test_our_client_resumes_from_gnutls_serv(runtime, tmp_path):
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
     srv = P.start_gnutls_psk_server(str(tmp_path / "psk.txt"))
-    port = srv.port
     cache = str(tmp_path / "cache.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "hello\n"]
-    try:
-        r1 = P.run_our_client(port, args, runtime)
-        r2 = P.run_our_client(port, args, runtime)
-    finally:
-        log = srv.stop()
-    o1 = P.parse_client_output(r1.stdout)
-    o2 = P.parse_client_output(r2.stdout)
-    assert o1.get("resumed") == "no" and o1.get("ticket") == "yes", r1.stdout + r1.stderr + log
-    assert o2.get("resumed") == "yes", r2.stdout + r2.stderr + log
-    assert o1["reply"] == "hello" and o2["reply"] == "hello"
-    assert o1["suite"].startswith("TLS_") and o1["suite"] == o2["suite"]
+    P.client_full_then_resumed(srv, args, runtime, reply="hello")

@@ -123,20 +123,9 @@ def test_our_client_resumes_from_openssl_server_no_cache(runtime, cipher, tmp_pa
     """RFC 5077 against a server with no session cache: only the ticket can resume the session."""
     _skip_mp(runtime)
     srv = P.start_openssl_psk_server(cipher=cipher)
-    port = srv.port
     cache = str(tmp_path / "cache.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "hello\n"]
-    try:
-        r1 = P.run_our_client(port, args, runtime)
-        r2 = P.run_our_client(port, args, runtime)
-    finally:
-        log = srv.stop()
-    o1 = P.parse_client_output(r1.stdout)
-    o2 = P.parse_client_output(r2.stdout)
-    assert o1.get("resumed") == "no" and o1.get("ticket") == "yes", r1.stdout + r1.stderr + log
-    assert o2.get("resumed") == "yes", r2.stdout + r2.stderr + log
-    assert o1["reply"] == "olleh" and o2["reply"] == "olleh"
-    assert o1["suite"].startswith("TLS_") and o1["suite"] == o2["suite"]
+    o1, o2 = P.client_full_then_resumed(srv, args, runtime, reply="olleh")
     assert o1["suite"] == ("TLS_PSK_WITH_AES_128_CBC_SHA256" if cipher == P.OSSL_PSK
                            else "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256")
     if os.name == "posix":

@@ -96,26 +96,22 @@ def test_our_client_against_openssl_server(n, runtime, tmp_path):
     keyfile.write_text(key(n).hex() + "\n")
     credential = ["--psk-file", str(keyfile)] if runtime == "micropython" else ["--psk", key(n).hex()]
     args = ["--psk-identity", P.PSK_ID, "--cache", cache, "--send", "hello\n"] + credential
-    try:
-        r1 = P.run_our_client(srv.port, args, runtime)
-        r2 = P.run_our_client(srv.port, args, runtime)
-    finally:
-        log = srv.stop()
-    o1, o2 = P.parse_client_output(r1.stdout), P.parse_client_output(r2.stdout)
-    assert o1.get("resumed") == "no" and o1.get("reply") == "olleh", r1.stdout + r1.stderr + log
-    assert o2.get("resumed") == "yes" and o2.get("reply") == "olleh", r2.stdout + r2.stderr + log
+    P.client_full_then_resumed(srv, args, runtime, reply="olleh")
 
 
 @pytest.mark.interop
 @pytest.mark.skipif(not P.have("openssl"), reason="openssl missing")
 @pytest.mark.parametrize("cipher", [P.OSSL_PSK, P.OSSL_ECDHE_PSK])
+@pytest.mark.parametrize("runtime", ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)])
 @pytest.mark.parametrize("n", [256, 300, 512])
-def test_openssl_client_against_our_server(n, cipher, tmp_path):
+def test_openssl_client_against_our_server(n, cipher, runtime, tmp_path):
     """openssl s_client -psk with a key of ``n`` bytes completes a handshake with our server (its key from
-    --psk-file)."""
+    --psk-file; on MicroPython the 300-byte key only)."""
+    if runtime == "micropython" and n != 300:
+        pytest.skip("MicroPython runs one length over 255 bytes (the slow runtime)")
     keyfile = tmp_path / "psk.hex"
     keyfile.write_text(key(n).hex())
-    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk-file", str(keyfile)])
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk-file", str(keyfile)], runtime)
     try:
         r = P.run_openssl_psk_client(srv.port, cipher=cipher, psk_hex=key(n).hex(), data=b"ping\n")
     finally:

@@ -1,19 +1,23 @@
-"""TLS 1.2 with RFC 5077 session tickets: sans-IO engines and thin drivers.
+"""TLS 1.2 with RFC 5077 session tickets: one sans-IO engine per role and thin drivers.
 
-    microticket.tls.server   TlsServer, ServerConfig   (stateless: tickets, no session cache)
-    microticket.tls.client   TlsClient                 (ticket cache in microticket.tls.cache); its
-                             full-handshake half is microticket.tls.client_full, loaded only when needed
-    microticket.tls.psk_client  PskClient              the compact board client for the PSK suites
+    microticket.tls.client   Client                    every suite; reads the ticket cache
+                                                       (microticket.tls.cache), emits ticket events
+    microticket.tls.server   TlsServer, ServerConfig   stateless: tickets, no session cache
+    microticket.tls.engine   what both roles run: the input and error paths, the state tables'
+                             dispatch, transcript and key schedule, the client's hello/ticket codec
     microticket.tls.record   the record layer (AES-128-CBC + HMAC-SHA256, explicit IV, encrypt_then_mac)
-    microticket.tls.messages handshake message codec (what a resumption needs; the full-handshake
-                             messages are in microticket.tls.msg_full)
-    microticket.tls.driver   blocking-socket drivers (asyncio: microticket.tls.aio)
+    microticket.tls.kx_psk, kx_ecdhe_cert, ecdhe, auth_pin   the full handshakes' key exchanges and server
+                             authentication, both roles, loaded only when a server does not resume
+    microticket.tls.state    the StatePlaintext a server seals into its tickets
+    microticket.tls.driver   blocking-socket drivers (asyncio: microticket.tls.aio; the server loops:
+                             microticket.tls.serve)
     microticket.tls.const    every TLS number as a name (the engine modules inline what they use)
 
 Import the submodule you use. This package module imports nothing and holds only to_hex (key log lines,
 the ticket cache file: every engine needs it, and a def here costs no module of its own). Each path loads
-only its own modules: a resuming client never loads server, msg_full, client_full, const, RSA, DER,
-X25519 or asyncio code. The commands (tls-server, tls-client) are in microticket.cli.
+only its own modules: a resuming client never loads the server, a key exchange, const, RSA, DER, X25519
+or asyncio code. The commands (tls-server, tls-client) are in microticket.cli. docs/architecture.md
+describes the engine and how to add a suite, a key exchange or a server authentication.
 """
 
 

@@ -115,7 +115,7 @@ class ServerConfig:
                 first += len(c) + 3
         nst = 128 + 10 + (ring.max_ticket if ring is not None else 0) + 16
         self.wb_cap = (first if first > nst else nst) + 64
-        # the output buffer; 0: a flight plus one full record (see Connection)
+        # the output buffer; 0: a flight plus one full record (see TlsServer.__init__)
         self.out_cap = out_cap
 
 
