@@ -148,10 +148,12 @@ def assert_fatal(c, desc):
     dict(suites=[0x002F]),
     dict(psk=None),
     dict(out_cap=511),
-], ids=["ECDHE_RSA", "PSK+ECDHE_RSA", "RSA", "no-psk", "out_cap-511"])
+    dict(max_fragment_length=5),
+], ids=["ECDHE_RSA", "PSK+ECDHE_RSA", "RSA", "no-psk", "out_cap-511", "mfl-5"])
 def test_refuses_what_it_cannot_do(kw):
-    """PskClient has no certificate suites (a server with a certificate needs TlsClient with a pin), needs
-    a PSK, and an output buffer that holds a ClientHello: all refused when it is built."""
+    """A suite needs its credential (ECDHE_RSA a pin: none given here), an unknown suite is refused, and
+    the output buffer must hold a ClientHello; max_fragment_length is 1..4 (RFC 6066 section 4): all
+    refused when the client is built."""
     args = dict(psk=PSK)
     args.update(kw)
     with pytest.raises(ValueError):

@@ -3,8 +3,10 @@
 An entry holds the opaque ticket, the master secret and what a resumption must match (suite, extended
 master secret flag). A ticket is stored only after the server Finished of its handshake verified and is
 deleted when a handshake that offered it fails: the client engine says so with events, which the driver
-applies (microticket.tls.driver.keep_tickets: ``put``, ``delete``); the engine only reads it (``get``). ``ticket_lifetime_hint`` is honoured from the time the
-ticket was received (RFC 5077 section 3.3); a hint of 0 means "unspecified" and gets ``default_max_age``.
+applies (microticket.tls.driver.keep_tickets: ``put``, ``delete``); the engine only reads it (``get``).
+``ticket_lifetime_hint`` is honoured from the time the ticket was received (RFC 5077 section 3.3); a hint
+of 0 means "unspecified" and gets ``DEFAULT_MAX_AGE``. A damaged file reads as empty and is rewritten with
+the next ticket.
 
 The file (JSON, hex strings) holds master secrets: it is written through microticket.store.write_private
 (owner-only permissions where the OS has them) and its size is bounded on both write and read: a file

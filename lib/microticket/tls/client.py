@@ -120,7 +120,7 @@ class Client(Engine):
         if not out_cap:
             # the ClientHello (its ticket is at most 2 KB, see the cache) or one full record
             out_cap = max(max_fragment + _RECORD_ROOM, 2600 if cache is not None else 512) + _ALERT_ROOM
-        if out_cap < 512:
+        if out_cap < 512 or not 0 <= max_fragment_length <= 4:
             raise ValueError("client: a suite needs its credential (psk, pin_sha256); out_cap >= 512")
         Engine.__init__(self, max_fragment, out_cap, hs_cap, rng, keylog, reuse)
         # records we send carry at most what fits the output buffer beside an alert (servers accept any

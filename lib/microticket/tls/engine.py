@@ -87,9 +87,9 @@ _O_TICKET = const(1)
 _O_EMS = const(2)
 _O_ETM = const(4)
 _O_RANDOM_SID = const(8)
-_O_EXPECT_NST = const(64)
 _O_ECHOED = const(32)
-_O_MFL = const(8)
+_O_EXPECT_NST = const(64)
+_O_MFL = const(8)  # the max_fragment_length code (1..4) from this bit on
 _PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
 _ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
 _ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
@@ -116,9 +116,9 @@ class Engine:
         """Buffers, allocated here and never grown: the record layer's input (one record of
         ``max_fragment`` plaintext plus overhead) and output (``out_cap`` bytes), and the reassembly
         buffer of a handshake message that spans records (``hs_cap`` bytes, allocated on the first such
-        message: a resumption never needs it, nor a certificate chain that fits a record). ``reuse``: a finished engine of the
-        same sizes whose buffers this one takes over (reset, none allocated; the old one must not be used
-        again)."""
+        message: a resumption never needs it, nor a certificate chain that fits a record). ``reuse``: a
+        finished engine of the same sizes whose buffers this one takes over (reset, none allocated; the
+        old one must not be used again)."""
         rl = reuse.rl if reuse is not None else None
         if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
                 reuse.hs_cap == hs_cap:
