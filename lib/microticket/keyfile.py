@@ -63,7 +63,7 @@ def loads(cls, text, **kw):
         if not isinstance(e, dict):
             raise DecodeError("key file: key entry is not an object")
         created = e.get("created")
-        if not isinstance(created, int) or created < 0:
+        if not isinstance(created, int) or isinstance(created, bool) or created < 0:  # true is an int on CPython
             raise DecodeError("key file: bad created time")
         hkey = _unhex(e.get("hmac"), None, "hmac")
         # draft-07 names a 128-bit HMAC key; we write 160 bits (RFC 2104: at least L) and read both.

@@ -343,5 +343,7 @@ class KeyRing:
     def load(cls, path, **kw):
         """A ring from the key file at ``path``; ``kw`` as for the constructor (``rng``, ``max_state``...)."""
         from microticket import keyfile
+        from microticket.store import recover
+        recover(path)
         with open(path) as f:
             return keyfile.loads(cls, f.read(), **kw)

@@ -122,6 +122,7 @@ def test_draft07_key_file(tmp_path):
     lambda d: d["keys"][0].update(aes="00" * 15),
     lambda d: d["keys"][0].update(hmac="00" * 20),
     lambda d: d["keys"][0].update(created=-1),
+    lambda d: d["keys"][0].update(created=True),  # an int on CPython, not on MicroPython: refused on both
     lambda d: d["keys"].append("not an object"),
 ])
 def test_key_file_rejects_bad_documents(mutate):
@@ -245,3 +246,57 @@ print("".join("%%02x" %% b for b in ring.seal(b"sealed on MicroPython", %d)))
     out = mp.run_mp(script, check=True).stdout.split()
     assert out[:4] == ["sealed", "on", "CPython"] or out[0] == "sealed"
     assert ring.open(bytes.fromhex(out[-1]), NOW + 6) == b"sealed on MicroPython"
+
+
+def test_secret_files_owner_only_whatever_the_path_and_recovered_from_a_torn_rename(tmp_path, monkeypatch):
+    """store.write_private: a path with a quote, a space or a leading dash is restricted to its owner like
+    any other (through the shell where the runtime has no chmod, as MicroPython's unix port); where a
+    filesystem cannot rename over a file, the old one is the backup until the new one is in place, and
+    recover() brings it back after a power cut between the two renames."""
+    from microticket import store
+    for name in ("it's.json", "-dash.json", "a b.json"):
+        p = str(tmp_path / name)
+        store.write_private(p, "secret")
+        assert oct(os.stat(p).st_mode & 0o777) == oct(0o600) and open(p).read() == "secret"
+    # the MicroPython unix port's way: no os.chmod, a shell
+    monkeypatch.delattr(os, "chmod")
+    p = str(tmp_path / "it's here.json")
+    store.write_private(p, "secret")
+    assert oct(os.stat(p).st_mode & 0o777) == oct(0o600)
+    monkeypatch.undo()
+    # FAT: rename over an existing file refused; a power cut after the old file became the backup
+    p = str(tmp_path / "keys.json")
+    store.write_private(p, "old")
+    real = os.rename
+    calls = []
+
+    def fat_rename(a, b):
+        calls.append((a, b))
+        if os.path.exists(b):
+            raise OSError("exists")
+        if a.endswith(".tmp"):
+            raise KeyboardInterrupt("power cut")  # after old -> .bak, before .tmp -> the file
+        return real(a, b)
+    monkeypatch.setattr(os, "rename", fat_rename)
+    with pytest.raises(KeyboardInterrupt):
+        store.write_private(p, "new")
+    monkeypatch.undo()
+    assert not os.path.exists(p) and open(p + ".bak").read() == "old"
+    store.recover(p)
+    assert open(p).read() == "old"
+    # and without the cut: the new file, no backup left
+    monkeypatch.setattr(os, "rename", lambda a, b: (_ for _ in ()).throw(OSError("exists"))
+                        if os.path.exists(b) else real(a, b))
+    store.write_private(p, "new")
+    monkeypatch.undo()
+    assert open(p).read() == "new" and not os.path.exists(p + ".bak")
+
+
+@pytest.mark.micropython
+def test_secret_file_with_a_quote_is_owner_only_on_micropython(mp, tmp_path):
+    """The MicroPython unix port has no chmod: the mode is set through the shell, the path quoted (a path
+    with a quote used to be written world-readable, silently)."""
+    p = str(tmp_path / "board's cache.json")
+    r = mp.run_mp_code("from microticket import store\nstore.write_private(%r, 'master secrets')\nprint('ok')\n" % p)
+    assert "ok" in r.stdout, r.stdout + r.stderr
+    assert oct(os.stat(p).st_mode & 0o777) == oct(0o600) and open(p).read() == "master secrets"

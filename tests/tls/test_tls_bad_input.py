@@ -99,6 +99,30 @@ def test_bad_record_version():
     expect_fatal(s, record(22, hs(1, bytes(40)), b"\x02\x00"), C.PROTOCOL_VERSION)
 
 
+@pytest.mark.parametrize("version", [b"\x03\x00", b"\x03\x01", b"\x03\x02", b"\x03\x04", b"\x03\xff"])
+def test_client_hello_record_version_is_any_03_xx(version):
+    """RFC 5246 appendix E.1: a server MUST accept any {03,XX} as the record version of a ClientHello (older
+    clients and test tools send 3.0); the handshake then completes as usual."""
+    c = client()
+    c.start(T0)
+    ch = bytearray(c.data_to_send())
+    ch[1:3] = version
+    s = server()
+    s.receive_data(bytes(ch), T0)
+    assert not s.closed and s.alert_sent is None
+    c2, s2 = pump(client(), server(), T0, tamper=lambda d, x: (x[:1] + version + x[3:]) if d == "c2s" and
+                  x[5] == C.HT_CLIENT_HELLO else x)
+    assert c2.handshake_done and s2.handshake_done
+
+
+def test_protected_records_say_3_3():
+    c, s = pump(client(), server(), T0)
+    c.send(b"x")
+    data = bytearray(c.data_to_send())
+    data[2] = 1  # {03,01} after the handshake
+    expect_fatal(s, bytes(data), C.PROTOCOL_VERSION)
+
+
 def test_unknown_content_type():
     s = server()
     expect_fatal(s, record(99, b"abc"), C.UNEXPECTED_MESSAGE)
@@ -338,3 +362,38 @@ def test_engines_never_raise_on_random_records(data, kind):
     c.receive_data(data, T0)
     c.receive_data(b"", T0)
     assert c.closed
+
+
+# --- ClientHello extensions a server must refuse (RFC 6066 section 3, RFC 8422 section 5.1.2) -------------
+
+def client_hello_with(exts, suites=(C.ECDHE_PSK_WITH_AES_128_CBC_SHA256, C.PSK_WITH_AES_128_CBC_SHA256)):
+    """A ClientHello record with the extensions ``exts`` [(type, data)]."""
+    block = b"".join(t.to_bytes(2, "big") + len(d).to_bytes(2, "big") + d for t, d in exts)
+    body = b"\x03\x03" + bytes(32) + b"\x00" + (2 * len(suites)).to_bytes(2, "big") + \
+        b"".join(s.to_bytes(2, "big") for s in suites) + b"\x01\x00" + len(block).to_bytes(2, "big") + block
+    return record(22, hs(C.HT_CLIENT_HELLO, body))
+
+
+def sni(*names):
+    entries = b"".join(b"\x00" + len(n).to_bytes(2, "big") + n for n in names)
+    return C.EXT_SERVER_NAME, len(entries).to_bytes(2, "big") + entries
+
+
+@pytest.mark.parametrize("names", [[b"a\x00b.example"], [b"a\nb"], [b"caf\xc3\xa9.example"], [b"a b"],
+                                   [b"a.example", b"b.example"]],
+                         ids=["NUL", "control", "non-ASCII", "space", "two host_names"])
+def test_bad_server_name_is_illegal_parameter(names):
+    expect_fatal(server(), client_hello_with([sni(*names)]), C.ILLEGAL_PARAMETER)
+
+
+def test_good_server_name_is_taken():
+    s = server()
+    s.receive_data(client_hello_with([sni(b"board-7.example")]), T0)
+    assert not s.closed and s.server_name == b"board-7.example"
+
+
+def test_ec_point_formats_without_uncompressed_is_illegal_parameter():
+    expect_fatal(server(), client_hello_with([(C.EXT_EC_POINT_FORMATS, b"\x01\x01")]), C.ILLEGAL_PARAMETER)
+    s = server()
+    s.receive_data(client_hello_with([(C.EXT_EC_POINT_FORMATS, b"\x02\x01\x00")]), T0)
+    assert not s.closed

@@ -4,6 +4,8 @@ the oldest entries dropped first when the file would exceed its bound."""
 import json
 import os
 
+import pytest
+
 from hypothesis import given, settings, strategies as st
 
 from microticket.tls import cache as C
@@ -67,3 +69,55 @@ def test_cache_file_is_valid_json_and_owner_only(tmp_path):
     if os.name == "posix":
         assert os.stat(path).st_mode & 0o077 == 0
     assert not os.path.exists(path + ".tmp")
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe\x00garbage", b"[1, 2]", b'{"srv:443": [1, 2]}',
+                                     b'{"srv:443": {"ticket": "zz"}}', b"", b"{"])
+def test_a_damaged_cache_file_reads_as_empty_and_is_rewritten(tmp_path, content):
+    """A board must not fail on its cache file on every boot: non-UTF-8 bytes, the wrong types, a torn
+    write read as an empty cache, and the file is rewritten at once (valid, owner-only)."""
+    path = str(tmp_path / "c.json")
+    with open(path, "wb") as f:
+        f.write(content)
+    cache = TicketCache(path)
+    assert cache.entries == {}
+    with open(path) as f:
+        assert json.load(f) == {}
+    if os.name == "posix":
+        assert os.stat(path).st_mode & 0o077 == 0
+    cache.put("srv:443", entry(1, T0))
+    assert TicketCache(path).get("srv:443", T0)[E_TICKET] == bytes([1]) * 200
+
+
+DAMAGED = r"""
+import sys
+from microticket.tls.cache import TicketCache
+from microticket.ike.ticketstore import TicketStore
+c = TicketCache(sys.argv[1])
+s = TicketStore(sys.argv[2])
+print("CACHE", len(c.entries), "STORE", len(s), s.peek("a", 5))
+"""
+
+
+@pytest.mark.micropython
+def test_damaged_files_on_micropython(mp, tmp_path):
+    """The same on the board's runtime, for the TLS ticket cache and the IKE ticket store: non-UTF-8
+    garbage, a record of the wrong type, an expiry that is not a number."""
+    for cache_bytes, store_bytes in ((b"\xff\xfe{garbage", b"\xff\xfe{garbage"),
+                                     (b'{"srv": [1]}', b'{"a": {"expires": "x"}, "b": [1, 2]}')):
+        c = tmp_path / "c.json"
+        s = tmp_path / "s.json"
+        c.write_bytes(cache_bytes)
+        s.write_bytes(store_bytes)
+        r = mp.run_mp(DAMAGED, [str(c), str(s)])
+        assert r.stdout.split() == ["CACHE", "0", "STORE", "0", "None"], r.stdout + r.stderr
+        assert json.loads(c.read_text()) == {} and json.loads(s.read_text()) == {}
+
+
+def test_damaged_ike_store_on_cpython(tmp_path):
+    from microticket.ike.ticketstore import TicketStore
+    p = tmp_path / "s.json"
+    p.write_bytes(b'{"a": {"expires": "x"}, "b": [1, 2], "c": {"expires": 99}}')
+    s = TicketStore(str(p))
+    assert len(s) == 1 and s.peek("a", 5) is None and s.peek("c", 5) == {"expires": 99}
+    assert json.loads(p.read_text()) == {"c": {"expires": 99}}  # rewritten with what was sound

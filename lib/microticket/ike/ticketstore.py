@@ -6,7 +6,9 @@ the opaque ticket and its absolute expiry). Rules enforced here:
   presented twice, even across a crash (4.3.1 "MUST NOT reuse");
 - an expired record is dropped, never returned (4.3.1);
 - ``delete(peer)`` on SA delete / rekey (6.2), ``logout()`` drops every ticket and the file (6.2, 9.7).
-The file is written through microticket.store.write_private (owner-only mode where the OS has one).
+The file is written through microticket.store.write_private (owner-only mode where the OS has one). A
+damaged file (not JSON, not an object, a record that is not an object with a numeric expiry) is read as
+what was sound in it and rewritten at once, so a board never fails on it twice.
 """
 
 import json
@@ -25,13 +27,27 @@ class TicketStore:
         if self._d is None:
             self._d = {}
             if self.path:
+                damaged = False
+                _fs.recover(self.path)
                 try:
-                    with open(self.path) as f:  # parsed from the stream: no copy of the file in the heap
+                    with open(self.path, "rb") as f:  # parsed from the stream: no copy of the file in the heap
                         doc = json.load(f)
-                    if isinstance(doc, dict):
-                        self._d = doc
-                except (OSError, ValueError):
-                    pass
+                except OSError:
+                    doc = {}  # no file yet
+                except ValueError:  # not JSON (garbage, non-UTF-8 bytes, a torn write)
+                    doc = None
+                if not isinstance(doc, dict):
+                    doc = {}
+                    damaged = True
+                for peer in doc:
+                    # a record is an object with a numeric expiry; the initiator checks the rest of it
+                    r = doc[peer]
+                    if isinstance(r, dict) and type(r.get("expires")) in (int, float):
+                        self._d[peer] = r
+                    else:
+                        damaged = True
+                if damaged:
+                    self._save()  # a damaged file is rewritten with what was sound in it (maybe nothing)
         return self._d
 
     def _save(self):

@@ -97,23 +97,25 @@ class TicketCache:
             self.save()
 
     def load(self):
+        """The entries of the file; a damaged one (not JSON, non-UTF-8 bytes, wrong types, a bad entry)
+        reads as empty and is rewritten at once, so a board never fails on it twice."""
         self.entries = {}
+        from microticket.store import recover
+        recover(self.path)
         try:
-            f = open(self.path)
+            f = open(self.path, "rb")
         except OSError:
             return
         try:
             f.seek(0, 2)
             size = f.tell()
-            if size > self.max_file:
-                return  # refuse an oversized file rather than parse it
             f.seek(0)
-            text = f.read()
+            data = f.read() if size <= self.max_file else None  # an oversized file is not parsed
         finally:
             f.close()
         import json
         try:
-            obj = json.loads(text)
+            obj = json.loads(data)
             for k in obj:
                 if len(self.entries) >= self.max_entries:
                     break
@@ -128,8 +130,9 @@ class TicketCache:
                 if len(e[_E_MASTER]) != 48 or not 0 < len(e[_E_TICKET]) <= _MAX_TICKET:
                     raise ValueError
                 self.entries[k] = e
-        except (ValueError, KeyError, TypeError):
-            self.entries = {}  # a damaged file: empty, rewritten with the next ticket
+        except (ValueError, KeyError, TypeError, IndexError, AttributeError):
+            self.entries = {}
+            self.save()  # the damaged file rewritten (empty): the next ticket fills it
 
     def save(self):
         if not self.path:

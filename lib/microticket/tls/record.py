@@ -160,8 +160,9 @@ class RecordLayer:
         b = self._ib
         ctype = b[p]
         length = (b[p + 3] << 8) | b[p + 4]
-        # while the null cipher is on, a ClientHello record may say 3.1 or 3.2 (RFC 5246 appendix E.1)
-        if b[p + 1] != 3 or (b[p + 2] != 3 and (self.read is not None or b[p + 2] == 0)):
+        # while the null cipher is on, any {03,XX} (RFC 5246 appendix E.1: a ClientHello's record may say
+        # 3.0, 3.1 or 3.2, and test tools send 3.0); protected records say 3.3
+        if b[p + 1] != 3 or (b[p + 2] != 3 and self.read is not None):
             raise TlsAlert(_PROTOCOL_VERSION, "record")
         if ctype < _CT_CHANGE_CIPHER_SPEC or ctype > _CT_APPLICATION_DATA:
             raise TlsAlert(_UNEXPECTED_MESSAGE, "record")

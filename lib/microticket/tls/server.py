@@ -160,7 +160,8 @@ def parse_client_hello(b):
 
 def parse_extension(t, d):
     """The value of the hello extension of type ``t`` with data ``d``: server_name (RFC 6066 section 3:
-    the host_name, b"" when absent), max_fragment_length (RFC 6066 section 4: 1..4, illegal_parameter
+    the host_name, b"" when absent; a second host_name or a byte outside printable ASCII is
+    illegal_parameter), max_fragment_length (RFC 6066 section 4: 1..4, illegal_parameter
     otherwise), supported_groups / signature_algorithms (a list of uint16), ec_point_formats (RFC 8422
     section 5.1.2: the formats), renegotiation_info (RFC 5746 section 3.2: renegotiated_connection),
     extended_master_secret / encrypt_then_mac (empty: True); any other type: ``d`` itself."""
@@ -177,8 +178,13 @@ def parse_extension(t, d):
             if not k or p + 3 + k > n:
                 raise DecodeError("ClientHello")
             if d[p] == 0:
+                # one host_name at most, of ASCII letters, digits and punctuation: a NUL, a control byte
+                # or a non-ASCII one must never reach a ticket or a log (RFC 6066 section 3)
                 if name:
-                    raise DecodeError("ClientHello")
+                    raise TlsAlert(_ILLEGAL_PARAMETER, "server_name")
+                for i in range(p + 3, p + 3 + k):
+                    if not 0x21 <= d[i] <= 0x7E:
+                        raise TlsAlert(_ILLEGAL_PARAMETER, "server_name")
                 name = bytes(d[p + 3:p + 3 + k])
             p += 3 + k
         return name
@@ -331,8 +337,9 @@ class TlsServer(Engine):
         sigalgs = None
         if _EXT_SIGNATURE_ALGORITHMS in exts:
             sigalgs = ext(_EXT_SIGNATURE_ALGORITHMS, exts[_EXT_SIGNATURE_ALGORITHMS])
-        if _EXT_EC_POINT_FORMATS in exts:
-            ext(_EXT_EC_POINT_FORMATS, exts[_EXT_EC_POINT_FORMATS])
+        if _EXT_EC_POINT_FORMATS in exts and 0 not in ext(_EXT_EC_POINT_FORMATS, exts[_EXT_EC_POINT_FORMATS]):
+            # RFC 8422 section 5.1.2: the list must hold uncompressed (0)
+            raise TlsAlert(_ILLEGAL_PARAMETER, "ec_point_formats without uncompressed")
 
         state = None
         if _EXT_SESSION_TICKET in exts:
