@@ -27,7 +27,11 @@ def main(argv):
         return fail(("unknown command %r" % argv[0] if argv else "no command") + " (commands: " +
                     ", ".join(sorted(COMMANDS)) + "; --help says more)")
     modname, fn = COMMANDS[argv[0]]
-    mod = __import__(modname, None, None, [fn])
+    try:
+        mod = __import__(modname, None, None, [fn])
+    except MemoryError:  # a heap too small even for the command's code: one line, no traceback
+        sys.stderr.write("error: out of memory loading %s\n" % argv[0])
+        return 1
     return getattr(mod, fn)(argv[1:]) or 0
 
 

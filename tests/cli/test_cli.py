@@ -229,3 +229,78 @@ def test_parser():
     with pytest.raises(ValueError) as e:
         parse(["a"], "t", "", "", "")
     assert str(e.value) == "unexpected argument 'a'"
+
+
+# --- a heap too small: a one-line reason, never a traceback (issue 14, item 2) -----------------------------
+
+def _mp_mpy(args, heap_kb):
+    import mpharness
+    env = P.env_micropython()
+    env["MICROPYPATH"] = mpharness.mpy_dir() + ":.frozen"
+    return [P.micropython_bin(), "-X", "heapsize=%dk" % heap_kb, "-m", "microticket"] + list(args), env
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_client_walking_the_heap_down_never_tracebacks(mp, tmp_path):
+    """tls-client (.mpy from a directory) with heaps from 72 KB down to 12 KB: each run either completes
+    (resumed from the ticket the first run got) or says why in one line; below ~10 KB the interpreter
+    cannot load the command dispatcher itself, which is no longer microticket's to report."""
+    import shutil
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX])
+    cache0 = str(tmp_path / "c0.json")
+    args = ["tls-client", "127.0.0.1", str(srv.port), "--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--mfl", "3"]
+    outcomes = []
+    try:
+        cmd, env = _mp_mpy(args + ["--cache", cache0], 96)
+        assert "ticket: yes" in subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60).stdout
+        for kb in range(72, 11, -6):
+            cache = str(tmp_path / ("c%d.json" % kb))
+            shutil.copyfile(cache0, cache)
+            cmd, env = _mp_mpy(args + ["--cache", cache], kb)
+            r = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=60)
+            assert "Traceback" not in r.stdout + r.stderr, (kb, r.stdout, r.stderr)
+            if "resumed: yes" in r.stdout:
+                outcomes.append("ok")
+            else:
+                assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith("error: "), \
+                    (kb, r.stdout, r.stderr)
+                outcomes.append("refused")
+    finally:
+        srv.stop()
+    assert outcomes[0] == "ok" and outcomes[-1] == "refused", outcomes
+
+
+@pytest.mark.micropython
+@pytest.mark.interop
+def test_server_walking_the_heap_down_serves_or_refuses_in_one_line(mp, tmp_path):
+    """tls-server (.mpy, PSK, 2 KB records) with heaps from 96 KB down to 16 KB: it starts and serves a
+    client, or refuses to start with one line, or (a heap that holds the server but not a handshake)
+    ends that connection and says so in one line; never a traceback."""
+    outcomes = []
+    for kb in range(96, 15, -16):
+        cmd, env = _mp_mpy(["tls-server", "--port", "0", "--count", "1", "--max-record", "2048", "--psk-identity",
+                            P.PSK_ID, "--psk", P.PSK_HEX], kb)
+        srv = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            first = srv.stdout.readline()
+            if first.startswith("listening on 127.0.0.1:"):
+                port = int(first.rsplit(":", 1)[1])
+                r = P.run_our_client(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--send", "x"])
+                srv.wait(timeout=30)
+                rest = srv.stdout.read() + srv.stderr.read()
+                assert "Traceback" not in rest, (kb, rest)
+                outcomes.append("served" if "reply: x" in r.stdout else "connection refused")
+            else:
+                srv.wait(timeout=30)
+                err = srv.stderr.read()
+                assert "Traceback" not in first + err, (kb, first, err)
+                assert srv.returncode == 1 and err.count("\n") == 1 and err.startswith("error: "), (kb, err)
+                outcomes.append("refused")
+        finally:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+            srv.stdout.close()
+            srv.stderr.close()
+    assert outcomes[0] == "served" and outcomes[-1] == "refused", outcomes

@@ -84,9 +84,33 @@ def test_oversize_record_length():
 
 
 def test_oversize_handshake_length():
+    """A handshake message larger than the engine takes (hs_cap) is refused from its header, before any
+    of it is buffered: illegal_parameter (too large, not malformed; OpenSSL's choice too)."""
     s = server()
-    out = expect_fatal(s, record(22, b"\x01\xff\xff\xff" + bytes(50)), C.DECODE_ERROR)
-    assert plain_alert(out) == C.DECODE_ERROR
+    out = expect_fatal(s, record(22, b"\x01\xff\xff\xff" + bytes(50)), C.ILLEGAL_PARAMETER)
+    assert plain_alert(out) == C.ILLEGAL_PARAMETER
+
+
+@pytest.mark.parametrize("size", [4097, 9000, 16000])
+def test_a_large_client_hello_across_records_is_accepted(size):
+    """A valid ClientHello of over 4 KB (a padding extension standing for post-quantum key shares and many
+    extensions), split over records of 1000 bytes: accepted with full-size records (hs_cap 16384)."""
+    ch = client_hello_with([(21, bytes(size - 120))])  # 21: padding (RFC 7685)
+    body = ch[5:]
+    split = b"".join(record(22, body[i:i + 1000]) for i in range(0, len(body), 1000))
+    s = server()
+    s.receive_data(split, T0)
+    assert not s.closed and s.alert_sent is None and len(s.data_to_send()) > 0
+
+
+def test_a_client_hello_beyond_the_board_profile_is_illegal_parameter():
+    """With a board's 2 KB records the server takes ClientHellos up to 4096 bytes (hs_cap), refusing a
+    larger one cleanly."""
+    body = client_hello_with([(21, bytes(4200))])[5:]
+    s = server(max_fragment=2048)
+    assert s.hs_cap == 4096
+    expect_fatal(s, b"".join(record(22, body[i:i + 1000]) for i in range(0, len(body), 1000)),
+                 C.ILLEGAL_PARAMETER)
 
 
 def test_garbage_client_hello():

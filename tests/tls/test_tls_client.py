@@ -310,9 +310,10 @@ def test_every_record_size(ring, suite):
 
 
 def test_split_message_larger_than_hs_cap_is_refused(ring):
-    """A message that cannot fit the reassembly buffer is a decode_error, told from its header."""
+    """A message that cannot fit the reassembly buffer is refused from its header: illegal_parameter (too
+    large for us, not malformed)."""
     c, s = pump(client(TicketCache(), hs_cap=64), server(ring), T0, tamper=reframe_first_record(10))
-    assert_fatal(c, C.DECODE_ERROR)
+    assert_fatal(c, C.ILLEGAL_PARAMETER)
 
 
 def test_application_data_inside_a_split_message_is_refused(ring):

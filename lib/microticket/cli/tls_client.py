@@ -20,6 +20,10 @@ def main(argv):
         gc.threshold(_GC_THRESHOLD)
     try:
         return _run(argv)
+    except MemoryError:
+        # the heap is too small for this configuration (the engine sent internal_error if it could): one
+        # line, no traceback (a board's heap figures: README, "Memory and speed")
+        return fail("out of memory (heap too small for the client with these buffers)", 1)
     finally:
         if th is not None:
             gc.threshold(th)

@@ -320,8 +320,8 @@ class Engine:
         while self._hl and len(view) and not self.closed:
             hl = self._hl
             want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
-            if want > cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message")
+            if want > cap:  # a message larger than we take (hs_cap): not malformed, too large
+                raise TlsAlert(_ILLEGAL_PARAMETER, "handshake message too large")
             k = min(want - hl, len(view))
             hb[hl:hl + k] = view[0:k]
             hl += k
@@ -336,7 +336,7 @@ class Engine:
         while n - p >= 4 and not self.closed:
             length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
             if 4 + length > cap:
-                raise TlsAlert(_DECODE_ERROR, "handshake message")
+                raise TlsAlert(_ILLEGAL_PARAMETER, "handshake message too large")
             if n - p < 4 + length:
                 break
             self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])

@@ -100,10 +100,12 @@ class ServerConfig:
         self.accept_rfc4507 = accept_rfc4507
         self.max_fragment = max_fragment
         self.keylog = keylog
-        # hs_cap bounds an incoming message (a ClientHello with a ticket): 4096, or with smaller records
-        # (a board profile) one record's plaintext, the largest ClientHello the record layer takes in one
-        # record, but never under 2048 (a client may split a ClientHello over records)
-        self.hs_cap = hs_cap or min(4096, max(2048, max_fragment))
+        # hs_cap bounds an incoming message, a ClientHello with its ticket, post-quantum key shares (1.2 KB
+        # for X25519MLKEM768) and many extensions: browsers send 1.8-2 KB, and TLS 1.3 binders add more.
+        # 16384 with full-size records, 4096 with a board profile's smaller ones. The buffer is allocated
+        # only when a message spans records; a larger message is refused with illegal_parameter (the
+        # alert OpenSSL sends for an excessive message size: it is not malformed, only too large for us)
+        self.hs_cap = hs_cap or (16384 if max_fragment >= 16384 else 4096)
         # wb_cap: the largest flight the engine composes before framing it, from the credentials' sizes:
         # ServerHello (<= 128 bytes with every extension) | Certificate | ServerKeyExchange (header 4,
         # hint, ECDH params 36, signature) | ServerHelloDone; or ServerHello | NewSessionTicket; or
