@@ -102,6 +102,7 @@ from microticket.pk import der, pem, rsa, rsa_sign
 from microticket.tls.server import TlsServer, ServerConfig
 from microticket.tls.client import Client
 from microticket.tls.cache import TicketCache
+from microticket.tls.driver import keep_tickets
 from microticket import crypto
 
 cert_pem = open(%r).read()
@@ -124,7 +125,7 @@ def run(now):
             spent += time.ticks_diff(time.ticks_us(), t)
         d = s.data_to_send()
         if d:
-            c.receive_data(d, now)
+            keep_tickets(c, c.receive_data(d, now))  # the client's ticket events into its cache
         if c.handshake_done and s.handshake_done:
             break
     if not (c.handshake_done and s.handshake_done):

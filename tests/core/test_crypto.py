@@ -1,6 +1,6 @@
-"""Known answers for microticket.crypto on CPython and MicroPython: RFC 4231 HMAC vectors, the published TLS
-1.2 PRF vector, CPython's hmac module, tlslite-ng's TLS 1.0 PRF, an independent prf+ and AES from
-`cryptography`."""
+"""Known answers for microticket.crypto and microticket.prf on CPython and MicroPython: RFC 4231 HMAC
+vectors, the published TLS 1.2 PRF vector, CPython's hmac module and AES from `cryptography`. (IKEv2's
+prf+ is checked against charon's key log: tests/ike/test_ike_keys.py.)"""
 
 import hashlib
 import hmac

@@ -17,6 +17,7 @@ from microticket.ticket import KeyRing
 from microticket.tls import const as C
 from microticket.tls.cache import TicketCache
 from microticket.tls.client import Client
+from microticket.tls.engine import suite_name
 from microticket.tls.server import ServerConfig, TlsServer, REISSUE_NEVER
 
 import tlspeers as P
@@ -182,7 +183,7 @@ def test_default_suites_are_the_psk_suites(ring):
     for suite, name in ((PSK_SUITE, "TLS_PSK_WITH_AES_128_CBC_SHA256"),
                         (ECDHE_PSK, "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256")):
         c, s = pump(client(suites=[suite]), server(ring), T0)
-        assert c.handshake_done and c.suite == suite and c.suite_name() == name
+        assert c.handshake_done and c.suite == suite and suite_name(c.suite) == name
 
 
 # --- out_cap: records cut to the output buffer -----------------------------------------------------------

@@ -23,7 +23,7 @@ def main(argv):
     except MemoryError:
         # the heap is too small for this configuration (the engine sent internal_error if it could): one
         # line, no traceback (a board's heap figures: README, "Memory and speed")
-        return fail("out of memory (heap too small for the client with these buffers)", 1)
+        return fail("out of memory", 1)
     finally:
         if th is not None:
             gc.threshold(th)
@@ -68,7 +68,8 @@ def _run(argv):
             return fail("handshake failed: " + (cli.error_message if cli.alert_sent is not None else
                                                 "alert received"), 1)
         print("resumed: " + ("yes" if cli.resumed else "no"))
-        print("suite: " + cli.suite_name())
+        from microticket.tls.engine import suite_name
+        print("suite: " + suite_name(cli.suite))
         print("ticket: " + ("yes" if cli.ticket_received else "no"))
         if "send" in o:
             driver.write_app(s, cli, o["send"].encode())

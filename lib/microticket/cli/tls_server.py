@@ -20,7 +20,7 @@ def main(argv):
     except MemoryError:
         # the heap is too small for this configuration (the engine sent internal_error if it could): one
         # line, no traceback (a board's heap figures: README, "Memory and speed")
-        return fail("out of memory (heap too small for the server with these buffers)", 1)
+        return fail("out of memory", 1)
     finally:
         if th is not None:
             gc.threshold(th)

@@ -9,7 +9,7 @@ is the first certificate's DER where it lies in the handshake buffer; ``chain`` 
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert, DecodeError
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 
 _BAD_CERTIFICATE = const(42)
 
@@ -21,8 +21,8 @@ def server_key(c, leaf, chain):
         spki = der.cert_spki(leaf)
         ok = crypto.ct_equal(crypto.sha256(leaf), pin) or crypto.ct_equal(crypto.sha256(spki), pin)
         key = rsa.public_key_from_spki_der(spki) if ok else None
-    except (DecodeError, ValueError):
-        raise TlsAlert(_BAD_CERTIFICATE, "unparsable certificate")
+    except (errors.DecodeError, ValueError):
+        raise errors.TlsAlert(_BAD_CERTIFICATE, "unparsable certificate")
     if not ok:
-        raise TlsAlert(_BAD_CERTIFICATE, "certificate does not match the pin")
+        raise errors.TlsAlert(_BAD_CERTIFICATE, "certificate does not match the pin")
     return key

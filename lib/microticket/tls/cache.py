@@ -149,17 +149,38 @@ class TicketCache:
             if size <= self.max_file:
                 break
             self._drop_oldest()
-        obj = {}
-        for k in entries:
-            e = entries[k]
-            d = {}
-            for i in range(8):
-                v = e[i]
-                d[_FIELDS[i]] = _hex(v) if isinstance(v, bytes) else (1 if v is True else 0 if v is False else v)
-            obj[k] = d
-        import json
         from microticket.store import write_private
-        write_private(self.path, obj, json.dump)
+        write_private(self.path, entries, _write_json)
+
+
+def _write_json(entries, f):
+    """The entries as JSON into the stream ``f``, piece by piece: neither the text nor an object tree of
+    hex strings is ever whole in the heap (the file is written right after a handshake, at the client's
+    heap peak). A key is escaped by json.dumps; everything else is hex, digits and field names."""
+    import json
+    sep = "{"
+    for k in entries:
+        f.write(sep)
+        f.write(json.dumps(k))
+        sep = ": {"
+        e = entries[k]
+        for i in range(8):
+            f.write(sep)
+            f.write('"')
+            f.write(_FIELDS[i])
+            f.write('": ')
+            v = e[i]
+            if isinstance(v, bytes):
+                f.write('"')
+                for j in range(0, len(v), 64):
+                    f.write(_hex(v[j:j + 64]))
+                f.write('"')
+            else:
+                f.write(str(int(v)))  # suite, received, hint; ems as 1 or 0
+            sep = ", "
+        f.write("}")
+        sep = ", "
+    f.write("}" if sep == ", " else "{}")
 
 
 # --- the client engine's side of the rules (methods of microticket.tls.client.Client) ---------------------

@@ -16,7 +16,8 @@ supported_groups and ec_point_formats (ECDHE), signature_algorithms (certificate
 Tickets: the cache (microticket.tls.cache) is read when the ClientHello is built; what to keep or drop
 comes out as events: ("ticket", server_id, entry) once the server Finished verified, ("ticket_drop",
 server_id) when a handshake that offered a ticket fails or the server did not replace a ticket it took
-(with ``reuse_tickets=False``). The driver applies them (TicketCache.apply): the engine writes no file.
+(with ``reuse_tickets=False``). The driver applies them (microticket.tls.driver.keep_tickets): the engine
+writes no file. ``microticket.tls.engine.suite_name(cli.suite)`` names the suite agreed.
 
 Full handshakes are in modules loaded only when a server does not resume (microticket.tls.kx_psk for
 PSK and ECDHE_PSK, microticket.tls.kx_ecdhe_cert for ECDHE_RSA with microticket.tls.auth_pin), so a
@@ -30,7 +31,7 @@ distinct text is an object on the heap even from ROMFS, so the texts are shared)
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls.engine import Engine
 from microticket.tls import engine as codec
 from microticket.tls.cache import store_ticket, drop_offered
@@ -143,9 +144,6 @@ class Client(Engine):
         self._sid = b""
         self._sent = ()  # extension types of the ClientHello
 
-    def suite_name(self):
-        return codec.suite_name(self.suite)
-
     # --- ClientHello -----------------------------------------------------------------------------
 
     def start(self, now):
@@ -177,18 +175,18 @@ class Client(Engine):
         """The server accepted the offered ticket: the cached master secret (RFC 5077 Figure 2)."""
         e = self.offered
         if e is None or (self._sid and not self._opt & _O_ECHOED):
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
         if self.suite != e[_E_SUITE]:
-            raise TlsAlert(_ILLEGAL_PARAMETER, "resumption")
+            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "resumption")
         if self.ems != e[_E_EMS]:
-            raise TlsAlert(_HANDSHAKE_FAILURE, "resumption")
+            raise errors.TlsAlert(_HANDSHAKE_FAILURE, "resumption")
         self.resumed = True
         self.master = e[_E_MASTER]
         self._make_keys()
 
     def _on_new_session_ticket(self, t, b):
         if not self._opt & _O_EXPECT_NST:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
         hint, ticket = codec.parse_new_session_ticket(b)
         if self.state == _S_AFTER_SH:
             self._begin_resumed()
@@ -200,7 +198,7 @@ class Client(Engine):
         # the engine switches the read state on after this handler (which makes a resumption's keys)
         st = self.state
         if st != _S_CCS and self._opt & _O_EXPECT_NST:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
         if st == _S_AFTER_SH:
             self._begin_resumed()
         self.state = _S_FIN
@@ -218,14 +216,14 @@ class Client(Engine):
         """Certificate, ServerKeyExchange, ServerHelloDone: the server did not resume. The key exchange's
         module takes them (loaded now, never by a resumption)."""
         if self._opt & _O_ECHOED:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
         if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
             from microticket.tls import kx_ecdhe_cert as kx
         else:
             from microticket.tls import kx_psk as kx
         st = self.state
         if t == _HT_SERVER_HELLO_DONE and len(b):
-            raise TlsAlert(_DECODE_ERROR, "ServerHelloDone")
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerHelloDone")
         # ``ok``: the message this one must follow came first (Certificate before a certificate suite's
         # ServerKeyExchange, ServerKeyExchange before an ECDHE suite's ServerHelloDone); for
         # ServerHelloDone the module sends ClientKeyExchange and returns the premaster secret
@@ -242,7 +240,7 @@ class Client(Engine):
 
     def _after_handshake(self, t, b):
         if t != _HT_HELLO_REQUEST:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "handshake message")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "handshake message")
         self._alert(_LEVEL_WARNING, _NO_RENEGOTIATION)
 
     # --- the ticket cache: events out (RFC 5077 section 3.3) -----------------------------------------

@@ -6,7 +6,7 @@ Shared by ECDHE_PSK (microticket.tls.kx_psk) and ECDHE_RSA (microticket.tls.kx_e
 
 from micropython import const
 
-from microticket.errors import TlsAlert
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 
 _ILLEGAL_PARAMETER = const(47)
 _DECODE_ERROR = const(50)
@@ -25,11 +25,11 @@ def shared(priv, peer):
     """The X25519 shared secret with the peer's share ``peer`` (illegal_parameter for a bad share)."""
     from microticket.pk import x25519
     if len(peer) != 32:
-        raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 point length")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "X25519 point length")
     try:
         return x25519.x25519_shared(priv, bytes(peer))
     except ValueError:
-        raise TlsAlert(_ILLEGAL_PARAMETER, "X25519 shared secret is zero")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "X25519 shared secret is zero")
 
 
 def params(public):
@@ -41,8 +41,8 @@ def parse_params(b, p):
     """(peer public point, end offset) of the ServerECDHParams at ``b[p:]``."""
     n = len(b)
     if p + 4 > n or p + 4 + b[p + 3] > n or not b[p + 3]:
-        raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
     if b[p] != _CURVE_NAMED or ((b[p + 1] << 8) | b[p + 2]) != _GROUP_X25519:
-        raise TlsAlert(_ILLEGAL_PARAMETER, "group not offered")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "group not offered")
     e = p + 4 + b[p + 3]
     return bytes(b[p + 4:e]), e

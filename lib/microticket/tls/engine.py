@@ -11,7 +11,7 @@ half of the codec of the messages every handshake has (ClientHello, ServerHello,
 
 Events are tuples: ("handshake_done",), ("data", bytes), ("alert", description, received), ("closed",);
 a client adds ("ticket", server_id, cache entry) and ("ticket_drop", server_id) for its ticket cache,
-which the driver persists (microticket.tls.cache.TicketCache.apply): the engine never writes a file.
+which the driver persists (microticket.tls.driver.keep_tickets): the engine never writes a file.
 
 States as data: each role (microticket.tls.client.Client, microticket.tls.server.TlsServer) has a table
 {state << 9 | message type: handler}; the handler sets the next state. A (state, type) pair missing from
@@ -44,7 +44,7 @@ full handshakes, which a resumption never loads, keep both halves in one module 
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert, DecodeError
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls import to_hex
 from microticket.tls.record import RecordLayer, CipherState
 
@@ -168,7 +168,7 @@ class Engine:
         """Queue application data. The output buffer holds one flight or record at a time: drain
         data_to_send() between sends of more than max_send bytes."""
         if not self.handshake_done or self.closed:
-            raise TlsAlert(_INTERNAL_ERROR, "not open")
+            raise errors.TlsAlert(_INTERNAL_ERROR, "not open")
         self.rl.write(_CT_APPLICATION_DATA, data)
 
     def close(self):
@@ -194,8 +194,8 @@ class Engine:
                 off += took
                 self._records()
                 if not took and not self.closed and rl.space() == 0:
-                    raise TlsAlert(_RECORD_OVERFLOW, "input buffer full")
-        except (TlsAlert, DecodeError) as e:
+                    raise errors.TlsAlert(_RECORD_OVERFLOW, "input buffer full")
+        except (errors.TlsAlert, errors.DecodeError) as e:
             self._on_error(e)
         except BaseException as e:
             self._on_error(e)
@@ -219,7 +219,7 @@ class Engine:
             else:
                 self.rl.commit(n)
                 self._records()
-        except (TlsAlert, DecodeError) as e:
+        except (errors.TlsAlert, errors.DecodeError) as e:
             self._on_error(e)
         except BaseException as e:
             self._on_error(e)
@@ -239,7 +239,7 @@ class Engine:
         """Queue an alert of level ``a`` and description ``b`` (dropped if the output buffer is full)."""
         try:
             self.rl.write(_CT_ALERT, bytes((a, b)))
-        except TlsAlert:
+        except errors.TlsAlert:
             pass
 
     def _on_error(self, e):
@@ -248,11 +248,11 @@ class Engine:
         DecodeErrors; anything else is ours and gets internal_error (the caller then re-raises it)."""
         if self.closed:
             return
-        if isinstance(e, TlsAlert):
+        if isinstance(e, errors.TlsAlert):
             desc = e.description
             why = e.message
         else:
-            desc = _DECODE_ERROR if isinstance(e, DecodeError) else _INTERNAL_ERROR
+            desc = _DECODE_ERROR if isinstance(e, errors.DecodeError) else _INTERNAL_ERROR
             why = str(e)
         self.rl._oe = 0  # output of this call not sent yet (a flight half written) is dropped
         self._alert(_LEVEL_FATAL, desc)
@@ -276,16 +276,16 @@ class Engine:
             view = rec[1]
             if ctype == _CT_HANDSHAKE:
                 if not len(view):
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 self._on_handshake_bytes(view)
             elif ctype == _CT_APPLICATION_DATA:
                 if not self.handshake_done or self._hl:  # before Finished, or inside a handshake message
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 if len(view):
                     self.events.append(("data", bytes(view)))
             elif ctype == _CT_ALERT:
                 if len(view) != 2:
-                    raise TlsAlert(_DECODE_ERROR, "record")
+                    raise errors.TlsAlert(_DECODE_ERROR, "record")
                 desc = view[1]
                 ev = self.events
                 if desc == _CLOSE_NOTIFY:
@@ -305,9 +305,9 @@ class Engine:
                     ev.append(("closed",))
             else:  # change_cipher_spec
                 if len(view) != 1 or view[0] != 1:
-                    raise TlsAlert(_DECODE_ERROR, "record")
+                    raise errors.TlsAlert(_DECODE_ERROR, "record")
                 if self._hl:
-                    raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
                 self._dispatch(_HT_CCS, None, None)
 
     def _on_handshake_bytes(self, view):
@@ -321,7 +321,7 @@ class Engine:
             hl = self._hl
             want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
             if want > cap:  # a message larger than we take (hs_cap): not malformed, too large
-                raise TlsAlert(_ILLEGAL_PARAMETER, "handshake message too large")
+                raise errors.TlsAlert(_ILLEGAL_PARAMETER, "handshake message")
             k = min(want - hl, len(view))
             hb[hl:hl + k] = view[0:k]
             hl += k
@@ -336,7 +336,7 @@ class Engine:
         while n - p >= 4 and not self.closed:
             length = (view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]
             if 4 + length > cap:
-                raise TlsAlert(_ILLEGAL_PARAMETER, "handshake message too large")
+                raise errors.TlsAlert(_ILLEGAL_PARAMETER, "handshake message")
             if n - p < 4 + length:
                 break
             self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
@@ -361,12 +361,12 @@ class Engine:
             if st == _ST_OPEN:
                 self._after_handshake(t, b)
                 return
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (t, st))
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (t, st))
         if t == _HT_FINISHED:
             if len(b) != 12:
-                raise TlsAlert(_DECODE_ERROR, "Finished")
+                raise errors.TlsAlert(_DECODE_ERROR, "Finished")
             if not crypto.ct_equal(self._finished(not self.is_client), b):
-                raise TlsAlert(_DECRYPT_ERROR, "Finished")
+                raise errors.TlsAlert(_DECRYPT_ERROR, "Finished")
         if raw is not None:
             for h in self._th:
                 h.update(raw)
@@ -374,7 +374,7 @@ class Engine:
         if t == _HT_CCS:
             p = self._pend
             if p is None or p[1] is None:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "CCS before keys")
+                raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "CCS before keys")
             self.rl.read = p[1]
             self._pend = (p[0], None)
 
@@ -387,7 +387,7 @@ class Engine:
             self._fin_hash = None
             return d
         if not self._th:
-            raise TlsAlert(_INTERNAL_ERROR, "transcript exhausted")
+            raise errors.TlsAlert(_INTERNAL_ERROR, "transcript exhausted")
         return self._th.pop(0).digest()
 
     def _send_message(self, b):
@@ -548,56 +548,56 @@ def parse_server_hello(c, b):
     session ID was echoed (RFC 5077 section 3.4)."""
     n = len(b)
     if n < 38:
-        raise TlsAlert(_DECODE_ERROR, "ServerHello")
+        raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
     if ((b[0] << 8) | b[1]) != _VERSION_TLS12:
-        raise TlsAlert(_PROTOCOL_VERSION, "ServerHello")
+        raise errors.TlsAlert(_PROTOCOL_VERSION, "ServerHello")
     sl = b[34]
     p = 35 + sl
     if sl > 32 or p + 3 > n:
-        raise TlsAlert(_DECODE_ERROR, "ServerHello")
+        raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
     suite = (b[p] << 8) | b[p + 1]
     if suite not in c.suites:
-        raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
     if b[p + 2]:
-        raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
     p += 3
     sent = c._sent
     seen = 0
     if p < n:
         if p + 2 > n or p + 2 + ((b[p] << 8) | b[p + 1]) != n:
-            raise TlsAlert(_DECODE_ERROR, "ServerHello")
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
         p += 2
     while p < n:
         if p + 4 > n:
-            raise TlsAlert(_DECODE_ERROR, "ServerHello")
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
         t = (b[p] << 8) | b[p + 1]
         k = (b[p + 2] << 8) | b[p + 3]
         p += 4
         if p + k > n:
-            raise TlsAlert(_DECODE_ERROR, "ServerHello")
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
         if t not in sent:
-            raise TlsAlert(_UNSUPPORTED_EXTENSION, "ServerHello")
+            raise errors.TlsAlert(_UNSUPPORTED_EXTENSION, "ServerHello")
         bit = 1 << sent.index(t)
         if seen & bit:
-            raise TlsAlert(_DECODE_ERROR, "ServerHello")
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
         seen |= bit
         if t == _EXT_RENEGOTIATION_INFO:
             if k != 1 or b[p]:
-                raise TlsAlert(_HANDSHAKE_FAILURE, "ServerHello")
+                raise errors.TlsAlert(_HANDSHAKE_FAILURE, "ServerHello")
         elif t == _EXT_MAX_FRAGMENT_LENGTH:
             mfl = b[p]
             if k != 1 or not mfl or mfl != (c._opt >> _O_MFL) & 7:
-                raise TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
+                raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
             rl = c.rl
             rl.max_out = min(rl.max_out, 256 << mfl)
             rl.max_in = min(rl.max_in, 256 << mfl)
         elif t == _EXT_SESSION_TICKET:
             # RFC 5077 section 3.2: empty (RFC 4507 servers may send 00 00)
             if k != 0 and (k != 2 or b[p] or b[p + 1]):
-                raise TlsAlert(_DECODE_ERROR, "ServerHello")
+                raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
             c._opt |= _O_EXPECT_NST
         elif t != _EXT_EC_POINT_FORMATS and t != _EXT_SUPPORTED_GROUPS and k:
-            raise TlsAlert(_DECODE_ERROR, "ServerHello")  # server_name, etm, ems: empty
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")  # server_name, etm, ems: empty
         elif t == _EXT_EXTENDED_MASTER_SECRET:
             c.ems = True
         elif t == _EXT_ENCRYPT_THEN_MAC:
@@ -616,5 +616,5 @@ def parse_new_session_ticket(b):
     """(ticket_lifetime_hint, ticket bytes) of a NewSessionTicket body."""
     n = len(b)
     if n < 6 or 6 + ((b[4] << 8) | b[5]) != n:
-        raise TlsAlert(_DECODE_ERROR, "NewSessionTicket")
+        raise errors.TlsAlert(_DECODE_ERROR, "NewSessionTicket")
     return (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3], bytes(b[6:n])

@@ -11,7 +11,7 @@ The contract is the one described in microticket.tls.kx_psk.
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls import ecdhe
 
 _HT_CERTIFICATE = const(11)
@@ -50,16 +50,16 @@ def client_certificate(c, b):
     returns the server's key."""
     n = len(b)
     if n < 3 or 3 + ((b[0] << 16) | (b[1] << 8) | b[2]) != n:
-        raise TlsAlert(_DECODE_ERROR, "Certificate")
+        raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
     if n == 3:
-        raise TlsAlert(_BAD_CERTIFICATE, "empty certificate list")
+        raise errors.TlsAlert(_BAD_CERTIFICATE, "empty certificate list")
     p = 3
     while p < n:
         if p + 3 > n:
-            raise TlsAlert(_DECODE_ERROR, "Certificate")
+            raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
         k = (b[p] << 16) | (b[p + 1] << 8) | b[p + 2]
         if not k or p + 3 + k > n:
-            raise TlsAlert(_DECODE_ERROR, "Certificate")
+            raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
         p += 3 + k
     k = (b[3] << 16) | (b[4] << 8) | b[5]
     from microticket.tls import auth_pin
@@ -69,22 +69,22 @@ def client_certificate(c, b):
 def client_server_key_exchange(c, b, after_certificate):
     """ServerECDHParams, SignatureAndHashAlgorithm, signature<0..2^16-1>: verified with the server key."""
     if not after_certificate:
-        raise TlsAlert(_UNEXPECTED_MESSAGE, "ServerKeyExchange before Certificate")
+        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerKeyExchange before Certificate")
     point, p = ecdhe.parse_params(b, 0)
     n = len(b)
     if p + 4 > n or p + 4 + ((b[p + 2] << 8) | b[p + 3]) != n:
-        raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
     if ((b[p] << 8) | b[p + 1]) != _SIG_RSA_PKCS1_SHA256:
-        raise TlsAlert(_ILLEGAL_PARAMETER, "signature algorithm")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "signature algorithm")
     if not c._kx.verify_pkcs1_sha256(_signed_hash(c, b[0:p]), b[p + 4:n]):
-        raise TlsAlert(_DECRYPT_ERROR, "bad ServerKeyExchange signature")
+        raise errors.TlsAlert(_DECRYPT_ERROR, "bad ServerKeyExchange signature")
     c._kx = point
 
 
 def client_key_exchange(c, after_server_key_exchange):
     """Send ClientKeyExchange (our share, ECPoint<1..255>); returns the premaster secret."""
     if not after_server_key_exchange:
-        raise TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
+        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
     priv, pub = ecdhe.keypair(c.rl.rng)
     z = ecdhe.shared(priv, c._kx)
     k = len(pub)
@@ -129,7 +129,7 @@ def server_flight(s):
 def server_client_key_exchange(s, b):
     n = len(b)
     if n < 2 or 1 + b[0] != n:
-        raise TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
     z = ecdhe.shared(s._kx, b[1:n])
     s._kx = None
     return z

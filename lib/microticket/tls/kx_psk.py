@@ -16,7 +16,7 @@ server_flight (queues Certificate and ServerKeyExchange) and server_client_key_e
 
 from micropython import const
 
-from microticket.errors import TlsAlert
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 
 ecdhe = None  # microticket.tls.ecdhe, imported by the ECDHE_PSK branches only (plain PSK needs no group)
 
@@ -55,7 +55,7 @@ def _hint_end(b):
     # after the psk_identity_hint<0..2^16-1> at the start of a ServerKeyExchange
     n = len(b)
     if n < 2 or 2 + ((b[0] << 8) | b[1]) > n:
-        raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
     return 2 + ((b[0] << 8) | b[1])
 
 
@@ -73,18 +73,18 @@ def client_message(c, t, b, ok):
 
 
 def client_certificate(c, b):
-    raise TlsAlert(_UNEXPECTED_MESSAGE, "Certificate in a PSK suite")
+    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "Certificate in a PSK suite")
 
 
 def client_server_key_exchange(c, b, after_certificate):
     p = _hint_end(b)
     if c.suite == _PSK_WITH_AES_128_CBC_SHA256:
         if p != len(b):
-            raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
+            raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
         return
     c._kx, p = _ecdhe().parse_params(b, p)
     if p != len(b):
-        raise TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
 
 
 def client_key_exchange(c, after_server_key_exchange):
@@ -98,7 +98,7 @@ def client_key_exchange(c, after_server_key_exchange):
         m = bytearray(6 + k)
     else:
         if not after_server_key_exchange:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
         g = _ecdhe()
         priv, pub = g.keypair(c.rl.rng)
         z = g.shared(priv, c._kx)
@@ -145,18 +145,18 @@ def server_flight(s):
 def server_client_key_exchange(s, b):
     n = len(b)
     if n < 2 or 2 + ((b[0] << 8) | b[1]) > n:
-        raise TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
     p = 2 + ((b[0] << 8) | b[1])
     ident = bytes(b[2:p])
     psk_only = s.suite == _PSK_WITH_AES_128_CBC_SHA256
     if psk_only:
         if p != n:
-            raise TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
+            raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
     elif p + 1 > n or p + 1 + b[p] != n or not b[p]:
-        raise TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
+        raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
     psk = s.cfg.psk.get(ident)
     if psk is None:
-        raise TlsAlert(_UNKNOWN_PSK_IDENTITY, "unknown PSK identity")
+        raise errors.TlsAlert(_UNKNOWN_PSK_IDENTITY, "unknown PSK identity")
     s.psk_identity = ident
     if psk_only:
         return premaster(bytes(len(psk)), psk)

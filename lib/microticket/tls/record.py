@@ -25,7 +25,7 @@ The record layer knows records only: no roles, no handshake states (microticket.
 from micropython import const
 
 from microticket import crypto
-from microticket.errors import TlsAlert
+from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 
 _CT_CHANGE_CIPHER_SPEC = const(20)
 _CT_APPLICATION_DATA = const(23)
@@ -138,7 +138,7 @@ class RecordLayer:
 
     def commit(self, n):
         if n < 0 or self._ie + n > self.in_cap:
-            raise TlsAlert(_INTERNAL_ERROR, "buffer")
+            raise errors.TlsAlert(_INTERNAL_ERROR, "buffer")
         self._ie += n
 
     def feed(self, data, off=0):
@@ -163,33 +163,33 @@ class RecordLayer:
         # while the null cipher is on, any {03,XX} (RFC 5246 appendix E.1: a ClientHello's record may say
         # 3.0, 3.1 or 3.2, and test tools send 3.0); protected records say 3.3
         if b[p + 1] != 3 or (b[p + 2] != 3 and self.read is not None):
-            raise TlsAlert(_PROTOCOL_VERSION, "record")
+            raise errors.TlsAlert(_PROTOCOL_VERSION, "record")
         if ctype < _CT_CHANGE_CIPHER_SPEC or ctype > _CT_APPLICATION_DATA:
-            raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
         limit = self.max_in + (OVERHEAD if self.read is not None else 0)
         if length > limit:
-            raise TlsAlert(_RECORD_OVERFLOW, "record")
+            raise errors.TlsAlert(_RECORD_OVERFLOW, "record")
         if avail < _HDR + length:
             return None
         self._is = p + _HDR + length
         start = p + _HDR
         if self.read is None:
             if length == 0 and ctype != _CT_APPLICATION_DATA:
-                raise TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
             return ctype, self._iv[start:start + length]
         if self.read[_CS_ETM]:
             s, n = self._open_etm(ctype, start, length)
         else:
             s, n = self._open_mte(ctype, start, length)
         if n > self.max_in:
-            raise TlsAlert(_RECORD_OVERFLOW, "record")
+            raise errors.TlsAlert(_RECORD_OVERFLOW, "record")
         return ctype, self._iv[s:s + n]
 
     def _open_mte(self, t, start, length):
         cs = self.read
         # at least IV + one block holding MAC and padding length: 16 + 48
         if length < _IV + 48 or length % 16:
-            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
+            raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + length]
         cs[_CS_AES].decrypt(v, v)
         b = self._ib
@@ -216,17 +216,17 @@ class RecordLayer:
         crypto.hash_new("sha256", memoryview(d)[0:padlen])
         ok = crypto.ct_equal_at(mac, b, s + n)
         if not (ok and good):
-            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
+            raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         return s, n
 
     def _open_etm(self, t, start, length):
         cs = self.read
         if length < _IV + 16 + _MAC or (length - _MAC) % 16:
-            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
+            raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         clen = length - _MAC
         mac = cs[_CS_HMAC].mac(_mac_header(cs, t, clen), self._iv[start:start + clen])
         if not crypto.ct_equal_at(mac, self._ib, start + clen):
-            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
+            raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + clen]
         cs[_CS_AES].decrypt(v, v)
         b = self._ib
@@ -234,10 +234,10 @@ class RecordLayer:
         pad = b[end - 1]
         plen = clen - _IV
         if pad + 1 > plen:
-            raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
+            raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         for i in range(1, pad + 2):
             if b[end - i] != pad:
-                raise TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
+                raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         return start + _IV, plen - pad - 1
 
     def buffered(self):
@@ -259,7 +259,7 @@ class RecordLayer:
 
     def _room(self, n):
         if self._oe + n > len(self._ob):
-            raise TlsAlert(_INTERNAL_ERROR, "buffer")
+            raise errors.TlsAlert(_INTERNAL_ERROR, "buffer")
 
     def _write_one(self, t, data):
         n = len(data)
