@@ -52,3 +52,40 @@ def test_client_against_our_server_with_reissue_never(runtime, tmp_path):
     assert [o.get("resumed") for o in outs] == ["no", "yes", "yes"], log
     assert [o.get("ticket") for o in outs] == ["yes", "no", "no"]
     assert all(o.get("reply") == "ping" for o in outs)
+
+
+def _talk(port, pieces):
+    """Our client in-process over a socket: each piece sent as records of its own (a write each), then
+    everything the server sends until it closes or goes quiet."""
+    import socket
+    from microticket.tls import driver
+    from microticket.tls.client import Client
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    c = Client("srv", P.PSK_IDENTITY, P.PSK)
+    c.start(driver.wall_clock())
+    assert driver.run_handshake(s, c)
+    got = b""
+    for p in pieces:
+        driver.write_app(s, c, p)
+    s.settimeout(2)
+    while not c.closed:
+        data = driver.read_app(s, c)
+        if not data:
+            break
+        got += data
+    s.close()
+    return got
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_http_answer_waits_for_the_whole_header_and_echo_ignores_records(runtime):
+    """The command's responder: a GET whose header comes in several records (split even inside "GET ")
+    is answered once, when the header is complete; an echo returns everything, whatever the records."""
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
+    try:
+        page = _talk(srv.port, [b"GE", b"T / HTTP/1.0\r\nHost: board\r\n", b"\r\n"])
+        echo = _talk(srv.port, [b"G", b"ood ", b"morning"])
+    finally:
+        srv.stop()
+    assert page.count(b"HTTP/1.0 200 OK") == 1 and page.endswith(b"</html>\r\n"), page
+    assert echo == b"Good morning", echo

@@ -81,7 +81,7 @@ def _run(argv):
             # a new TlsServer on the previous one's buffers: connections are served one at a time, so
             # nothing is allocated per connection but the object itself
             srv = TlsServer(cfg, reuse=srv)
-            serve.serve_connection(conn_sock, srv, http_or_echo)
+            serve.serve_connection(conn_sock, srv, http_or_echo())
             served += 1
             sent = srv.alert_sent
             if sent is not None:
@@ -141,12 +141,36 @@ def _unload(name):
 HTTP_PAGE = b"<html><body>microticket</body></html>\r\n"
 
 
-def http_or_echo(data):
-    if data[:4] == b"GET ":
-        head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + \
-            str(len(HTTP_PAGE)).encode() + b"\r\nConnection: close\r\n\r\n"
-        return (head + HTTP_PAGE, True)
-    return data
+_HTTP_HEAD_MAX = 8192  # a request header larger than this is refused (431) rather than buffered
+
+
+def http_or_echo():
+    """The handler of one connection (microticket.tls.serve): what the peer sends first decides. "GET " is
+    an HTTP request, answered with a short page once its header is complete (it may come in any number of
+    records), then closed; anything else is echoed, as it arrives, whatever the records' boundaries."""
+    st = [None, b""]  # mode (None: not known yet, "echo", "http"), bytes held
+
+    def handle(data):
+        if st[0] == "echo":
+            return data
+        b = st[1] + data
+        if st[0] is None:
+            if b"GET "[:len(b)] == b[:4] and len(b) < 4:
+                st[1] = b  # "G", "GE", "GET": not known yet
+                return b""
+            st[0] = "http" if b[:4] == b"GET " else "echo"
+            if st[0] == "echo":
+                st[1] = b""
+                return b
+        if b.find(b"\r\n\r\n") >= 0:
+            head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + \
+                str(len(HTTP_PAGE)).encode() + b"\r\nConnection: close\r\n\r\n"
+            return (head + HTTP_PAGE, True)
+        if len(b) > _HTTP_HEAD_MAX:
+            return (b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n", True)
+        st[1] = b
+        return b""
+    return handle
 
 
 def server_config(o, psk, max_record, reissue):

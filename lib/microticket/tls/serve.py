@@ -11,14 +11,14 @@ from microticket.tls.driver import wall_clock, pump_once, _flush
 
 
 def answer(conn, handler, data):
-    """Queue the handler's reply to ``data`` (see the module note)."""
+    """Queue the handler's reply to ``data`` (see the module note; an empty reply sends nothing)."""
     reply = handler(data)
     if reply is None:
         conn.close()
     elif isinstance(reply, tuple):
         conn.send(reply[0])
         conn.close()
-    else:
+    elif reply:
         conn.send(reply)
 
 
