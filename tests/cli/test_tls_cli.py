@@ -89,3 +89,76 @@ def test_http_answer_waits_for_the_whole_header_and_echo_ignores_records(runtime
         srv.stop()
     assert page.count(b"HTTP/1.0 200 OK") == 1 and page.endswith(b"</html>\r\n"), page
     assert echo == b"Good morning", echo
+
+
+# --- many clients at once, deadlines, a bound (issue 14, item 1) ------------------------------------------
+
+@pytest.mark.interop
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_slow_and_idle_clients_do_not_keep_others_out(runtime, tmp_path):
+    """While 50 connections sit idle and 5 send their ClientHello a byte every 0.4 s, openssl s_client
+    completes a handshake and then resumes from its ticket: the server serves connections at once, each
+    with its own deadline, instead of one after another."""
+    import socket
+    import threading
+    import time
+    if not P.have("openssl"):
+        pytest.skip("openssl missing")
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--timeout", "30",
+                              "--max-record", "2048"], runtime)
+    held, stop = [], threading.Event()
+    hello = bytes([22, 3, 3, 0, 60, 1, 0, 0, 56]) + bytes(56)
+
+    def dribble(sock):
+        for b in hello:
+            if stop.is_set():
+                return
+            try:
+                sock.send(bytes([b]))
+            except OSError:
+                return
+            time.sleep(0.4)
+    try:
+        for i in range(55):
+            held.append(socket.create_connection(("127.0.0.1", srv.port), timeout=5))
+        threads = [threading.Thread(target=dribble, args=(s,), daemon=True) for s in held[50:]]
+        for t in threads:
+            t.start()
+        time.sleep(0.5)
+        sess = str(tmp_path / "s.pem")
+        t0 = time.time()
+        first = P.run_openssl_psk_client(srv.port, sess_out=sess, data=b"hello\n", timeout=20)
+        second = P.run_openssl_psk_client(srv.port, sess_in=sess, data=b"hello\n", timeout=20)
+        spent = time.time() - t0
+    finally:
+        stop.set()
+        for s in held:
+            s.close()
+        log = srv.stop()
+    assert b"New, TLSv1.2" in first.stdout or b"New, " in first.stdout, first.stdout.decode() + log
+    assert b"Reused, " in second.stdout, second.stdout.decode() + log
+    assert spent < 15, spent
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_idle_connections_meet_their_deadline_and_the_excess_is_refused_at_once(runtime):
+    """--timeout 2: a connection that sends nothing is closed after about 2 s. --max-connections 2: with
+    two held, a third is closed at once (not queued) and the server says so in one line."""
+    import socket
+    import time
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--timeout", "2",
+                              "--max-connections", "2"], runtime)
+    try:
+        a = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        b = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        time.sleep(0.3)
+        t0 = time.time()
+        c = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+        assert c.recv(10) == b"" and time.time() - t0 < 1.5  # refused at once
+        c.close()
+        assert a.recv(10) == b"" and 1 < time.time() - t0 < 6  # a's handshake deadline
+        a.close()
+        b.close()
+    finally:
+        log = srv.stop()
+    assert "connection 1: refused (2 being served, no room for more)" in log, log

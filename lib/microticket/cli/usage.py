@@ -16,10 +16,12 @@ exits with status 2; a runtime failure (an unreadable or damaged file, a network
 
 _TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-identity ID] | --cert CERT.pem [--key KEY.pem])
                   [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
-                  [--count N] [--timeout S] [--psk-hint TEXT] [--max-record N] [--keylog FILE]
+                  [--count N] [--timeout S] [--max-connections N] [--psk-hint TEXT] [--max-record N]
+                  [--keylog FILE]
 
-Serves TLS 1.2 connections one at a time: echoes application data, answers an HTTP GET with a short
-200 page (so `openssl s_time -www /` works). The first output line is "listening on HOST:PORT".
+Serves TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET with a short
+200 page once its header is complete (so `openssl s_time -www /` works). The first output line is
+"listening on HOST:PORT".
 
   --port P          TCP port; 0 binds a free port, and the first line names the port bound
   --host ADDR       address to listen on (default 127.0.0.1)
@@ -33,12 +35,16 @@ Serves TLS 1.2 connections one at a time: echoes application data, answers an HT
                     under an older key), never
   --no-tickets      issue no tickets
   --count N         stop after N connections (default 0: serve until killed)
-  --timeout S       per-connection socket timeout in seconds (default 10)
+  --timeout S       a connection's deadlines in seconds: for its whole handshake, and for each wait for
+                    data after it (default 10): a slow or idle client holds its place that long only
+  --max-connections N  connections served at once; more are closed at once, not queued (default: what
+                    the free heap holds, buffers by --max-record; 100 where it cannot be told: CPython)
   --max-record N    record buffers for N bytes of plaintext, 512..16384 (a board profile; default
                     16384): clients must negotiate max_fragment_length (RFC 6066) or send records
                     that small, else record_overflow
   --keylog FILE     append NSS key log lines (secrets! for Wireshark)
-Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent".
+Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent", each one
+refused for want of room "connection N: refused (...)".
 """
 
 _TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-identity ID] | --pin-sha256 HEX) [--cache FILE]
