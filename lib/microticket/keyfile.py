@@ -41,7 +41,11 @@ def dumps(ring):
     return json.dumps({"format": FORMAT, "profile": ring.profile, "lifetime": ring.lifetime, "keys": keys})
 
 
-def loads(cls, text, **kw):
+def loads(cls, text, now=None, **kw):
+    """The ring (``cls``, KeyRing) of the key file's ``text``; ``kw`` as for its constructor. Refused with a
+    DecodeError naming the rule: anything malformed, more keys than the ring keeps (a file that no ring
+    wrote), and, given ``now``, a key created further ahead than the ring's clock skew (a key from a
+    machine whose clock is wrong would outlive its window here)."""
     try:
         doc = json.loads(text)
     except ValueError:
@@ -71,7 +75,14 @@ def loads(cls, text, **kw):
             raise DecodeError("key file: hmac key must be %d bytes" % hmac_len)
         keys.append((_unhex(e.get("name"), _NAME_LEN, "name"), _unhex(e.get("aes"), _AES_LEN, "aes"), hkey,
                      created))
-    return cls(keys, profile, lifetime, **kw)
+    ring = cls(keys, profile, lifetime, **kw)
+    if len(ring.keys) > ring.max_keys:
+        raise DecodeError("key file: more keys (%d) than a ring keeps (%d)" % (len(ring.keys), ring.max_keys))
+    if now is not None:
+        for k in ring.keys:
+            if k.created > now + ring.skew:
+                raise DecodeError("key file: a key created in the future (clock skew over %d s)" % ring.skew)
+    return ring
 
 
 def describe(ring, now=None):

@@ -340,10 +340,11 @@ class KeyRing:
         write_private(path, keyfile.dumps(self))
 
     @classmethod
-    def load(cls, path, **kw):
-        """A ring from the key file at ``path``; ``kw`` as for the constructor (``rng``, ``max_state``...)."""
+    def load(cls, path, now=None, **kw):
+        """A ring from the key file at ``path``; ``kw`` as for the constructor (``rng``, ``max_state``...);
+        with ``now``, keys created in the future are refused (microticket.keyfile.loads)."""
         from microticket import keyfile
         from microticket.store import recover
         recover(path)
         with open(path) as f:
-            return keyfile.loads(cls, f.read(), **kw)
+            return keyfile.loads(cls, f.read(), now, **kw)

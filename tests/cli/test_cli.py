@@ -140,7 +140,15 @@ def test_unreadable_or_damaged_files_are_one_error_line(runtime, tmp_path):
     with open(damaged, "w") as f:
         f.write('{"format": ')
     nodir = os.path.join(d, "no", "such", "dir", "k.json")
+    import time
+    from microticket import keyfile
+    from microticket.ticket import KeyRing
+    future = os.path.join(d, "future.json")
+    with open(future, "w") as f:
+        f.write(keyfile.dumps(KeyRing.generate(int(time.time()) + 3600)))  # a clock an hour fast
     cases = [
+        (["keys", "show", future], future + ": key file: a key created in the future"),
+        (["tls-server", "--port", "0", "--keys", future] + PSK, "--keys " + future + ": key file: a key created"),
         (["tls-server", "--port", "0", "--cert", missing], "--cert " + missing + ": "),
         (["tls-server", "--port", "0", "--cert", garbage, "--key", garbage], "--cert " + garbage + ": "),
         (["tls-server", "--port", "0", "--keys", damaged] + PSK, "--keys " + damaged + ": key file: not JSON"),

@@ -132,6 +132,20 @@ def test_key_file_rejects_bad_documents(mutate):
         keyfile.loads(KeyRing, json.dumps(doc))
 
 
+def test_key_file_with_more_keys_than_a_ring_keeps_or_a_key_from_the_future():
+    """A file no ring wrote (five keys: a ring keeps four) is refused; given now, so is a key created
+    further ahead than the clock skew (60 s): its window would outlast the one it was given."""
+    doc = json.loads(keyfile.dumps(KeyRing.generate(NOW)))
+    doc["keys"] = doc["keys"] * 5
+    with pytest.raises(DecodeError):
+        keyfile.loads(KeyRing, json.dumps(doc))
+    doc = json.loads(keyfile.dumps(KeyRing.generate(NOW + 3600)))
+    assert keyfile.loads(KeyRing, json.dumps(doc)).keys  # without now: not checked
+    assert keyfile.loads(KeyRing, json.dumps(doc), NOW + 3600 - 60).keys  # within the skew
+    with pytest.raises(DecodeError):
+        keyfile.loads(KeyRing, json.dumps(doc), NOW)
+
+
 def test_key_file_not_json():
     with pytest.raises(DecodeError):
         keyfile.loads(KeyRing, "{not json")

@@ -41,7 +41,7 @@ def main(argv):
         ring = None
         if kf:
             try:
-                ring = KeyRing.load(kf)
+                ring = KeyRing.load(kf, now)
             except OSError:
                 ring = None   # no key file yet: made below
             if ring is not None and "rotate" in o:

@@ -31,7 +31,7 @@ def main(argv, now=None):
             ring = KeyRing.generate(now, profile=profile, lifetime=lifetime)
             ring.save(path)
         else:
-            ring = KeyRing.load(path)
+            ring = KeyRing.load(path, now)
             if action == "rotate":
                 ring.rotate(now)
                 ring.save(path)

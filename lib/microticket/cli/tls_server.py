@@ -298,7 +298,7 @@ def server_config(o, psk, max_record, reissue):
     if "no-tickets" not in o or keys:
         if keys:
             try:
-                ring = ticket.KeyRing.load(keys)
+                ring = ticket.KeyRing.load(keys, now)
             except OSError:
                 ring = None   # no key file yet: made below
             except (ValueError, MicroticketError) as e:
