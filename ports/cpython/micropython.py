@@ -14,11 +14,19 @@ def _cast(x):
     return x
 
 
+def _words(fmt):
+    # ptr16/ptr32(buf) in viper index buf in 2- or 4-byte native words: here a memoryview cast to them
+    # (a stored value must fit the word: viper truncates, this raises, so code masks its values)
+    return lambda x: memoryview(x).cast(fmt)
+
+
 # Viper's type names: on MicroPython the compiler knows them; CPython evaluates annotations when a function
-# is defined, so they must exist as names. As casts they leave values as they are.
-for _name in ("ptr", "ptr8", "ptr16", "ptr32", "uint"):
+# is defined, so they must exist as names. As casts they leave values as they are, except ptr16 and ptr32
+# called in a body (an annotation casts nothing on CPython).
+for _name, _f in (("ptr", _cast), ("ptr8", _cast), ("ptr16", _words("H")), ("ptr32", _words("I")),
+                  ("uint", _cast)):
     if not hasattr(builtins, _name):
-        setattr(builtins, _name, _cast)
+        setattr(builtins, _name, _f)
 
 
 def const(x):

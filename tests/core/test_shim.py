@@ -34,3 +34,16 @@ def test_shim_matches_cryptography_cbc():
     ref = Cipher(algorithms.AES(key), modes.CBC(iv)).encryptor().update(data)
     a = cryptolib.aes(key, 2, iv)
     assert a.encrypt(data[:32]) + a.encrypt(data[32:]) == ref
+
+
+def test_viper_word_casts():
+    """ptr32/ptr16 called in a viper body index the buffer in native words on CPython too (ptr8 and uint
+    leave values as they are), and a store that does not fit the word raises instead of truncating."""
+    import micropython  # noqa: F401  (the shim defines the casts as builtins)
+    b = bytearray(8)
+    w = ptr32(b)  # noqa: F821
+    w[1] = 0x01020304
+    assert len(w) == 2 and bytes(b) == bytes(4) + (0x01020304).to_bytes(4, "little")
+    assert ptr16(b)[2] == 0x0304 and ptr8(b) is b and uint(5) == 5  # noqa: F821
+    with pytest.raises((ValueError, TypeError)):
+        w[0] = 1 << 32
