@@ -1,7 +1,7 @@
 """Public-key mathematics, shared by TLS and IKE and loaded only by full handshakes (a resumption needs none):
 
     microticket.pk.x25519   X25519 (RFC 7748): TLS ECDHE (microticket.tls.ecdhe) and IKEv2 group 31
-    microticket.pk.rsa      RSA PKCS#1 v1.5 signature verification with SHA-256 (RFC 8017): a client's
+    microticket.pk.rsa      RSA PKCS#1 v1.5 and PSS signature verification with SHA-256 (RFC 8017): a client's
     microticket.pk.rsa_sign the private key: CRT signing, fault-checked, and its loaders: a server's
     microticket.pk.der      a bounded DER reader (X.690) and the certificate fields a client reads
     microticket.pk.pem      PEM (RFC 7468), base64, the private key fields: a server's start

@@ -1,7 +1,9 @@
-"""RSA signing for a TLS 1.2 ECDHE_RSA server: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2) with a
-private key, and the private key loaders. A client (which only verifies: microticket.pk.rsa) never loads it.
+"""RSA signing for a TLS ECDHE_RSA server: RSASSA-PKCS1-v1_5 with SHA-256 (RFC 8017 section 8.2) and RSASSA-PSS
+(section 8.1, rsa_pss_rsae_sha256) with a private key, and the private key loaders. A client (which only
+verifies: microticket.pk.rsa) never loads it.
 
     RsaPrivateKey(n, e, d, p, q, dp, dq, qinv).sign_pkcs1_sha256(digest32) -> bytes
+    RsaPrivateKey(...).sign_pss_sha256(digest32, salt32) -> bytes   (the caller draws the salt from its rng)
     load_private_key_pem(text_or_bytes) / load_private_key_der(der) -> RsaPrivateKey   (PKCS#1 or PKCS#8)
 
 The loaders import microticket.pk.pem (the parser) when they are called, never at import: signing needs
@@ -15,7 +17,7 @@ factor of n (the Boneh-DeMillo-Lipton attack). Python big-int arithmetic is not 
 keys are for small devices where a remote timing attacker is the threat model, not a local one.
 """
 
-from microticket.pk.rsa import RsaPublicKey, emsa_pkcs1_sha256, from_fields, _byte_len
+from microticket.pk.rsa import RsaPublicKey, emsa_pkcs1_sha256, emsa_pss_sha256, from_fields, _byte_len
 
 
 class RsaPrivateKey:
@@ -65,16 +67,22 @@ class RsaPrivateKey:
             raise RuntimeError("RSA CRT fault")
         return s
 
-    def sign_pkcs1_sha256(self, digest32):
-        """RSASSA-PKCS1-v1_5-SIGN (RFC 8017 section 8.2.1) of a precomputed SHA-256 digest."""
+    def sign_pkcs1_sha256(self, digest32, salt=None):
+        """RSASSA-PKCS1-v1_5-SIGN (RFC 8017 section 8.2.1) of a precomputed SHA-256 digest; with ``salt``
+        (32 bytes) RSASSA-PSS-SIGN (section 8.1.1; sign_pss_sha256)."""
         k = self.size
-        em = emsa_pkcs1_sha256(digest32, k)
+        em = emsa_pkcs1_sha256(digest32, k) if salt is None else emsa_pss_sha256(digest32, salt, self.n)
         m = int.from_bytes(em, "big")
         em = None
         mp = m % self.p
         mq = m % self.q
         m = None
         return self._private_op(mp, mq).to_bytes(k, "big")
+
+    def sign_pss_sha256(self, digest32, salt):
+        """RSASSA-PSS-SIGN (RFC 8017 section 8.1.1) with SHA-256, MGF1-SHA256 and the caller's 32-byte
+        ``salt`` (rsa_pss_rsae_sha256; the engine draws it from its rng)."""
+        return self.sign_pkcs1_sha256(digest32, salt or b"")  # None: refused (never PKCS#1 by mistake)
 
 
 def load_private_key_der(data):
