@@ -77,6 +77,14 @@ def test_rfc6979_vectors():
     assert p256.verify(RFC_U, hashlib.sha256(b"test").digest(), _der_sig(*RFC_SHA384_TEST)) is False
 
 
+def test_comb_table_of_g():
+    # the precomputed rows: sum(2^(64j) G) over the bits j of i, from cryptography's own scalar multiplication
+    assert len(p256._G_COMB) == 15 * 64
+    for i in range(1, 16):
+        k = sum(1 << (64 * j) for j in range(4) if i >> j & 1)
+        assert p256._G_COMB[(i - 1) * 64:i * 64] == _point(_ckey(k))[1:], i
+
+
 def test_hedged_signatures_differ_and_verify():
     dg = hashlib.sha256(b"sample").digest()
     plain = p256.sign(RFC_X, dg)
