@@ -271,10 +271,6 @@ def _point(pub):
     return x, y
 
 
-def _encode(x, y):
-    return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
-
-
 def _scalar(priv):
     """The private scalar of a 32-byte private key; ValueError unless 1 <= d < n."""
     if len(priv) != 32:
@@ -288,7 +284,7 @@ def _scalar(priv):
 def public_key(priv):
     """The 65-byte public point d*G of a 32-byte private key."""
     x, y = _affine(*_mul_g(_scalar(priv)))
-    return _encode(x, y)
+    return b"\x04" + x.to_bytes(32, "big") + y.to_bytes(32, "big")
 
 
 def keypair(rng):
@@ -310,30 +306,17 @@ def shared(priv, peer):
     return r[0].to_bytes(32, "big")
 
 
-def _bits2int(digest):
-    """bits2int of RFC 6979 section 2.3.2 for n of 256 bits: the leftmost 256 bits of a longer digest
-    (SEC 1 section 4.1.3 step 5), the whole of a shorter one."""
-    return int.from_bytes(digest[:32], "big")
-
-
-def _der_int(v):
-    b = v.to_bytes(33, "big")
-    i = 0
-    while i < 32 and b[i] == 0 and b[i + 1] < 0x80:  # minimal, one 0 before a high bit
-        i += 1
-    return b"\x02" + bytes((33 - i,)) + b[i:]
-
-
 def sign(priv, digest, extra=b""):
     """The ECDSA signature (SEC 1 section 4.1.3) of ``digest`` (SHA-256 of the message; a longer digest
-    is truncated, see _bits2int) as DER Ecdsa-Sig-Value: SEQUENCE { r INTEGER, s INTEGER }.
+    is truncated to its leftmost 256 bits) as DER Ecdsa-Sig-Value: SEQUENCE { r INTEGER, s INTEGER }.
 
     The nonce k is RFC 6979's HMAC-DRBG with SHA-256 (section 3.2), with ``extra`` (the caller passes
     rng(32)) as the additional data k' of section 3.6: a broken rng cannot leak the key, and a fault cannot
     be replayed on the same k. With extra=b"" the result is RFC 6979's deterministic signature."""
     n = _N
     d = _scalar(priv)
-    e = _bits2int(digest)
+    # bits2int (RFC 6979 section 2.3.2; SEC 1 section 4.1.3 step 5): the leftmost 256 bits of a longer digest
+    e = int.from_bytes(digest[:32], "big")
     seed = bytes(priv) + (e % n).to_bytes(32, "big") + bytes(extra)  # int2octets(x) | bits2octets(h1) | k'
     v = b"\x01" * 32
     mac = Hmac(bytes(32))
@@ -349,27 +332,16 @@ def sign(priv, digest, extra=b""):
             if r:
                 s = pow(k, n - 2, n) * (e + r * d) % n
                 if s:
-                    body = _der_int(r) + _der_int(s)
+                    body = b""
+                    for v in (r, s):  # minimal DER INTEGERs: one 0 byte before a high bit
+                        b = v.to_bytes(33, "big")
+                        i = 0
+                        while i < 32 and b[i] == 0 and b[i + 1] < 0x80:
+                            i += 1
+                        body += b"\x02" + bytes((33 - i,)) + b[i:]
                     return b"\x30" + bytes((len(body),)) + body
         mac = Hmac(mac.mac(v, b"\x00"))
         v = mac.mac(v)
-
-
-def _read_int(sig, off):
-    """(value, next offset) of a strict DER INTEGER in [1, n-1] at ``off``; ValueError otherwise."""
-    if off + 2 > len(sig) or sig[off] != 2:
-        raise ValueError
-    ln = sig[off + 1]
-    off += 2
-    end = off + ln
-    if ln == 0 or ln > 33 or end > len(sig) or sig[off] & 0x80:
-        raise ValueError
-    if sig[off] == 0 and (ln == 1 or not sig[off + 1] & 0x80):  # non-minimal (or zero)
-        raise ValueError
-    v = int.from_bytes(sig[off:end], "big")
-    if v >= _N:
-        raise ValueError
-    return v, end
 
 
 def verify(pub, digest, sig):
@@ -380,16 +352,32 @@ def verify(pub, digest, sig):
     n = _N
     try:
         qx, qy = _point(pub)
-        if len(sig) < 8 or len(sig) > 72 or sig[0] != 0x30 or sig[1] != len(sig) - 2:
+        end = len(sig)
+        if end < 8 or end > 72 or sig[0] != 0x30 or sig[1] != end - 2:
             return False
-        r, off = _read_int(sig, 2)
-        s, off = _read_int(sig, off)
-        if off != len(sig):
+        rs = []
+        off = 2
+        for _ in range(2):  # INTEGER r, INTEGER s: strict DER, in [1, n-1]
+            if off + 2 > end or sig[off] != 2:
+                return False
+            ln = sig[off + 1]
+            off += 2
+            if ln == 0 or ln > 33 or off + ln > end or sig[off] & 0x80:
+                return False
+            if sig[off] == 0 and (ln == 1 or not sig[off + 1] & 0x80):  # non-minimal (or zero)
+                return False
+            v = int.from_bytes(sig[off:off + ln], "big")
+            if v >= n:
+                return False
+            rs.append(v)
+            off += ln
+        if off != end:
             return False
-    except ValueError:
+        r, s = rs
+    except ValueError:  # the point
         return False
     w = pow(s, n - 2, n)
-    a = (_bits2int(digest) * w % n).to_bytes(32, "little")
+    a = (int.from_bytes(digest[:32], "big") * w % n).to_bytes(32, "little")  # bits2int, as in sign
     b = _naf(r * w % n)
     q = _table(qx, qy)
     x = y = 1
