@@ -31,9 +31,6 @@ _TAG_CONTEXT_0 = const(0xA0)  # [0] EXPLICIT, constructed (e.g. the X.509 versio
 
 # 1.2.840.113549.1.1.1 rsaEncryption (RFC 8017 appendix C), content octets of the OID.
 _OID_RSA_ENCRYPTION = b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01"
-# 1.2.840.10045.2.1 id-ecPublicKey and 1.2.840.10045.3.1.7 prime256v1 (RFC 5480 section 2.1.1.1)
-OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
-_OID_PRIME256V1 = b"\x2a\x86\x48\xce\x3d\x03\x01\x07"
 
 
 def read_tlv(buf, off, end):
@@ -169,28 +166,22 @@ def rsa_public_key_fields(buf, off, end):
     return n, e
 
 
-def check_p256_curve(buf, off, end):
-    """Read an ECParameters (RFC 5480 section 2.1.1) at ``off`` that must be the namedCurve prime256v1;
-    returns the next offset. Another named curve (P-384, ...) or explicit parameters: ValueError."""
-    start, stop = expect(buf, off, end, _TAG_OID)
-    if bytes(buf[start:stop]) != _OID_PRIME256V1:
-        raise ValueError("EC curve not supported (P-256 only)")
-    return stop
-
-
 def spki_p256_public(spki_der):
     """The 65-byte uncompressed point 04 | X | Y of a P-256 SubjectPublicKeyInfo (RFC 5480 section 2):
-    algorithm id-ecPublicKey with the namedCurve prime256v1. Not EC, or a compressed point: DecodeError;
-    another curve: ValueError. The point is not checked to be on the curve here (microticket.pk.p256
-    checks it where it is used)."""
+    algorithm id-ecPublicKey (1.2.840.10045.2.1) with the namedCurve prime256v1 (1.2.840.10045.3.1.7).
+    Not EC, or a compressed point: DecodeError; another curve (or explicit parameters): ValueError. The
+    point is not checked to be on the curve here (microticket.pk.p256 checks it where it is used). The
+    OIDs are literals, not module names: this module is in every client's heap."""
     buf = memoryview(spki_der)
     start, stop = expect(buf, 0, len(buf), _TAG_SEQUENCE)
     if stop != len(buf):
         raise DecodeError("SPKI")
     oid, p_start, p_stop, off = read_algorithm(buf, start, stop)
-    if oid != OID_EC_PUBLIC_KEY:
+    if oid != b"\x2a\x86\x48\xce\x3d\x02\x01":
         raise DecodeError("not EC")
-    if check_p256_curve(buf, p_start, p_stop) != p_stop:
+    if element_bytes(buf, p_start, p_stop) != b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07":
+        raise ValueError("EC curve not supported (P-256 only)")
+    if p_start + 10 != p_stop:
         raise DecodeError("SPKI")
     b_start, b_stop = expect(buf, off, stop, _TAG_BIT_STRING)
     if b_stop != stop or b_stop - b_start != 66 or buf[b_start] != 0 or buf[b_start + 1] != 4:

@@ -25,6 +25,21 @@ _TAG_SEQUENCE = const(0x30)
 _TAG_CONTEXT_0 = const(0xA0)  # [0] EXPLICIT, constructed
 _TAG_CONTEXT_1 = const(0xA1)
 
+# 1.2.840.10045.2.1 id-ecPublicKey; the ECParameters (RFC 5480 section 2.1.1) namedCurve prime256v1,
+# 1.2.840.10045.3.1.7, as a whole DER element
+_OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
+_P256_PARAMS = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"
+
+
+def _check_curve(buf, off, end):
+    """The ECParameters at ``off`` must be prime256v1 and fill ``end``: another curve (or explicit
+    parameters) is a ValueError, trailing bytes a DecodeError."""
+    from microticket.pk import der
+    if der.element_bytes(buf, off, end) != _P256_PARAMS:
+        raise ValueError("EC curve not supported (P-256 only)")
+    if off + 10 != end:
+        raise DecodeError("EC parameters")
+
 
 class P256PrivateKey:
     """An ECDSA P-256 private key: ``d`` is the scalar as 32 bytes, big-endian, in [1, n-1] (checked).
@@ -87,9 +102,10 @@ def private_key_fields(der_bytes):
         return "p256", _ec_private_key(buf, 0, end, False)
     if tag == _TAG_SEQUENCE:
         oid, p_start, p_stop, a_stop = der.read_algorithm(buf, nxt, stop)
-        if oid == der.OID_EC_PUBLIC_KEY:
-            if version > 1 or der.check_p256_curve(buf, p_start, p_stop) != p_stop:
+        if oid == _OID_EC_PUBLIC_KEY:
+            if version > 1:
                 raise DecodeError("PrivateKeyInfo")
+            _check_curve(buf, p_start, p_stop)
             o_start, o_stop = der.expect(buf, a_stop, stop, _TAG_OCTET_STRING)
             return "p256", _ec_private_key(buf, o_start, o_stop, True)
     return "rsa", pem.rsa_private_key_fields(buf)
@@ -116,8 +132,7 @@ def _ec_private_key(buf, off, end, curve_known):
     nxt = k_stop
     if nxt < stop and buf[nxt] == _TAG_CONTEXT_0:
         p_start, nxt = der.expect(buf, nxt, stop, _TAG_CONTEXT_0)
-        if der.check_p256_curve(buf, p_start, nxt) != nxt:
-            raise DecodeError("ECPrivateKey")
+        _check_curve(buf, p_start, nxt)
         curve_known = True
     if k_stop - k_start != 32:
         if not curve_known and k_stop - k_start > 32:
