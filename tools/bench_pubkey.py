@@ -2,7 +2,8 @@
 
     python3 tools/bench_pubkey.py [--runs N] [--micropython PATH] [--no-micropython]
 
-Prints the median time of each operation: X25519 scalar multiplication, RSA-2048 CRT signature
+Prints the median time of each operation: X25519 scalar multiplication, P-256 key pair, ECDH, ECDSA
+sign and verify (with their ratio to one X25519: the issue's budget is verify <= 2x), RSA-2048 CRT signature
 (PKCS#1 v1.5, including the s^e check), RSA-2048 public operation (verify), and a MODP group 14
 exponentiation with a 256-bit and with a 2048-bit exponent. Run under CPython it benchmarks CPython
 first, then runs itself under MicroPython (found on PATH, else /tmp/probe/bin/micropython) with
@@ -58,6 +59,23 @@ def run_benchmarks(key_pem, runs):
     u = x25519_base(bytes([(5 * i + 1) & 0xFF for i in range(32)]))
     results.append(("X25519 scalar mult", _bench(lambda: x25519(k, u), runs)))
 
+    from microticket.pk import p256
+
+    seq = [0]
+
+    def rng(n):  # deterministic bytes, a different draw each call
+        seq[0] += 1
+        return bytes([(seq[0] * 31 + 7 * i) & 0xFF for i in range(n)])
+
+    priv, pub = p256.keypair(rng)
+    peer = p256.keypair(rng)[1]
+    digest = bytes(range(32))
+    sig = p256.sign(priv, digest, rng(32))
+    results.append(("P-256 keypair (d*G)", _bench(lambda: p256.keypair(rng), runs)))
+    results.append(("P-256 ECDH shared (d*Q)", _bench(lambda: p256.shared(priv, peer), runs)))
+    results.append(("P-256 ECDSA sign (hedged RFC 6979)", _bench(lambda: p256.sign(priv, digest, rng(32)), runs)))
+    results.append(("P-256 ECDSA verify", _bench(lambda: p256.verify(pub, digest, sig), runs)))
+
     if key_pem is not None:
         from microticket.pk import rsa, rsa_sign
 
@@ -77,8 +95,10 @@ def run_benchmarks(key_pem, runs):
 
 def _print(title, results):
     print(title)
+    x = dict(results).get("X25519 scalar mult")
     for name, us in results:
-        print("  %-36s %10.2f ms" % (name, us / 1000))
+        ratio = (" %6.2fx X25519" % (us / x)) if x and name.startswith("P-256") else ""
+        print("  %-36s %10.2f ms%s" % (name, us / 1000, ratio))
 
 
 def _child(argv):

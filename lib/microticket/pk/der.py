@@ -1,6 +1,6 @@
 """A minimal, bounded DER reader (ITU-T X.690) and the certificate fields a TLS client needs.
 
-Only what microticket needs to pull the RSA key out of an X.509 certificate; PEM and the private keys'
+Only what microticket needs to pull the RSA or P-256 key out of an X.509 certificate; PEM and the private keys'
 fields are in microticket.pk.pem (a server's start), so a client reading a certificate loads neither.
 Every read is checked against the end of its enclosing element, so a truncated or lying length raises
 ``DecodeError`` instead of IndexError, a slice that silently comes back short, or a hang.
@@ -164,3 +164,26 @@ def rsa_public_key_fields(buf, off, end):
     if nxt != stop:
         raise DecodeError("RSAPublicKey")
     return n, e
+
+
+def spki_p256_public(spki_der):
+    """The 65-byte uncompressed point 04 | X | Y of a P-256 SubjectPublicKeyInfo (RFC 5480 section 2):
+    algorithm id-ecPublicKey (1.2.840.10045.2.1) with the namedCurve prime256v1 (1.2.840.10045.3.1.7).
+    Not EC, or a compressed point: DecodeError; another curve (or explicit parameters): ValueError. The
+    point is not checked to be on the curve here (microticket.pk.p256 checks it where it is used). The
+    OIDs are literals, not module names: this module is in every client's heap."""
+    buf = memoryview(spki_der)
+    start, stop = expect(buf, 0, len(buf), _TAG_SEQUENCE)
+    if stop != len(buf):
+        raise DecodeError("SPKI")
+    oid, p_start, p_stop, off = read_algorithm(buf, start, stop)
+    if oid != b"\x2a\x86\x48\xce\x3d\x02\x01":
+        raise DecodeError("not EC")
+    if element_bytes(buf, p_start, p_stop) != b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07":
+        raise ValueError("EC curve not supported (P-256 only)")
+    if p_start + 10 != p_stop:
+        raise DecodeError("SPKI")
+    b_start, b_stop = expect(buf, off, stop, _TAG_BIT_STRING)
+    if b_stop != stop or b_stop - b_start != 66 or buf[b_start] != 0 or buf[b_start + 1] != 4:
+        raise DecodeError("SPKI")
+    return bytes(buf[b_start + 1:b_stop])

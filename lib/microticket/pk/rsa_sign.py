@@ -23,6 +23,8 @@ from microticket.pk.rsa import RsaPublicKey, emsa_pkcs1_sha256, emsa_pss_sha256,
 class RsaPrivateKey:
     """An RSA private key in the two-prime CRT form of RFC 8017 section 3.2 (PKCS#1 RSAPrivateKey)."""
 
+    kind = "rsa"  # (microticket.pk.keys.P256PrivateKey.kind is "p256": a caller picks the scheme by it)
+
     def __init__(self, n, e, d, p, q, dp, dq, qinv):
         # Cheap consistency checks; a key that fails them would sign garbage (or leak through the faults).
         if n != p * q or p < 3 or q < 3 or not 0 < dp < p or not 0 < dq < q or not 0 < qinv < p:
