@@ -210,6 +210,17 @@ def names(trace, direction=None):
 
 # --- certificates ----------------------------------------------------------------------------------
 
+def const_kx(suite):
+    """The key exchange of a suite number, from microticket.tls.const's names: "PSK", "ECDHE_PSK", "RSA",
+    "ECDSA"."""
+    from microticket.tls import const
+    for name in dir(const):
+        if getattr(const, name) == suite and "_WITH_" in name:
+            kx = name.split("_WITH_")[0]
+            return {"ECDHE_RSA": "RSA", "ECDHE_ECDSA": "ECDSA"}.get(kx, kx)
+    raise KeyError(suite)
+
+
 def make_rsa_cert(directory, cn="localhost"):
     """A self-signed RSA-2048 certificate made with the ``cryptography`` package. Returns
     (cert_path, key_path, sha256(cert DER) hex, sha256(SubjectPublicKeyInfo DER) hex)."""

@@ -49,7 +49,7 @@ def op_open_into():
     ring.open_into(t, NOW)
 
 key = ring.keys[0]
-dec = crypto.aes_cbc_decryptor(key.aes_key)
+dec = crypto.aes_cbc_encryptor(key.aes_key)
 buf_in = bytearray(16 + 16 * k)
 buf_out = bytearray(16 + 16 * k)
 mac_in = memoryview(bytearray(34 + 16 * k))

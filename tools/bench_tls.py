@@ -109,7 +109,7 @@ cert_pem = open(%r).read()
 key_pem = open(%r).read()
 chain = pem.read_pem_certs(cert_pem)
 pin = crypto.sha256(chain[0])
-cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, rsa_key=rsa_sign.load_private_key_pem(key_pem))
+cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, key=rsa_sign.load_private_key_pem(key_pem))
 cache = TicketCache()
 
 def run(now):

@@ -63,7 +63,7 @@ def main(cfg_dict):
         with open(cfg_dict["key"]) as f:
             key = rsa_sign.load_private_key_pem(f.read())
         psk = None
-    cfg = ServerConfig(ring, psk=psk, cert_chain=chain, rsa_key=key, max_fragment=cfg_dict.get("max_record", 2048))
+    cfg = ServerConfig(ring, psk=psk, cert_chain=chain, key=key, max_fragment=cfg_dict.get("max_record", 2048))
     lsock = socket.socket()
     lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     lsock.bind(socket.getaddrinfo("127.0.0.1", cfg_dict["port"])[0][-1])

@@ -183,11 +183,44 @@ class TlsResumeClient(CliScenario):
             self.server.stop()
 
 
+def _newkey(kind):
+    """openssl req's arguments for a new key: "rsa:2048", or "ec" (P-256)."""
+    if kind == "ec":
+        return ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]
+    return ["-newkey", kind]
+
+
+class TlsAeadResumeClient(TlsResumeClient):
+    """`tls-client` on MicroPython resuming with a ticket from `openssl s_server -nocert -psk` limited to one
+    AEAD suite (``cipher``, OpenSSL's name): the record protection of that suite is what the run holds."""
+
+    cipher = None
+
+    def missing(self):
+        if not shutil.which("openssl"):
+            return "openssl not installed"
+        return TlsResumeClient.missing(self)
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        self.server = procs.Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-nocert", "-psk",
+                                  PSK_HEX, "-psk_identity", "id", "-no_cache", "-cipher", self.cipher, "-rev"],
+                                 stdin=True)
+        self.args = ["tls-client", "127.0.0.1", str(self.server.port), "--psk-identity", "id", "--psk", PSK_HEX,
+                     "--mfl", "3"]
+        self.pristine = os.path.join(work, "cache0.json")
+        p = self.mp(self.args + ["--cache", self.pristine])
+        if p is None or "ticket: yes" not in p.stdout:
+            raise RuntimeError("no ticket from the full handshake: %s" % (p and p.stdout + p.stderr))
+
+
 class TlsPinClient(TlsResumeClient):
     """`tls-client --pin-sha256` on MicroPython against our CPython `tls-server` with an RSA-2048
     certificate (ECDHE_RSA): resuming from a cached ticket, or (``full``) a full handshake with no cache."""
 
     full = False
+    newkey = "rsa:2048"                                   # the server's key (openssl req -newkey)
+    suites = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"      # what the server speaks (tls-server --suites)
 
     def missing(self):
         if not shutil.which("openssl"):
@@ -197,14 +230,14 @@ class TlsPinClient(TlsResumeClient):
     def open(self, path, work):
         CliScenario.open(self, path, work)
         cert, key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out",
+        subprocess.run(["openssl", "req", "-x509"] + _newkey(self.newkey) + ["-nodes", "-keyout", key, "-out",
                         cert, "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
         der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
                              capture_output=True).stdout
         import hashlib
         self.server = procs.start_on_free_port(
             lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert,
-                          "--key", key], env=_env_cpython())
+                          "--key", key, "--suites", self.suites], env=_env_cpython())
         port = self.server.port
         self.args = ["tls-client", "127.0.0.1", str(port), "--pin-sha256", hashlib.sha256(der).hexdigest(),
                      "--mfl", "3"]
@@ -226,6 +259,7 @@ class TlsFullServer(CliScenario):
 
     subcommand = "tls-server"
     CIPHER = "ECDHE-RSA-AES128-SHA256"
+    newkey = "rsa:2048"
 
     def missing(self):
         if not shutil.which("openssl"):
@@ -235,7 +269,7 @@ class TlsFullServer(CliScenario):
     def open(self, path, work):
         CliScenario.open(self, path, work)
         self.cert, self.key = os.path.join(work, "cert.pem"), os.path.join(work, "key.pem")
-        subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", self.key, "-out",
+        subprocess.run(["openssl", "req", "-x509"] + _newkey(self.newkey) + ["-nodes", "-keyout", self.key, "-out",
                         self.cert, "-days", "2", "-subj", "/CN=localhost"], check=True, capture_output=True)
 
     def completes_once(self, heapsize):
@@ -317,6 +351,14 @@ register(TlsResumeClient("tls-resume-client", None, "resumed: yes",
                          ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                          doc="TLS 1.2 client CLI resuming with a ticket (PSK, max_fragment_length 2048) "
                              "against our CPython server"))
+register(TlsAeadResumeClient("tls-resume-gcm-client", None, "resumed: yes",
+                             ("microticket/tls/client.py", "microticket/aead/gcm.py"),
+                             doc="TLS 1.2 client CLI resuming on TLS_PSK_WITH_AES_128_GCM_SHA256 against "
+                                 "openssl s_server")).cipher = "PSK-AES128-GCM-SHA256"
+register(TlsAeadResumeClient("tls-resume-chacha-client", None, "resumed: yes",
+                             ("microticket/tls/client.py", "microticket/aead/chacha20_poly1305.py"),
+                             doc="TLS 1.2 client CLI resuming on TLS_PSK_WITH_CHACHA20_POLY1305_SHA256 "
+                                 "against openssl s_server")).cipher = "PSK-CHACHA20-POLY1305"
 register(TlsPinClient("tls-resume-pin-client", None, "resumed: yes",
                       ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                       doc="TLS 1.2 client CLI resuming an ECDHE_RSA session (pinned RSA-2048 certificate) "
@@ -325,6 +367,21 @@ register(TlsPinClient("tls-full-pin-client", None, "resumed: no",
                       ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                       doc="TLS 1.2 client CLI: a full ECDHE_RSA handshake (X25519, RSA-2048 signature "
                           "verified with the pinned key) against our CPython server")).full = True
+register(TlsPinClient("tls-resume-pin-gcm-client", None, "resumed: yes",
+                      ("microticket/tls/client.py", "microticket/aead/gcm.py"),
+                      doc="TLS 1.2 client CLI resuming an ECDHE_ECDSA session on AES-128-GCM (pinned P-256 "
+                          "certificate) against our CPython server")).__dict__.update(
+    newkey="ec", suites="TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+register(TlsPinClient("tls-full-ecdsa-client", None, "resumed: no",
+                      ("microticket/tls/client.py", "microticket/pk/p256.py"),
+                      doc="TLS 1.2 client CLI: a full ECDHE_ECDSA handshake on AES-128-GCM (X25519, the P-256 "
+                          "signature verified with the pinned key) against our CPython server")).__dict__.update(
+    full=True, newkey="ec", suites="TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256")
+register(TlsFullServer("tls-full-ecdsa-server", None, "New, ",
+                       ("microticket/tls/server.py", "microticket/pk/p256.py"),
+                       doc="TLS 1.2 server CLI: one full ECDHE_ECDSA handshake on AES-128-GCM (P-256 "
+                           "certificate) with openssl s_client, ticket issued")).__dict__.update(
+    CIPHER="ECDHE-ECDSA-AES128-GCM-SHA256", newkey="ec")
 register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/cli/tls_server.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))

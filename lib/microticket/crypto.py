@@ -138,15 +138,11 @@ def ct_equal_at(a, b, b_off):
 # --- AES -------------------------------------------------------------------------------------------
 
 def aes_cbc_encryptor(key, iv=None):
-    """A long-lived AES-CBC encrypt object (keeps CBC state across calls)."""
+    """A long-lived AES-CBC object (keeps CBC state across calls). It encrypts OR decrypts, whichever it is
+    first used for (one constructor for both: each def costs a board ~60 bytes of heap even from ROMFS).
+    Decrypting ``iv | data`` and dropping the first output block gives the plaintext of ``data`` under
+    ``iv`` whatever state the object was in."""
     return cryptolib.aes(key, _AES_CBC, _ZERO_IV if iv is None else iv)
-
-
-# A long-lived AES-CBC decrypt object (the same constructor: an aes object encrypts OR decrypts, whichever
-# it is first used for; an alias rather than a second def: each def is ~50-80 bytes of heap even from
-# ROMFS). Decrypting ``iv | data`` and dropping the first output block gives the plaintext of ``data`` under
-# ``iv`` whatever state the object was in.
-aes_cbc_decryptor = aes_cbc_encryptor
 
 
 def aes_ecb(key):

@@ -147,7 +147,7 @@ class KeyRing:
         key = TicketKey(rng(NAME_LEN), rng(AES_KEY_LEN), rng(hmac_len), now, hash_name)
         # a new key seals and opens from now on: make its cipher objects at once, while the heap is calm
         key.encryptor = crypto.aes_cbc_encryptor(key.aes_key, rng(16))
-        key.decryptor = crypto.aes_cbc_decryptor(key.aes_key)
+        key.decryptor = crypto.aes_cbc_encryptor(key.aes_key)  # decrypts: the first use decides
         return key
 
     def rotate(self, now):
@@ -290,7 +290,7 @@ class KeyRing:
         if v is None:
             v = self._views(k)
         if key.decryptor is None:
-            key.decryptor = crypto.aes_cbc_decryptor(key.aes_key)
+            key.decryptor = crypto.aes_cbc_encryptor(key.aes_key)  # decrypts: the first use decides
         # 3. MAC over key_name | iv | len | encrypted_state (hashlib: the one step that allocates)
         mac = key.hmac.mac(v[0])
         p = self._plain

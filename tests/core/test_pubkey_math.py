@@ -705,7 +705,8 @@ print(key.sign_pkcs1_sha256(bytes(range(32))).hex())
 @needs_mp
 def test_micropython_rsa_small_heap(tmp_path, ckey, pems):
     """PEM load + CRT sign in a bounded heap: 64 KB when the modules are compiled from source on the
-    device, 28 KB when they are precompiled with mpy-cross (as they would be, or frozen, on a board)."""
+    device, 30 KB when they are precompiled with mpy-cross (as they would be, or frozen, on a board; 28 KB
+    before RSA-PSS signing was added)."""
     (tmp_path / "key.pem").write_bytes(pems["pkcs1"])
     # the script signs bytes(range(32)) as a digest: open the signature with the public key and compare
     pub = ckey.public_key().public_numbers()
@@ -725,6 +726,6 @@ def test_micropython_rsa_small_heap(tmp_path, ckey, pems):
             [mpy_cross, "-o", str(pkg / (name + ".mpy")), os.path.join(LIB, "microticket", name + ".py")],
             check=True,
         )
-    res = _run_mp(str(tmp_path), HEAP_SCRIPT, heapsize="28k", path=str(tmp_path / "mpy"))
+    res = _run_mp(str(tmp_path), HEAP_SCRIPT, heapsize="30k", path=str(tmp_path / "mpy"))
     assert res.returncode == 0, res.stderr
     assert int(res.stdout.strip(), 16) == sig

@@ -184,7 +184,7 @@ def test_tls_modules_import_only_micropython_names(name):
 # run-to-run variation (ticket and key sizes, heap fragmentation). Lower them when the code gets leaner.
 CLIENT_HEAP_KB = 58   # measured 55.3 KB from a filesystem (the former PskClient 50.5, TlsClient 66.9; was 74-75,
 #                       99-101); ROMFS, the deployment for small heaps, 31.5 KB: tests/boards/test_romfs.py
-SERVER_HEAP_KB = 104  # measured 98.8 KB (one engine for both roles, deadlines: 88.3 before; was 91.9, 109-112,
+SERVER_HEAP_KB = 108  # measured 105.7 KB (issue 11: GCM, ECDSA, PSS, the session-ID cache; 98.8 KB before) (one engine for both roles, deadlines: 88.3 before; was 91.9, 109-112,
 #                       142-144 KB)
 
 

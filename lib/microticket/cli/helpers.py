@@ -55,3 +55,23 @@ def bind(s, host, port):
         except OSError as e:
             err = e
     raise err
+
+
+def suite_list(text):
+    """--suites: comma-separated IANA names (TLS_..._WITH_...) or 4-digit hex numbers -> [suite numbers], in
+    the order given (the preference order). microticket.tls.const names them; loaded only for this."""
+    from microticket.tls import const
+    from microticket.tls.engine import suite_info
+    out = []
+    for name in text.split(","):
+        name = name.strip()
+        n = getattr(const, name[4:], None) if name[:4] == "TLS_" else None
+        if n is None and len(name) == 4:
+            try:
+                n = int(name, 16)
+            except ValueError:
+                n = None
+        if n is None or not suite_info(n):
+            raise ValueError("--suites: not a suite of ours: %r" % name)
+        out.append(n)
+    return out

@@ -33,7 +33,7 @@ def _run(argv):
     try:
         a = parse(argv, "tls-client", "empty-session-id no-ems no-etm",
                   "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
-                  "timeout:1..86400",
+                  "timeout:1..86400 suites",
                   "HOST PORT:1..65535")
         if a is None:
             return 0
@@ -67,6 +67,7 @@ def _run(argv):
                 ALERT_NAMES.get(cli.alert_received, "-")))
             return fail("handshake failed: " + (cli.error_message if cli.alert_sent is not None else
                                                 "alert received"), 1)
+        print("version: TLS 1.2")
         print("resumed: " + ("yes" if cli.resumed else "no"))
         from microticket.tls.engine import suite_name
         print("suite: " + suite_name(cli.suite))
@@ -109,10 +110,14 @@ def make_client(o, host, port, psk, pin):
     if "keylog" in o:
         from microticket.cli.helpers import keylog
         log = keylog(o["keylog"])
+    suites = None
+    if "suites" in o:
+        from microticket.cli.helpers import suite_list
+        suites = suite_list(o["suites"])
     # the one client engine; its output buffer holds the ClientHello flight (at most ~130 bytes beside
     # the ticket, the name and the identity) and an alert; the records it sends are cut to fit that buffer
     from microticket.tls.client import Client
-    return Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache,
+    return Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache, suites=suites,
                   server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
                   ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
                   hs_cap=8192 if pin else 2048, out_cap=max(512, wb_cap - 256))

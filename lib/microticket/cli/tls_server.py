@@ -4,8 +4,10 @@ or a short page for an HTTP GET). Options: microticket.cli.usage (``tls-server -
 import gc
 import sys
 
+from micropython import const
+
 from microticket.cli import parse, fail, out
-from microticket.cli.helpers import keylog, psk_file
+from microticket.cli.helpers import keylog, psk_file, suite_list
 
 _GC_THRESHOLD = 2048  # see microticket.cli.tls_client (the server measured best with 2 KB)
 
@@ -29,7 +31,7 @@ def _run(argv):
     try:
         a = parse(argv, "tls-server", "no-tickets", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
                   "host reissue count:0..1000000000 timeout:1..86400 psk-hint max-record:512..16384 "
-                  "max-connections:1..100000", "")
+                  "max-connections:1..100000 sessions:0..1000000 suites", "")
         if a is None:
             return 0
         o = a[1]
@@ -107,14 +109,29 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout):
         while not count or served < count:
             conn_sock, _ = ls.accept()
             srv = TlsServer(cfg, reuse=srv)
-            serve.serve_connection(conn_sock, srv, http_or_echo(), handshake_s=timeout, idle_s=timeout)
+            serve.serve_connection(conn_sock, srv, http_or_echo(srv), handshake_s=timeout, idle_s=timeout)
             served += 1
-            sent = srv.alert_sent
-            if sent is not None:
-                out("connection %d: alert %d (%s) sent" % (served, sent, ALERT_NAMES.get(sent, "-")))
+            _report(served, srv, ALERT_NAMES)
     finally:
         ls.close()
     return 0
+
+
+def _report(n, srv, names):
+    """One line for the connection ``n`` that ended: its alert, or what it agreed (_agreed)."""
+    sent = srv.alert_sent
+    if sent is not None:
+        out("connection %d: alert %d (%s) sent" % (n, sent, names.get(sent, "-")))
+    elif srv.handshake_done:
+        out("connection %d: %s" % (n, _agreed(srv).decode()))
+
+
+def _agreed(srv):
+    """What the connection agreed, for the log line and the page: version, suite, how it resumed (from a
+    ticket, from the session ID, or not) and whether a ticket was issued."""
+    return ("TLS 1.2, %s, resumed: %s, new ticket: %s" % (
+        srv.suite_name(), ("from a ticket" if srv.ticket_offered else "from the session ID") if srv.resumed
+        else "no", "yes" if srv.ticket_issued else "no")).encode()
 
 
 async def _serve(cfg, host, port, count, limit, timeout):
@@ -148,15 +165,13 @@ async def _serve(cfg, host, port, count, limit, timeout):
             return
         state[0] += 1
         try:
-            await serve.aio_serve_connection(reader, writer, srv, http_or_echo(), handshake_s=timeout,
+            await serve.aio_serve_connection(reader, writer, srv, http_or_echo(srv), handshake_s=timeout,
                                              idle_s=timeout)
         finally:
             state[0] -= 1
             state[1] += 1
             pool.append(srv)
-            sent = srv.alert_sent
-            if sent is not None:
-                out("connection %d: alert %d (%s) sent" % (state[1], sent, ALERT_NAMES.get(sent, "-")))
+            _report(state[1], srv, ALERT_NAMES)
             if count and state[1] >= count:
                 done.set()
 
@@ -214,9 +229,10 @@ def _read(path):
 
 
 def _load_credentials(cert_path, key_path):
-    """(DER certificate chain, RsaPrivateKey) from PEM files, then the DER/PEM parser is unloaded: a
-    server needs it only at start, and on a board its code and objects are heap until it goes."""
-    from microticket.pk import der, pem, rsa_sign
+    """(DER certificate chain, private key: RSA or P-256, microticket.pk.keys) from PEM files, then the DER/PEM
+    parser is unloaded: a server needs it only at start, and on a board its code and objects are heap until
+    it goes."""
+    from microticket.pk import der, pem, keys
     from microticket.errors import MicroticketError
     # garbage of the imports is freed first, so that the certificate and the key's integers (long-lived)
     # land in its holes, not on top of the heap where they would split the room the connection's
@@ -228,11 +244,13 @@ def _load_credentials(cert_path, key_path):
         if not chain:
             raise ValueError("no CERTIFICATE block")
         what = "--key " + key_path
-        key = rsa_sign.load_private_key_pem(_read(key_path), True)
+        key = keys.load_private_key(_read(key_path), True)
     except (OSError, ValueError, MicroticketError) as e:
         raise ValueError("%s: %s" % (what, e))
-    key.d = None  # the CRT signature never uses d: one 2048-bit integer less for the server's lifetime
-    der = pem = None
+    if key.kind == "rsa":
+        key.d = None  # the CRT signature never uses d: one 2048-bit integer less for the server's lifetime
+    der = pem = keys = None
+    _unload("microticket.pk.keys")
     _unload("microticket.pk.pem")
     _unload("microticket.pk.der")
     return chain, key
@@ -246,16 +264,26 @@ def _unload(name):
         delattr(parent, attr)
 
 
-HTTP_PAGE = b"<html><body>microticket</body></html>\r\n"
+# the page: what this connection agreed, and a script that fetches /connection, which a browser asks
+# for on a new connection (every answer closes its connection): the second line shows it resumed
+_PAGE_HEAD = const(b"<!doctype html><html><head><meta charset=utf-8><title>microticket</title></head><body "
+                   b"style='font-family:sans-serif'><h1>microticket</h1><p>This page: <b id=first>")
+_PAGE_TAIL = const(b"</b></p><p>Next connection: <b id=second>...</b></p><script>fetch('/connection',"
+                   b"{cache:'no-store'}).then(r=>r.text()).then(t=>{document.getElementById('second')"
+                   b".textContent=t}).catch(e=>{document.getElementById('second').textContent='error '+e})"
+                   b"</script></body></html>\r\n")
 
 
 _HTTP_HEAD_MAX = 8192  # a request header larger than this is refused (431) rather than buffered
 
 
-def http_or_echo():
-    """The handler of one connection (microticket.tls.serve): what the peer sends first decides. "GET " is
-    an HTTP request, answered with a short page once its header is complete (it may come in any number of
-    records), then closed; anything else is echoed, as it arrives, whatever the records' boundaries."""
+def http_or_echo(srv):
+    """The handler of the connection of the server engine ``srv`` (microticket.tls.serve): what the peer
+    sends first decides. "GET " is an HTTP request, answered once its header is complete (it may come in
+    any number of records), then closed: "GET /connection" with a line saying what this connection agreed,
+    any other path with a small page showing it and fetching /connection (a browser's second connection,
+    which shows whether it resumed); anything else is echoed, as it arrives, whatever the records'
+    boundaries."""
     st = [None, b""]  # mode (None: not known yet, "echo", "http"), bytes held
 
     def handle(data):
@@ -271,9 +299,15 @@ def http_or_echo():
                 st[1] = b""
                 return b
         if b.find(b"\r\n\r\n") >= 0:
-            head = b"HTTP/1.0 200 OK\r\nContent-Type: text/html\r\nContent-Length: " + \
-                str(len(HTTP_PAGE)).encode() + b"\r\nConnection: close\r\n\r\n"
-            return (head + HTTP_PAGE, True)
+            body = _agreed(srv)
+            if b[4:16] == b"/connection ":
+                kind = b"text/plain"
+            else:
+                kind = b"text/html"
+                body = _PAGE_HEAD + body + _PAGE_TAIL
+            head = b"HTTP/1.0 200 OK\r\nContent-Type: " + kind + b"; charset=utf-8\r\nCache-Control: no-store" + \
+                b"\r\nContent-Length: " + str(len(body)).encode() + b"\r\nConnection: close\r\n\r\n"
+            return (head + body, True)
         if len(b) > _HTTP_HEAD_MAX:
             return (b"HTTP/1.0 431 Request Header Fields Too Large\r\nConnection: close\r\n\r\n", True)
         st[1] = b
@@ -288,11 +322,11 @@ def server_config(o, psk, max_record, reissue):
     from microticket.tls.server import ServerConfig
     now = int(time.time())
     cert_chain = None
-    rsa_key = None
+    cert_key = None
     if psk is not None:
         psk = {o.get("psk-identity", "Client_identity").encode(): psk}
     if "cert" in o:
-        cert_chain, rsa_key = _load_credentials(o["cert"], o.get("key", o["cert"]))
+        cert_chain, cert_key = _load_credentials(o["cert"], o.get("key", o["cert"]))
     keys = o.get("keys")
     ring = None
     if "no-tickets" not in o or keys:
@@ -310,9 +344,11 @@ def server_config(o, psk, max_record, reissue):
                     ring.save(keys)
                 except OSError as e:
                     raise ValueError("--keys %s: %s" % (keys, e))
-    cfg = ServerConfig(ring, psk=psk, cert_chain=cert_chain, rsa_key=rsa_key, max_fragment=max_record,
+    cfg = ServerConfig(ring, psk=psk, cert_chain=cert_chain, key=cert_key, max_fragment=max_record,
                        issue_tickets="no-tickets" not in o, reissue=reissue, keylog=keylog(o.get("keylog")),
-                       psk_hint=o.get("psk-hint", "").encode())
+                       psk_hint=o.get("psk-hint", "").encode(),
+                       sessions=o.get("sessions", 8 if sys.implementation.name == "micropython" else 1024),
+                       suites=suite_list(o["suites"]) if "suites" in o else None)
     # serve.serve_connection sends the output after every step and every reply, so the output buffer
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all

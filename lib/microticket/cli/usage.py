@@ -4,7 +4,7 @@ module is a heap object when the module is loaded (even from ROMFS), so the comm
 _TOP = """usage: python -m microticket COMMAND [OPTION ...]    (micropython -m microticket, MICROPYPATH=lib)
 
 commands:
-  tls-server     serve TLS 1.2 with RFC 5077 session tickets (PSK or an RSA certificate)
+  tls-server     serve TLS 1.2 with RFC 5077 session tickets (PSK, or an RSA or ECDSA P-256 certificate)
   tls-client     one TLS 1.2 connection, resumed from a ticket cache when it can be
   keys           make, rotate or show a ticket key file
   ike-gateway    an IKEv2 responder with RFC 5723 tickets (by value or by reference)
@@ -17,11 +17,13 @@ exits with status 2; a runtime failure (an unreadable or damaged file, a network
 _TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-identity ID] | --cert CERT.pem [--key KEY.pem])
                   [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
                   [--count N] [--timeout S] [--max-connections N] [--psk-hint TEXT] [--max-record N]
-                  [--keylog FILE]
+                  [--sessions N] [--suites LIST] [--keylog FILE]
 
-Serves TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET with a short
-200 page once its header is complete (so `openssl s_time -www /` works). The first output line is
-"listening on HOST:PORT".
+Serves TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET once its header
+is complete (so `openssl s_time -www /` works) with a small page saying what the connection agreed, whose
+script fetches /connection on a second connection (a browser shows whether it resumed). The first output
+line is "listening on HOST:PORT"; then one line per connection: its alert, or "connection N: TLS 1.2,
+SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
 
   --port P          TCP port; 0 binds a free port, and the first line names the port bound
   --host ADDR       address to listen on (default 127.0.0.1)
@@ -29,7 +31,8 @@ Serves TLS 1.2 connections, many at once: echoes application data, answers an HT
   --psk-file FILE   the key from a file, as hex digits (out of the process list; on MicroPython, whose
                     command line takes at most 255 characters an argument, the way to a key of 128+ bytes)
   --psk-hint TEXT   PSK identity hint sent in ServerKeyExchange
-  --cert, --key     PEM certificate chain and RSA private key (ECDHE_RSA); --key defaults to --cert
+  --cert, --key     PEM certificate chain and its private key: RSA (ECDHE_RSA suites) or P-256 (SEC 1 or
+                    PKCS#8: ECDHE_ECDSA suites); --key defaults to --cert
   --keys KEYFILE    ticket key ring loaded from KEYFILE, or made there (default: a ring in memory)
   --reissue WHEN    a new ticket on resumption: always (default), renew (only for a ticket sealed
                     under an older key), never
@@ -42,6 +45,10 @@ Serves TLS 1.2 connections, many at once: echoes application data, answers an HT
   --max-record N    record buffers for N bytes of plaintext, 512..16384 (a board profile; default
                     16384): clients must negotiate max_fragment_length (RFC 6066) or send records
                     that small, else record_overflow
+  --suites LIST     the suites, in preference order: IANA names (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
+                    or 4-digit hex numbers, comma-separated (default: every suite the credentials allow)
+  --sessions N      session-ID cache slots for clients that send no session_ticket extension (curl);
+                    0: none (default 1024; 8 on MicroPython)
   --keylog FILE     append NSS key log lines (secrets! for Wireshark)
 Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent", each one
 refused for want of room "connection N: refused (...)".
@@ -49,10 +56,10 @@ refused for want of room "connection N: refused (...)".
 
 _TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-identity ID] | --pin-sha256 HEX) [--cache FILE]
                   [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
-                  [--no-ems] [--no-etm] [--keylog FILE]
+                  [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE]
 
 One TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there. Prints
-"resumed: yes|no", "suite: NAME", "ticket: yes|no", then "reply: TEXT" for --send.
+"version: TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", then "reply: TEXT" for --send.
 A failed handshake prints "handshake failed: alert sent ..., received ..." and exits with status 1.
 
   --psk HEX            pre-shared key for --psk-identity (default Client_identity): the PSK and
@@ -60,7 +67,7 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
   --psk-file FILE      the key from a file, as hex digits (out of the process list; on MicroPython,
                        whose command line takes at most 255 characters an argument, the way to a key
                        of 128 bytes or more)
-  --pin-sha256 HEX     ECDHE_RSA, the server's certificate or public key pinned by its SHA-256
+  --pin-sha256 HEX     ECDHE_ECDSA and ECDHE_RSA, the server's certificate or public key pinned by its SHA-256
                        (no X.509 path validation); with --psk too, every suite is offered
   --cache FILE         ticket cache (JSON, owner-only); without it tickets live in memory only
   --send TEXT          send TEXT after the handshake and print the reply
@@ -70,6 +77,8 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
   --timeout S          socket timeout in seconds (default 10)
   --empty-session-id   send an empty session ID with the ticket
   --no-ems, --no-etm   do not offer extended_master_secret / encrypt_then_mac
+  --suites LIST        the suites offered, in preference order: IANA names or 4-digit hex numbers,
+                       comma-separated (default: every suite the credentials allow)
   --keylog FILE        append NSS key log lines (secrets! for Wireshark)
 """
 

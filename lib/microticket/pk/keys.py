@@ -17,7 +17,6 @@ rsa_sign.load_private_key_pem loads none of the EC parsing (its smallest heap is
 from micropython import const
 
 from microticket.errors import DecodeError
-from microticket.pk import p256
 
 _TAG_BIT_STRING = const(0x03)  # DER tags (X.690), as in microticket.pk.der
 _TAG_OCTET_STRING = const(0x04)
@@ -27,8 +26,8 @@ _TAG_CONTEXT_1 = const(0xA1)
 
 # 1.2.840.10045.2.1 id-ecPublicKey; the ECParameters (RFC 5480 section 2.1.1) namedCurve prime256v1,
 # 1.2.840.10045.3.1.7, as a whole DER element
-_OID_EC_PUBLIC_KEY = b"\x2a\x86\x48\xce\x3d\x02\x01"
-_P256_PARAMS = b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07"
+_OID_EC_PUBLIC_KEY = const(b"\x2a\x86\x48\xce\x3d\x02\x01")
+_P256_PARAMS = const(b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07")
 
 
 def _check_curve(buf, off, end):
@@ -47,15 +46,19 @@ class P256PrivateKey:
 
     kind = "p256"
 
+    # microticket.pk.p256 is imported where it is used: an RSA server that loads its key here never holds it
     def __init__(self, d):
+        from microticket.pk import p256
         p256._scalar(d)  # ValueError unless 32 bytes in [1, n-1]
         self.d = bytes(d)
 
     def sign(self, digest, extra=b""):
+        from microticket.pk import p256
         return p256.sign(self.d, digest, extra)
 
     def public_key(self):
         """The 65-byte uncompressed public point."""
+        from microticket.pk import p256
         return p256.public_key(self.d)
 
 

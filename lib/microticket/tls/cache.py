@@ -5,7 +5,7 @@ master secret flag). A ticket is stored only after the server Finished of its ha
 deleted when a handshake that offered it fails: the client engine says so with events, which the driver
 applies (microticket.tls.driver.keep_tickets: ``put``, ``delete``); the engine only reads it (``get``).
 ``ticket_lifetime_hint`` is honoured from the time the ticket was received (RFC 5077 section 3.3); a hint
-of 0 means "unspecified" and gets ``DEFAULT_MAX_AGE``. A damaged file reads as empty and is rewritten with
+of 0 means "unspecified" and gets ``_DEFAULT_MAX_AGE``. A damaged file reads as empty and is rewritten with
 the next ticket.
 
 The file (JSON, hex strings) holds master secrets: it is written through microticket.store.write_private
@@ -21,7 +21,7 @@ _O_REUSE = const(16)  # the client's reuse_tickets bit (microticket.tls.client _
 _MAX_ENTRIES = const(8)
 _MAX_FILE = const(16384)
 _MAX_TICKET = const(2048)
-DEFAULT_MAX_AGE = const(7 * 86400)
+_DEFAULT_MAX_AGE = const(7 * 86400)
 
 
 from microticket.tls import to_hex as _hex
@@ -47,8 +47,8 @@ def entry(ticket, master, suite, ems, received, hint, server_name=b"", identity=
 
 def expires(e):
     """When the entry ``e`` stops being offered: ticket_lifetime_hint after it arrived (RFC 5077 section
-    3.3), or DEFAULT_MAX_AGE for a hint of 0 ("unspecified")."""
-    return e[_E_RECEIVED] + (e[_E_HINT] if e[_E_HINT] else DEFAULT_MAX_AGE)
+    3.3), or _DEFAULT_MAX_AGE for a hint of 0 ("unspecified")."""
+    return e[_E_RECEIVED] + (e[_E_HINT] if e[_E_HINT] else _DEFAULT_MAX_AGE)
 
 
 class TicketCache:

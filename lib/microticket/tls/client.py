@@ -49,9 +49,14 @@ _HANDSHAKE_FAILURE = const(40)
 _ILLEGAL_PARAMETER = const(47)
 _DECODE_ERROR = const(50)
 _NO_RENEGOTIATION = const(100)
-_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
-_ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
-_ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
+_KX_ECDHE_PSK = const(2)  # microticket.tls.engine.KX_*
+_KX_ECDHE_RSA = const(3)
+# the default suites, in preference order, as 2-byte numbers (microticket.tls.engine names them). PSK: the
+# CBC suites first, whose record protection is cryptolib and hashlib code (no module a resuming board must
+# hold), then the AEAD ones (ChaCha20-Poly1305 for builds without AES). Certificates: AEAD first (what
+# Mozilla's configurations leave), ECDSA before RSA (a P-256 signature verifies in a few ms), CBC last.
+_PSK_SUITES = const(b"\xc0\x37\x00\xae\xcc\xac\x00\xa8\xcc\xab\xc0\xa8")
+_CERT_SUITES = const(b"\xc0\x2b\xc0\x2f\xcc\xa9\xcc\xa8\xc0\x23\xc0\x27\xc0\x09\xc0\x13")
 _MAX_PLAINTEXT = const(16384)
 _HT_CCS = const(0x100)  # ChangeCipherSpec in the table (microticket.tls.engine)
 _ST_OPEN = const(100)
@@ -91,7 +96,7 @@ class Client(Engine):
                  hs_cap=0, out_cap=0, reuse=None):
         """``psk_identity``/``psk``: the PSK suites; ``pin_sha256``: the SHA-256 of the server's DER
         certificate or of its SubjectPublicKeyInfo, for ECDHE_RSA (no X.509 path validation). ``suites``
-        defaults to every suite the credentials allow (ECDHE_PSK, PSK, ECDHE_RSA).
+        defaults to every suite the credentials allow (PSK and ECDHE_PSK; ECDHE_ECDSA and ECDHE_RSA).
         ``max_fragment``: plaintext bytes of the largest record the input buffer takes (with
         ``max_fragment_length`` set: 256 << it, which the server must agree to). ``hs_cap`` bounds one
         incoming handshake message (default 2048: the NewSessionTicket with its ticket; 8192 with a pin:
@@ -100,16 +105,11 @@ class Client(Engine):
         ``reuse``: a finished Client of the same sizes whose buffers this one takes over (none allocated).
         ``reuse_tickets=False``: a ticket is offered once (dropped when the server does not replace it)."""
         if suites is None:
-            suites = []
-            if psk is not None:
-                suites.append(_ECDHE_PSK_WITH_AES_128_CBC_SHA256)
-                suites.append(_PSK_WITH_AES_128_CBC_SHA256)
-            if pin_sha256 is not None:
-                suites.append(_ECDHE_RSA_WITH_AES_128_CBC_SHA256)
+            d = (_PSK_SUITES if psk is not None else b"") + (_CERT_SUITES if pin_sha256 is not None else b"")
+            suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
         for s in suites:
-            if (s == _ECDHE_RSA_WITH_AES_128_CBC_SHA256 and pin_sha256 is None) or \
-                    (s != _ECDHE_RSA_WITH_AES_128_CBC_SHA256 and (psk is None or
-                     (s != _PSK_WITH_AES_128_CBC_SHA256 and s != _ECDHE_PSK_WITH_AES_128_CBC_SHA256))):
+            k = codec.suite_info(s) & 7
+            if not k or (pin_sha256 if k > _KX_ECDHE_PSK else psk) is None:
                 raise ValueError("client: a suite needs its credential (psk, pin_sha256); out_cap >= 512")
         if not suites:
             raise ValueError("client: a suite needs its credential (psk, pin_sha256); out_cap >= 512")
@@ -217,7 +217,7 @@ class Client(Engine):
         module takes them (loaded now, never by a resumption)."""
         if self._opt & _O_ECHOED:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
-        if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
+        if (codec.suite_info(self.suite) & 7) >= _KX_ECDHE_RSA:
             from microticket.tls import kx_ecdhe_cert as kx
         else:
             from microticket.tls import kx_psk as kx

@@ -59,17 +59,28 @@ EXT_RENEGOTIATION_INFO = const(0xFF01)  # RFC 5746 section 3.2
 
 SCSV_RENEGOTIATION = const(0x00FF)     # TLS_EMPTY_RENEGOTIATION_INFO_SCSV (RFC 5746 section 3.3)
 
-# Cipher suites: all AES-128-CBC with HMAC-SHA256 and the SHA-256 PRF
-PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)        # RFC 5487 section 3.1
-ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)  # RFC 5489 section 3
-ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)  # RFC 5289 section 3.2
+# Cipher suites, all with the SHA-256 PRF (microticket.tls.engine's table; microticket.tls.alerts.suite_name)
+PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)               # RFC 5487 section 3.1
+PSK_WITH_AES_128_GCM_SHA256 = const(0x00A8)               # RFC 5487 section 3.1
+PSK_WITH_CHACHA20_POLY1305_SHA256 = const(0xCCAB)         # RFC 7905 section 2
+PSK_WITH_AES_128_CCM = const(0xC0A4)                      # RFC 6655 section 4
+PSK_WITH_AES_128_CCM_8 = const(0xC0A8)                    # RFC 6655 section 4
+ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)         # RFC 5489 section 3
+ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256 = const(0xCCAC)   # RFC 7905 section 2
+ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)         # RFC 5289 section 3.2
+ECDHE_RSA_WITH_AES_128_CBC_SHA = const(0xC013)            # RFC 8422 section 6
+ECDHE_RSA_WITH_AES_128_GCM_SHA256 = const(0xC02F)         # RFC 5289 section 3.2
+ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256 = const(0xCCA8)   # RFC 7905 section 2
+ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 = const(0xC023)       # RFC 5289 section 3.1
+ECDHE_ECDSA_WITH_AES_128_CBC_SHA = const(0xC009)          # RFC 8422 section 6
+ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = const(0xC02B)       # RFC 5289 section 3.2
+ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 = const(0xCCA9)  # RFC 7905 section 2
 
-SUITE_NAMES = {0x00AE: "TLS_PSK_WITH_AES_128_CBC_SHA256",
-               0xC037: "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256",
-               0xC027: "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"}
-
+GROUP_SECP256R1 = const(23)            # RFC 8422 section 5.1.1
 GROUP_X25519 = const(29)               # RFC 8422 section 5.1.1
 SIG_RSA_PKCS1_SHA256 = const(0x0401)   # RFC 5246 section 7.4.1.4.1 (hash 4 = sha256, signature 1 = rsa)
+SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)  # RFC 8422 section 5.1.3 / RFC 8446 section 4.2.3
+SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)     # RFC 8446 section 4.2.3 (used by TLS 1.2 too)
 CURVE_NAMED = const(3)                 # ECCurveType named_curve (RFC 8422 section 5.4)
 
 # max_fragment_length codes (RFC 6066 section 4) -> bytes

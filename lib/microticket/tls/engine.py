@@ -90,11 +90,66 @@ _O_RANDOM_SID = const(8)
 _O_ECHOED = const(32)
 _O_EXPECT_NST = const(64)
 _O_MFL = const(8)  # the max_fragment_length code (1..4) from this bit on
-_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
-_ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
-_ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
 _ST_OPEN = const(100)  # the roles' tables use the same numbers
 _ST_CLOSED = const(101)
+
+
+# --- cipher suites (the one table; microticket.tls.const names them) --------------------------------
+#
+# Each suite is 3 bytes here: its number and kx | cipher << 3 (a bytes constant costs a board no heap,
+# where a dict of the same would cost ~0.5 KB). Key exchanges (kx): PSK (RFC 4279), ECDHE_PSK (RFC 5489),
+# ECDHE_RSA and ECDHE_ECDSA (RFC 8422). Ciphers: AES-128-CBC with HMAC-SHA256 (RFC 5246, 5487, 5289) or
+# HMAC-SHA1 (RFC 8422), AES-128-GCM (RFC 5288, 5487, 5289), ChaCha20-Poly1305 (RFC 7905), AES-128-CCM_8
+# and CCM (RFC 6655). Every suite uses the SHA-256 PRF (a board's hashlib has no SHA-384).
+_KX_PSK = const(1)
+_KX_ECDHE_PSK = const(2)
+_KX_ECDHE_RSA = const(3)
+_KX_ECDHE_ECDSA = const(4)
+_C_CBC_SHA256 = const(1)
+_C_CBC_SHA = const(2)
+_C_GCM = const(3)
+_C_CHACHA = const(4)
+_C_CCM_8 = const(5)
+_C_CCM = const(6)
+_SUITES = const(b"\x00\xae\x09"   # TLS_PSK_WITH_AES_128_CBC_SHA256
+           b"\xc0\x37\x0a"   # TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256
+           b"\xc0\x27\x0b"   # TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256
+           b"\xc0\x23\x0c"   # TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256
+           b"\xc0\x13\x13"   # TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA
+           b"\xc0\x09\x14"   # TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA
+           b"\x00\xa8\x19"   # TLS_PSK_WITH_AES_128_GCM_SHA256
+           b"\xc0\x2f\x1b"   # TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256
+           b"\xc0\x2b\x1c"   # TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256
+           b"\xcc\xab\x21"   # TLS_PSK_WITH_CHACHA20_POLY1305_SHA256
+           b"\xcc\xac\x22"   # TLS_ECDHE_PSK_WITH_CHACHA20_POLY1305_SHA256
+           b"\xcc\xa8\x23"   # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
+           b"\xcc\xa9\x24"   # TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
+           b"\xc0\xa8\x29"   # TLS_PSK_WITH_AES_128_CCM_8
+           b"\xc0\xa4\x31")  # TLS_PSK_WITH_AES_128_CCM
+
+
+def suite_info(s):
+    """kx | cipher << 3 of the suite ``s`` (0: not one of ours); the key exchange is ``& 7``."""
+    t = _SUITES
+    for i in range(0, len(t), 3):
+        if (t[i] << 8) | t[i + 1] == s:
+            return t[i + 2]
+    return 0
+
+
+# the names' parts as bytes: a str constant is an interned string (qstr) on a board's heap for good, and
+# the resuming client sits at the edge of a qstr pool block (3.6 KB): bytes constants cost nothing
+_KX_NAMES = const(b"PSK ECDHE_PSK ECDHE_RSA ECDHE_ECDSA")
+_CIPHER_NAMES = const(b"AES_128_CBC_SHA256 AES_128_CBC_SHA AES_128_GCM_SHA256 CHACHA20_POLY1305_SHA256 "
+                      b"AES_128_CCM_8 AES_128_CCM")
+
+
+def suite_name(s):
+    """The IANA name of the suite ``s`` ("-": none of ours)."""
+    i = suite_info(s)
+    if not i:
+        return "-"
+    return (b"TLS_" + _KX_NAMES.split()[(i & 7) - 1] + b"_WITH_" + _CIPHER_NAMES.split()[(i >> 3) - 1]).decode()
 
 
 class Engine:
@@ -430,9 +485,22 @@ class Engine:
                 self.master = prf.tls12_prf(key, b"extended master secret", seed, 48)
             else:
                 self.master = prf.tls12_prf(key, b"master secret", self.client_random + self.server_random, 48)
-        kb = prf.tls12_prf(self.master, b"key expansion", self.server_random + self.client_random, 96)
-        c = CipherState(kb[64:80], kb[0:32], self.etm, self.is_client)
-        s = CipherState(kb[80:96], kb[32:64], self.etm, not self.is_client)
+        w = suite_info(self.suite) >> 3
+        # key block (RFC 5246 section 6.3): client MAC, server MAC, client key, server key, client IV,
+        # server IV; AEAD suites have no MAC keys and a fixed IV (RFC 5288 section 3: 4 bytes; RFC 7905: 12)
+        m = 0 if w > _C_CBC_SHA else (32 if w == _C_CBC_SHA256 else 20)
+        k = 32 if w == _C_CHACHA else 16
+        v = 0 if m else (12 if w == _C_CHACHA else 4)
+        kb = prf.tls12_prf(self.master, b"key expansion", self.server_random + self.client_random, 2 * (m + k + v))
+        p = 2 * m
+        q = p + 2 * k
+        if m:
+            c = CipherState(kb[p:p + k], kb[0:m], self.etm, self.is_client)
+            s = CipherState(kb[p + k:q], kb[m:p], self.etm, not self.is_client)
+        else:  # the AEAD's modules are loaded only by the suites that use them
+            from microticket.tls import record_aead
+            c = record_aead.state(w, kb[p:p + k], kb[q:q + v])
+            s = record_aead.state(w, kb[p + k:q], kb[q + v:q + 2 * v])
         self._pend = (c, s) if self.is_client else (s, c)
         if self.keylog is not None:
             self.keylog("CLIENT_RANDOM " + to_hex(self.client_random) + " " + to_hex(self.master))
@@ -453,16 +521,6 @@ class Engine:
 # structure (an overrun is a DecodeError or a TlsAlert naming the rule); builders return the whole
 # message.
 
-def suite_name(s):
-    if s == _PSK_WITH_AES_128_CBC_SHA256:
-        return "TLS_PSK_WITH_AES_128_CBC_SHA256"
-    if s == _ECDHE_PSK_WITH_AES_128_CBC_SHA256:
-        return "TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256"
-    if s == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
-        return "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"
-    return "-"
-
-
 # --- ClientHello -----------------------------------------------------------------------------------
 
 def client_hello(c, ticket):
@@ -479,15 +537,15 @@ def client_hello(c, ticket):
     mfl = (opt >> _O_MFL) & 7
     if mfl:
         ext.append((_EXT_MAX_FRAGMENT_LENGTH, bytes((mfl,))))
-    ecdhe = False
+    kx = 0
     for s in suites:
-        if s != _PSK_WITH_AES_128_CBC_SHA256:
-            ecdhe = True
-    if ecdhe:
-        ext.append((_EXT_SUPPORTED_GROUPS, b"\x00\x02\x00\x1d"))  # x25519
+        kx |= 1 << (suite_info(s) & 7)
+    if kx & ~(1 << _KX_PSK):
+        ext.append((_EXT_SUPPORTED_GROUPS, b"\x00\x04\x00\x1d\x00\x17"))  # x25519, secp256r1
         ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))  # uncompressed
-    if _ECDHE_RSA_WITH_AES_128_CBC_SHA256 in suites:
-        ext.append((_EXT_SIGNATURE_ALGORITHMS, b"\x00\x02\x04\x01"))  # rsa_pkcs1_sha256
+    if kx & (1 << _KX_ECDHE_RSA | 1 << _KX_ECDHE_ECDSA):
+        # ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256 (RFC 8446 section 4.2.3)
+        ext.append((_EXT_SIGNATURE_ALGORITHMS, b"\x00\x06\x04\x03\x08\x04\x04\x01"))
     if opt & _O_TICKET:
         ext.append((_EXT_SESSION_TICKET, ticket or b""))
     if opt & _O_ETM:

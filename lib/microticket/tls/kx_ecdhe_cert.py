@@ -1,11 +1,13 @@
-"""ECDHE with a certificate, both roles: TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256 (RFC 8422 section 5.4 with
-the TLS 1.2 DigitallySigned of RFC 5246 section 4.7, rsa_pkcs1_sha256). Loaded only by a full handshake.
+"""ECDHE with a certificate, both roles: the ECDHE_RSA and ECDHE_ECDSA suites (RFC 8422 section 5.4 with
+the TLS 1.2 DigitallySigned of RFC 5246 section 4.7). Loaded only by a full handshake.
 
 The server sends Certificate (RFC 5246 section 7.4.2) and a ServerKeyExchange whose ServerECDHParams
-(microticket.tls.ecdhe) are signed over client_random | server_random | params; the client checks the
-certificate with its authentication module (microticket.tls.auth_pin: a pinned key) and the signature
-with the key that module returns, then sends its share. The premaster secret is the ECDH shared secret.
-The contract is the one described in microticket.tls.kx_psk.
+(microticket.tls.ecdhe) are signed over client_random | server_random | params, with SHA-256 and the
+scheme (RFC 8446 section 4.2.3 numbers) both sides offer: ecdsa_secp256r1_sha256 for a P-256 key;
+rsa_pss_rsae_sha256, else rsa_pkcs1_sha256, for an RSA key. The client checks the certificate with its
+authentication module (microticket.tls.auth_pin: a pinned key), which returns the server's key (an RSA
+public key, or the 65-byte P-256 point), and the signature with it, then sends its share. The premaster
+secret is the ECDH shared secret. The contract is the one described in microticket.tls.kx_psk.
 """
 
 from micropython import const
@@ -13,6 +15,7 @@ from micropython import const
 from microticket import crypto
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls import ecdhe
+from microticket.tls.engine import suite_info
 
 _HT_CERTIFICATE = const(11)
 _HT_SERVER_KEY_EXCHANGE = const(12)
@@ -23,6 +26,9 @@ _ILLEGAL_PARAMETER = const(47)
 _DECODE_ERROR = const(50)
 _DECRYPT_ERROR = const(51)
 _SIG_RSA_PKCS1_SHA256 = const(0x0401)
+_SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
+_SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
+_KX_ECDHE_ECDSA = const(4)  # microticket.tls.engine.KX_ECDHE_ECDSA
 
 
 def _signed_hash(e, params):
@@ -70,23 +76,38 @@ def client_server_key_exchange(c, b, after_certificate):
     """ServerECDHParams, SignatureAndHashAlgorithm, signature<0..2^16-1>: verified with the server key."""
     if not after_certificate:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerKeyExchange before Certificate")
-    point, p = ecdhe.parse_params(b, 0)
+    g, point, p = ecdhe.parse_params(b, 0)
     n = len(b)
     if p + 4 > n or p + 4 + ((b[p + 2] << 8) | b[p + 3]) != n:
         raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
-    if ((b[p] << 8) | b[p + 1]) != _SIG_RSA_PKCS1_SHA256:
+    scheme = (b[p] << 8) | b[p + 1]
+    key = c._kx
+    ec = isinstance(key, bytes)  # auth_pin: a P-256 point, or an RSA public key
+    # the scheme must be one we offered, of the certificate's key and of the suite's key exchange
+    if ec != ((suite_info(c.suite) & 7) == _KX_ECDHE_ECDSA) or \
+            (scheme != _SIG_ECDSA_SECP256R1_SHA256 if ec else
+             scheme != _SIG_RSA_PSS_RSAE_SHA256 and scheme != _SIG_RSA_PKCS1_SHA256):
         raise errors.TlsAlert(_ILLEGAL_PARAMETER, "signature algorithm")
-    if not c._kx.verify_pkcs1_sha256(_signed_hash(c, b[0:p]), b[p + 4:n]):
+    h = _signed_hash(c, b[0:p])
+    sig = b[p + 4:n]
+    if ec:
+        from microticket.pk import p256
+        ok = p256.verify(key, h, sig)
+    else:
+        ok = key.verify_pss_sha256(h, sig) if scheme == _SIG_RSA_PSS_RSAE_SHA256 else \
+            key.verify_pkcs1_sha256(h, sig)
+    if not ok:
         raise errors.TlsAlert(_DECRYPT_ERROR, "bad ServerKeyExchange signature")
-    c._kx = point
+    c._kx = (g, point)
 
 
 def client_key_exchange(c, after_server_key_exchange):
     """Send ClientKeyExchange (our share, ECPoint<1..255>); returns the premaster secret."""
     if not after_server_key_exchange:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
-    priv, pub = ecdhe.keypair(c.rl.rng)
-    z = ecdhe.shared(priv, c._kx)
+    g, point = c._kx
+    priv, pub = ecdhe.keypair(g, c.rl.rng)
+    z = ecdhe.shared(g, priv, point)
     k = len(pub)
     m = bytearray(5 + k)
     m[0] = _HT_CLIENT_KEY_EXCHANGE
@@ -116,20 +137,27 @@ def server_flight(s):
         m += cert
     s._queue(m)
     m = None
-    s._kx, pub = ecdhe.keypair(s.rl.rng)
-    params = ecdhe.params(pub)
+    s._kx, pub = ecdhe.keypair(s.group, s.rl.rng)
+    params = ecdhe.params(s.group, pub)
     digest = _signed_hash(s, params)
     pub = None
-    sig = s.cfg.rsa_key.sign_pkcs1_sha256(digest)
+    key = s.cfg.key
+    scheme = s.sig_scheme
+    if scheme == _SIG_RSA_PKCS1_SHA256:
+        sig = key.sign_pkcs1_sha256(digest)
+    elif scheme == _SIG_RSA_PSS_RSAE_SHA256:
+        sig = key.sign_pss_sha256(digest, s.rl.rng(32))
+    else:
+        sig = key.sign(digest, s.rl.rng(32))  # RFC 6979, hedged with fresh randomness
     k = len(sig)
     s._queue(_header(_HT_SERVER_KEY_EXCHANGE, len(params) + 4 + k) + params +
-             bytes((_SIG_RSA_PKCS1_SHA256 >> 8, _SIG_RSA_PKCS1_SHA256 & 0xFF, k >> 8, k & 0xFF)) + sig)
+             bytes((scheme >> 8, scheme & 0xFF, k >> 8, k & 0xFF)) + sig)
 
 
 def server_client_key_exchange(s, b):
     n = len(b)
     if n < 2 or 1 + b[0] != n:
         raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
-    z = ecdhe.shared(s._kx, b[1:n])
+    z = ecdhe.shared(s.group, s._kx, b[1:n])
     s._kx = None
     return z

@@ -17,6 +17,7 @@ server_flight (queues Certificate and ServerKeyExchange) and server_client_key_e
 from micropython import const
 
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
+from microticket.tls.engine import suite_info
 
 ecdhe = None  # microticket.tls.ecdhe, imported by the ECDHE_PSK branches only (plain PSK needs no group)
 
@@ -33,7 +34,7 @@ _HT_CLIENT_KEY_EXCHANGE = const(16)
 _UNEXPECTED_MESSAGE = const(10)
 _DECODE_ERROR = const(50)
 _UNKNOWN_PSK_IDENTITY = const(115)
-_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
+_KX_PSK = const(1)  # microticket.tls.engine.KX_PSK
 
 
 def premaster(other_secret, psk):
@@ -78,11 +79,12 @@ def client_certificate(c, b):
 
 def client_server_key_exchange(c, b, after_certificate):
     p = _hint_end(b)
-    if c.suite == _PSK_WITH_AES_128_CBC_SHA256:
+    if (suite_info(c.suite) & 7) == _KX_PSK:
         if p != len(b):
             raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
         return
-    c._kx, p = _ecdhe().parse_params(b, p)
+    g, point, p = _ecdhe().parse_params(b, p)
+    c._kx = (g, point)
     if p != len(b):
         raise errors.TlsAlert(_DECODE_ERROR, "ServerKeyExchange")
 
@@ -93,15 +95,16 @@ def client_key_exchange(c, after_server_key_exchange):
     ident = c.psk_identity
     k = len(ident)
     psk = c.psk
-    if c.suite == _PSK_WITH_AES_128_CBC_SHA256:
+    if (suite_info(c.suite) & 7) == _KX_PSK:
         z = bytes(len(psk))
         m = bytearray(6 + k)
     else:
         if not after_server_key_exchange:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
         g = _ecdhe()
-        priv, pub = g.keypair(c.rl.rng)
-        z = g.shared(priv, c._kx)
+        grp, point = c._kx
+        priv, pub = g.keypair(grp, c.rl.rng)
+        z = g.shared(grp, priv, point)
         m = bytearray(6 + k + 1 + len(pub))
         m[6 + k] = len(pub)
         m[7 + k:] = pub
@@ -121,15 +124,16 @@ def client_key_exchange(c, after_server_key_exchange):
 def server_flight(s):
     """The ServerKeyExchange (no Certificate in PSK suites): for plain PSK only when the hint is set."""
     hint = s.cfg.psk_hint
-    psk_only = s.suite == _PSK_WITH_AES_128_CBC_SHA256
+    psk_only = (suite_info(s.suite) & 7) == _KX_PSK
     if psk_only and not hint:
         return
     k = len(hint)
     params = b""
     if not psk_only:
         g = _ecdhe()
-        s._kx, pub = g.keypair(s.rl.rng)
-        params = g.params(pub)
+        priv, pub = g.keypair(s.group, s.rl.rng)
+        s._kx = priv
+        params = g.params(s.group, pub)
     n = 2 + k + len(params)
     m = bytearray(4 + n)
     m[0] = _HT_SERVER_KEY_EXCHANGE
@@ -148,7 +152,7 @@ def server_client_key_exchange(s, b):
         raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
     p = 2 + ((b[0] << 8) | b[1])
     ident = bytes(b[2:p])
-    psk_only = s.suite == _PSK_WITH_AES_128_CBC_SHA256
+    psk_only = (suite_info(s.suite) & 7) == _KX_PSK
     if psk_only:
         if p != n:
             raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
@@ -160,6 +164,6 @@ def server_client_key_exchange(s, b):
     s.psk_identity = ident
     if psk_only:
         return premaster(bytes(len(psk)), psk)
-    z = _ecdhe().shared(s._kx, b[p + 1:n])
+    z = _ecdhe().shared(s.group, s._kx, b[p + 1:n])
     s._kx = None
     return premaster(z, psk)

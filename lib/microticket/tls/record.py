@@ -1,10 +1,15 @@
-"""TLS 1.2 record layer (RFC 5246 section 6.2) for AES-128-CBC with HMAC-SHA256 and an explicit IV.
+"""TLS 1.2 record layer (RFC 5246 section 6.2): record framing and protection, no roles.
 
-Both MAC-then-encrypt (RFC 5246 section 6.2.3.2) and encrypt-then-MAC (RFC 7366) are supported.
+Protections: AES-128-CBC with HMAC-SHA256 or HMAC-SHA1 and an explicit IV, MAC-then-encrypt (RFC 5246
+section 6.2.3.2) or encrypt-then-MAC (RFC 7366); and AEAD ciphers (microticket.aead: AES-GCM and AES-CCM
+with the explicit 8-byte nonce of RFC 5288 / RFC 6655, ChaCha20-Poly1305 with the nonce XORed from the
+sequence number, RFC 7905). The AEAD algorithms are modules of their own, loaded by the engine only for a
+suite that uses them; this module builds their nonce and additional data (seq_num | type | version |
+length, RFC 5246 section 6.2.3.3).
 
 Memory: one preallocated input buffer (one record of the largest accepted size plus a header) and one
-output buffer; records are decrypted and encrypted in place, with ONE long-lived AES-CBC object per
-direction:
+output buffer; records are decrypted and encrypted in place, with ONE long-lived cipher object per
+direction. For CBC:
 
 - decrypt: ``iv | ciphertext`` goes through the persistent decryptor and the first output block is
   dropped; block i of the output is D(C_i) xor C_(i-1), right whatever state the object was left in.
@@ -12,14 +17,12 @@ direction:
   ciphertext block, E(state xor random16), is unpredictable and serves as the record's explicit IV.
 
 Errors are TlsAlerts whose message says only "record", "bad record MAC" or "buffer" (the description says
-which rule): every failed MAC, padding or ciphertext length gives the same error, and each distinct text
-would be an object on the heap even from ROMFS.
+which rule): every failed MAC, tag, padding or ciphertext length gives the same error, and each distinct
+text would be an object on the heap even from ROMFS.
 
 MAC-then-encrypt is checked Lucky13-aware as far as Python allows: the padding is checked without early
 exit, an invalid padding is treated as zero-length (RFC 5246 section 6.2.3.2) and the MAC input is topped
 up with a dummy hash of the bytes the padding removed, so the hash always sees the same number of bytes.
-
-The record layer knows records only: no roles, no handshake states (microticket.tls.engine runs them).
 """
 
 from micropython import const
@@ -41,7 +44,7 @@ _IV = const(16)
 _MAC = const(32)
 _MAX_PAD = const(256)
 # ciphertext overhead of one record at most: IV + MAC + 256 bytes of padding
-OVERHEAD = const(16 + 32 + 256)
+_OVERHEAD = const(16 + 32 + 256)
 
 
 # A cipher state (RFC 5246 section 6.1: keys and sequence number of one direction) is a list, not an
@@ -54,10 +57,12 @@ _CS_MH = const(4)    # seq_num | type | version | length: the MAC's pseudo heade
 
 
 def CipherState(key, mac, etm, encrypt):
-    """A cipher state with the AES ``key`` and the HMAC key ``mac``, for encrypting (``encrypt``) or
-    decrypting records: for RecordLayer.write_cs / read."""
-    return [crypto.aes_cbc_encryptor(key) if encrypt else crypto.aes_cbc_decryptor(key),
-            crypto.Hmac(mac, "sha256"), etm, 0, bytearray(13)]
+    """A CBC cipher state with the AES ``key`` and the HMAC key ``mac`` (32 bytes: HMAC-SHA256, 20:
+    HMAC-SHA1), for encrypting (``encrypt``) or decrypting records: for RecordLayer.write_cs / read. (An
+    AEAD suite's cipher states are objects of microticket.tls.record_aead, with open and write.)"""
+    # one constructor for both directions: a cryptolib.aes object encrypts or decrypts (microticket.crypto)
+    return [crypto.aes_cbc_encryptor(key),
+            crypto.Hmac(mac, "sha1" if len(mac) == 20 else "sha256"), etm, 0, bytearray(13)]
 
 
 def _mac_header(v, t, length):
@@ -83,7 +88,7 @@ class RecordLayer:
     def __init__(self, max_fragment=_MAX_PLAINTEXT, out_cap=0, rng=None):
         self.max_in = max_fragment
         self.max_out = max_fragment
-        self.in_cap = _HDR + max_fragment + OVERHEAD
+        self.in_cap = _HDR + max_fragment + _OVERHEAD
         self._ib = bytearray(self.in_cap)
         self._iv = memoryview(self._ib)
         self._is = 0  # start of unconsumed input
@@ -98,11 +103,11 @@ class RecordLayer:
         self.rng = rng or crypto.urandom
         self._dummy = None
 
-    OVERHEAD_IN = _HDR + OVERHEAD  # in_cap - max_fragment
+    OVERHEAD_IN = _HDR + _OVERHEAD  # in_cap - max_fragment
 
     def reset(self, rng):
         """Back to the state of a new record layer (null cipher, empty buffers), the buffers kept."""
-        self.max_in = self.max_out = self.in_cap - _HDR - OVERHEAD
+        self.max_in = self.max_out = self.in_cap - _HDR - _OVERHEAD
         self._is = self._ie = self._oe = 0
         self.read = self.write_cs = None
         self.rng = rng
@@ -166,7 +171,7 @@ class RecordLayer:
             raise errors.TlsAlert(_PROTOCOL_VERSION, "record")
         if ctype < _CT_CHANGE_CIPHER_SPEC or ctype > _CT_APPLICATION_DATA:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
-        limit = self.max_in + (OVERHEAD if self.read is not None else 0)
+        limit = self.max_in + (_OVERHEAD if self.read is not None else 0)
         if length > limit:
             raise errors.TlsAlert(_RECORD_OVERFLOW, "record")
         if avail < _HDR + length:
@@ -177,7 +182,10 @@ class RecordLayer:
             if length == 0 and ctype != _CT_APPLICATION_DATA:
                 raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
             return ctype, self._iv[start:start + length]
-        if self.read[_CS_ETM]:
+        cs = self.read
+        if type(cs) is not list:  # an AEAD (microticket.tls.record_aead)
+            s, n = cs.open(self._ib, ctype, start, length)
+        elif cs[_CS_ETM]:
             s, n = self._open_etm(ctype, start, length)
         else:
             s, n = self._open_mte(ctype, start, length)
@@ -187,8 +195,9 @@ class RecordLayer:
 
     def _open_mte(self, t, start, length):
         cs = self.read
-        # at least IV + one block holding MAC and padding length: 16 + 48
-        if length < _IV + 48 or length % 16:
+        m = cs[_CS_HMAC].digest_size
+        # at least IV + the blocks holding the MAC and the padding length byte
+        if length < _IV + ((m + 16) & ~15) or length % 16:
             raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
         v = self._iv[start:start + length]
         cs[_CS_AES].decrypt(v, v)
@@ -197,7 +206,7 @@ class RecordLayer:
         plen = length - _IV  # plaintext | mac | padding
         pad = b[end - 1]
         # padding check with no early exit over the largest possible padding region
-        good = 1 if pad + 1 + _MAC <= plen else 0
+        good = 1 if pad + 1 + m <= plen else 0
         check = min(_MAX_PAD, plen)
         bad = 0
         for i in range(1, check + 1):
@@ -206,14 +215,14 @@ class RecordLayer:
         if bad:
             good = 0
         padlen = (pad + 1) * good
-        n = plen - _MAC - padlen
+        n = plen - m - padlen
         s = start + _IV
         mac = cs[_CS_HMAC].mac(_mac_header(cs, t, n), self._iv[s:s + n])
         # keep the hash input length independent of the padding: hash what the padding took away
         d = self._dummy
         if d is None:
             d = self._dummy = bytearray(_MAX_PAD + 64)
-        crypto.hash_new("sha256", memoryview(d)[0:padlen])
+        crypto.hash_new("sha1" if m == 20 else "sha256", memoryview(d)[0:padlen])
         ok = crypto.ct_equal_at(mac, b, s + n)
         if not (ok and good):
             raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
@@ -221,9 +230,10 @@ class RecordLayer:
 
     def _open_etm(self, t, start, length):
         cs = self.read
-        if length < _IV + 16 + _MAC or (length - _MAC) % 16:
+        m = cs[_CS_HMAC].digest_size
+        if length < _IV + 16 + m or (length - m) % 16:
             raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
-        clen = length - _MAC
+        clen = length - m
         mac = cs[_CS_HMAC].mac(_mac_header(cs, t, clen), self._iv[start:start + clen])
         if not crypto.ct_equal_at(mac, self._ib, start + clen):
             raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
@@ -270,8 +280,11 @@ class RecordLayer:
             self._room(_HDR + n)
             body = n
             b[o + _HDR:o + _HDR + n] = data
+        elif type(cs) is not list:  # an AEAD (microticket.tls.record_aead)
+            body = cs.write(self, t, data)
         elif not cs[_CS_ETM]:
-            clen = ((n + _MAC + 1 + 15) // 16) * 16
+            m = cs[_CS_HMAC].digest_size
+            clen = ((n + m + 1 + 15) // 16) * 16
             body = _IV + clen
             self._room(_HDR + body)
             p = o + _HDR
@@ -279,15 +292,16 @@ class RecordLayer:
             b[p + _IV:p + _IV + n] = data
             mac = cs[_CS_HMAC].mac(_mac_header(cs, t, n), data)
             q = p + _IV + n
-            b[q:q + _MAC] = mac
-            pad = clen - n - _MAC - 1
-            for i in range(q + _MAC, p + body):
+            b[q:q + m] = mac
+            pad = clen - n - m - 1
+            for i in range(q + m, p + body):
                 b[i] = pad
             v = self._ov[p:p + body]
             cs[_CS_AES].encrypt(v, v)
         else:
+            m = cs[_CS_HMAC].digest_size
             clen = ((n + 1 + 15) // 16) * 16
-            body = _IV + clen + _MAC
+            body = _IV + clen + m
             self._room(_HDR + body)
             p = o + _HDR
             b[p:p + _IV] = self.rng(_IV)

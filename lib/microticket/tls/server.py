@@ -1,6 +1,7 @@
-"""Sans-IO TLS 1.2 server that resumes sessions from RFC 5077 tickets and keeps no session cache.
+"""Sans-IO TLS 1.2 server that resumes sessions from RFC 5077 tickets, and from a small session-ID cache for
+clients that send no session_ticket extension.
 
-    cfg = ServerConfig(ring, psk={b"id": key})            # or cert_chain=[der...], rsa_key=key
+    cfg = ServerConfig(ring, psk={b"id": key})            # or cert_chain=[der...], key=key (RSA or P-256)
     srv = TlsServer(cfg)
     events = srv.receive_data(bytes_from_client, now)
     sock.send(srv.data_to_send())
@@ -8,7 +9,18 @@
 Flows (RFC 5077 section 3.1): full handshake issuing a ticket (Figure 1), abbreviated handshake from a
 ticket with a fresh ticket (Figure 2), a rejected ticket falling back to a full handshake with a new ticket
 (Figure 4), resumption without a new ticket (Figure 3, ``reissue="never"``). The session ID of a full
-handshake is empty (nothing is cached); on resumption the client's session ID is echoed (section 3.4).
+handshake is empty when the client asked for a ticket; on resumption the client's session ID is echoed
+(section 3.4). A client that sends no session_ticket extension (curl and other OpenSSL-based clients) gets
+a random session ID whose session the server keeps in its session-ID cache (``ServerConfig.sessions``)
+and resumes from it.
+
+The session-ID cache (RFC 5246 section 7.4.1.2): a fixed number of slots given by the board profile or the
+command line (0: none), the oldest session replaced when all are taken, a session older than the ticket
+lifetime (or ``session_lifetime`` without tickets) not resumed. Its sessions are the StatePlaintext objects
+a ticket would seal (microticket.tls.state), so both ways of resuming pass the same checks. In memory only,
+shared by the connections of one ServerConfig. It is a list, not a class of its own: [{session ID:
+state}, the IDs by slot, the next slot, lifetime] (on a board every name a class brings is an interned
+string on the heap for good).
 """
 
 from micropython import const
@@ -44,11 +56,18 @@ _EXT_EXTENDED_MASTER_SECRET = const(23)
 _EXT_SESSION_TICKET = const(35)
 _EXT_RENEGOTIATION_INFO = const(0xFF01)
 _SCSV_RENEGOTIATION = const(0x00FF)
-_PSK_WITH_AES_128_CBC_SHA256 = const(0x00AE)
-_ECDHE_PSK_WITH_AES_128_CBC_SHA256 = const(0xC037)
-_ECDHE_RSA_WITH_AES_128_CBC_SHA256 = const(0xC027)
-_GROUP_X25519 = const(29)
+_KX_PSK = const(1)  # microticket.tls.engine.KX_*
+_KX_ECDHE_PSK = const(2)
+_KX_ECDHE_RSA = const(3)
+_KX_ECDHE_ECDSA = const(4)
 _SIG_RSA_PKCS1_SHA256 = const(0x0401)
+_SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
+_SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
+# the default suites in preference order (2-byte numbers; microticket.tls.engine names them). PSK: the CBC
+# suites first (cryptolib and hashlib code: the cheapest on a board), then AEAD. Certificates: AEAD first
+# (browsers and Mozilla's configurations offer nothing else but CBC with SHA-1), then CBC.
+_PSK_SUITES = const(b"\x00\xae\xc0\x37\x00\xa8\xcc\xac\xcc\xab\xc0\xa8\xc0\xa4")
+_CERT_SUITES = const(b"\xc0\x2b\xc0\x2f\xcc\xa9\xcc\xa8\xc0\x23\xc0\x27\xc0\x09\xc0\x13")
 _MAX_PLAINTEXT = const(16384)
 _HT_CCS = const(0x100)  # ChangeCipherSpec in the table (microticket.tls.engine)
 _ST_OPEN = const(100)
@@ -72,28 +91,37 @@ class ServerConfig:
     psk            {identity bytes: key bytes} for the PSK suites
     psk_hint       psk_identity_hint sent in ServerKeyExchange (RFC 4279 section 2): ECDHE_PSK always sends
                    the field, plain PSK sends a ServerKeyExchange only when the hint is not empty
-    cert_chain     list of DER certificates, leaf first, and rsa_key (microticket.pk.rsa) for ECDHE_RSA
+    cert_chain     list of DER certificates, leaf first, and ``key``, its private key: RSA
+                   (microticket.pk.rsa_sign) for the ECDHE_RSA suites or P-256 (microticket.pk.p256) for
+                   ECDHE_ECDSA (microticket.pk.pem.load_private_key reads either)
     suites         preference order; defaults to every suite the credentials allow
+    sessions       slots of the session-ID cache (clients that send no session_ticket extension); 0: none
     issue_tickets  issue a ticket in full handshakes (when the client asks with the extension)
     reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
     accept_rfc4507 accept the double-length SessionTicket encoding of RFC 4507 (RFC 5077 appendix A)
     """
 
-    def __init__(self, ring=None, psk=None, cert_chain=None, rsa_key=None, suites=None, issue_tickets=True,
+    def __init__(self, ring=None, psk=None, cert_chain=None, key=None, suites=None, issue_tickets=True,
                  reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=_MAX_PLAINTEXT, keylog=None,
-                 hs_cap=0, psk_hint=b"", out_cap=0):
+                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200):
         self.ring = ring
         self.psk_hint = psk_hint
         self.psk = psk or {}
         self.cert_chain = cert_chain or []
-        self.rsa_key = rsa_key
+        self.key = key
+        # the key exchange the certificate's key signs for: an RSA key has PKCS#1 signing, a P-256 key not
+        cert_kx = 0
+        if self.cert_chain and key is not None:
+            cert_kx = _KX_ECDHE_RSA if hasattr(key, "sign_pkcs1_sha256") else _KX_ECDHE_ECDSA
+        self.cert_kx = cert_kx
         if suites is None:
-            suites = []
-            if self.psk:
-                suites.append(_PSK_WITH_AES_128_CBC_SHA256)
-                suites.append(_ECDHE_PSK_WITH_AES_128_CBC_SHA256)
-            if self.cert_chain and rsa_key is not None:
-                suites.append(_ECDHE_RSA_WITH_AES_128_CBC_SHA256)
+            d = (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"")
+            suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
+            suites = [x for x in suites if M.suite_info(x) & 7 < _KX_ECDHE_RSA or M.suite_info(x) & 7 == cert_kx]
+        for x in suites:
+            k = M.suite_info(x) & 7
+            if not k or (k < _KX_ECDHE_RSA and not self.psk) or (k >= _KX_ECDHE_RSA and k != cert_kx):
+                raise ValueError("server: suite 0x%04x needs its credential" % x)
         self.suites = suites
         self.issue_tickets = issue_tickets
         self.reissue = reissue
@@ -110,15 +138,18 @@ class ServerConfig:
         # ServerHello (<= 128 bytes with every extension) | Certificate | ServerKeyExchange (header 4,
         # hint, ECDH params 36, signature) | ServerHelloDone; or ServerHello | NewSessionTicket; or
         # NewSessionTicket | Finished
-        first = 128 + 4 + 2 + len(psk_hint) + 36 + 4
-        if rsa_key is not None:
-            first += 4 + rsa_key.size + 7
+        first = 128 + 4 + 2 + len(psk_hint) + 69 + 4
+        if cert_kx:
+            first += 4 + (key.size if cert_kx == _KX_ECDHE_RSA else 72) + 7
             for c in self.cert_chain:
                 first += len(c) + 3
         nst = 128 + 10 + (ring.max_ticket if ring is not None else 0) + 16
         self.wb_cap = (first if first > nst else nst) + 64
         # the output buffer; 0: a flight plus one full record (see TlsServer.__init__)
         self.out_cap = out_cap
+        self.sessions = None  # the session-ID cache (see the module note)
+        if sessions:
+            self.sessions = [{}, [None] * sessions, 0, ring.lifetime if ring is not None else session_lifetime]
 
 
 # --- the server's half of the hello and ticket messages (the client's: microticket.tls.engine) ----------
@@ -270,6 +301,9 @@ class TlsServer(Engine):
         self.ticket_offered = False
         self.ticket_rejected = None  # reason of a refused ticket (Figure 4)
         self.ticket_issued = False
+        self.group = 0       # the ECDHE group (microticket.tls.ecdhe) and the ServerKeyExchange's signature
+        self.sig_scheme = 0  # scheme, chosen with the suite
+        self._sid = b""      # the session ID of a full handshake kept in the session-ID cache
         self._issue = False
         self._created = 0
         self._ticket_ext_reply = b""
@@ -301,7 +335,7 @@ class TlsServer(Engine):
         Engine._on_error(self, e)
 
     def _kx_module(self):
-        if self.suite == _ECDHE_RSA_WITH_AES_128_CBC_SHA256:
+        if (M.suite_info(self.suite) & 7) >= _KX_ECDHE_RSA:
             from microticket.tls import kx_ecdhe_cert as kx
         else:
             from microticket.tls import kx_psk as kx
@@ -344,9 +378,14 @@ class TlsServer(Engine):
             raise TlsAlert(_ILLEGAL_PARAMETER, "ec_point_formats without uncompressed")
 
         state = None
+        cache = self.cfg.sessions
         if _EXT_SESSION_TICKET in exts:
             self.ticket_offered = True
             state = self._open_ticket(exts[_EXT_SESSION_TICKET])
+        elif sid and cache is not None:
+            state = cache[0].get(sid)
+            if state is not None and not 0 <= self.now - state.created <= cache[3]:
+                state = None
         if state is not None:
             state = self._check_resumable(state, suites, client_ems)
 
@@ -360,14 +399,21 @@ class TlsServer(Engine):
             self.psk_identity = bytes(state.identity)
             if not self.server_name:
                 self.server_name = bytes(state.server_name)
-            self._created = ring.created
             r = self.cfg.reissue
-            self._issue = r == REISSUE_ALWAYS or (r == REISSUE_RENEW and ring.should_renew)
+            if self.ticket_offered:
+                self._created = ring.created
+                self._issue = r == REISSUE_ALWAYS or (r == REISSUE_RENEW and ring.should_renew)
+            else:  # from the session-ID cache: the client asked for no ticket
+                self._created = state.created
         else:
             self.suite = self._choose_suite(suites, groups, sigalgs)
             self.ems = client_ems
             self._created = self.now
             self._issue = self.ticket_offered and self.cfg.issue_tickets and ring is not None
+            if not self.ticket_offered and cache is not None:
+                self._sid = self.rl.rng(32)
+        if M.suite_info(self.suite) >> 3 > 2:
+            self.etm = False  # RFC 7366 section 3: not with an AEAD suite
         if mfl:
             rl = self.rl
             rl.max_out = min(rl.max_out, 256 << mfl)
@@ -384,10 +430,9 @@ class TlsServer(Engine):
             ext.append((_EXT_SESSION_TICKET, self._ticket_ext_reply))
         if mfl:
             ext.append((_EXT_MAX_FRAGMENT_LENGTH, bytes((mfl,))))
-        if not self.resumed and self.suite != _PSK_WITH_AES_128_CBC_SHA256 and \
-                _EXT_EC_POINT_FORMATS in exts:
+        if not self.resumed and (M.suite_info(self.suite) & 7) != _KX_PSK and _EXT_EC_POINT_FORMATS in exts:
             ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))
-        self._queue(server_hello(self.server_random, sid if self.resumed else b"", self.suite, ext))
+        self._queue(server_hello(self.server_random, sid if self.resumed else self._sid, self.suite, ext))
 
         if self.resumed:
             self._make_keys()
@@ -461,34 +506,42 @@ class TlsServer(Engine):
         return st
 
     def _choose_suite(self, offered, groups, sigalgs):
+        """The first of our suites the client offered whose key exchange it can do: an ECDHE group both
+        sides have (microticket.tls.ecdhe.choose) and, with a certificate, a signature scheme for our key
+        (RSA-PSS before PKCS#1 v1.5; a client without signature_algorithms is taken to accept
+        rsa_pkcs1_sha256 and ecdsa_secp256r1_sha256: RFC 5246 section 7.4.1.4.1 would assume SHA-1, which
+        we do not sign with). Sets self.group and self.sig_scheme."""
+        from microticket.tls import ecdhe
+        group = ecdhe.choose(groups)
+        kx = self.cfg.cert_kx
+        scheme = 0
+        if kx == _KX_ECDHE_ECDSA:
+            if sigalgs is None or _SIG_ECDSA_SECP256R1_SHA256 in sigalgs:
+                scheme = _SIG_ECDSA_SECP256R1_SHA256
+        elif kx:
+            if sigalgs is not None and _SIG_RSA_PSS_RSAE_SHA256 in sigalgs:
+                scheme = _SIG_RSA_PSS_RSAE_SHA256
+            elif sigalgs is None or _SIG_RSA_PKCS1_SHA256 in sigalgs:
+                scheme = _SIG_RSA_PKCS1_SHA256
         for s in self.cfg.suites:
             if s not in offered:
                 continue
-            if s != _PSK_WITH_AES_128_CBC_SHA256 and groups is not None and _GROUP_X25519 not in groups:
+            k = M.suite_info(s) & 7
+            if (k != _KX_PSK and not group) or (k >= _KX_ECDHE_RSA and not scheme):
                 continue
-            if s == _ECDHE_RSA_WITH_AES_128_CBC_SHA256 and \
-                    (sigalgs is None or _SIG_RSA_PKCS1_SHA256 not in sigalgs):
-                continue
+            self.group = group
+            self.sig_scheme = scheme
             return s
         raise TlsAlert(_HANDSHAKE_FAILURE, "no shared cipher suite")
 
     def _send_ticket(self):
         """NewSessionTicket (RFC 5077 section 3.3); a zero-length ticket when sealing fails after the
         ServerHello already promised one."""
-        global _state
-        if _state is None:
-            from microticket.tls import state as _state
         ring = self.cfg.ring
         ticket = b""
         hint = 0
         try:
-            # the client authenticates with the PSK, or not at all (ECDHE_RSA without client certificates)
-            auth = _state.AUTH_PSK if self.suite != _ECDHE_RSA_WITH_AES_128_CBC_SHA256 else \
-                _state.AUTH_ANONYMOUS
-            st = _state.StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
-                                       identity=self.psk_identity, timestamp=self.now, ems=self.ems,
-                                       created=self._created, server_name=self.server_name)
-            ticket = ring.seal(st.encode(), self.now, self._created)
+            ticket = ring.seal(self._session().encode(), self.now, self._created)
             hint = ring.lifetime - (self.now - self._created)
             if hint < 0:
                 hint = 0
@@ -497,6 +550,18 @@ class TlsServer(Engine):
             hint = 0
         self._queue(new_session_ticket(hint, ticket))
         self.ticket_issued = len(ticket) > 0
+
+    def _session(self):
+        """The session's StatePlaintext (microticket.tls.state): what a ticket seals and the session-ID
+        cache keeps."""
+        global _state
+        if _state is None:
+            from microticket.tls import state as _state
+        # the client authenticates with the PSK, or not at all (certificate suites: no client certificates)
+        auth = _state.AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else _state.AUTH_ANONYMOUS
+        return _state.StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
+                                     identity=self.psk_identity, timestamp=self.now, ems=self.ems,
+                                     created=self._created, server_name=self.server_name)
 
     # --- ClientKeyExchange .. Finished -----------------------------------------------------------
 
@@ -515,6 +580,15 @@ class TlsServer(Engine):
                 self._send_ticket()
             self._flush()
             self._send_ccs_finished()
+            c = self.cfg.sessions
+            if self._sid:  # kept in the next slot of the session-ID cache, its former session dropped
+                i = c[2]
+                old = c[1][i]
+                if old is not None:
+                    c[0].pop(old, None)
+                c[1][i] = self._sid
+                c[0][self._sid] = self._session()
+                c[2] = (i + 1) % len(c[1])
         self.state = _ST_OPEN
         self.handshake_done = True
         self.events.append(("handshake_done",))

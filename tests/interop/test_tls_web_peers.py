@@ -1,0 +1,150 @@
+"""The peers a board meets, configured as their operators configure them (issue 11), against microticket on
+both runtimes, each a full handshake then a resumption:
+
+- our client -> nginx with Mozilla's "intermediate" settings (AEAD suites only), RSA and ECDSA P-256
+  certificates, and limited to P-256 (ssl_ecdh_curve prime256v1); -> openssl s_server with an ECDSA
+  certificate and its DEFAULT ciphers, and with -groups P-256;
+- our server (the test PKI's leaves) <- curl (no session_ticket extension: the session-ID cache), wget
+  (GnuTLS; never resumes, measured: a handshake each time), gnutls-cli with its default priorities
+  (--resume), openssl s_client with its defaults.
+Headless Chromium is in test_tls_browser.py."""
+
+import hashlib
+import re
+
+import pytest
+
+import tlspeers as P
+import webpeers as W
+
+pytestmark = pytest.mark.interop
+
+RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return W.make_pki(str(tmp_path_factory.mktemp("pki")))
+
+
+def _pin(der_path):
+    with open(der_path, "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def _skip_mp(runtime):
+    if runtime == "micropython" and P.micropython_bin() is None:
+        pytest.skip("micropython missing")
+
+
+# --- our client -> nginx, openssl s_server -----------------------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("kind,curves,suite,group", [
+    ("rsa", None, "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", "X25519"),
+    ("ec", None, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "X25519"),
+    ("ec", "prime256v1", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "prime256v1")])
+def test_our_client_against_nginx_mozilla_intermediate(runtime, kind, curves, suite, group, pki, tmp_path):
+    _skip_mp(runtime)
+    cert, key, der = (pki.rsa_cert, pki.rsa_key, pki.rsa_der) if kind == "rsa" else \
+        (pki.ec_cert, pki.ec_key, pki.ec_der)
+    srv = W.start_nginx(str(tmp_path / "nginx"), cert, key, curves=curves, root_html="<p>board page</p>\n")
+    args = ["--pin-sha256", _pin(der), "--cache", str(tmp_path / "c.json"), "--server-name", "localhost",
+            "--send", "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"]
+    try:
+        r1 = P.run_our_client(srv.port, args, runtime)
+        r2 = P.run_our_client(srv.port, args, runtime)
+        lines = W.wait_for_log(srv, 2)
+    finally:
+        log = srv.stop()
+    o1, o2 = P.parse_client_output(r1.stdout), P.parse_client_output(r2.stdout)
+    assert o1.get("resumed") == "no" and o1.get("suite") == suite and o1.get("version") == "TLS 1.2", \
+        r1.stdout + r1.stderr + log
+    assert o2.get("resumed") == "yes" and o2.get("suite") == suite, r2.stdout + r2.stderr + log
+    assert "HTTP/1.1 200 OK" in r1.stdout and "HTTP/1.1 200 OK" in r2.stdout
+    assert [(x["reused"], x["protocol"], x["curve"]) for x in lines] == \
+        [(".", "TLSv1.2", group), ("r", "TLSv1.2", group)], lines
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("groups", [None, "P-256"])
+def test_our_client_against_openssl_ecdsa_defaults(runtime, groups, pki, tmp_path):
+    _skip_mp(runtime)
+    extra = ["-groups", groups] if groups else []
+    srv = P.Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-cert", pki.ec_cert, "-key",
+                  pki.ec_key, "-no_cache", "-rev"] + extra, stdin=True)
+    args = ["--pin-sha256", _pin(pki.ec_der), "--cache", str(tmp_path / "c.json"), "--send", "abc\n"]
+    o1, o2 = P.client_full_then_resumed(srv, args, runtime, reply="cba")
+    assert o1["suite"] == "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+
+
+# --- the web's clients -> our server ---------------------------------------------------------------------
+
+def _our_server(runtime, cert, key, extra=()):
+    return P.start_our_server(["--cert", cert, "--key", key] + list(extra), runtime)
+
+
+def _served(log):
+    """The server's lines for the connections it completed: [(suite, resumed)]"""
+    return re.findall(r"connection \d+: TLS 1.2, (\S+), resumed: ([^,]+),", log)
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_curl_resumes_by_session_id(runtime, kind, pki):
+    W.need("curl")
+    _skip_mp(runtime)
+    cert, key = (pki.rsa_cert, pki.rsa_key) if kind == "rsa" else (pki.ec_cert, pki.ec_key)
+    srv = _our_server(runtime, cert, key)
+    try:
+        rc, out = W.run_curl("https://localhost:%d/" % srv.port, pki.ca_pem, urls=2)
+    finally:
+        log = srv.stop()
+    assert rc == 0 and out.count("<h1>microticket</h1>") == 2, out + log
+    assert W.curl_resumed(out) == 1, out + log
+    want = "TLS_ECDHE_%s_WITH_AES_128_GCM_SHA256" % ("RSA" if kind == "rsa" else "ECDSA")
+    assert _served(log) == [(want, "no"), (want, "from the session ID")], log
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_wget_fetches(runtime, pki):
+    W.need("wget")
+    _skip_mp(runtime)
+    srv = _our_server(runtime, pki.ec_cert, pki.ec_key)
+    try:
+        rc, out = W.run_wget("https://localhost:%d/" % srv.port, pki.ca_pem, urls=2)
+    finally:
+        log = srv.stop()
+    assert rc == 0 and out.count("<h1>microticket</h1>") == 2, out + log
+    # wget (GnuTLS, default priorities) never resumes: two full handshakes, each on an AEAD suite
+    assert [r for _, r in _served(log)] == ["no", "no"], log
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("kind", ["rsa", "ec"])
+def test_gnutls_cli_defaults_resume(runtime, kind, pki):
+    _skip_mp(runtime)
+    cert, key = (pki.rsa_cert, pki.rsa_key) if kind == "rsa" else (pki.ec_cert, pki.ec_key)
+    srv = _our_server(runtime, cert, key)
+    try:
+        rc, out = W.run_gnutls_cli(srv.port, pki.ca_pem, resume=True)
+    finally:
+        log = srv.stop()
+    assert "This is a resumed session" in out, out + log
+    assert [r for _, r in _served(log)] == ["no", "from a ticket"], log
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_openssl_s_client_defaults_resume(runtime, pki, tmp_path):
+    _skip_mp(runtime)
+    srv = _our_server(runtime, pki.ec_cert, pki.ec_key)
+    sess = str(tmp_path / "s.pem")
+    try:
+        rc1, a = W.run_s_client(srv.port, ["-tls1_2", "-CAfile", pki.ca_pem, "-verify_return_error",
+                                           "-servername", "localhost", "-sess_out", sess])
+        rc2, b = W.run_s_client(srv.port, ["-tls1_2", "-CAfile", pki.ca_pem, "-servername", "localhost",
+                                           "-sess_in", sess])
+    finally:
+        log = srv.stop()
+    assert "Verify return code: 0 (ok)" in a and "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" in a, a + log
+    assert "Reused, " in b, b + log
