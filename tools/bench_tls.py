@@ -1,12 +1,13 @@
 """TLS benchmarks, printed in one run.
 
-    python tools/bench_tls.py [--time SECONDS] [--no-mp] [--no-heap] [--heap-only]
+    python tools/bench_tls.py [--time SECONDS] [--no-mp] [--no-heap] [--heap-only | --cpu-only]
 
 1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -www /` against
    our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
    printed as rates and as ratios to ours.
-2. MicroPython (unix port, .mpy): the server's CPU time for a full ECDHE_RSA handshake and for a resumed
-   one (in-process client/server pair, only the server's receive_data calls timed).
+2. MicroPython (unix port, .mpy): the server's CPU time for a full handshake and for a resumed one
+   (in-process client/server pair, only the server's receive_data calls timed), ECDHE_RSA on CBC and GCM,
+   ECDHE_ECDSA (P-256) on GCM and ChaCha20-Poly1305.
 3. MicroPython: the smallest `-X heapsize` at which (a) a resumed client handshake (our client CLI against
    our CPython server) and (b) a full ECDHE_RSA server handshake (our server CLI, `openssl s_client`)
    complete; binary search in 1 KB steps.
@@ -98,7 +99,7 @@ def bench_resumed_rate(d, seconds):
 MP_CPU = r"""
 import time
 from microticket.ticket import KeyRing
-from microticket.pk import der, pem, rsa, rsa_sign
+from microticket.pk import der, pem, keys
 from microticket.tls.server import TlsServer, ServerConfig
 from microticket.tls.client import Client
 from microticket.tls.cache import TicketCache
@@ -109,7 +110,7 @@ cert_pem = open(%r).read()
 key_pem = open(%r).read()
 chain = pem.read_pem_certs(cert_pem)
 pin = crypto.sha256(chain[0])
-cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, key=rsa_sign.load_private_key_pem(key_pem))
+cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, key=keys.load_private_key(key_pem), suites=[%d])
 cache = TicketCache()
 
 def run(now):
@@ -157,24 +158,50 @@ def mpy_dir():
     return out
 
 
+# (key, suite) pairs measured by bench_mp_cpu: the historic ECDHE_RSA on CBC, and issue 11's suites
+CPU_CASES = [("rsa", 0xC027, "ECDHE_RSA  AES_128_CBC_SHA256"), ("rsa", 0xC02F, "ECDHE_RSA  AES_128_GCM_SHA256"),
+             ("ec", 0xC02B, "ECDHE_ECDSA AES_128_GCM_SHA256"),
+             ("ec", 0xCCA9, "ECDHE_ECDSA CHACHA20_POLY1305_SHA256")]
+
+
+def make_ec_cert(d):
+    cert = os.path.join(d, "ec-cert.pem")
+    key = os.path.join(d, "ec-key.pem")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "2", "-subj", "/CN=localhost"], check=True,
+                   capture_output=True)
+    return cert, key
+
+
 def bench_mp_cpu(cert, key, mpy, rounds=5):
-    fd, script = tempfile.mkstemp(suffix=".py")
-    with os.fdopen(fd, "w") as f:
-        f.write(MP_CPU % (cert, key, rounds))
-    try:
-        r = subprocess.run([micropython(), script], capture_output=True, text=True, env=env_mp(mpy), timeout=600)
-    finally:
-        os.unlink(script)
-    full = re.search(r"FULL (\d+)", r.stdout)
-    res = re.search(r"RESUMED (\d+)", r.stdout)
-    print("\n== MicroPython server CPU per handshake (ECDHE_RSA X25519 + RSA-2048, median of %d) ==" % rounds)
-    if not (full and res):
-        print("  failed:", r.stdout[-300:], r.stderr[-300:])
-        return
-    f = int(full.group(1)) / 1000.0
-    s = int(res.group(1)) / 1000.0
-    print("  full handshake:    %8.1f ms" % f)
-    print("  resumed handshake: %8.1f ms   (full / resumed = %.1fx)" % (s, f / s if s else 0))
+    """The server's CPU per full and per resumed handshake on MicroPython for each of CPU_CASES (X25519, the
+    certificate's signature: RSA-2048 with PSS, or P-256 ECDSA), and the ratios the issue budgets: full /
+    resumed (>= 100x), the P-256 full handshake / the RSA-2048 one (<= 1/3)."""
+    ec = make_ec_cert(os.path.dirname(cert))
+    print("\n== MicroPython server CPU per handshake (X25519; RSA-2048 or P-256; median of %d) ==" % rounds)
+    fulls = {}
+    for kind, suite, label in CPU_CASES:
+        c, k = (cert, key) if kind == "rsa" else ec
+        fd, script = tempfile.mkstemp(suffix=".py")
+        with os.fdopen(fd, "w") as f:
+            f.write(MP_CPU % (c, k, suite, rounds))
+        try:
+            r = subprocess.run([micropython(), script], capture_output=True, text=True, env=env_mp(mpy),
+                               timeout=600)
+        finally:
+            os.unlink(script)
+        full = re.search(r"FULL (\d+)", r.stdout)
+        res = re.search(r"RESUMED (\d+)", r.stdout)
+        if not (full and res):
+            print("  %-38s failed: %s %s" % (label, r.stdout[-300:], r.stderr[-300:]))
+            continue
+        f = int(full.group(1)) / 1000.0
+        s = int(res.group(1)) / 1000.0
+        fulls[suite] = f
+        print("  %-38s full %8.1f ms   resumed %6.2f ms   full / resumed = %6.1fx" % (label, f, s,
+                                                                                     f / s if s else 0))
+    if 0xC02B in fulls and 0xC02F in fulls:
+        print("  P-256 full / RSA-2048 full (both GCM): %.2f" % (fulls[0xC02B] / fulls[0xC02F]))
 
 
 def smallest_heap(ok, lo=8, hi=512):
@@ -246,6 +273,11 @@ def main(argv):
         d = tempfile.mkdtemp(prefix="mt-bench-")
         cert, key = make_cert(d)
         bench_mp_heap(cert, key, mpy_dir(), d)
+        return 0
+    if "--cpu-only" in argv:
+        d = tempfile.mkdtemp(prefix="mt-bench-")
+        cert, key = make_cert(d)
+        bench_mp_cpu(cert, key, mpy_dir())
         return 0
     if "--time" in argv:
         seconds = int(argv[argv.index("--time") + 1])
