@@ -3,7 +3,8 @@ page: our `tls-server` with the test PKI's ECDSA P-256 or RSA leaf, on CPython a
 shows what its connection agreed and fetches /connection on a second connection (every answer closes its
 connection): that one resumed from the ticket. Shown three ways: the DOM, the server's log lines, and a
 tshark capture in which the second connection's handshake is abbreviated (ServerHello, NewSessionTicket,
-ChangeCipherSpec, Finished: no Certificate, no key exchange). A screenshot is written."""
+ChangeCipherSpec, Finished: no Certificate, no key exchange). A screenshot is written. Headless Firefox ESR
+(a profile whose NSS db trusts the test CA) the same, shown by the server's log lines."""
 
 import re
 import subprocess
@@ -86,3 +87,67 @@ def test_chromium_opens_the_page_and_resumes(runtime, kind, pki, tmp_path):
         # the abbreviated handshake (RFC 5077 figure 2): ClientHello, ServerHello, NewSessionTicket, and the
         # Finished messages encrypted (not dissected without keys): no Certificate, no key exchange
         assert short[0][:3] == [1, 2, 4] and not set(short[0]) & {11, 12, 14, 16}, hs
+
+
+# --- Firefox ESR -------------------------------------------------------------------------------------------
+
+_FIREFOX_PREFS = """user_pref("browser.shell.checkDefaultBrowser", false);
+user_pref("app.update.enabled", false);
+user_pref("extensions.update.enabled", false);
+user_pref("network.predictor.enabled", false);
+user_pref("network.prefetch-next", false);
+user_pref("network.http.speculative-parallel-limit", 0);
+user_pref("network.dns.disablePrefetch", true);
+user_pref("network.captive-portal-service.enabled", false);
+user_pref("network.connectivity-service.enabled", false);
+user_pref("security.OCSP.enabled", 0);
+user_pref("datareporting.policy.dataSubmissionEnabled", false);
+user_pref("toolkit.telemetry.enabled", false);
+"""
+
+
+def firefox_screenshot(url, ca_pem, shot, tmp, timeout=60):
+    """Headless Firefox ESR (Debian's) with a fresh profile whose NSS db (certutil) trusts ``ca_pem``, no
+    speculative connections (so the page's own fetch is its second connection), taking a screenshot of
+    ``url`` (which also loads it). Returns the process's exit status."""
+    import os
+    profile = os.path.join(tmp, "ffprofile")
+    os.makedirs(profile)
+    subprocess.run(["certutil", "-N", "-d", "sql:" + profile, "--empty-password"], check=True, capture_output=True)
+    subprocess.run(["certutil", "-A", "-d", "sql:" + profile, "-n", "microticket test CA", "-t", "C,,", "-i",
+                    ca_pem], check=True, capture_output=True)
+    with open(os.path.join(profile, "user.js"), "w") as f:
+        f.write(_FIREFOX_PREFS)
+    env = dict(os.environ)
+    env["HOME"] = os.path.join(tmp, "ffhome")
+    env.pop("DISPLAY", None)
+    p = subprocess.Popen(["firefox-esr", "--headless", "--no-remote", "--profile", profile, "--window-size",
+                          "900,300", "--screenshot", shot, url], env=env, stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        return p.wait(timeout)
+    finally:
+        W._end_session(p)
+
+
+@pytest.mark.parametrize("runtime", ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)])
+def test_firefox_opens_the_page_and_resumes(runtime, pki, tmp_path):
+    if not (P.have("firefox-esr") and P.have("certutil")):
+        pytest.skip("firefox-esr or certutil not installed")
+    if runtime == "micropython" and P.micropython_bin() is None:
+        pytest.skip("micropython missing")
+    srv = P.start_our_server(["--cert", pki.ec_cert, "--key", pki.ec_key], runtime)
+    shot = str(tmp_path / "firefox.png")
+    try:
+        rc = firefox_screenshot("https://localhost:%d/" % srv.port, pki.ca_pem, shot, str(tmp_path))
+        deadline = time.time() + 10
+        while time.time() < deadline and "resumed: from a ticket" not in srv.output():
+            time.sleep(0.2)
+    finally:
+        log = srv.stop()
+    suite = "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"
+    done = re.findall(r"connection \d+: TLS 1.2, (\S+), resumed: ([^,]+),", log)
+    assert rc == 0 and done[:1] == [(suite, "no")], log
+    assert (suite, "from a ticket") in done, log  # the page's fetch of /connection: a second connection
+    with open(shot, "rb") as f:
+        assert f.read(8) == b"\x89PNG\r\n\x1a\n"

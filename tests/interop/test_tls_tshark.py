@@ -27,15 +27,21 @@ def start_capture(port, path):
     return cap
 
 
-@pytest.mark.parametrize("runtime", RUNTIMES)
-def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, tmp_path):
+@pytest.mark.parametrize("runtime,suite", [
+    ("cpython", None), pytest.param("micropython", None, marks=pytest.mark.micropython),
+    # the AEAD records: tshark's own GCM, ChaCha20-Poly1305 and CCM_8 decrypt what we sealed (nonces, AAD)
+    ("cpython", "TLS_PSK_WITH_AES_128_GCM_SHA256"),
+    pytest.param("micropython", "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256", marks=pytest.mark.micropython),
+    ("cpython", "TLS_PSK_WITH_AES_128_CCM_8")])
+def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, suite, tmp_path):
     if runtime == "micropython" and P.micropython_bin() is None:
         pytest.skip("micropython missing")
     pcap = str(tmp_path / "cap.pcapng")
     keylog_c = str(tmp_path / "client.keys")
     keylog_s = str(tmp_path / "server.keys")
     cache = str(tmp_path / "cache.json")
-    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--keylog", keylog_s], runtime)
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--keylog", keylog_s] +
+                             (["--suites", suite] if suite else []), runtime)
     port = srv.port
     cap = None
     try:
@@ -51,6 +57,7 @@ def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, tmp_path)
         if cap is not None:
             cap.stop()
     assert outs[0]["resumed"] == "no" and outs[1]["resumed"] == "yes"
+    assert outs[0]["suite"] == (suite or "TLS_PSK_WITH_AES_128_CBC_SHA256")
     # both sides log the same CLIENT_RANDOM lines
     with open(keylog_c) as f:
         lines_c = f.read().split("\n")
