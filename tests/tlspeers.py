@@ -57,6 +57,21 @@ def env_micropython():
     return env
 
 
+# --- the runtimes a test runs our side on ------------------------------------------------------------
+
+def runtimes():
+    """The pytest parameters of the runtimes: CPython, and the MicroPython interpreter (marked)."""
+    import pytest
+    return ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+
+
+def skip_missing(runtime):
+    """Skip a test whose runtime is MicroPython when its interpreter is missing."""
+    if runtime == "micropython" and micropython_bin() is None:
+        import pytest
+        pytest.skip("micropython missing")
+
+
 # --- our command line ----------------------------------------------------------------------------
 
 def our_cmd(runtime, sub, args):
@@ -73,6 +88,18 @@ def start_our_server(args, runtime="cpython"):
     """Our ``tls-server`` on a free loopback port (``.port``)."""
     return start_on_free_port(lambda port: our_cmd(runtime, "tls-server", ["--port", str(port)] + list(args)),
                               env=our_env(runtime))
+
+
+def stop_after_lines(srv, n, timeout=10.0):
+    """Stop our tls-server once it has printed ``n`` "connection N:" lines (a connection's line comes when it
+    has ended, which may be after the client's process exited), or after ``timeout`` seconds; returns its
+    output."""
+    import re
+    import time
+    end = time.time() + timeout
+    while len(re.findall(r"connection \d+:", srv.output())) < n and time.time() < end:
+        time.sleep(0.1)
+    return srv.stop()
 
 
 def run_our_client(port, args, runtime="cpython", timeout=60):

@@ -167,8 +167,12 @@ class TlsResumeClient(CliScenario):
         port = self.server.port
         self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3"] + \
             list(self.extra)
+        self.fill_cache(work)
+
+    def fill_cache(self, work):
+        """One full handshake (self.args) fills the ticket cache the runs start from."""
         self.pristine = os.path.join(work, "cache0.json")
-        p = self.mp(self.args + ["--cache", self.pristine])   # one full handshake fills the ticket cache
+        p = self.mp(self.args + ["--cache", self.pristine])
         if p is None or "ticket: yes" not in p.stdout:
             raise RuntimeError("no ticket from the full handshake: %s" % (p and p.stdout + p.stderr))
 
@@ -183,6 +187,13 @@ class TlsResumeClient(CliScenario):
             self.server.stop()
 
 
+def _needs_openssl(self):
+    """A scenario's missing() when its peer is openssl."""
+    if not shutil.which("openssl"):
+        return "openssl not installed"
+    return TlsResumeClient.missing(self)
+
+
 def _newkey(kind):
     """openssl req's arguments for a new key: "rsa:2048", or "ec" (P-256)."""
     if kind == "ec":
@@ -195,11 +206,7 @@ class TlsAeadResumeClient(TlsResumeClient):
     AEAD suite (``cipher``, OpenSSL's name): the record protection of that suite is what the run holds."""
 
     cipher = None
-
-    def missing(self):
-        if not shutil.which("openssl"):
-            return "openssl not installed"
-        return TlsResumeClient.missing(self)
+    missing = _needs_openssl
 
     def open(self, path, work):
         CliScenario.open(self, path, work)
@@ -208,10 +215,7 @@ class TlsAeadResumeClient(TlsResumeClient):
                                  stdin=True)
         self.args = ["tls-client", "127.0.0.1", str(self.server.port), "--psk-identity", "id", "--psk", PSK_HEX,
                      "--mfl", "3"]
-        self.pristine = os.path.join(work, "cache0.json")
-        p = self.mp(self.args + ["--cache", self.pristine])
-        if p is None or "ticket: yes" not in p.stdout:
-            raise RuntimeError("no ticket from the full handshake: %s" % (p and p.stdout + p.stderr))
+        self.fill_cache(work)
 
 
 class TlsPinClient(TlsResumeClient):
@@ -221,11 +225,7 @@ class TlsPinClient(TlsResumeClient):
     full = False
     newkey = "rsa:2048"                                   # the server's key (openssl req -newkey)
     suites = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"      # what the server speaks (tls-server --suites)
-
-    def missing(self):
-        if not shutil.which("openssl"):
-            return "openssl not installed"
-        return TlsResumeClient.missing(self)
+    missing = _needs_openssl
 
     def open(self, path, work):
         CliScenario.open(self, path, work)
@@ -241,10 +241,7 @@ class TlsPinClient(TlsResumeClient):
         port = self.server.port
         self.args = ["tls-client", "127.0.0.1", str(port), "--pin-sha256", hashlib.sha256(der).hexdigest(),
                      "--mfl", "3"]
-        self.pristine = os.path.join(work, "cache0.json")
-        p = self.mp(self.args + ["--cache", self.pristine])
-        if p is None or "ticket: yes" not in p.stdout:
-            raise RuntimeError("no ticket from the full handshake: %s" % (p and p.stdout + p.stderr))
+        self.fill_cache(work)
 
     def completes_once(self, heapsize):
         if not self.full:

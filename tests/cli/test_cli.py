@@ -13,7 +13,7 @@ import pytest
 import tlspeers as P
 from microticket.cli import parse
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 COMMANDS = ["tls-server", "tls-client", "keys", "ike-gateway", "ike-initiate"]
 
 

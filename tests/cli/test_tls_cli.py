@@ -7,7 +7,7 @@ import pytest
 
 import tlspeers as P
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 def run(runtime, args):

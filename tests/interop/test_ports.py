@@ -15,7 +15,7 @@ import procs
 import tlspeers as P
 from consts import IKE_PSK_HEX, PSK_HEX, PSK_ID
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 def taken_first(monkeypatch, ports):

@@ -9,7 +9,7 @@ import tlspeers as P
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(not P.have("openssl"), reason="openssl missing")]
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 PSK_SUITES = [("PSK-AES128-GCM-SHA256", "TLS_PSK_WITH_AES_128_GCM_SHA256"),
               ("PSK-CHACHA20-POLY1305", "TLS_PSK_WITH_CHACHA20_POLY1305_SHA256"),
@@ -25,15 +25,11 @@ def rsa_cert(tmp_path_factory):
     return P.make_rsa_cert(str(tmp_path_factory.mktemp("cert")))
 
 
-def _skip_mp(runtime):
-    if runtime == "micropython" and P.micropython_bin() is None:
-        pytest.skip("micropython missing")
-
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("ossl,name", PSK_SUITES)
 def test_our_client_against_openssl_psk(runtime, ossl, name, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     srv = P.start_openssl_psk_server(cipher=ossl)
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", str(tmp_path / "c.json"),
             "--send", "hello\n"]
@@ -44,7 +40,7 @@ def test_our_client_against_openssl_psk(runtime, ossl, name, tmp_path):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("ossl,name", PSK_SUITES)
 def test_openssl_psk_client_against_our_server(runtime, ossl, name, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
     sess = str(tmp_path / "sess.pem")
     try:
@@ -59,7 +55,7 @@ def test_openssl_psk_client_against_our_server(runtime, ossl, name, tmp_path):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("ossl,name", RSA_SUITES)
 def test_our_client_against_openssl_rsa(runtime, ossl, name, rsa_cert, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key, cert_pin, _ = rsa_cert
     srv = P.start_openssl_cert_server(cert, key, extra=["-cipher", ossl])
     args = ["--pin-sha256", cert_pin, "--cache", str(tmp_path / "c.json"), "--send", "hi\n"]
@@ -70,7 +66,7 @@ def test_our_client_against_openssl_rsa(runtime, ossl, name, rsa_cert, tmp_path)
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("ossl,name", RSA_SUITES)
 def test_openssl_rsa_client_against_our_server(runtime, ossl, name, rsa_cert, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key, _, _ = rsa_cert
     srv = P.start_our_server(["--cert", cert, "--key", key], runtime)
     sess = str(tmp_path / "sess.pem")

@@ -10,7 +10,7 @@ import tlspeers as P
 pytestmark = [pytest.mark.interop,
               pytest.mark.skipif(not (P.have("gnutls-cli") and P.have("gnutls-serv")), reason="gnutls missing")]
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)

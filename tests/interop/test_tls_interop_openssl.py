@@ -10,17 +10,13 @@ import tlspeers as P
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(not P.have("openssl"), reason="openssl missing")]
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 @pytest.fixture(scope="module")
 def rsa_cert(tmp_path_factory):
     return P.make_rsa_cert(str(tmp_path_factory.mktemp("cert")))
 
-
-def _skip_mp(runtime):
-    if runtime == "micropython" and P.micropython_bin() is None:
-        pytest.skip("micropython missing")
 
 
 def s_client_twice(port, tmp_path, **kw):
@@ -33,7 +29,7 @@ def s_client_twice(port, tmp_path, **kw):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("cipher", [P.OSSL_PSK, P.OSSL_ECDHE_PSK])
 def test_openssl_client_resumes_from_our_server(runtime, cipher, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
     port = srv.port
     try:
@@ -83,7 +79,7 @@ def test_openssl_client_max_fragment_length_and_no_etm(tmp_path):
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_openssl_ecdhe_rsa_client_resumes_from_our_server(runtime, rsa_cert, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key, _, _ = rsa_cert
     srv = P.start_our_server(["--cert", cert, "--key", key], runtime)
     port = srv.port
@@ -121,7 +117,7 @@ def test_openssl_s_time_reuse_against_our_server(rsa_cert):
 @pytest.mark.parametrize("cipher", [P.OSSL_PSK, P.OSSL_ECDHE_PSK])
 def test_our_client_resumes_from_openssl_server_no_cache(runtime, cipher, tmp_path):
     """RFC 5077 against a server with no session cache: only the ticket can resume the session."""
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     srv = P.start_openssl_psk_server(cipher=cipher)
     cache = str(tmp_path / "cache.json")
     args = ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache, "--send", "hello\n"]
@@ -155,7 +151,7 @@ def test_our_client_empty_session_id_mfl_against_openssl(tmp_path):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("pin", ["cert", "spki"])
 def test_our_client_ecdhe_rsa_pinned_against_openssl(runtime, pin, rsa_cert, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key, cert_pin, spki_pin = rsa_cert
     srv = P.start_openssl_cert_server(cert, key)
     port = srv.port

@@ -10,7 +10,7 @@ import tlspeers as P
 
 pytestmark = [pytest.mark.interop]
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import tlspeers as P
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(not P.have("tshark"), reason="tshark missing")]
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 def start_capture(port, path):

@@ -19,7 +19,7 @@ import webpeers as W
 
 pytestmark = pytest.mark.interop
 
-RUNTIMES = ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)]
+RUNTIMES = P.runtimes()
 
 
 @pytest.fixture(scope="module")
@@ -32,10 +32,6 @@ def _pin(der_path):
         return hashlib.sha256(f.read()).hexdigest()
 
 
-def _skip_mp(runtime):
-    if runtime == "micropython" and P.micropython_bin() is None:
-        pytest.skip("micropython missing")
-
 
 # --- our client -> nginx, openssl s_server -----------------------------------------------------------------
 
@@ -45,7 +41,7 @@ def _skip_mp(runtime):
     ("ec", None, "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "X25519"),
     ("ec", "prime256v1", "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "prime256v1")])
 def test_our_client_against_nginx_mozilla_intermediate(runtime, kind, curves, suite, group, pki, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key, der = (pki.rsa_cert, pki.rsa_key, pki.rsa_der) if kind == "rsa" else \
         (pki.ec_cert, pki.ec_key, pki.ec_der)
     srv = W.start_nginx(str(tmp_path / "nginx"), cert, key, curves=curves, root_html="<p>board page</p>\n")
@@ -69,7 +65,7 @@ def test_our_client_against_nginx_mozilla_intermediate(runtime, kind, curves, su
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("groups", [None, "P-256"])
 def test_our_client_against_openssl_ecdsa_defaults(runtime, groups, pki, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     extra = ["-groups", groups] if groups else []
     srv = P.Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_2", "-cert", pki.ec_cert, "-key",
                   pki.ec_key, "-no_cache", "-rev"] + extra, stdin=True)
@@ -93,13 +89,13 @@ def _served(log):
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
 def test_curl_resumes_by_session_id(runtime, kind, pki):
     W.need("curl")
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key = (pki.rsa_cert, pki.rsa_key) if kind == "rsa" else (pki.ec_cert, pki.ec_key)
     srv = _our_server(runtime, cert, key)
     try:
         rc, out = W.run_curl("https://localhost:%d/" % srv.port, pki.ca_pem, urls=2)
     finally:
-        log = srv.stop()
+        log = P.stop_after_lines(srv, 2)
     assert rc == 0 and out.count("<h1>microticket</h1>") == 2, out + log
     assert W.curl_resumed(out) == 1, out + log
     want = "TLS_ECDHE_%s_WITH_AES_128_GCM_SHA256" % ("RSA" if kind == "rsa" else "ECDSA")
@@ -109,12 +105,12 @@ def test_curl_resumes_by_session_id(runtime, kind, pki):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_wget_fetches(runtime, pki):
     W.need("wget")
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     srv = _our_server(runtime, pki.ec_cert, pki.ec_key)
     try:
         rc, out = W.run_wget("https://localhost:%d/" % srv.port, pki.ca_pem, urls=2)
     finally:
-        log = srv.stop()
+        log = P.stop_after_lines(srv, 2)
     assert rc == 0 and out.count("<h1>microticket</h1>") == 2, out + log
     # wget (GnuTLS, default priorities) never resumes: two full handshakes, each on an AEAD suite
     assert [r for _, r in _served(log)] == ["no", "no"], log
@@ -123,20 +119,20 @@ def test_wget_fetches(runtime, pki):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 @pytest.mark.parametrize("kind", ["rsa", "ec"])
 def test_gnutls_cli_defaults_resume(runtime, kind, pki):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     cert, key = (pki.rsa_cert, pki.rsa_key) if kind == "rsa" else (pki.ec_cert, pki.ec_key)
     srv = _our_server(runtime, cert, key)
     try:
         rc, out = W.run_gnutls_cli(srv.port, pki.ca_pem, resume=True)
     finally:
-        log = srv.stop()
+        log = P.stop_after_lines(srv, 2)
     assert "This is a resumed session" in out, out + log
     assert [r for _, r in _served(log)] == ["no", "from a ticket"], log
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_openssl_s_client_defaults_resume(runtime, pki, tmp_path):
-    _skip_mp(runtime)
+    P.skip_missing(runtime)
     srv = _our_server(runtime, pki.ec_cert, pki.ec_key)
     sess = str(tmp_path / "s.pem")
     try:
