@@ -10,6 +10,7 @@ reason) when its tool is not installed (``tlspeers.have``).
     srv = start_nginx(dir, pki.rsa_cert, pki.rsa_key, tls="intermediate", curves=None, tls12_only=False, ...)
     srv.port, srv.url(path), srv.log_lines() (the access log, parsed), srv.stop()
     r = chromium_fetch(url, pki.ca_pem, dump_dom=True, screenshot=None, keylog=None, budget_ms=None)
+    cap = start_capture(port, pcap); cap.stop(); tls_handshakes(pcap) -> full_handshakes, ticket_resumptions
     rc, out = run_curl(url, ca, urls=1), run_wget(url, ca, urls=1), run_gnutls_cli(port, ca, resume=True)
 
 Chromium opening two TLS connections to one origin in one browser process (so that the second can resume):
@@ -468,6 +469,58 @@ def _end_session(proc):
         os.killpg(proc.pid, signal.SIGKILL)  # the group is ours: start_new_session made proc.pid its leader
     except (ProcessLookupError, PermissionError):
         pass
+
+
+# --- tshark: the handshakes on the wire ------------------------------------------------------------------
+
+# handshake messages only a full handshake has: Certificate, ServerKeyExchange, ServerHelloDone,
+# ClientKeyExchange
+FULL_ONLY = (11, 12, 14, 16)
+
+
+def start_capture(port, path, timeout=20.0):
+    """tshark capturing TCP port ``port`` on loopback into ``path`` (pcapng); returns the Peer (stop it by
+    ``.stop()``) once tshark says it is capturing, or None when it cannot capture (no permission, no
+    loopback interface: its output then in ``start_capture.why``) within ``timeout`` seconds."""
+    need("tshark")
+    cap = Peer(["tshark", "-i", "lo", "-f", "tcp port %d" % port, "-w", path], wait=False)
+    deadline = time.time() + timeout
+    while "Capturing on" not in cap.output():
+        if cap.proc.poll() is not None or time.time() > deadline:
+            start_capture.why = cap.stop().strip()
+            return None
+        time.sleep(0.1)
+    time.sleep(0.3)  # "Capturing on" comes a moment before the first packet is taken
+    return cap
+
+
+start_capture.why = ""
+
+
+def tls_handshakes(pcap, timeout=120):
+    """{tcp stream: [handshake message types]} of the plaintext handshake messages in a capture (the
+    encrypted Finished messages are not dissected without keys); streams numbered in the order their
+    connections began."""
+    out = subprocess.run(["tshark", "-r", pcap, "-Y", "tls.handshake", "-T", "fields", "-e", "tcp.stream",
+                          "-e", "tls.handshake.type"], capture_output=True, text=True, timeout=timeout).stdout
+    streams = {}
+    for line in out.splitlines():
+        parts = line.split("\t")
+        if len(parts) == 2 and parts[1]:
+            streams.setdefault(int(parts[0]), []).extend(int(t) for t in parts[1].split(",") if t)
+    return streams
+
+
+def full_handshakes(streams):
+    """The streams of ``tls_handshakes`` whose server sent a Certificate: full handshakes."""
+    return dict((s, t) for s, t in streams.items() if 11 in t)
+
+
+def ticket_resumptions(streams):
+    """The streams of ``tls_handshakes`` whose handshake is abbreviated from a ticket, as RFC 5077's figure 2:
+    ClientHello, ServerHello, NewSessionTicket (then ChangeCipherSpec and the encrypted Finished messages),
+    none of FULL_ONLY."""
+    return dict((s, t) for s, t in streams.items() if t[:3] == [1, 2, 4] and not set(t) & set(FULL_ONLY))
 
 
 # --- command-line clients ---------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ tshark capture in which the second connection's handshake is abbreviated (Server
 ChangeCipherSpec, Finished: no Certificate, no key exchange). A screenshot is written. Headless Firefox ESR
 (a profile whose NSS db trusts the test CA) the same, shown by the server's log lines."""
 
+import os
 import re
 import subprocess
 import time
@@ -25,30 +26,6 @@ def pki(tmp_path_factory):
     return W.make_pki(str(tmp_path_factory.mktemp("pki")))
 
 
-def _capture(port, path):
-    cap = P.Peer(["tshark", "-i", "lo", "-f", "tcp port %d" % port, "-w", path], wait=False)
-    deadline = time.time() + 20
-    while "Capturing on" not in cap.output():
-        if cap.proc.poll() is not None or time.time() > deadline:
-            cap.stop()
-            return None
-        time.sleep(0.1)
-    time.sleep(0.3)
-    return cap
-
-
-def _handshakes(pcap):
-    """{tcp stream: [handshake message types]} of the plaintext handshakes in the capture."""
-    out = subprocess.run(["tshark", "-r", pcap, "-Y", "tls.handshake", "-T", "fields", "-e", "tcp.stream",
-                          "-e", "tls.handshake.type"], capture_output=True, text=True, timeout=120).stdout
-    streams = {}
-    for line in out.splitlines():
-        parts = line.split("\t")
-        if len(parts) == 2 and parts[1]:
-            streams.setdefault(int(parts[0]), []).extend(int(t) for t in parts[1].split(",") if t)
-    return streams
-
-
 @pytest.mark.parametrize("runtime,kind", [("cpython", "ec"), ("cpython", "rsa"),
                                           pytest.param("micropython", "ec", marks=pytest.mark.micropython)])
 def test_chromium_opens_the_page_and_resumes(runtime, kind, pki, tmp_path):
@@ -59,7 +36,7 @@ def test_chromium_opens_the_page_and_resumes(runtime, kind, pki, tmp_path):
     cert, key = (pki.ec_cert, pki.ec_key) if kind == "ec" else (pki.rsa_cert, pki.rsa_key)
     srv = P.start_our_server(["--cert", cert, "--key", key], runtime)
     pcap = str(tmp_path / "browser.pcapng")
-    cap = _capture(srv.port, pcap) if P.have("tshark") else None
+    cap = W.start_capture(srv.port, pcap) if P.have("tshark") else None
     shot = str(tmp_path / "page.png")
     try:
         r = W.chromium_fetch("https://localhost:%d/" % srv.port, pki.ca_pem, screenshot=shot, budget_ms=5000,
@@ -79,13 +56,12 @@ def test_chromium_opens_the_page_and_resumes(runtime, kind, pki, tmp_path):
     with open(shot, "rb") as f:
         assert f.read(8) == b"\x89PNG\r\n\x1a\n"
     if cap is not None:
-        hs = _handshakes(pcap)
-        full = [t for t in hs.values() if 11 in t]       # Certificate: a full handshake
-        short = [t for t in hs.values() if 1 in t and 2 in t and 11 not in t]
-        assert full and short, hs
-        # the abbreviated handshake (RFC 5077 figure 2): ClientHello, ServerHello, NewSessionTicket, and the
-        # Finished messages encrypted (not dissected without keys): no Certificate, no key exchange
-        assert short[0][:3] == [1, 2, 4] and not set(short[0]) & {11, 12, 14, 16}, hs
+        hs = W.tls_handshakes(pcap)
+        # a full handshake (Certificate), then the abbreviated one (RFC 5077 figure 2): ClientHello, ServerHello,
+        # NewSessionTicket, and the Finished messages encrypted (not dissected without keys): no Certificate,
+        # no key exchange
+        full, resumed = W.full_handshakes(hs), W.ticket_resumptions(hs)
+        assert full and resumed and min(full) < min(resumed), hs
 
 
 # --- Firefox ESR -------------------------------------------------------------------------------------------
@@ -109,7 +85,6 @@ def firefox_screenshot(url, ca_pem, shot, tmp, timeout=60):
     """Headless Firefox ESR (Debian's) with a fresh profile whose NSS db (certutil) trusts ``ca_pem``, no
     speculative connections (so the page's own fetch is its second connection), taking a screenshot of
     ``url`` (which also loads it). Returns the process's exit status."""
-    import os
     profile = os.path.join(tmp, "ffprofile")
     os.makedirs(profile)
     subprocess.run(["certutil", "-N", "-d", "sql:" + profile, "--empty-password"], check=True, capture_output=True)
