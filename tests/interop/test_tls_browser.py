@@ -9,7 +9,6 @@ ChangeCipherSpec, Finished: no Certificate, no key exchange). A screenshot is wr
 import os
 import re
 import subprocess
-import time
 
 import pytest
 
