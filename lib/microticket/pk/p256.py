@@ -112,40 +112,40 @@ def _add(a, b, c, d, e, f):
     """(X1, Y1, Z1) + (X2, Y2, Z2) = (a, b, c) + (d, e, f) in Jacobian coordinates (add-1998-cmo-2; cheaper
     when Z2 == 1, a table point in affine form). Every case is handled: either point at infinity (Z = 0),
     P + P (the a = -3 doubling, dbl-2001-b, as inlined in the loops below), P + (-P)."""
-    x1, y1, z1 = a, b, c
-    x2, y2, z2 = d, e, f
+    # (a, b, c) is (X1, Y1, Z1) and (d, e, f) is (X2, Y2, Z2); no copies under those names: a frame with
+    # more slots is more heap per call
     p = _P
-    if z1 == 0:
-        return x2, y2 % p, z2
-    if z2 == 0:
-        return x1, y1, z1
-    zz = z1 * z1 % p
-    u2 = x2 * zz % p
-    s2 = y2 * (zz * z1 % p) % p
-    if z2 == 1:
-        u1 = x1
-        s1 = y1
+    if c == 0:
+        return d, e % p, f
+    if f == 0:
+        return a, b, c
+    zz = c * c % p
+    u2 = d * zz % p
+    s2 = e * (zz * c % p) % p
+    if f == 1:
+        u1 = a
+        s1 = b
     else:
-        zz = z2 * z2 % p
-        u1 = x1 * zz % p
-        s1 = y1 * (zz * z2 % p) % p
-        z1 = z1 * z2 % p
+        zz = f * f % p
+        u1 = a * zz % p
+        s1 = b * (zz * f % p) % p
+        c = c * f % p
     h = u2 - u1
     r = s2 - s1
     if h == 0:
         if r == 0:  # the same point: 2(X2, Y2, Z2)
-            zz = z2 * z2 % p
-            yy = y2 * y2 % p
-            m = 3 * (x2 - zz) * (x2 + zz) % p
-            s = x2 * yy % p
+            zz = f * f % p
+            yy = e * e % p
+            m = 3 * (d - zz) * (d + zz) % p
+            s = d * yy % p
             x3 = (m * m - (s << 3)) % p
-            return x3, (m * ((s << 2) - x3) - ((yy * yy) << 3)) % p, (y2 * z2 << 1) % p
+            return x3, (m * ((s << 2) - x3) - ((yy * yy) << 3)) % p, (e * f << 1) % p
         return 1, 1, 0
     hh = h * h % p
     hhh = h * hh % p
     v = u1 * hh % p
     x3 = (r * r - hhh - (v << 1)) % p
-    return x3, (r * (v - x3) - s1 * hhh) % p, z1 * h % p
+    return x3, (r * (v - x3) - s1 * hhh) % p, c * h % p
 
 
 def _affine(a, b, c):
