@@ -7,13 +7,16 @@ caller-supplied bytearray and raises BufferFull instead of growing it.
 
 from microticket.errors import DecodeError, BufferFull
 
+# Error messages are longer than 10 characters: MicroPython interns a shorter string constant (on a board,
+# heap for good), not a longer one.
+
 
 class Reader:
     def __init__(self, data, start=0, end=-1):
         if end < 0:
             end = len(data)
         if start < 0 or start > end or end > len(data):
-            raise DecodeError("bad bounds")
+            raise DecodeError("bounds outside the data")
         self.data = data
         self.pos = start
         self.end = end
@@ -23,19 +26,19 @@ class Reader:
 
     def need(self, n):
         if n < 0 or self.pos + n > self.end:
-            raise DecodeError("truncated")
+            raise DecodeError("truncated data")
 
     def u8(self):
         p = self.pos
         if p + 1 > self.end:
-            raise DecodeError("truncated")
+            raise DecodeError("truncated data")
         self.pos = p + 1
         return self.data[p]
 
     def u16(self):
         p = self.pos
         if p + 2 > self.end:
-            raise DecodeError("truncated")
+            raise DecodeError("truncated data")
         d = self.data
         self.pos = p + 2
         return (d[p] << 8) | d[p + 1]
@@ -43,7 +46,7 @@ class Reader:
     def u24(self):
         p = self.pos
         if p + 3 > self.end:
-            raise DecodeError("truncated")
+            raise DecodeError("truncated data")
         d = self.data
         self.pos = p + 3
         return (d[p] << 16) | (d[p + 1] << 8) | d[p + 2]
@@ -51,7 +54,7 @@ class Reader:
     def u32(self):
         p = self.pos
         if p + 4 > self.end:
-            raise DecodeError("truncated")
+            raise DecodeError("truncated data")
         d = self.data
         self.pos = p + 4
         return (d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]

@@ -9,7 +9,7 @@ from micropython import const
 from microticket.cli import parse, fail, out
 from microticket.cli.helpers import keylog, psk_file, suite_list
 
-_GC_THRESHOLD = 2048  # see microticket.cli.tls_client (the server measured best with 2 KB)
+_GC_THRESHOLD = const(2048)  # see microticket.cli.tls_client (the server measured best with 2 KB)
 
 
 def main(argv):
@@ -71,7 +71,7 @@ def _run(argv):
 
 # the heap an event loop and its streams take beyond the connections (MicroPython, measured from ROMFS:
 # the server's smallest heap 58.5 KB one at a time, 71 KB under asyncio)
-_LOOP_COST = 14 * 1024
+_LOOP_COST = const(14 * 1024)
 
 
 def connection_limit(cfg):
@@ -117,21 +117,22 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout):
     return 0
 
 
-def _report(n, srv, names):
-    """One line for the connection ``n`` that ended: its alert, or what it agreed (_agreed)."""
-    sent = srv.alert_sent
+def _report(n, s, names):
+    """One line for the connection ``n`` that ended (its server engine ``s``): its alert, or what it agreed
+    (_agreed)."""
+    sent = s.alert_sent
     if sent is not None:
         out("connection %d: alert %d (%s) sent" % (n, sent, names.get(sent, "-")))
-    elif srv.handshake_done:
-        out("connection %d: %s" % (n, _agreed(srv).decode()))
+    elif s.handshake_done:
+        out("connection %d: %s" % (n, _agreed(s).decode()))
 
 
-def _agreed(srv):
-    """What the connection agreed, for the log line and the page: version, suite, how it resumed (from a
-    ticket, from the session ID, or not) and whether a ticket was issued."""
+def _agreed(s):
+    """What the connection of the server engine ``s`` agreed, for the log line and the page: version, suite,
+    how it resumed (from a ticket, from the session ID, or not) and whether a ticket was issued."""
     return ("TLS 1.2, %s, resumed: %s, new ticket: %s" % (
-        srv.suite_name(), ("from a ticket" if srv.ticket_offered else "from the session ID") if srv.resumed
-        else "no", "yes" if srv.ticket_issued else "no")).encode()
+        s.suite_name(), ("from a ticket" if s.ticket_offered else "from the session ID") if s.resumed
+        else "no", "yes" if s.ticket_issued else "no")).encode()
 
 
 async def _serve(cfg, host, port, count, limit, timeout):
@@ -198,7 +199,7 @@ async def _listen(handle, host, port):
     (CPython), else a random port of the dynamic range tried until one binds (MicroPython: see
     microticket.cli.helpers.bind)."""
     import asyncio
-    if port or not _MICROPYTHON:
+    if port or sys.implementation.name != "micropython":
         server = await asyncio.start_server(handle, host, port)
         return server, port or server.sockets[0].getsockname()[1]
     from microticket.crypto import urandom
@@ -213,9 +214,6 @@ async def _listen(handle, host, port):
     raise err
 
 
-_MICROPYTHON = sys.implementation.name == "micropython"
-
-
 def _read(path):
     # one bytearray of the file's size, filled in place (read() grows its buffer as it goes); the PEM in
     # it is then decoded where it lies (pem.pem_decode_in_place): one buffer per file, nothing else
@@ -228,40 +226,34 @@ def _read(path):
     return buf
 
 
-def _load_credentials(cert_path, key_path):
-    """(DER certificate chain, private key: RSA or P-256, microticket.pk.keys) from PEM files, then the DER/PEM
-    parser is unloaded: a server needs it only at start, and on a board its code and objects are heap until
-    it goes."""
+def _load_credentials(cert, key):
+    """(DER certificate chain, private key: RSA or P-256, microticket.pk.keys) from the PEM files ``cert`` and
+    ``key``, then the DER/PEM parser is unloaded: a server needs it only at start, and on a board its code and
+    objects are heap until it goes. (Few names: on a board each is an interned string on the heap for good.)"""
     from microticket.pk import der, pem, keys
     from microticket.errors import MicroticketError
     # garbage of the imports is freed first, so that the certificate and the key's integers (long-lived)
     # land in its holes, not on top of the heap where they would split the room the connection's
     # buffers need (measured on the unix port: 3 KB less minimum heap)
     gc.collect()
-    what = "--cert " + cert_path
+    what = ("cert", cert)
     try:
-        chain = pem.read_pem_certs(_read(cert_path), True)
+        chain = pem.read_pem_certs(_read(cert), True)
         if not chain:
             raise ValueError("no CERTIFICATE block")
-        what = "--key " + key_path
-        key = keys.load_private_key(_read(key_path), True)
+        what = ("key", key)
+        key = keys.load_private_key(_read(key), True)
     except (OSError, ValueError, MicroticketError) as e:
-        raise ValueError("%s: %s" % (what, e))
+        raise ValueError("--%s %s: %s" % (what + (e,)))
     if key.kind == "rsa":
         key.d = None  # the CRT signature never uses d: one 2048-bit integer less for the server's lifetime
     der = pem = keys = None
-    _unload("microticket.pk.keys")
-    _unload("microticket.pk.pem")
-    _unload("microticket.pk.der")
+    pk = sys.modules.get("microticket.pk")
+    for name in ("keys", "pem", "der"):  # unloaded: out of sys.modules and of their package
+        sys.modules.pop("microticket.pk." + name, None)
+        if pk is not None and name in pk.__dict__:
+            delattr(pk, name)
     return chain, key
-
-
-def _unload(name):
-    sys.modules.pop(name, None)
-    pkg, _, attr = name.rpartition(".")
-    parent = sys.modules.get(pkg)
-    if parent is not None and attr in parent.__dict__:
-        delattr(parent, attr)
 
 
 # the page: what this connection agreed, and a script that fetches /connection, which a browser asks
@@ -274,32 +266,34 @@ _PAGE_TAIL = const(b"</b></p><p>Next connection: <b id=second>...</b></p><script
                    b"</script></body></html>\r\n")
 
 
-_HTTP_HEAD_MAX = 8192  # a request header larger than this is refused (431) rather than buffered
+_HTTP_HEAD_MAX = const(8192)  # a request header larger than this is refused (431) rather than buffered
+_ECHO = const(1)  # what a connection turned out to be (ints: no interned string)
+_HTTP = const(2)
 
 
-def http_or_echo(srv):
-    """The handler of the connection of the server engine ``srv`` (microticket.tls.serve): what the peer
+def http_or_echo(s):
+    """The handler of the connection of the server engine ``s`` (microticket.tls.serve): what the peer
     sends first decides. "GET " is an HTTP request, answered once its header is complete (it may come in
     any number of records), then closed: "GET /connection" with a line saying what this connection agreed,
     any other path with a small page showing it and fetching /connection (a browser's second connection,
     which shows whether it resumed); anything else is echoed, as it arrives, whatever the records'
     boundaries."""
-    st = [None, b""]  # mode (None: not known yet, "echo", "http"), bytes held
+    st = [0, b""]  # mode (0: not known yet, _ECHO, _HTTP), bytes held
 
     def handle(data):
-        if st[0] == "echo":
+        if st[0] == _ECHO:
             return data
         b = st[1] + data
-        if st[0] is None:
+        if not st[0]:
             if b"GET "[:len(b)] == b[:4] and len(b) < 4:
                 st[1] = b  # "G", "GE", "GET": not known yet
                 return b""
-            st[0] = "http" if b[:4] == b"GET " else "echo"
-            if st[0] == "echo":
+            st[0] = _HTTP if b[:4] == b"GET " else _ECHO
+            if st[0] == _ECHO:
                 st[1] = b""
                 return b
         if b.find(b"\r\n\r\n") >= 0:
-            body = _agreed(srv)
+            body = _agreed(s)
             if b[4:16] == b"/connection ":
                 kind = b"text/plain"
             else:
@@ -315,7 +309,7 @@ def http_or_echo(srv):
     return handle
 
 
-def server_config(o, psk, max_record, reissue):
+def server_config(o, psk, max_fragment, reissue):
     import time
     from microticket import ticket
     from microticket.errors import MicroticketError
@@ -344,7 +338,7 @@ def server_config(o, psk, max_record, reissue):
                     ring.save(keys)
                 except OSError as e:
                     raise ValueError("--keys %s: %s" % (keys, e))
-    cfg = ServerConfig(ring, psk=psk, cert_chain=cert_chain, key=cert_key, max_fragment=max_record,
+    cfg = ServerConfig(ring, psk=psk, cert_chain=cert_chain, key=cert_key, max_fragment=max_fragment,
                        issue_tickets="no-tickets" not in o, reissue=reissue, keylog=keylog(o.get("keylog")),
                        psk_hint=o.get("psk-hint", "").encode(),
                        sessions=o.get("sessions", 8 if sys.implementation.name == "micropython" else 1024),
@@ -352,5 +346,5 @@ def server_config(o, psk, max_record, reissue):
     # serve.serve_connection sends the output after every step and every reply, so the output buffer
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all
-    cfg.out_cap = max(cfg.wb_cap, max_record) + 256
+    cfg.out_cap = max(cfg.wb_cap, max_fragment) + 256
     return cfg

@@ -68,7 +68,7 @@ def load_private_key(text, in_place=False):
     or without its parameters and public key; an "EC PARAMETERS" block before it is skipped) or "PRIVATE
     KEY" (PKCS#8, RSA or P-256). An EC key on another curve than P-256: ValueError; an encrypted key or
     anything that does not parse: DecodeError."""
-    from microticket.pk import pem, rsa_sign
+    from microticket.pk import pem
     data = text if in_place else pem.pem_bytes(text)
     if not pem.has_pem_block(data, b"RSA PRIVATE KEY"):
         for label in (b"EC PRIVATE KEY", b"PRIVATE KEY"):
@@ -80,8 +80,15 @@ def load_private_key(text, in_place=False):
                     der = pem.pem_to_der(data, label)
                 kind, fields = private_key_fields(der)
                 if kind == "p256":
-                    return rsa_sign.from_fields(P256PrivateKey, (fields,))
+                    # the RSA modules (rsa_sign, rsa) are not loaded for a P-256 key: on a board their names
+                    # would be interned strings on the heap for good
+                    try:
+                        return P256PrivateKey(fields)
+                    except ValueError as e:  # the scalar out of range: the file's fault
+                        raise DecodeError(str(e))
+                from microticket.pk import rsa_sign
                 return rsa_sign.from_fields(rsa_sign.RsaPrivateKey, fields)
+    from microticket.pk import rsa_sign
     return rsa_sign.load_private_key_pem(data, in_place)  # RSA PRIVATE KEY; encrypted or none: DecodeError
 
 

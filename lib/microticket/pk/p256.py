@@ -39,8 +39,9 @@ _B = const(0x5AC635D8AA3A93E7B3EBBD55769886BC651D06B0CC53B0F63BCE3C3E27D2604B)
 # sum(2^(64j) G for the bits j of i), x | y, 32 bytes each, big-endian. Precomputed (tests/core/test_p256.py
 # recomputes it): a bytes constant stays in the .mpy (no heap from ROMFS, 960 bytes from a filesystem) where
 # a table made at run time cost 1 KB of heap for good, about 3 ms and 7 KB more smallest heap for a verify
-# (measured on the unix port, ROMFS: 21.7 KB then, 14.7 KB now). G itself is row 0.
-_G_COMB = (
+# (measured on the unix port, ROMFS: 21.7 KB then, 14.7 KB now). G itself is row 0. A const(): no global, no
+# interned name.
+_G_COMB = const(
     b"\x6b\x17\xd1\xf2\xe1\x2c\x42\x47\xf8\xbc\xe6\xe5\x63\xa4\x40\xf2"
     b"\x77\x03\x7d\x81\x2d\xeb\x33\xa0\xf4\xa1\x39\x45\xd8\x98\xc2\x96"
     b"\x4f\xe3\x42\xe2\xfe\x1a\x7f\x9b\x8e\xe7\xeb\x4a\x7c\x0f\x9e\x16"
@@ -104,51 +105,53 @@ _G_COMB = (
 )
 
 
-def _dbl(x, y, z):
-    """2(X, Y, Z) on a = -3 (dbl-2001-b); infinity (Z = 0) stays infinity."""
-    p = _P
-    zz = z * z % p
-    yy = y * y % p
-    m = 3 * (x - zz) * (x + zz) % p
-    s = x * yy % p
-    x3 = (m * m - (s << 3)) % p
-    return x3, (m * ((s << 2) - x3) - ((yy * yy) << 3)) % p, (y * z << 1) % p
+# On a board every argument name is an interned string on the heap for good (a local variable's is not): the
+# private functions below take one-letter arguments, names other modules intern anyway, and name them inside.
 
-
-def _add(x1, y1, z1, x2, y2, z2):
-    """(X1, Y1, Z1) + (X2, Y2, Z2) in Jacobian coordinates (add-1998-cmo-2; cheaper when Z2 == 1, a table
-    point in affine form). Every case is handled: either point at infinity (Z = 0), P + P, P + (-P)."""
+def _add(a, b, c, d, e, f):
+    """(X1, Y1, Z1) + (X2, Y2, Z2) = (a, b, c) + (d, e, f) in Jacobian coordinates (add-1998-cmo-2; cheaper
+    when Z2 == 1, a table point in affine form). Every case is handled: either point at infinity (Z = 0),
+    P + P (the a = -3 doubling, dbl-2001-b, as inlined in the loops below), P + (-P)."""
+    # (a, b, c) is (X1, Y1, Z1) and (d, e, f) is (X2, Y2, Z2); no copies under those names: a frame with
+    # more slots is more heap per call
     p = _P
-    if z1 == 0:
-        return x2, y2 % p, z2
-    if z2 == 0:
-        return x1, y1, z1
-    zz = z1 * z1 % p
-    u2 = x2 * zz % p
-    s2 = y2 * (zz * z1 % p) % p
-    if z2 == 1:
-        u1 = x1
-        s1 = y1
+    if c == 0:
+        return d, e % p, f
+    if f == 0:
+        return a, b, c
+    zz = c * c % p
+    u2 = d * zz % p
+    s2 = e * (zz * c % p) % p
+    if f == 1:
+        u1 = a
+        s1 = b
     else:
-        zz = z2 * z2 % p
-        u1 = x1 * zz % p
-        s1 = y1 * (zz * z2 % p) % p
-        z1 = z1 * z2 % p
+        zz = f * f % p
+        u1 = a * zz % p
+        s1 = b * (zz * f % p) % p
+        c = c * f % p
     h = u2 - u1
     r = s2 - s1
     if h == 0:
-        if r == 0:
-            return _dbl(x2, y2, z2)  # the same point
+        if r == 0:  # the same point: 2(X2, Y2, Z2)
+            zz = f * f % p
+            yy = e * e % p
+            m = 3 * (d - zz) * (d + zz) % p
+            s = d * yy % p
+            x3 = (m * m - (s << 3)) % p
+            return x3, (m * ((s << 2) - x3) - ((yy * yy) << 3)) % p, (e * f << 1) % p
         return 1, 1, 0
     hh = h * h % p
     hhh = h * hh % p
     v = u1 * hh % p
     x3 = (r * r - hhh - (v << 1)) % p
-    return x3, (r * (v - x3) - s1 * hhh) % p, z1 * h % p
+    return x3, (r * (v - x3) - s1 * hhh) % p, c * h % p
 
 
-def _affine(x, y, z):
-    """(x, y) of a Jacobian point (one inversion by Fermat's little theorem); None for infinity."""
+def _affine(a, b, c):
+    """(x, y) of the Jacobian point (X, Y, Z) = (a, b, c) (one inversion by Fermat's little theorem); None for
+    infinity."""
+    x, y, z = a, b, c
     p = _P
     if z == 0:
         return None
@@ -167,10 +170,11 @@ def _row(t, i, n):
             int.from_bytes(t[o + 64:o + 96], "big") if n == 3 else 1)
 
 
-def _table(x, y):
-    """The odd multiples P, 3P, ..., 15P of the affine point P = (x, y), packed in rows X | Y | Z."""
+def _table(a, b):
+    """The odd multiples P, 3P, ..., 15P of the affine point P = (x, y) = (a, b), packed in rows X | Y | Z."""
+    x, y = a, b
     t = bytearray(768)  # first, in one piece, before the arithmetic's garbage fragments the heap
-    dx, dy, dz = _dbl(x, y, 1)
+    dx, dy, dz = _add(x, y, 1, x, y, 1)  # 2P
     z = 1
     for o in range(0, 768, 96):
         t[o:o + 32] = x.to_bytes(32, "big")
@@ -181,23 +185,16 @@ def _table(x, y):
     return t
 
 
-def _comb_index(kb, t):
-    """Bits t, t + 64, t + 128, t + 192 of the scalar whose 32 little-endian bytes are ``kb``."""
-    j = t >> 3
-    t &= 7
-    return ((kb[j] >> t) & 1) | (((kb[j + 8] >> t) & 1) << 1) | (((kb[j + 16] >> t) & 1) << 2) | \
-        (((kb[j + 24] >> t) & 1) << 3)
-
-
 def _mul_g(k):
     """k*G (Jacobian) for 1 <= k < n with the comb table (_G_COMB): 63 doublings and up to 64 additions of
-    table points (an all-zero column, 1 in 16, adds nothing)."""
+    table points (an all-zero column, 1 in 16, adds nothing). Column t of the comb: bits t, t + 64, t + 128,
+    t + 192 of the scalar, read from its 32 little-endian bytes (as in verify)."""
     p = _P
     kb = k.to_bytes(32, "little")
     x = y = 1
     z = 0
     for t in range(63, -1, -1):
-        if z:  # _dbl, inline
+        if z:  # doubling (dbl-2001-b), inline
             zz = z * z % p
             yy = y * y % p
             m = 3 * (x - zz) * (x + zz) % p
@@ -205,56 +202,13 @@ def _mul_g(k):
             z = (y * z << 1) % p
             x = (m * m - (s << 3)) % p
             y = (m * ((s << 2) - x) - ((yy * yy) << 3)) % p
-        i = _comb_index(kb, t)
+        j = t >> 3
+        b = t & 7
+        i = ((kb[j] >> b) & 1) | (((kb[j + 8] >> b) & 1) << 1) | (((kb[j + 16] >> b) & 1) << 2) | \
+            (((kb[j + 24] >> b) & 1) << 3)
         if i:
             x, y, z = _add(x, y, z, *_row(_G_COMB, i - 1, 2))
     return x, y, z
-
-
-def _mul(k, t):
-    """k*P (Jacobian) for a secret scalar 1 <= k < n and the table ``t`` of P (see _table): the regular
-    signed window described in the module's docstring (65 digits, each 4 doublings and one addition)."""
-    p = _P
-    k += _N * (1 - (k & 1))  # odd, the same point (nP = O)
-    ds = bytearray(64)
-    for j in range(64):
-        d = (k & 31) - 16  # odd, in [-15, 15]; k - d is 16 times an odd number
-        ds[j] = d + 16
-        k = (k - d) >> 4
-    x, y, z = _row(t, k >> 1, 3)  # the top digit: 1 or 3
-    for j in range(63, -1, -1):
-        for _ in range(4):  # _dbl, inline
-            zz = z * z % p
-            yy = y * y % p
-            m = 3 * (x - zz) * (x + zz) % p
-            s = x * yy % p
-            z = (y * z << 1) % p
-            x = (m * m - (s << 3)) % p
-            y = (m * ((s << 2) - x) - ((yy * yy) << 3)) % p
-        d = ds[j] - 16
-        x2, y2, z2 = _row(t, (d if d > 0 else -d) >> 1, 3)
-        x, y, z = _add(x, y, z, x2, y2 if d > 0 else p - y2, z2)
-    return x, y, z
-
-
-def _naf(k):
-    """The width-5 NAF of 0 <= k < 2^256: 257 digits, least significant first, each 0 or odd in [-15, 15],
-    nonzero digits at least 5 positions apart; a bytearray holding each nonzero digit plus 16 (so 0 is
-    no digit). Bits are read from bytes (small ints only)."""
-    b = k.to_bytes(34, "little")
-    out = bytearray(257)
-    carry = 0
-    i = 0
-    while i < 257:
-        if (b[i >> 3] >> (i & 7)) & 1 == carry:  # bit + carry is even: digit 0, carry unchanged
-            i += 1
-            continue
-        j = i >> 3
-        w = (((b[j] | (b[j + 1] << 8)) >> (i & 7)) & 31) + carry  # odd
-        carry = 1 if w > 16 else 0
-        out[i] = w - 32 * carry + 16
-        i += 5
-    return out
 
 
 def _point(pub):
@@ -299,8 +253,33 @@ def keypair(rng):
 
 def shared(priv, peer):
     """The ECDH shared secret (RFC 8422 section 5.10): the 32-byte X coordinate of d * peer. ValueError when
-    ``peer`` is not a 65-byte uncompressed point of the curve (see _point) or the result is infinity."""
-    r = _affine(*_mul(_scalar(priv), _table(*_point(peer))))
+    ``peer`` is not a 65-byte uncompressed point of the curve (see _point) or the result is infinity.
+
+    d * peer with the table ``t`` of the peer's point P (see _table): the regular signed window described in
+    the module's docstring (65 digits, each 4 doublings and one addition)."""
+    t = _table(*_point(peer))
+    k = _scalar(priv)
+    p = _P
+    k += _N * (1 - (k & 1))  # odd, the same point (nP = O)
+    ds = bytearray(64)
+    for j in range(64):
+        d = (k & 31) - 16  # odd, in [-15, 15]; k - d is 16 times an odd number
+        ds[j] = d + 16
+        k = (k - d) >> 4
+    x, y, z = _row(t, k >> 1, 3)  # the top digit: 1 or 3
+    for j in range(63, -1, -1):
+        for _ in range(4):  # doubling (dbl-2001-b), inline
+            zz = z * z % p
+            yy = y * y % p
+            m = 3 * (x - zz) * (x + zz) % p
+            s = x * yy % p
+            z = (y * z << 1) % p
+            x = (m * m - (s << 3)) % p
+            y = (m * ((s << 2) - x) - ((yy * yy) << 3)) % p
+        d = ds[j] - 16
+        x2, y2, z2 = _row(t, (d if d > 0 else -d) >> 1, 3)
+        x, y, z = _add(x, y, z, x2, y2 if d > 0 else p - y2, z2)
+    r = _affine(x, y, z)
     if r is None:
         raise ValueError("P-256 shared secret")
     return r[0].to_bytes(32, "big")
@@ -378,12 +357,27 @@ def verify(pub, digest, sig):
         return False
     w = pow(s, n - 2, n)
     a = (int.from_bytes(digest[:32], "big") * w % n).to_bytes(32, "little")  # bits2int, as in sign
-    b = _naf(r * w % n)
+    # u2 = r * w as a width-5 NAF: 257 digits, least significant first, each 0 or odd in [-15, 15], nonzero
+    # digits at least 5 positions apart; a bytearray holding each nonzero digit plus 16 (so 0 is no digit),
+    # the bits read from bytes (small ints only)
+    u = (r * w % n).to_bytes(34, "little")
+    b = bytearray(257)
+    c = 0  # the carry
+    i = 0
+    while i < 257:
+        if (u[i >> 3] >> (i & 7)) & 1 == c:  # bit + carry is even: digit 0, carry unchanged
+            i += 1
+            continue
+        j = i >> 3
+        k = (((u[j] | (u[j + 1] << 8)) >> (i & 7)) & 31) + c  # odd
+        c = 1 if k > 16 else 0
+        b[i] = k - 32 * c + 16
+        i += 5
     q = _table(qx, qy)
     x = y = 1
     z = 0
     for i in range(256, -1, -1):
-        if z:  # _dbl, inline
+        if z:  # doubling (dbl-2001-b), inline
             zz = z * z % p
             yy = y * y % p
             m = 3 * (x - zz) * (x + zz) % p
@@ -391,8 +385,11 @@ def verify(pub, digest, sig):
             z = (y * z << 1) % p
             x = (m * m - (t << 3)) % p
             y = (m * ((t << 2) - x) - ((yy * yy) << 3)) % p
-        if i < 64:
-            d = _comb_index(a, i)
+        if i < 64:  # G's comb column i (see _mul_g)
+            j = i >> 3
+            k = i & 7
+            d = ((a[j] >> k) & 1) | (((a[j + 8] >> k) & 1) << 1) | (((a[j + 16] >> k) & 1) << 2) | \
+                (((a[j + 24] >> k) & 1) << 3)
             if d:
                 x, y, z = _add(x, y, z, *_row(_G_COMB, d - 1, 2))
         d = b[i]

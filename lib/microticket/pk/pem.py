@@ -5,6 +5,9 @@ a certificate (a board's heap holds every def of a loaded module, even from ROMF
 """
 
 from microticket.errors import DecodeError
+
+# Error messages are longer than 10 characters: MicroPython interns a shorter string constant (on a board,
+# heap for good), not a longer one.
 from micropython import const
 
 from microticket.pk.der import expect, read_tlv, read_uint, check_rsa_algorithm
@@ -62,13 +65,13 @@ def _b64_count(data, start, end):
             while i < end:
                 c = data[i]
                 if c != 0x3D and table[c] != 0xFE:
-                    raise DecodeError("base64")
+                    raise DecodeError("invalid base64")
                 i += 1
             break
         else:
-            raise DecodeError("base64")
+            raise DecodeError("invalid base64")
     if count % 4 == 1:  # a lone sextet cannot encode a byte
-        raise DecodeError("base64")
+        raise DecodeError("invalid base64")
     return count
 
 
@@ -114,7 +117,7 @@ def _pem_find(data, label, pos):
     s = i + len(begin)
     j = data.find(finish, s)
     if j < 0:
-        raise DecodeError("PEM end")
+        raise DecodeError("no PEM END line")
     return s, j, j + len(finish)
 
 
