@@ -80,6 +80,11 @@ subjectKeyIdentifier = hash
 """
 
 
+def have_openssl():
+    import shutil
+    return shutil.which("openssl") is not None
+
+
 def _run(cmd, **kw):
     p = subprocess.run(cmd, capture_output=True, text=True, **kw)
     if p.returncode:
@@ -245,6 +250,7 @@ def make_corpus(dir):
 
     # dates
     C("leaf-expired", "/CN=www.example.com", "kec2", "root-ec", leaf_ext(), end="20270101000000Z")
+    C("leaf-expired-2026", "/CN=www.example.com", "kec2", "root-ec", leaf_ext(), end="20260601000000Z")
     C("leaf-future", "/CN=www.example.com", "kec2", "root-ec", leaf_ext(), start="20280101000000Z")
     C("int-expired", "/O=mt tests/CN=int expired", "kec", "root-ec", end="20270101000000Z")
     C("leaf-under-int-expired", "/CN=www.example.com", "kec2", "int-expired", leaf_ext())
