@@ -378,3 +378,26 @@ def openssl_verdict(case, dir):
     cmd.append(leaf[:-4] + ".pem")
     p = subprocess.run(cmd, capture_output=True, text=True)
     return p.returncode == 0 and ": OK" in p.stdout, p.stdout + p.stderr
+
+
+def make_heap_case(dir, kind="ec"):
+    """The memory profile's case (tools/memprof.py x509-validate): a 3-certificate chain (leaf, two
+    intermediates; P-256 keys, or RSA-2048 ones with ``kind="rsa"``) under the middle root of a 3-root CA
+    file. Returns (chain body file, CA file, name, now)."""
+    m = Maker(dir)
+    m.keys = {}
+    k = "rsa" if kind == "rsa" else "ec"
+    for n in ("k1", "k2", "k3"):
+        m.key(n, k)
+    m.key("kother", "ec")
+    m.cert("root-other", "/O=mt tests/CN=root other", "kother")
+    m.cert("root", "/O=mt tests/CN=root", "k1")
+    m.cert("root-other2", "/O=mt tests/CN=root other 2", "kother")
+    m.cert("int", "/O=mt tests/CN=int", "k2", "root")
+    m.cert("int2", "/O=mt tests/CN=int2", "k3", "int")
+    m.cert("leaf", "/CN=www.example.com", "k1", "int2", leaf_ext())
+    ca = m.cafile("three", ["root-other", "root", "root-other2"])
+    chain = m.p("chain.bin")
+    with open(chain, "wb") as f:
+        f.write(chain_body([m.p("leaf.der"), m.p("int2.der"), m.p("int.der")]))
+    return chain, ca, "www.example.com", AT
