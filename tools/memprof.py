@@ -334,6 +334,26 @@ class IkeResume(CliScenario):
             self.gw.stop()
 
 
+class X509Validate(Scenario):
+    """microticket.pk.x509.validate on MicroPython: a 3-certificate chain (tests/x509corpus.make_heap_case,
+    made by openssl in open()) against a 3-root CA file, through tests/scripts/x509_check.py."""
+
+    kind = "ec"
+
+    def open(self, path, work):
+        Scenario.open(self, path, work)
+        sys.path.insert(0, os.path.join(ROOT, "tests"))
+        import x509corpus
+        chain, ca, name, now = x509corpus.make_heap_case(os.path.join(work, "pki"), self.kind)
+        self.manifest = os.path.join(work, "manifest.txt")
+        with open(self.manifest, "w") as f:
+            f.write("\t".join(["chain", chain, ca, name, str(now), "0"]) + "\n")
+
+    def completes_once(self, heapsize):
+        proc = run("import x509_check\nx509_check.main(%r)\n" % self.manifest, self.path, heapsize, romfs=self.romfs)
+        return proc.returncode == 0 and "chain\tok" in proc.stdout
+
+
 SCENARIOS = {}
 
 
@@ -382,6 +402,10 @@ register(TlsFullServer("tls-full-ecdsa-server", None, "New, ",
 register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/cli/tls_server.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))
+register(X509Validate("x509-validate", "x509_check", "chain\tok", ("microticket/pk/x509.py",),
+                      doc="X.509: a 3-certificate P-256 chain validated against a 3-root CA file (pk.x509)"))
+register(X509Validate("x509-validate-rsa", "x509_check", "chain\tok", ("microticket/pk/x509.py",),
+                      doc="X.509: a 3-certificate RSA-2048 chain validated against a 3-root CA file")).kind = "rsa"
 register(IkeResume("ike-resume", None, "established: resumed",
                    ("microticket/ike/initiator.py", "microticket/cli/ike_initiate.py",
                     "microticket/ike/ticketstore.py"),

@@ -7,4 +7,5 @@
     microticket.pk.der      a bounded DER reader (X.690) and the certificate fields a client reads
     microticket.pk.pem      PEM (RFC 7468), base64, the RSA private key fields: a server's start
     microticket.pk.keys     a server's private key of either kind (RSA, P-256) from PEM, and the P-256 key object
+    microticket.pk.x509     X.509 path validation and server name matching: a client that trusts a CA file
 """

@@ -2,6 +2,7 @@
 
     cli = Client("host:443", psk_identity=b"id", psk=key, cache=TicketCache(path))   # PSK suites
     cli = Client("host:443", pin_sha256=pin, cache=cache)                             # ECDHE_RSA, pinned
+    cli = Client("host:443", ca_file="ca.pem", server_name=b"host", cache=cache)       # X.509 path validation
     cli.start(now); sock.send(cli.data_to_send())
     events = cli.receive_data(bytes_from_server, now)
 
@@ -33,7 +34,7 @@ from micropython import const
 from microticket import crypto
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls.engine import Engine
-from microticket.tls import engine as codec
+from microticket.tls import engine  # the hello/ticket codec
 from microticket.tls.cache import store_ticket, drop_offered
 
 _HT_HELLO_REQUEST = const(0)
@@ -85,6 +86,7 @@ _O_REUSE = const(16)        # reuse_tickets
 _O_ECHOED = const(32)       # the server echoed our session ID (RFC 5077 section 3.4)
 _O_EXPECT_NST = const(64)   # the ServerHello's session_ticket extension: a NewSessionTicket follows
 _O_MFL = const(8)           # max_fragment_length (1..4) from this bit on
+_O_TIME_UNKNOWN = const(128)  # time_unknown: the clock may not be set (microticket.pk.x509)
 
 
 class Client(Engine):
@@ -93,7 +95,7 @@ class Client(Engine):
     def __init__(self, server_id, psk_identity=b"", psk=None, pin_sha256=None, cache=None, suites=None,
                  server_name=b"", request_ticket=True, session_id="random", max_fragment_length=0,
                  reuse_tickets=True, ems=True, etm=True, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT,
-                 hs_cap=0, out_cap=0, reuse=None):
+                 hs_cap=0, out_cap=0, reuse=None, ca_file=None, time_unknown=False):
         """``psk_identity``/``psk``: the PSK suites; ``pin_sha256``: the SHA-256 of the server's DER
         certificate or of its SubjectPublicKeyInfo, for ECDHE_RSA (no X.509 path validation). ``suites``
         defaults to every suite the credentials allow (PSK and ECDHE_PSK; ECDHE_ECDSA and ECDHE_RSA).
@@ -103,13 +105,17 @@ class Client(Engine):
         the server's Certificate). ``out_cap``: the output buffer, which holds the ClientHello flight or
         one record we send, beside an alert (default: room for a full record); our records are cut to fit.
         ``reuse``: a finished Client of the same sizes whose buffers this one takes over (none allocated).
-        ``reuse_tickets=False``: a ticket is offered once (dropped when the server does not replace it)."""
+        ``reuse_tickets=False``: a ticket is offered once (dropped when the server does not replace it).
+        ``ca_file``: the path of a PEM file of trusted roots: the server's chain is validated against it
+        (microticket.tls.auth_x509), for ``server_name``, instead of a pin; ``time_unknown=True``: the
+        board's clock may not be set (notBefore is not checked; expiry always is: microticket.pk.x509)."""
+        cert = pin_sha256 if ca_file is None else ca_file
         if suites is None:
-            d = (_PSK_SUITES if psk is not None else b"") + (_CERT_SUITES if pin_sha256 is not None else b"")
+            d = (_PSK_SUITES if psk is not None else b"") + (_CERT_SUITES if cert is not None else b"")
             suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
         for s in suites:
-            k = codec.suite_info(s) & 7
-            if not k or (pin_sha256 if k > _KX_ECDHE_PSK else psk) is None:
+            k = engine.suite_info(s) & 7
+            if not k or (cert if k > _KX_ECDHE_PSK else psk) is None:
                 raise ValueError("client: a suite needs its credential (psk, pin_sha256); out_cap >= 512")
         if not suites:
             raise ValueError("client: a suite needs its credential (psk, pin_sha256); out_cap >= 512")
@@ -117,7 +123,7 @@ class Client(Engine):
         if max_fragment_length:
             max_fragment = min(max_fragment, 256 << max_fragment_length)
         if not hs_cap:
-            hs_cap = 8192 if pin_sha256 is not None else 2048
+            hs_cap = 8192 if cert is not None else 2048
         if not out_cap:
             # the ClientHello (its ticket is at most 2 KB, see the cache) or one full record
             out_cap = max(max_fragment + _RECORD_ROOM, 2600 if cache is not None else 512) + _ALERT_ROOM
@@ -131,13 +137,14 @@ class Client(Engine):
         self.psk_identity = psk_identity or b""
         self.psk = psk
         self.pin_sha256 = pin_sha256
+        self.ca_file = ca_file
         self.cache = cache
         self.suites = suites
         self.server_name = server_name
         # options and flags in one int (an attribute each would cost a board's heap)
         self._opt = (_O_TICKET if request_ticket else 0) | (_O_EMS if ems else 0) | (_O_ETM if etm else 0) | \
             (_O_RANDOM_SID if session_id == "random" else 0) | (_O_REUSE if reuse_tickets else 0) | \
-            (max_fragment_length << _O_MFL)
+            (max_fragment_length << _O_MFL) | (_O_TIME_UNKNOWN if time_unknown else 0)
         self.offered = None  # the cache entry offered in the ClientHello
         self.new_ticket = None  # (hint, ticket) from a NewSessionTicket, kept until Finished verifies
         self.ticket_received = False
@@ -158,7 +165,7 @@ class Client(Engine):
         self.offered = entry
         if entry is not None and self._opt & _O_RANDOM_SID:
             self._sid = rng(32)
-        m, self._sent = codec.client_hello(self, entry[_E_TICKET] if entry is not None else None)
+        m, self._sent = engine.client_hello(self, entry[_E_TICKET] if entry is not None else None)
         rl = self.rl
         if len(m) + 5 * (1 + len(m) // rl.max_out) > len(rl._ob):
             raise ValueError("out_cap too small for the ClientHello")  # a configuration error, not input
@@ -168,7 +175,7 @@ class Client(Engine):
     # --- the handshake ---------------------------------------------------------------------------
 
     def _on_server_hello(self, t, b):
-        codec.parse_server_hello(self, b)
+        engine.parse_server_hello(self, b)
         self.state = _S_AFTER_SH
 
     def _begin_resumed(self):
@@ -187,7 +194,7 @@ class Client(Engine):
     def _on_new_session_ticket(self, t, b):
         if not self._opt & _O_EXPECT_NST:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "NewSessionTicket")
-        hint, ticket = codec.parse_new_session_ticket(b)
+        hint, ticket = engine.parse_new_session_ticket(b)
         if self.state == _S_AFTER_SH:
             self._begin_resumed()
         self.new_ticket = (hint, ticket) if ticket else None
@@ -209,7 +216,7 @@ class Client(Engine):
             self._send_ccs_finished()
         self.state = _ST_OPEN
         self.handshake_done = True
-        self._store_ticket()
+        store_ticket(self)
         self.events.append(("handshake_done",))
 
     def _full(self, t, b):
@@ -217,7 +224,7 @@ class Client(Engine):
         module takes them (loaded now, never by a resumption)."""
         if self._opt & _O_ECHOED:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
-        if (codec.suite_info(self.suite) & 7) >= _KX_ECDHE_RSA:
+        if (engine.suite_info(self.suite) & 7) >= _KX_ECDHE_RSA:
             from microticket.tls import kx_ecdhe_cert as kx
         else:
             from microticket.tls import kx_psk as kx
@@ -245,7 +252,6 @@ class Client(Engine):
 
     # --- the ticket cache: events out (RFC 5077 section 3.3) -----------------------------------------
 
-    _store_ticket = store_ticket
     _failed = drop_offered
 
 

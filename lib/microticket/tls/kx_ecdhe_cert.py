@@ -5,7 +5,8 @@ The server sends Certificate (RFC 5246 section 7.4.2) and a ServerKeyExchange wh
 (microticket.tls.ecdhe) are signed over client_random | server_random | params, with SHA-256 and the
 scheme (RFC 8446 section 4.2.3 numbers) both sides offer: ecdsa_secp256r1_sha256 for a P-256 key;
 rsa_pss_rsae_sha256, else rsa_pkcs1_sha256, for an RSA key. The client checks the certificate with its
-authentication module (microticket.tls.auth_pin: a pinned key), which returns the server's key (an RSA
+authentication module (microticket.tls.auth_pin: a pinned key; microticket.tls.auth_x509: a chain to a
+trusted root), which returns the server's key (an RSA
 public key, or the 65-byte P-256 point), and the signature with it, then sends its share. The premaster
 secret is the ECDH shared secret. The contract is the one described in microticket.tls.kx_psk.
 """
@@ -68,8 +69,11 @@ def client_certificate(c, b):
             raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
         p += 3 + k
     k = (b[3] << 16) | (b[4] << 8) | b[5]
-    from microticket.tls import auth_pin
-    c._kx = auth_pin.server_key(c, b[6:6 + k], b)
+    if c.ca_file is None:
+        from microticket.tls import auth_pin as auth
+    else:
+        from microticket.tls import auth_x509 as auth
+    c._kx = auth.server_key(c, b[6:6 + k], b)
 
 
 def client_server_key_exchange(c, b, after_certificate):

@@ -1,0 +1,29 @@
+"""Server authentication by X.509 path validation (microticket.pk.x509): the server's chain must lead to a
+root of the client's CA file (``Client(ca_file=PATH)``), name its ``server_name`` (a DNS name or an IP
+literal) and be valid at the client's ``now`` (``time_unknown=True``: a board whose clock is not set; see
+microticket.pk.x509 for the rule).
+
+The contract of an authentication module (as microticket.tls.auth_pin): ``server_key(client, leaf, chain)``
+returns the public key that must have signed the ServerKeyExchange (an RSA public key for the ECDHE_RSA
+suites, the 65-byte P-256 point for ECDHE_ECDSA), or raises the alert that refuses the chain, its reason
+as the message. ``chain`` is the Certificate body where it lies in the handshake buffer (the leaf first);
+nothing of it is copied.
+"""
+
+from micropython import const
+
+from microticket import errors
+
+_UNSUPPORTED_CERTIFICATE = const(43)
+_KX_ECDHE_ECDSA = const(4)  # microticket.tls.engine.KX_ECDHE_ECDSA
+_O_TIME_UNKNOWN = const(128)  # microticket.tls.client: Client(time_unknown=True)
+
+
+def server_key(c, leaf, chain):
+    from microticket.pk import x509
+    from microticket.tls.engine import suite_info
+    key = x509.validate(chain, c.ca_file, c.server_name, c.now, c._opt & _O_TIME_UNKNOWN)
+    # the suite's key exchange says which key the certificate must hold
+    if isinstance(key, bytes) != (suite_info(c.suite) & 7 == _KX_ECDHE_ECDSA):
+        raise errors.TlsAlert(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")
+    return key
