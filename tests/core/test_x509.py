@@ -252,9 +252,10 @@ def test_tls_client_validates_the_chain(corpus, kind, tmp_path):
 
 # The smallest heap (tools/memprof.py --romfs x509-validate, to 256 B) of a program validating a 3-certificate
 # P-256 chain (leaf, 2 intermediates) against a 3-root CA file (the match in the middle), .mpy from ROMFS:
-# measured 29443 B (RSA-2048 chain: 34819 B; .mpy from a filesystem: 47104 B and 43520 B). Pinned with 1 KB
-# of room for the run-to-run noise of the big-int temporaries.
-X509_ROMFS_HEAP_KB = 30
+# measured 29443 B on its branch, 31214 B once merged with the smaller-P-256 work and SHA-384 (RSA-2048 chain:
+# 34819 B; .mpy from a filesystem: 47104 B and 43520 B). Pinned with room for the run-to-run noise of the
+# big-int temporaries.
+X509_ROMFS_HEAP_KB = 32
 
 
 @pytest.mark.micropython
