@@ -76,7 +76,7 @@ USAGE_ERRORS = [
     # tls-client
     (["tls-client", "h"] + PSK, "need HOST PORT (got 1 argument(s))"),
     (["tls-client", "h", "https"] + PSK, "PORT must be a number 1..65535, not 'https'"),
-    (["tls-client", "h", "1"], "need --psk or --pin-sha256"),
+    (["tls-client", "h", "1"], "need --psk, --pin-sha256 or --ca-file"),
     (["tls-client", "h", "1", "--psk", "0g"], "--psk must be hex digits, not '0g'"),
     (["tls-client", "h", "1", "--pin-sha256", "00" * 31], "--pin-sha256 must be 64 hex digits"),
     (["tls-client", "h", "1", "--mfl", "5"] + PSK, "--mfl must be a number 1..4, not '5'"),
@@ -150,6 +150,7 @@ def test_unreadable_or_damaged_files_are_one_error_line(runtime, tmp_path):
         (["keys", "show", future], future + ": key file: a key created in the future"),
         (["tls-server", "--port", "0", "--keys", future] + PSK, "--keys " + future + ": key file: a key created"),
         (["tls-server", "--port", "0", "--cert", missing], "--cert " + missing + ": "),
+        (["tls-client", "127.0.0.1", "1", "--ca-file", missing], "--ca-file " + missing + ": "),
         (["tls-server", "--port", "0", "--cert", garbage, "--key", garbage], "--cert " + garbage + ": "),
         (["tls-server", "--port", "0", "--keys", damaged] + PSK, "--keys " + damaged + ": key file: not JSON"),
         (["tls-server", "--port", "0", "--keys", nodir] + PSK, "--keys " + nodir + ": "),

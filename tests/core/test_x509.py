@@ -232,20 +232,28 @@ def test_tls_client_validates_the_chain(corpus, kind, tmp_path):
                        key=keys.load_private_key(open(os.path.join(d, key + ".key")).read()))
     ca3 = os.path.join(d, "three.ca.pem")
     cache = TicketCache()
-    c, s = P.pump(Client("h:443", ca_file=ca3, server_name=b"www.example.com", cache=cache), TlsServer(cfg), X.AT)
-    assert c.handshake_done and not c.resumed
-    c, s = P.pump(Client("h:443", ca_file="/nonexistent", server_name=b"www.example.com", cache=cache),
+    opened = []
+
+    def trust(path):
+        def opener():
+            opened.append(path)
+            return open(path, "rb")
+        return opener
+    c, s = P.pump(Client("h:443", trust=trust(ca3), server_name=b"www.example.com", cache=cache), TlsServer(cfg),
+                  X.AT)
+    assert c.handshake_done and not c.resumed and opened == [ca3]
+    c, s = P.pump(Client("h:443", trust=trust("/nonexistent"), server_name=b"www.example.com", cache=cache),
                   TlsServer(cfg), X.AT + 1)
-    assert c.handshake_done and c.resumed  # the CA file is not read again
-    for kw, now, reason in ((dict(ca_file=ca3, server_name=b"other.example.com"), X.AT, "name mismatch"),
-                            (dict(ca_file=ca3, server_name=b"www.example.com"), T2021, "clock not set"),
-                            (dict(ca_file=os.path.join(d, "other.ca.pem"), server_name=b"www.example.com"), X.AT,
-                             "unknown issuer")):
+    assert c.handshake_done and c.resumed and opened == [ca3]  # the CA file is not read again
+    for kw, now, reason in ((dict(trust=trust(ca3), server_name=b"other.example.com"), X.AT, "name mismatch"),
+                            (dict(trust=trust(ca3), server_name=b"www.example.com"), T2021, "clock not set"),
+                            (dict(trust=trust(os.path.join(d, "other.ca.pem")), server_name=b"www.example.com"),
+                             X.AT, "unknown issuer")):
         c, s = P.pump(Client("h:443", **kw), TlsServer(cfg), now)
         assert c.closed and not c.handshake_done
         assert (c.error_message, c.alert_sent) == (reason, ALERT[reason])
         assert s.closed and s.alert_received == ALERT[reason]
-    c, s = P.pump(Client("h:443", ca_file=ca3, server_name=b"www.example.com", time_unknown=True),
+    c, s = P.pump(Client("h:443", trust=trust(ca3), server_name=b"www.example.com", time_unknown=True),
                   TlsServer(cfg), T2021)
     assert c.handshake_done
 

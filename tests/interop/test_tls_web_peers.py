@@ -144,3 +144,38 @@ def test_openssl_s_client_defaults_resume(runtime, pki, tmp_path):
         log = srv.stop()
     assert "Verify return code: 0 (ok)" in a and "Cipher is ECDHE-ECDSA-AES128-GCM-SHA256" in a, a + log
     assert "Reused, " in b, b + log
+
+
+# --- our client validating nginx's chain (X.509, issue 12) -------------------------------------------------
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+@pytest.mark.parametrize("kind", ["ec", "rsa"])
+def test_our_client_validates_nginx_chain_then_resumes(runtime, kind, pki, tmp_path):
+    """nginx (Mozilla intermediate) sends leaf + intermediate; the root is in --ca-file: a 3-certificate
+    path validated on the full handshake, and the resumption from the ticket validates nothing (the CA
+    file is not even needed then). A refused chain: one line "certificate: REASON", exit 1."""
+    P.skip_missing(runtime)
+    full = pki.chain_ec_full if kind == "ec" else pki.chain_rsa_full
+    key = pki.chain_ec_key if kind == "ec" else pki.chain_rsa_key
+    srv = W.start_nginx(str(tmp_path / "nginx"), full, key)
+    cache = str(tmp_path / "c.json")
+    args = ["--ca-file", pki.ca_pem, "--server-name", "localhost", "--cache", cache,
+            "--send", "GET / HTTP/1.0\r\nHost: localhost\r\n\r\n"]
+    other_ca = str(tmp_path / "other-ca.pem")
+    with open(other_ca, "w") as f:
+        f.write(open(pki.rsa_cert).read())  # a CA file whose one certificate anchors nothing of this chain
+    try:
+        r1 = P.run_our_client(srv.port, args, runtime)
+        r2 = P.run_our_client(srv.port, args, runtime)
+        bad_name = P.run_our_client(srv.port, ["--ca-file", pki.ca_pem, "--server-name", "other.example",
+                                               "--cache", str(tmp_path / "x.json")], runtime)
+        bad_ca = P.run_our_client(srv.port, ["--ca-file", other_ca, "--server-name", "localhost",
+                                             "--cache", str(tmp_path / "y.json")], runtime)
+    finally:
+        log = srv.stop()
+    o1, o2 = P.parse_client_output(r1.stdout), P.parse_client_output(r2.stdout)
+    suite = "TLS_ECDHE_%s_WITH_AES_128_GCM_SHA256" % ("ECDSA" if kind == "ec" else "RSA")
+    assert o1.get("resumed") == "no" and o1.get("suite") == suite, r1.stdout + r1.stderr + log
+    assert o2.get("resumed") == "yes" and "HTTP/1.1 200 OK" in r2.stdout, r2.stdout + r2.stderr + log
+    assert (bad_name.returncode, bad_name.stdout.strip(), bad_name.stderr) == (1, "certificate: name mismatch", "")
+    assert (bad_ca.returncode, bad_ca.stdout.strip(), bad_ca.stderr) == (1, "certificate: unknown issuer", "")

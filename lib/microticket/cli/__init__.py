@@ -20,20 +20,25 @@ long as the module is loaded, and the resuming clients (tls-client, ike-initiate
 heap: hence three functions here, conversions nested inside parse (made only while it runs), and the
 helpers that only the servers need in microticket.cli.helpers. (A fourth, setting gc.threshold for the
 three commands that do, cost ike-initiate 735 bytes of its smallest ROMFS heap: each does it inline.)
+The arguments have one-letter names that other modules already intern: every name of a program is an
+interned string on a board's heap for good, and the resuming client sits at the edge of a qstr pool block
+(3.7 KB; docs/architecture.md, "Memory rules of thumb").
 """
 
 import sys
 
 
-def parse(argv, name, flags, values, positional=None):
-    """(positionals, {option: value or True}), or None after printing ``name``'s help for -h/--help.
-    ``positional``: the positionals expected ("HOST PORT:1..65535"; None: any words, unchecked)."""
+def parse(argv, name, f, d, p=None):
+    """(positionals, {option: value or True}), or None after printing ``name``'s help for -h/--help. ``f``:
+    the flags ("no-ems no-etm"), ``d``: the options with values ("psk:hex cache mfl:1..4"), ``p``: the
+    positionals expected ("HOST PORT:1..65535"; None: any words, unchecked)."""
 
-    def conv(v, spec, what):
-        t = spec.find(":")
+    def conv(v, s, m):
+        # the value v of the option or positional m, by its spec s ("name:hex", "name:LO..HI", "name")
+        t = s.find(":")
         if t < 0:
             return v
-        t = spec[t + 1:]
+        t = s[t + 1:]
         try:
             if t == "hex":
                 b = bytes.fromhex(v)
@@ -46,9 +51,9 @@ def parse(argv, name, flags, values, positional=None):
                     return x
         except ValueError:
             pass
-        raise ValueError("%s must be %s, not %r" % (what, "hex digits" if t == "hex" else "a number " + t, v))
+        raise ValueError("%s must be %s, not %r" % (m, "hex digits" if t == "hex" else "a number " + t, v))
 
-    vals = values.split()
+    vals = d.split()
     names = [s.split(":")[0] for s in vals]
     pos = []
     o = {}
@@ -62,7 +67,7 @@ def parse(argv, name, flags, values, positional=None):
             sys.stdout.write(text(name))
             return None
         k = a[2:]
-        if a[:2] == "--" and k in flags.split():
+        if a[:2] == "--" and k in f.split():
             o[k] = True
         elif a[:2] == "--" and k in names:
             if i >= n:
@@ -73,8 +78,8 @@ def parse(argv, name, flags, values, positional=None):
             raise ValueError("unknown option %s" % a)
         else:
             pos.append(a)
-    if positional is not None:
-        p = positional.split()
+    if p is not None:
+        p = p.split()
         if len(pos) != len(p):
             if not p:
                 raise ValueError("unexpected argument %r" % pos[0])
@@ -83,15 +88,16 @@ def parse(argv, name, flags, values, positional=None):
     return pos, o
 
 
-def fail(why, status=2):
-    """Print ``error: WHY`` (one line) on stderr; returns ``status`` (2: usage, 1: runtime)."""
-    sys.stderr.write("error: %s\n" % (why,))
-    return status
+def fail(e, n=2):
+    """Print ``error: E`` (one line: the reason ``e``) on stderr; returns the exit status ``n`` (2: usage,
+    1: runtime)."""
+    sys.stderr.write("error: %s\n" % (e,))
+    return n
 
 
-def out(line):
-    """Print a line and flush it (a test or a pipe reads it while the command runs)."""
-    print(line)
+def out(s):
+    """Print the line ``s`` and flush it (a test or a pipe reads it while the command runs)."""
+    print(s)
     try:
         sys.stdout.flush()
     except AttributeError:

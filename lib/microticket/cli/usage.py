@@ -54,7 +54,8 @@ Each connection that ends in an alert we sent prints "connection N: alert CODE (
 refused for want of room "connection N: refused (...)".
 """
 
-_TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-identity ID] | --pin-sha256 HEX) [--cache FILE]
+_TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-identity ID] | --pin-sha256 HEX | --ca-file CA.pem
+                  [--time-unknown]) [--cache FILE]
                   [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
                   [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE]
 
@@ -69,6 +70,11 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
                        of 128 bytes or more)
   --pin-sha256 HEX     ECDHE_ECDSA and ECDHE_RSA, the server's certificate or public key pinned by its SHA-256
                        (no X.509 path validation); with --psk too, every suite is offered
+  --ca-file CA.pem     ECDHE_ECDSA and ECDHE_RSA, the server's chain validated (RFC 5280) against the roots in
+                       CA.pem, for --server-name (default HOST); a refused chain prints one line
+                       "certificate: REASON" (expired, name mismatch, unknown issuer, ...) and exits 1
+  --time-unknown       the board's clock may not be set: notBefore is not checked (expiry always is); without
+                       it a clock before the build's date refuses every chain ("certificate: clock not set")
   --cache FILE         ticket cache (JSON, owner-only); without it tickets live in memory only
   --send TEXT          send TEXT after the handshake and print the reply
   --server-name NAME   SNI; also the cache key (default HOST:PORT)

@@ -1,5 +1,6 @@
 """Server authentication by X.509 path validation (microticket.pk.x509): the server's chain must lead to a
-root of the client's CA file (``Client(ca_file=PATH)``), name its ``server_name`` (a DNS name or an IP
+root of the client's CA file (``Client(trust=OPENER)``: a function of the caller's that returns the PEM
+file as a readable object; the engine opens no file itself), name its ``server_name`` (a DNS name or an IP
 literal) and be valid at the client's ``now`` (``time_unknown=True``: a board whose clock is not set; see
 microticket.pk.x509 for the rule).
 
@@ -22,7 +23,11 @@ _O_TIME_UNKNOWN = const(128)  # microticket.tls.client: Client(time_unknown=True
 def server_key(c, leaf, chain):
     from microticket.pk import x509
     from microticket.tls.engine import suite_info
-    key = x509.validate(chain, c.ca_file, c.server_name, c.now, c._opt & _O_TIME_UNKNOWN)
+    f = c.trust()  # the caller's opener (the engine opens no file itself); an OSError is ours: internal_error
+    try:
+        key = x509.validate(chain, f, c.server_name, c.now, c._opt & _O_TIME_UNKNOWN)
+    finally:
+        f.close()
     # the suite's key exchange says which key the certificate must hold
     if isinstance(key, bytes) != (suite_info(c.suite) & 7 == _KX_ECDHE_ECDSA):
         raise errors.TlsAlert(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")

@@ -2,7 +2,7 @@
 
     cli = Client("host:443", psk_identity=b"id", psk=key, cache=TicketCache(path))   # PSK suites
     cli = Client("host:443", pin_sha256=pin, cache=cache)                             # ECDHE_RSA, pinned
-    cli = Client("host:443", ca_file="ca.pem", server_name=b"host", cache=cache)       # X.509 path validation
+    cli = Client("host:443", trust=lambda: open("ca.pem", "rb"), server_name=b"host", cache=cache)  # X.509
     cli.start(now); sock.send(cli.data_to_send())
     events = cli.receive_data(bytes_from_server, now)
 
@@ -91,11 +91,12 @@ _O_TIME_UNKNOWN = const(128)  # time_unknown: the clock may not be set (microtic
 
 class Client(Engine):
     is_client = True
+    trust = None  # the CA file's opener (X.509): a class default, so a client without one holds no attribute
 
     def __init__(self, server_id, psk_identity=b"", psk=None, pin_sha256=None, cache=None, suites=None,
                  server_name=b"", request_ticket=True, session_id="random", max_fragment_length=0,
                  reuse_tickets=True, ems=True, etm=True, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT,
-                 hs_cap=0, out_cap=0, reuse=None, ca_file=None, time_unknown=False):
+                 hs_cap=0, out_cap=0, reuse=None, trust=None, time_unknown=False):
         """``psk_identity``/``psk``: the PSK suites; ``pin_sha256``: the SHA-256 of the server's DER
         certificate or of its SubjectPublicKeyInfo, for ECDHE_RSA (no X.509 path validation). ``suites``
         defaults to every suite the credentials allow (PSK and ECDHE_PSK; ECDHE_ECDSA and ECDHE_RSA).
@@ -106,10 +107,13 @@ class Client(Engine):
         one record we send, beside an alert (default: room for a full record); our records are cut to fit.
         ``reuse``: a finished Client of the same sizes whose buffers this one takes over (none allocated).
         ``reuse_tickets=False``: a ticket is offered once (dropped when the server does not replace it).
-        ``ca_file``: the path of a PEM file of trusted roots: the server's chain is validated against it
-        (microticket.tls.auth_x509), for ``server_name``, instead of a pin; ``time_unknown=True``: the
-        board's clock may not be set (notBefore is not checked; expiry always is: microticket.pk.x509)."""
-        cert = pin_sha256 if ca_file is None else ca_file
+        ``trust``: a function returning the PEM file of trusted roots as an object with ``readinto`` (the
+        caller's, e.g. ``lambda: open("ca.pem", "rb")``: the engine opens no file; it calls this when a full
+        handshake validates the server's chain, reads it one certificate at a time and closes it): the chain
+        is validated against those roots (microticket.tls.auth_x509) for ``server_name``, instead of a pin;
+        ``time_unknown=True``: the board's clock may not be set (notBefore is not checked; expiry always is:
+        microticket.pk.x509)."""
+        cert = pin_sha256 if trust is None else trust
         if suites is None:
             d = (_PSK_SUITES if psk is not None else b"") + (_CERT_SUITES if cert is not None else b"")
             suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
@@ -137,7 +141,8 @@ class Client(Engine):
         self.psk_identity = psk_identity or b""
         self.psk = psk
         self.pin_sha256 = pin_sha256
-        self.ca_file = ca_file
+        if trust is not None:
+            self.trust = trust
         self.cache = cache
         self.suites = suites
         self.server_name = server_name

@@ -531,7 +531,8 @@ def client_hello(c, ticket):
     suites = c.suites
     opt = c._opt
     ext = []
-    if name:
+    # server_name: a host name only, never an IPv4 or IPv6 literal (RFC 6066 section 3)
+    if name and name.strip(b"0123456789.") and b":" not in name:
         n = len(name)
         ext.append((_EXT_SERVER_NAME, bytes(((n + 3) >> 8, (n + 3) & 0xFF, 0, n >> 8, n & 0xFF)) + name))
     mfl = (opt >> _O_MFL) & 7

@@ -69,7 +69,7 @@ def client_certificate(c, b):
             raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
         p += 3 + k
     k = (b[3] << 16) | (b[4] << 8) | b[5]
-    if c.ca_file is None:
+    if c.trust is None:
         from microticket.tls import auth_pin as auth
     else:
         from microticket.tls import auth_x509 as auth
