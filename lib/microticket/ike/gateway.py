@@ -100,8 +100,8 @@ class _Sa:
 
 class Gateway:
     def __init__(self, psk, idr, ring=None, tickets="value", rng=None, lifetime=3600, reauth=None,
-                 cookie=False, auth_mode=K.AUTH_SIGNED, groups=(31, 14), max_sas=64, ref_capacity=64,
-                 ticket_policy="issue", psks=None):
+                 cookie=False, auth_mode=None, groups=(31, 14), max_sas=64, ref_capacity=64,
+                 ticket_policy="issue", psks=None, resume="accept"):
         if tickets not in ("value", "reference"):
             raise ValueError("tickets must be 'value' or 'reference'")
         if lifetime <= 0 or (reauth is not None and reauth <= 0):
@@ -116,7 +116,12 @@ class Gateway:
         self.lifetime = lifetime
         self.reauth = reauth
         self.cookie = cookie
-        self.auth_mode = auth_mode
+        # the readings of a resumed AUTH accepted (keys.resume_auth): both by default, the deployed gateways'
+        # (AUTH_MESSAGE) first; the response's AUTH is computed in the reading the initiator's matched
+        self.auth_modes = (K.AUTH_MESSAGE, K.AUTH_SIGNED) if auth_mode is None else (auth_mode,)
+        if resume not in ("accept", "nack", "drop"):
+            raise ValueError("resume must be 'accept', 'nack' or 'drop'")
+        self.resume = resume  # IKE_SESSION_RESUME: answered, refused with TICKET_NACK, or dropped (no RFC 5723)
         self.groups = groups
         self.max_sas = max_sas
         self.ticket_policy = ticket_policy
@@ -299,6 +304,8 @@ class Gateway:
 
     # ---- IKE_SESSION_RESUME (RFC 5723 section 4.3.2) ----------------------------------------------
     def _on_resume(self, m, now, peer):
+        if self.resume == "drop":
+            raise DecodeError("IKE_SESSION_RESUME not answered (resume=drop)")
         if not self._cookie_ok(m, peer):
             self._event(("cookie_sent",))
             return self._plain_notify(m, _COOKIE, self._cookie_value(m, peer))
@@ -307,6 +314,8 @@ class Gateway:
         if ni is None or tk is None or not 16 <= len(ni) <= 256:
             return self._plain_notify(m, _INVALID_SYNTAX)
         try:
+            if self.resume == "nack":
+                raise TicketRejected("policy")
             st, token, ref = self._open_ticket(tk, now)
         except TicketRejected as e:
             self._event(("ticket_rejected", e.reason))
@@ -353,12 +362,15 @@ class Gateway:
             if idi != st.idi or (idr_req is not None and idr_req != st.idr) or m.get(_PT_CERT) is not None:
                 return self._auth_failed(sa, m)
             idr = st.idr
-            want = K.resume_auth(self.auth_mode, sa.keys.sk_pi, sa.req_raw, sa.nr, idi)
+            mode = None
+            for a in self.auth_modes:
+                if crypto.ct_equal(K.resume_auth(a, sa.keys.sk_pi, sa.req_raw, sa.nr, idi), got):
+                    mode = a
             still = (sa.resumed_token is None or sa.resumed_token not in self.used) and \
                 (sa.resumed_ref is None or self.refs.get(sa.resumed_ref) is not None)
-            if meth != _AUTH_PSK or not still or not crypto.ct_equal(want, got):
+            if meth != _AUTH_PSK or not still or mode is None:
                 return self._auth_failed(sa, m)
-            auth_r = K.resume_auth(self.auth_mode, sa.keys.sk_pr, sa.resp_raw, sa.ni, idr)
+            auth_r = K.resume_auth(mode, sa.keys.sk_pr, sa.resp_raw, sa.ni, idr)
         else:
             if idr_req is not None and idr_req != self.idr_body:
                 return self._auth_failed(sa, m)
@@ -390,7 +402,8 @@ class Gateway:
             out.append((_PT_NOTIFY, M.notify_body(_NO_PROPOSAL_CHOSEN)))
         if m.notify(_TICKET_REQUEST) is not None:
             out.append(self._ticket_notify(sa, now))
-        self._event(("established", "resumed" if st is not None else "full", idi[4:]))
+        # (a resumed SA's event names the reading of the resumed AUTH that the initiator used)
+        self._event(("established", "full", idi[4:]) if st is None else ("established", "resumed", idi[4:], mode))
         return self._reply(sa, m, out)
 
     def _auth_failed(self, sa, m):
