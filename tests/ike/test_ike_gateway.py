@@ -587,7 +587,7 @@ def test_cli_usage_errors(tmp_path):
 
 
 def test_flood_of_first_messages_evicts_half_open_before_established():
-    gw = make_gw(max_sas=4)
+    gw = make_gw(max_sas=4, max_half=3, cookie=False)
     ini, _ = full(gw)
     for i in range(10):  # IKE_SA_INIT requests that never continue
         x = I.Initiator(PSK, "client.example")

@@ -57,7 +57,7 @@ def main(argv):
     except (OSError, ValueError, MicroticketError) as e:
         return fail("--keys %s: %s" % (kf, e), 1)
     gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
-                 cookie="cookie" in o, auth_mode=None if auth_mode == "both" else auth_mode, ticket_policy=policy,
+                 cookie=True if "cookie" in o else None, auth_mode=None if auth_mode == "both" else auth_mode, ticket_policy=policy,
                  resume=resume)
     host = o.get("host", "0.0.0.0")
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]

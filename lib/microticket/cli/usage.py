@@ -106,7 +106,8 @@ An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output
   --keys KEYFILE     ticket key ring loaded from KEYFILE, or made there; --rotate: a new sealing key first
   --lifetime S       IKE SA lifetime in seconds (default 3600); --reauth S: re-authentication time
                      (a ticket's lifetime is the smaller of the two)
-  --cookie           always ask for a COOKIE (RFC 7296 section 2.6)
+  --cookie           always ask for a COOKIE (RFC 7296 section 2.6); without it, COOKIEs are asked for while
+                     8 or more SAs are half-open (at most 32, the oldest pushed out; expired after 30 s)
   --auth-mode MODE   the readings of a resumed IKE_AUTH accepted: both (default), signed (RFC 7296 2.15
                      octets) or message (the sender's IKE_SESSION_RESUME message only)
   --ticket-policy P  answer TICKET_REQUEST with a ticket (issue, default), TICKET_ACK or TICKET_NACK
