@@ -551,6 +551,17 @@ def test_cli_failed_resumption_falls_back_to_full_in_the_same_run(gateway_factor
         assert any(l.endswith("established resumed client.example " + learned) for l in ev), ev
 
 
+def test_cli_failed_fallback_says_why_the_resumption_failed(gateway_factory, tmp_path):
+    gw = gateway_factory("--resume", "nack")
+    store = str(tmp_path / "s.json")
+    assert _lines(ikepeers.run_initiator(_ini_args(gw, store)))[0] == "established: full"
+    args = _ini_args(gw, store)
+    args[args.index("--psk") + 1] = "ff" * 16  # the full exchange after the refused ticket fails too
+    r = ikepeers.run_initiator(args)
+    assert r.returncode == 1 and _lines(r) == ["failed: AUTHENTICATION_FAILED (resume failed: TICKET_NACK)"], \
+        r.stdout + r.stderr
+
+
 def test_cli_key_rotation_across_gateway_restarts(gateway_factory, tmp_path):
     keys = str(tmp_path / "keys.json")
     store = str(tmp_path / "s.json")

@@ -92,11 +92,12 @@ def main(argv):
                 elif k == "resume_failed":
                     why = " (resume failed: %s)" % ev[1]
                 elif k in "established failed closed child_refused".split():
-                    # "established: full[ (resume failed: WHY)]", "failed: WHY", "closed: WHY", "child: NAME"
+                    # "established: full[ (resume failed: WHY)]", "failed: WHY[ (resume failed: WHY)]",
+                    # "closed: WHY", "child: NAME"
                     if k[0] == "e":
                         up = True
                     i = k.find("_")
-                    out((k if i < 0 else k[:i]) + ": " + ev[1] + (why if k[0] == "e" else ""))
+                    out((k if i < 0 else k[:i]) + ": " + ev[1] + (why if k[0] != "c" else ""))
             if ini.state != I.ESTABLISHED:
                 break
             if step == 0 and not ini.want_ticket and not later:
