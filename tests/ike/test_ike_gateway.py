@@ -69,16 +69,75 @@ def test_reused_ticket_nack_then_full(mode):
     resume(gw, dict(t1), T0 + 5)
     gw.events()
     ini3, ev = resume(gw, dict(t1), T0 + 6)
-    assert kinds(ev) == ["resume_rejected", "established", "ticket"]
+    assert kinds(ev) == ["resume_failed", "established", "ticket"]
     assert ev[1] == ("established", "full")
     assert ("ticket_rejected", "reused" if mode == "value" else "unknown-reference") in gw.events()
 
 
-def test_auth_mode_mismatch_fails():
-    gw = make_gw(auth_mode="signed")
+def test_default_reading_is_the_deployed_gateways_and_our_gateway_accepts_both():
+    # default initiator: AUTH = prf(SK_pi, own IKE_SESSION_RESUME message) (the deployed gateways' reading),
+    # accepted by a gateway that takes only that reading, with no auth_mode given anywhere
+    gw = make_gw(auth_mode="message")
     ini, _ = full(gw)
-    _, ev = resume(gw, ini.new_ticket, T0 + 1, auth_mode="message")
-    assert ev[-1] == ("failed", "AUTHENTICATION_FAILED")
+    assert ini.new_ticket["auth_mode"] == "message"
+    _, ev = resume(gw, ini.new_ticket, T0 + 1)
+    assert ev[0] == ("established", "resumed"), ev
+    # our default gateway accepts both readings and answers in the one the initiator used
+    gw = make_gw()
+    for i, mode in enumerate(("signed", "message", None)):
+        ini, _ = full(gw, T0 + 10 * i)
+        _, ev = resume(gw, ini.new_ticket, T0 + 10 * i + 1, auth_mode=mode)
+        assert ev[0] == ("established", "resumed"), (mode, ev)
+        assert [e for e in gw.events() if e[:2] == ("established", "resumed")][0][3] == (mode or "message")
+
+
+@pytest.mark.parametrize("gw_mode", ["signed", "message"])
+def test_other_reading_falls_back_to_full_and_is_learned(gw_mode):
+    other = "message" if gw_mode == "signed" else "signed"
+    gw = make_gw(auth_mode=gw_mode)
+    ini, _ = full(gw, auth_mode=other)
+    assert ini.new_ticket["auth_mode"] == other
+    # the resumed IKE_AUTH fails (AUTHENTICATION_FAILED, protected): a full exchange in the same run
+    ini2, ev = resume(gw, ini.new_ticket, T0 + 1)
+    assert ev[0] == ("resume_failed", "AUTHENTICATION_FAILED"), ev
+    assert kinds(ev[1:]) == ["established", "ticket"] and ev[1] == ("established", "full"), ev
+    assert ini2.state == I.ESTABLISHED and not ini2.resumed
+    # the ticket of that full exchange carries the other reading: the next resumption uses it, no flag
+    assert ini2.new_ticket["auth_mode"] == gw_mode
+    ini3, ev = resume(gw, ini2.new_ticket, T0 + 2)
+    assert ev[0] == ("established", "resumed") and ini3.new_ticket["auth_mode"] == gw_mode, ev
+    # an explicit auth_mode wins over the learned one
+    _, ev = resume(gw, ini3.new_ticket, T0 + 3, auth_mode=other)
+    assert ev[0] == ("resume_failed", "AUTHENTICATION_FAILED"), ev
+
+
+def test_gateway_refusing_resumption_nack_falls_back():
+    gw = make_gw()
+    ini, _ = full(gw)
+    gw.resume = "nack"
+    b, ev = resume(gw, ini.new_ticket, T0 + 1)
+    assert ev[0] == ("resume_failed", "TICKET_NACK") and ev[1] == ("established", "full"), ev
+    assert ("ticket_rejected", "policy") in gw.events()
+
+
+def test_gateway_not_answering_resumption_times_out_and_falls_back():
+    gw = make_gw()
+    ini, _ = full(gw)
+    gw.resume = "drop"  # like a gateway without RFC 5723: IKE_SESSION_RESUME is never answered
+    b = I.Initiator(PSK, "client.example", ticket=ini.new_ticket)
+    b.start(T0)
+    sent = [(T0, b.datagrams())]
+    while b.state == 3:  # _RESUME_SENT: retransmitted at 1 and 3 rto, given up at 7
+        now = b.deadline()
+        b.on_timer(now)
+        sent.append((now, b.datagrams()))
+        for t, ds in sent[-1:]:
+            for d in ds:
+                assert gw.handle(d, t, b"p") == [] or b.state == I.INIT_SENT
+    assert [t - T0 for t, ds in sent] == [0, 1, 3, 7]
+    assert b.events() == [("resume_failed", "timeout")] and b.state == I.INIT_SENT
+    ev = pump(b, gw, T0 + 7, start=False)
+    assert ev[0] == ("established", "full") and ev[1][0] == "ticket", ev
 
 
 def test_failed_resume_does_not_burn_ticket():
@@ -88,10 +147,11 @@ def test_failed_resume_does_not_burn_ticket():
     bad = dict(ini.new_ticket)
     bad["sk_d"] = "00" * 32  # the attacker has the ticket but not SK_d
     _, ev = resume(gw, bad, T0 + 1)
-    # its IKE_AUTH fails the gateway's ICV check (keys come from the real SK_d): dropped, no answer
-    assert ev[-1] == ("failed", "timeout")
+    # its IKE_AUTH fails the gateway's ICV check (keys come from the real SK_d): dropped, no answer; after
+    # three transmissions the initiator runs a full exchange
+    assert ev[0] == ("resume_failed", "timeout") and ev[1] == ("established", "full"), ev
     assert gw.dropped >= 1
-    _, ev = resume(gw, ini.new_ticket, T0 + 2)
+    _, ev = resume(gw, ini.new_ticket, T0 + 20)
     assert ev[0] == ("established", "resumed")
 
 
@@ -100,8 +160,11 @@ def test_resume_with_other_identity_refused():
     ini, _ = full(gw)
     rec = dict(ini.new_ticket)
     rec["idi"] = M.id_body(C.ID_FQDN, b"mallory.example").hex()
-    _, ev = resume(gw, rec, T0 + 1)
-    assert ev[-1] == ("failed", "AUTHENTICATION_FAILED")
+    b, ev = resume(gw, rec, T0 + 1)
+    assert ev[0] == ("resume_failed", "AUTHENTICATION_FAILED") and ev[1] == ("established", "full"), ev
+    # the full exchange after it runs with our own identity, not the ticket record's
+    assert b.idi_body == M.id_body(C.ID_FQDN, b"client.example") and b.new_ticket["idi"] == b.idi_body.hex()
+    assert [e[2] for e in gw.events() if e[0] == "established"][-1] == b"client.example"
 
 
 def test_expired_ticket_not_presented_by_initiator():
@@ -118,7 +181,7 @@ def test_expired_ticket_refused_by_gateway(mode):
     rec = dict(ini.new_ticket)
     rec["expires"] = T0 + 10_000  # a client with a wrong clock
     _, ev = resume(gw, rec, T0 + 61)
-    assert ev[0] == ("resume_rejected",)
+    assert ev[0] == ("resume_failed", "TICKET_NACK")
     assert ("ticket_rejected", "expired") in gw.events()
 
 
@@ -155,7 +218,7 @@ def test_key_rotation():
     ring.rotate(T0 + 600)
     ring.keys = ring.keys[:1]
     _, ev = resume(gw, ini4.new_ticket, T0 + 700)
-    assert ev[0] == ("resume_rejected",)
+    assert ev[0] == ("resume_failed", "TICKET_NACK")
     assert ("ticket_rejected", "unknown-key") in gw.events()
 
 
@@ -174,7 +237,7 @@ def test_ring_key_past_its_window_opens_no_ticket(mode):
     assert ev[0] == ("established", "resumed")  # the last second of the old key's window
     gw.events()
     _, ev = resume(gw, b.new_ticket, T0 + 1101)
-    assert len(ring.keys) == 2 and ev[0] == ("resume_rejected",)
+    assert len(ring.keys) == 2 and ev[0] == ("resume_failed", "TICKET_NACK")
     assert ("ticket_rejected", "unknown-key") in gw.events()
 
 @pytest.mark.parametrize("mode", ["value", "reference"])
@@ -210,7 +273,7 @@ def test_delete_revokes_ticket():
         ev = pump(ini, gw, T0 + 1, start=False)
         assert ("ticket_invalidated", "deleted") in ev and ("closed", "deleted") in ev
         _, ev = resume(gw, rec, T0 + 2)
-        assert ev[0] == ("resume_rejected",), mode
+        assert ev[0] == ("resume_failed", "TICKET_NACK"), mode
 
 
 @pytest.mark.parametrize("policy,status", [("ack", "ack"), ("nack", "nack"), ("issue", "lifetime")])
@@ -294,7 +357,7 @@ def test_ref_store_bounded():
     recs = [full(gw, T0 + i)[0].new_ticket for i in range(3)]
     assert len(gw.refs) == 2
     _, ev = resume(gw, recs[0], T0 + 10)
-    assert ev[0] == ("resume_rejected",)  # evicted from the bounded store: a full exchange
+    assert ev[0] == ("resume_failed", "TICKET_NACK")  # evicted from the bounded store: a full exchange
     _, ev = resume(gw, recs[2], T0 + 10)
     assert ev[0] == ("established", "resumed")
 
@@ -442,7 +505,61 @@ def test_cli_reused_ticket_nack_full(gateway_factory, tmp_path):
     with open(store, "w") as f:
         f.write(saved)  # a misbehaving client presents the used ticket again
     r = ikepeers.run_initiator(_ini_args(gw, store))
-    assert _lines(r) == ["resume: rejected", "established: full", "ticket: lifetime 3600"], r.stdout
+    assert _lines(r) == ["established: full (resume failed: TICKET_NACK)", "ticket: lifetime 3600"], r.stdout
+
+
+# A failed resumption never strands a board (issue 14, item 5): against a gateway that reads the resumed AUTH
+# the other way, refuses every ticket (TICKET_NACK) or never answers IKE_SESSION_RESUME, the initiator runs a
+# full exchange in the same run and exits 0; the reading that worked is used next time without a flag.
+REFUSALS = {
+    # gateway options, initiator options of the first (full) run, the reason printed, the reading learned
+    "auth-signed": (["--auth-mode", "signed"], [], "AUTHENTICATION_FAILED", "signed"),
+    "auth-message": (["--auth-mode", "message"], ["--auth-mode", "signed"], "AUTHENTICATION_FAILED", "message"),
+    "nack": (["--resume", "nack"], [], "TICKET_NACK", None),
+    "drop": (["--resume", "drop"], [], "timeout", None),
+}
+
+
+@pytest.mark.parametrize("runtime", ["cpython", pytest.param("micropython", marks=pytest.mark.micropython)])
+@pytest.mark.parametrize("refusal", sorted(REFUSALS))
+def test_cli_failed_resumption_falls_back_to_full_in_the_same_run(gateway_factory, tmp_path, request, runtime,
+                                                                   refusal):
+    if runtime == "micropython":
+        request.getfixturevalue("mp")
+    gw_args, first, why, learned = REFUSALS[refusal]
+    gw = gateway_factory(*gw_args)
+    store = str(tmp_path / "s.json")
+    peer = "127.0.0.1:%d" % gw.port
+    r = ikepeers.run_initiator(_ini_args(gw, store, *first), runtime=runtime)
+    assert _lines(r) == ["established: full", "ticket: lifetime 3600"], r.stdout + r.stderr
+    t0 = time.time()
+    r = ikepeers.run_initiator(_ini_args(gw, store), runtime=runtime)
+    took = time.time() - t0
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert _lines(r) == ["established: full (resume failed: %s)" % why, "ticket: lifetime 3600"], r.stdout + r.stderr
+    if refusal == "drop":
+        assert 6 <= took < 15  # three transmissions (0, 1, 3 s), given up at 7 s, then the full exchange
+    if learned is not None:
+        # the reading that the gateway refused is not tried again: the next run resumes with no flag
+        assert TicketStore(store).peek(peer)["auth_mode"] == learned
+        r = ikepeers.run_initiator(_ini_args(gw, store), runtime=runtime)
+        assert _lines(r) == ["established: resumed", "ticket: lifetime 3600"], r.stdout + r.stderr
+        assert TicketStore(store).peek(peer)["auth_mode"] == learned
+    ev = gw.stop()
+    assert any(("auth_failed" if learned else "established full") in l for l in ev), ev
+    if learned:
+        assert any(l.endswith("established resumed client.example " + learned) for l in ev), ev
+
+
+def test_cli_failed_fallback_says_why_the_resumption_failed(gateway_factory, tmp_path):
+    gw = gateway_factory("--resume", "nack")
+    store = str(tmp_path / "s.json")
+    assert _lines(ikepeers.run_initiator(_ini_args(gw, store)))[0] == "established: full"
+    args = _ini_args(gw, store)
+    args[args.index("--psk") + 1] = "ff" * 16  # the full exchange after the refused ticket fails too
+    r = ikepeers.run_initiator(args)
+    assert r.returncode == 1 and _lines(r) == ["failed: AUTHENTICATION_FAILED (resume failed: TICKET_NACK)"], \
+        r.stdout + r.stderr
 
 
 def test_cli_key_rotation_across_gateway_restarts(gateway_factory, tmp_path):
@@ -461,7 +578,7 @@ def test_cli_key_rotation_across_gateway_restarts(gateway_factory, tmp_path):
     # a gateway with brand-new keys refuses the ticket: TICKET_NACK, then a full exchange
     gw = gateway_factory("--keys", str(tmp_path / "other.json"), port=gw.port)
     r = ikepeers.run_initiator(_ini_args(gw, store))
-    assert _lines(r) == ["resume: rejected", "established: full", "ticket: lifetime 3600"], r.stdout
+    assert _lines(r) == ["established: full (resume failed: TICKET_NACK)", "ticket: lifetime 3600"], r.stdout
 
 
 def test_cli_expired_ticket(gateway_factory, tmp_path):
@@ -481,7 +598,7 @@ def test_cli_usage_errors(tmp_path):
 
 
 def test_flood_of_first_messages_evicts_half_open_before_established():
-    gw = make_gw(max_sas=4)
+    gw = make_gw(max_sas=4, max_half=3, cookie=False)
     ini, _ = full(gw)
     for i in range(10):  # IKE_SA_INIT requests that never continue
         x = I.Initiator(PSK, "client.example")

@@ -37,7 +37,7 @@ for mode in ("value", "reference"):
     assert pump(c, gw, T0 + 2)[0] == ("established", "resumed")
     d = I.Initiator(PSK, "client.example", ticket=b.new_ticket, auth_mode="message")
     ev = pump(d, gw, T0 + 3)
-    assert ev[0] == ("resume_rejected",) and ev[1] == ("established", "full"), ev
+    assert ev[0] == ("resume_failed", "TICKET_NACK") and ev[1] == ("established", "full"), ev
     print(mode, "ok")
 # bad input: every truncation and a few bit flips of everything seen, to both engines
 n = 0
@@ -149,6 +149,9 @@ def test_resumption_fits_the_pinned_heap_and_loads_no_full_exchange_code(mp, tmp
 # KB with pockets that failed every time up to 35.2 KB. History: 42.6-44.6 KB before the first heap diet,
 # 36.5 KB before the second (see above; here also the option names and event texts of the CLI as few string
 # constants, the ticket store written with json.dump instead of one JSON string, and the GC threshold).
+# Issue 14 (a failed resumption falls back to a full exchange, the learned reading kept in the ticket record):
+# 31929 -> 31951 (memprof --romfs --step 64 ike-resume), 273 qstrs either way (the fallback is in
+# initiator_full.py, which a resumption that succeeds does not load).
 # The pin: 32 KB (a board's heap budget for the IKE part), with the pocket steps above.
 ROMFS_HEAP_MEASURED = 30592
 ROMFS_HEAP_PIN = 32 * 1024

@@ -61,7 +61,7 @@ def test_tshark_dissects_resumption(tmp_path):
         with open(store, "w") as f:
             f.write(saved)
         r = ikepeers.run_initiator(args)
-        assert "resume: rejected" in r.stdout
+        assert "established: full (resume failed: TICKET_NACK)" in r.stdout
     finally:
         _stop(cap)
         gw.stop()

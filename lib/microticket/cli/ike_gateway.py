@@ -9,7 +9,7 @@ def main(argv):
     import socket
     try:
         a = parse(argv, "ike-gateway", "cookie rotate", "port:0..65535 psk:hex id tickets keys host "
-                  "lifetime:1..1000000000 reauth:1..1000000000 auth-mode ticket-policy", "")
+                  "lifetime:1..1000000000 reauth:1..1000000000 auth-mode ticket-policy resume", "")
         if a is None:
             return 0
         o = a[1]
@@ -23,9 +23,12 @@ def main(argv):
             raise ValueError("--tickets must be value or reference, not %r" % mode)
         lifetime = o.get("lifetime", 3600)
         reauth = o.get("reauth")
-        auth_mode = o.get("auth-mode", "signed")
-        if auth_mode not in ("signed", "message"):
-            raise ValueError("--auth-mode must be signed or message, not %r" % auth_mode)
+        auth_mode = o.get("auth-mode", "both")
+        if auth_mode not in ("signed", "message", "both"):
+            raise ValueError("--auth-mode must be signed, message or both, not %r" % auth_mode)
+        resume = o.get("resume", "accept")
+        if resume not in ("accept", "nack", "drop"):
+            raise ValueError("--resume must be accept, nack or drop, not %r" % resume)
         policy = o.get("ticket-policy", "issue")
         if policy not in ("issue", "ack", "nack"):
             raise ValueError("--ticket-policy must be issue, ack or nack, not %r" % policy)
@@ -54,7 +57,8 @@ def main(argv):
     except (OSError, ValueError, MicroticketError) as e:
         return fail("--keys %s: %s" % (kf, e), 1)
     gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
-                 cookie="cookie" in o, auth_mode=auth_mode, ticket_policy=policy)
+                 cookie=True if "cookie" in o else None, auth_mode=None if auth_mode == "both" else auth_mode, ticket_policy=policy,
+                 resume=resume)
     host = o.get("host", "0.0.0.0")
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
     s = socket.socket(ai[0], socket.SOCK_DGRAM)

@@ -39,10 +39,10 @@ def main(argv):
                 host, port = pos
                 group = o.get("group", 31)
                 groups = o.get("groups", str(group)).split(",")
-                auth_mode = o.get("auth-mode", "signed")
+                auth_mode = o.get("auth-mode")  # (None: the reading learned for the peer, else "message")
                 if [g for g in groups if g != "14" and g != "31"] or str(group) not in groups:
                     raise ValueError("--group and --groups offer 14 or 31, --group among --groups")
-                if auth_mode != "signed" and auth_mode != "message":
+                if auth_mode is not None and auth_mode != "signed" and auth_mode != "message":
                     raise ValueError("--auth-mode must be signed or message, not %r" % auth_mode)
                 groups = tuple([int(g) for g in groups])
         except ValueError as e:
@@ -63,6 +63,7 @@ def main(argv):
                           request_ticket="no-ticket" not in o and not later, child="child" in o,
                           marker="nat-t" in o or port != 500, auth_mode=auth_mode, debug_keys="debug-keys" in o)
         up = False
+        why = ""  # " (resume failed: REASON)" after a failed resumption (the engine then runs a full exchange)
         s = udp.open_udp(host, port)
         a = udp.local_addrs(s, host, port) if ini.marker else None
         if a is not None:
@@ -88,12 +89,15 @@ def main(argv):
                     for name in KEY_NAMES:
                         out("key: %s %s" % (name, ev[1][name]))
                     out("key: group %d" % ini.group)
-                elif k in "established failed closed resume_rejected child_refused".split():
-                    # "established: full", "failed: WHY", "closed: WHY", "resume: rejected", "child: NAME"
+                elif k == "resume_failed":
+                    why = " (resume failed: %s)" % ev[1]
+                elif k in "established failed closed child_refused".split():
+                    # "established: full[ (resume failed: WHY)]", "failed: WHY[ (resume failed: WHY)]",
+                    # "closed: WHY", "child: NAME"
                     if k[0] == "e":
                         up = True
                     i = k.find("_")
-                    out(k + ": " + ev[1] if i < 0 else k[:i] + ": " + (ev[1] if len(ev) > 1 else k[i + 1:]))
+                    out((k if i < 0 else k[:i]) + ": " + ev[1] + (why if k[0] != "c" else ""))
             if ini.state != I.ESTABLISHED:
                 break
             if step == 0 and not ini.want_ticket and not later:

@@ -99,7 +99,8 @@ The ticket key file (microticket.ticket.KeyRing, JSON, owner-only):
 
 _IKE_GATEWAY = """usage: ike-gateway --port P --psk HEX --id ID [--host H] [--tickets value|reference]
                    [--keys KEYFILE] [--rotate] [--lifetime S] [--reauth S] [--cookie]
-                   [--auth-mode signed|message] [--ticket-policy issue|ack|nack]
+                   [--auth-mode signed|message|both] [--ticket-policy issue|ack|nack]
+                   [--resume accept|nack|drop]
 
 An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output line is
 "ike-gateway: listening on PORT (tickets=MODE)"; then one "event: ..." line per event (never a secret).
@@ -111,9 +112,13 @@ An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output
   --keys KEYFILE     ticket key ring loaded from KEYFILE, or made there; --rotate: a new sealing key first
   --lifetime S       IKE SA lifetime in seconds (default 3600); --reauth S: re-authentication time
                      (a ticket's lifetime is the smaller of the two)
-  --cookie           always ask for a COOKIE (RFC 7296 section 2.6)
-  --auth-mode MODE   what a resumed IKE_AUTH signs: signed (RFC 7296 2.15 octets, default) or message
+  --cookie           always ask for a COOKIE (RFC 7296 section 2.6); without it, COOKIEs are asked for while
+                     8 or more SAs are half-open (at most 32, the oldest pushed out; expired after 30 s)
+  --auth-mode MODE   the readings of a resumed IKE_AUTH accepted: both (default), signed (RFC 7296 2.15
+                     octets) or message (the sender's IKE_SESSION_RESUME message only)
   --ticket-policy P  answer TICKET_REQUEST with a ticket (issue, default), TICKET_ACK or TICKET_NACK
+  --resume R         answer IKE_SESSION_RESUME (accept, default), refuse every ticket (nack) or never
+                     answer it (drop, as a gateway without RFC 5723): to test initiators' fallback
 """
 
 _IKE_INITIATE = """usage: ike-initiate HOST PORT --psk HEX --id ID --store FILE [--remote-id ID] [--group 14|31]
@@ -123,7 +128,8 @@ _IKE_INITIATE = """usage: ike-initiate HOST PORT --psk HEX --id ID --store FILE 
 
 Prints "established: full|resumed" then "ticket: lifetime N|ack|nack|none" (exit 0), or "failed:
 REASON" (exit 1). With a stored, unexpired ticket for HOST:PORT it resumes (RFC 5723) unless --full; a
-refused ticket prints "resume: rejected" and falls back to a full exchange. The SA is left without a
+resumption that fails (TICKET_NACK, AUTHENTICATION_FAILED, no answer within 7 s) falls back to a full
+exchange in the same run: "established: full (resume failed: REASON)". The SA is left without a
 Delete (an interrupted session, what resumption is for) unless --delete, which sends Delete and drops
 the ticket (RFC 5723 section 6.2). `logout` deletes every stored ticket.
 
@@ -133,7 +139,8 @@ the ticket (RFC 5723 section 6.2). `logout` deletes every stored ticket.
   --nat-t            the non-ESP marker (RFC 3948); always used on a port other than 500
   --child            ask for a Child SA;  --no-ticket: request no ticket;  --ticket-later: request it
                      in an INFORMATIONAL exchange after IKE_AUTH
-  --auth-mode MODE   what a resumed IKE_AUTH signs: signed (default) or message
+  --auth-mode MODE   what a resumed IKE_AUTH signs: message or signed; default: the reading learned for
+                     HOST:PORT (kept with its ticket), else message (the deployed gateways' reading)
   --timeout S        give up after S seconds (default 20)
   --debug-keys       print SKEYSEED, SK_* and AUTH in hex (for tests; never in production)
 """

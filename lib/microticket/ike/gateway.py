@@ -7,6 +7,12 @@
 ``peer_key`` is any bytes naming the sender (IP | port): it feeds the COOKIE (RFC 7296 section 2.6).
 A datagram that starts with the RFC 3948 non-ESP marker is answered with one.
 
+Floods (RFC 7296 section 2.6): COOKIEs are asked for always (cookie=True) or, by default, while
+``cookie_threshold`` (8) or more SAs are half-open (events ("cookies", "on"|"off", n)); half-open SAs are at
+most ``max_half`` (max_sas // 2, the oldest pushed out first, established SAs last) and expire after
+``half_open_timeout`` (30 s). A ticket is in flight from its IKE_SESSION_RESUME on: one half-open SA at most
+resumes with it (a replay replaces the one before: ("resume_replaced",)), used once IKE_AUTH succeeds.
+
 Requests handled (window 1 per SA, retransmitted requests answered from the cached response):
   IKE_SA_INIT        SAi1 / KEi / Ni -> SAr1 / KEr / Nr (suite of message.ike_proposal, DH 31 or 14);
                      N(INVALID_KE_PAYLOAD), N(NO_PROPOSAL_CHOSEN), N(COOKIE) (when ``cookie`` is on),
@@ -92,6 +98,7 @@ class _Sa:
         self.resumed_token = None
         self.resumed_ref = None
         self.tokens = []  # tickets issued for this SA (by-value tokens or by-reference refs)
+        self.inflight = None  # the token of the ticket this half-open SA resumes with (Gateway._inflight)
         self.auth_time = now
         self.idi = None
         self.idr = None
@@ -100,8 +107,9 @@ class _Sa:
 
 class Gateway:
     def __init__(self, psk, idr, ring=None, tickets="value", rng=None, lifetime=3600, reauth=None,
-                 cookie=False, auth_mode=K.AUTH_SIGNED, groups=(31, 14), max_sas=64, ref_capacity=64,
-                 ticket_policy="issue", psks=None):
+                 cookie=None, auth_mode=None, groups=(31, 14), max_sas=64, ref_capacity=64,
+                 ticket_policy="issue", psks=None, resume="accept", max_half=None, cookie_threshold=8,
+                 half_open_timeout=30):
         if tickets not in ("value", "reference"):
             raise ValueError("tickets must be 'value' or 'reference'")
         if lifetime <= 0 or (reauth is not None and reauth <= 0):
@@ -115,8 +123,22 @@ class Gateway:
         self.rng = rng or crypto.urandom
         self.lifetime = lifetime
         self.reauth = reauth
+        # RFC 7296 section 2.6: COOKIEs always (True), never (False), or (None, the default) while the
+        # half-open SAs number ``cookie_threshold`` or more; half-open SAs are at most ``max_half`` (the oldest
+        # goes first) and expire after ``half_open_timeout`` seconds
         self.cookie = cookie
-        self.auth_mode = auth_mode
+        self.cookie_threshold = cookie_threshold
+        self.max_half = max_half or max(1, max_sas // 2)
+        self.half_open_timeout = half_open_timeout
+        self._cookies_on = False
+        self._swept = 0
+        self._inflight = {}  # ticket token -> SPIr of the one half-open SA resuming with that ticket
+        # the readings of a resumed AUTH accepted (keys.resume_auth): both by default, the deployed gateways'
+        # (AUTH_MESSAGE) first; the response's AUTH is computed in the reading the initiator's matched
+        self.auth_modes = (K.AUTH_MESSAGE, K.AUTH_SIGNED) if auth_mode is None else (auth_mode,)
+        if resume not in ("accept", "nack", "drop"):
+            raise ValueError("resume must be 'accept', 'nack' or 'drop'")
+        self.resume = resume  # IKE_SESSION_RESUME: answered, refused with TICKET_NACK, or dropped (no RFC 5723)
         self.groups = groups
         self.max_sas = max_sas
         self.ticket_policy = ticket_policy
@@ -176,6 +198,7 @@ class Gateway:
             again = self._half.get((m.spi_i, peer))
             if again is not None and again.last_resp is not None and again.state == HALF_OPEN:
                 return again.last_resp[1]
+            self._expire(now)
             try:
                 M.decode_payloads(m)
             except IkeNotifyError as e:
@@ -216,9 +239,26 @@ class Gateway:
         ni = m.get(_PT_NONCE) or b""
         return b"\x01" + crypto.Hmac(self._cookie_secret).mac(ni, peer, m.spi_i)[:16]
 
+    def _expire(self, now):
+        """Half-open SAs older than half_open_timeout go (looked for at most once a second)."""
+        if now - self._swept < 1:
+            return
+        self._swept = now
+        for sa in [sa for sa in self._half.values() if now - sa.created >= self.half_open_timeout]:
+            self._drop_sa(sa.spi_r)
+            self._event(("half_open_expired", sa.spi_r.hex()))
+
     def _cookie_ok(self, m, peer):
-        """RFC 7296 section 2.6: N(COOKIE) must be the first payload and match."""
-        if not self.cookie:
+        """RFC 7296 section 2.6: N(COOKIE) must be the first payload and match, when COOKIEs are on: always
+        (cookie=True) or, by default, while the half-open SAs number cookie_threshold or more (events
+        ("cookies", "on"|"off", half-open count) when that changes)."""
+        on = self.cookie
+        if on is None:
+            on = len(self._half) >= self.cookie_threshold
+            if on != self._cookies_on:
+                self._cookies_on = on
+                self._event(("cookies", "on" if on else "off", len(self._half)))
+        if not on:
             return True
         if not m.payloads or m.payloads[0][0] != _PT_NOTIFY:
             return False
@@ -226,8 +266,9 @@ class Gateway:
         return t == _COOKIE and crypto.ct_equal(data, self._cookie_value(m, peer))
 
     def _new_sa(self, m, peer, now):
-        # bounded table: a flood of first messages pushes out half-open SAs before established ones
-        while len(self._order) >= self.max_sas:
+        # bounded tables: a flood of first messages pushes out the oldest half-open SAs (at most max_half),
+        # before established ones (at most max_sas SAs in all)
+        while self._order and (len(self._order) >= self.max_sas or len(self._half) >= self.max_half):
             victim = self._order[0]
             for spi in self._order:
                 if self._sas[spi].state == HALF_OPEN:
@@ -246,7 +287,10 @@ class Gateway:
         if spi_r in self._order:
             self._order.remove(spi_r)
         if sa is not None:
-            self._half.pop((sa.spi_i, sa.peer), None)
+            if self._half.get((sa.spi_i, sa.peer)) is sa:
+                self._half.pop((sa.spi_i, sa.peer))
+            if sa.inflight is not None:
+                self._inflight.pop(sa.inflight, None)
         return sa
 
     def _reply(self, sa, m, inner):
@@ -258,7 +302,8 @@ class Gateway:
     # ---- IKE_SA_INIT ------------------------------------------------------------------------------
     def _on_init(self, m, now, peer):
         if not self._cookie_ok(m, peer):
-            self._event(("cookie_sent",))
+            if self.cookie:  # (an event per COOKIE only when always on: a flood makes no event per datagram)
+                self._event(("cookie_sent",))
             return self._plain_notify(m, _COOKIE, self._cookie_value(m, peer))
         sa_p = m.get(_PT_SA)
         ke = m.get(_PT_KE)
@@ -299,19 +344,34 @@ class Gateway:
 
     # ---- IKE_SESSION_RESUME (RFC 5723 section 4.3.2) ----------------------------------------------
     def _on_resume(self, m, now, peer):
+        if self.resume == "drop":
+            raise DecodeError("IKE_SESSION_RESUME not answered (resume=drop)")
         if not self._cookie_ok(m, peer):
-            self._event(("cookie_sent",))
+            if self.cookie:
+                self._event(("cookie_sent",))
             return self._plain_notify(m, _COOKIE, self._cookie_value(m, peer))
         ni = m.get(_PT_NONCE)
         tk = m.notify(_TICKET_OPAQUE)
         if ni is None or tk is None or not 16 <= len(ni) <= 256:
             return self._plain_notify(m, _INVALID_SYNTAX)
         try:
+            if self.resume == "nack":
+                raise TicketRejected("policy")
             st, token, ref = self._open_ticket(tk, now)
         except TicketRejected as e:
             self._event(("ticket_rejected", e.reason))
             return self._plain_notify(m, _TICKET_NACK)
+        # the ticket is in flight from now on: one half-open SA at most resumes with it, the latest (a
+        # replayed IKE_SESSION_RESUME replaces the one before instead of adding state; refusing it instead
+        # would let one replay every half_open_timeout keep the ticket's owner from resuming). It is used
+        # only once IKE_AUTH succeeds (RFC 5723 section 4.3.1).
+        tok = T.ticket_token(tk)
+        if tok in self._inflight:
+            self._drop_sa(self._inflight[tok])
+            self._event(("resume_replaced",))
         sa = self._new_sa(m, peer, now)
+        sa.inflight = tok
+        self._inflight[tok] = sa.spi_r
         nr = self.rng(_NONCE_LEN)
         sa.ni = ni
         sa.nr = nr
@@ -353,12 +413,15 @@ class Gateway:
             if idi != st.idi or (idr_req is not None and idr_req != st.idr) or m.get(_PT_CERT) is not None:
                 return self._auth_failed(sa, m)
             idr = st.idr
-            want = K.resume_auth(self.auth_mode, sa.keys.sk_pi, sa.req_raw, sa.nr, idi)
+            mode = None
+            for a in self.auth_modes:
+                if crypto.ct_equal(K.resume_auth(a, sa.keys.sk_pi, sa.req_raw, sa.nr, idi), got):
+                    mode = a
             still = (sa.resumed_token is None or sa.resumed_token not in self.used) and \
                 (sa.resumed_ref is None or self.refs.get(sa.resumed_ref) is not None)
-            if meth != _AUTH_PSK or not still or not crypto.ct_equal(want, got):
+            if meth != _AUTH_PSK or not still or mode is None:
                 return self._auth_failed(sa, m)
-            auth_r = K.resume_auth(self.auth_mode, sa.keys.sk_pr, sa.resp_raw, sa.ni, idr)
+            auth_r = K.resume_auth(mode, sa.keys.sk_pr, sa.resp_raw, sa.ni, idr)
         else:
             if idr_req is not None and idr_req != self.idr_body:
                 return self._auth_failed(sa, m)
@@ -374,6 +437,9 @@ class Gateway:
         sa.idr = idr
         sa.state = ESTABLISHED
         self._half.pop((sa.spi_i, sa.peer), None)
+        if sa.inflight is not None:
+            self._inflight.pop(sa.inflight, None)
+            sa.inflight = None
         sa.req_raw = sa.resp_raw = None
         if st is not None:
             # the ticket is used now (RFC 5723 4.3.1); the SA it came from goes silently (4.3.4)
@@ -390,7 +456,8 @@ class Gateway:
             out.append((_PT_NOTIFY, M.notify_body(_NO_PROPOSAL_CHOSEN)))
         if m.notify(_TICKET_REQUEST) is not None:
             out.append(self._ticket_notify(sa, now))
-        self._event(("established", "resumed" if st is not None else "full", idi[4:]))
+        # (a resumed SA's event names the reading of the resumed AUTH that the initiator used)
+        self._event(("established", "full", idi[4:]) if st is None else ("established", "resumed", idi[4:], mode))
         return self._reply(sa, m, out)
 
     def _auth_failed(self, sa, m):

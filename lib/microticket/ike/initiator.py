@@ -9,7 +9,7 @@ The engine never touches a socket, a clock or the OS random source:
     ini.on_timer(now)                   # when now >= ini.deadline(): retransmits (RFC 7296 section 2.1)
     for ev in ini.events(): ...         # ("established", "full"|"resumed"), ("ticket", lifetime, record),
                                         # ("ticket_ack",), ("ticket_nack",), ("ticket_none",),
-                                        # ("resume_rejected",), ("child_refused", name), ("failed", why),
+                                        # ("resume_failed", why), ("child_refused", name), ("failed", why),
                                         # ("closed", why), ("ticket_invalidated", why), ("keys", dict)
 
 Exchanges (window size 1, Message IDs counted per direction):
@@ -20,8 +20,14 @@ Exchanges (window size 1, Message IDs counted per direction):
                   error (e.g. NO_PROPOSAL_CHOSEN) leaves the IKE SA up (RFC 7296 section 1.2)
   IKE_SESSION_RESUME  HDR(new SPIi, SPIr=0), [N(COOKIE)], Ni, N(TICKET_OPAQUE), [N(NAT_DETECTION_*)]
                   (RFC 5723 section 4.3.2); N(TICKET_NACK) -> a full exchange with a fresh SPIi
-  IKE_AUTH after resumption: IDi/IDr from the ticket record, AUTH = prf(SK_pi, ...) (keys.resume_auth),
+  IKE_AUTH after resumption: IDi/IDr from the ticket record, AUTH = prf(SK_pi, ...) (keys.resume_auth, in the
+                  reading ``auth_mode``: given, else the one stored in the ticket record (learned for that
+                  peer), else "message", the deployed gateways' reading; see shared/ARCHITECTURE.md),
                   no CERT, a new N(TICKET_REQUEST) (section 4.3.3)
+  A failed resumption never strands a board: TICKET_NACK, an error notify, AUTHENTICATION_FAILED or no
+                  answer to its first two requests after 3 transmissions (at 0, 1 and 3 rto: given up at 7)
+                  -> ("resume_failed", why) and a full exchange in the same run (initiator_full.fallback);
+                  after AUTHENTICATION_FAILED the new ticket's record carries the other reading.
   INFORMATIONAL   request_ticket() (section 4.1), delete() (Delete IKE; the ticket is invalidated, 6.2);
                   requests from the responder are answered (liveness, Delete, a Child SA CREATE_CHILD_SA refused
                   with NO_ADDITIONAL_SAS).
@@ -56,6 +62,7 @@ from microticket.errors import DecodeError, IkeNotifyError
 # IKEv2 numbers used here as private consts (folded by the compiler, no RAM); the public table is consts.py
 _AUTH_HMAC_SHA2_256_128 = const(12)
 _AUTH_PSK = const(2)
+_AUTHENTICATION_FAILED = const(24)
 _CHILDLESS_IKEV2_SUPPORTED = const(16418)
 _DH_MODP2048 = const(14)
 _DH_CURVE25519 = const(31)
@@ -119,6 +126,7 @@ _OP_PSK_AUTH = const(8)
 _OP_CHILD_PAYLOADS = const(9)
 _OP_DUMP_KEYS = const(10)
 _OP_NATD = const(11)
+_OP_FALLBACK = const(12)
 
 
 def _full(n, *args):
@@ -139,6 +147,7 @@ FAILED = const(7)
 _MAX_COOKIE_RETRIES = const(3)
 _MAX_KE_RETRIES = const(2)
 _MAX_TICKET = const(2048)
+_RESUME_TRIES = const(3)  # transmissions of a resumption's request before the full exchange (sent at 0, 1, 3 rto)
 SUITE = [_ENCR_AES_CBC, 128, _PRF_HMAC_SHA2_256, _AUTH_HMAC_SHA2_256_128]
 
 
@@ -166,12 +175,12 @@ class Initiator:
     rng = staticmethod(crypto.urandom)  # (staticmethod: a function as a class attribute would be bound)
     want_ticket = True
     child = marker = debug_keys = False
-    auth_mode = K.AUTH_SIGNED
+    auth_mode = K.AUTH_MESSAGE  # the deployed gateways' reading of the resumed AUTH (libreswan 5.2+)
     rto = 1  # seconds (ints: a float constant is a heap object on most ports)
     max_tries = 5
 
     def __init__(self, psk, idi, idr=None, group=31, groups=None, rng=None, request_ticket=True,
-                 child=False, marker=False, addrs=None, auth_mode=K.AUTH_SIGNED, ticket=None,
+                 child=False, marker=False, addrs=None, auth_mode=None, ticket=None,
                  rto=1, max_tries=5, debug_keys=False):
         self.psk = psk
         t, d = make_id(idi)
@@ -197,7 +206,10 @@ class Initiator:
             self.marker = marker
         if addrs is not None:
             self.addrs = addrs  # (local_ip4, local_port, remote_ip4, remote_port) for NAT detection, or None
-        if auth_mode != K.AUTH_SIGNED:
+        if auth_mode is None and type(ticket) is dict:
+            # the reading of the resumed AUTH that this peer took (stored with its ticket); else the default
+            auth_mode = ticket.get("auth_mode")
+        if auth_mode == K.AUTH_SIGNED:
             self.auth_mode = auth_mode
         if ticket is not None:
             self._rt = ticket  # the record start() presents (it is taken from here: never used twice; start()
@@ -279,8 +291,8 @@ class Initiator:
     def on_timer(self, now):
         if self._deadline is None or now < self._deadline:
             return
-        if self._tries >= self.max_tries:
-            self._fail("timeout")
+        if self._tries >= (_RESUME_TRIES if self.resumed and self.state < ESTABLISHED else self.max_tries):
+            self._fail("timeout", now)  # (a resumption's: a full exchange now, see _fail)
             return
         self._tries += 1
         self._out.append(self._req)
@@ -399,7 +411,7 @@ class Initiator:
         if c is None:
             return False
         if not 1 <= len(c) <= 64 or self._cookie_tries >= _MAX_COOKIE_RETRIES:
-            self._fail("COOKIE")
+            self._fail("COOKIE", now)
             return True
         self._cookie_tries += 1
         self._cookie = c
@@ -413,22 +425,24 @@ class Initiator:
         if self._cookie_retry(m, now):
             return
         if m.notify(_TICKET_NACK) is not None:
-            # RFC 5723 section 4.3.2: the ticket is refused; run a regular exchange
-            self._ev.append(("resume_rejected",))
-            _full(_OP_INIT_START, self, now)
+            # RFC 5723 section 4.3.2: the ticket is refused; run a regular exchange (_fail)
+            self._fail(_TICKET_NACK, now)
             return
         err = m.error_notify()
         if err is not None:
-            self._fail(_name(err))
+            self._fail(err, now)
             return
         nr = m.get(_PT_NONCE)
         if nr is None or m.spi_r == bytes(8) or not 16 <= len(nr) <= 256:
             raise DecodeError("IKE_SESSION_RESUME response lacks Nr")
         t = self._rt
+        # the ticket's identities for IKE_AUTH (RFC 5723 section 4.3.3); ours, when they differ, kept for a
+        # fallback (_fail) (no tuple in the heap when they are the same, as they are unless --id changed)
+        self._rt = None if t[2] == self.idi_body and t[3] == self.idr_body else (self.idi_body, self.idr_body)
         self.idi_body = t[2]
         self.idr_body = t[3]
         self._keyed(m, nr, K.skeyseed_resume(t[1], self.ni, nr))
-        self._rt = t = None  # the ticket's last use: out of the heap before IKE_AUTH
+        t = None  # the ticket's last use: out of the heap before IKE_AUTH
         self._send_auth(now)
 
     def _on_auth(self, m, now):
@@ -436,13 +450,13 @@ class Initiator:
         err = m.error_notify()
         auth = m.get(_PT_AUTH)
         if auth is None:
-            self._fail(_name(err) if err is not None else "no AUTH")
+            self._fail("no AUTH" if err is None else err, now)
             return
         idr = m.get(_PT_IDR)
         if idr is None:
             raise DecodeError("IKE_AUTH response lacks IDr")
         if self.idr_body is not None and idr != self.idr_body:
-            self._fail("IDr mismatch")
+            self._fail("IDr mismatch", now)
             return
         meth, got = M.parse_auth(auth)
         k = self.keys
@@ -451,7 +465,7 @@ class Initiator:
         else:
             want = _full(_OP_PSK_AUTH, self.psk, self._resp_raw, self.ni, k.sk_pr, idr)
         if meth != _AUTH_PSK or not crypto.ct_equal(want, got):
-            self._fail("AUTHENTICATION_FAILED")
+            self._fail(_AUTHENTICATION_FAILED, now)
             return
         self.idr_body = idr
         self._deadline = None
@@ -478,7 +492,7 @@ class Initiator:
             life = (lt[0] << 24) | (lt[1] << 16) | (lt[2] << 8) | lt[3]
             rec = {"ticket": lt[4:].hex(), "expires": now + life, "lifetime": life,
                    "idi": self.idi_body.hex(), "idr": self.idr_body.hex(), "auth": _AUTH_PSK,
-                   "suite": SUITE, "sk_d": self.keys.sk_d.hex()}
+                   "suite": SUITE, "sk_d": self.keys.sk_d.hex(), "auth_mode": self.auth_mode}
             self.new_ticket = rec
             self.ticket_status = "lifetime"
             self._ev.append(("ticket", life, rec))
@@ -493,7 +507,13 @@ class Initiator:
         self.ticket_status = st
         self._ev.append(("ticket_" + st,))
 
-    def _fail(self, text):
+    def _fail(self, why, now):
+        """The exchange failed for ``why`` (text, or a notify type). A resumption never strands a board: when
+        it fails (TICKET_NACK, an error notify, AUTHENTICATION_FAILED, no answer) a full exchange starts now
+        (initiator_full.fallback: ("resume_failed", why) first)."""
+        if self.resumed and self.state < ESTABLISHED:
+            _full(_OP_FALLBACK, self, why, now)
+            return
         self.state = FAILED
         self._deadline = None
-        self._ev.append(("failed", text))
+        self._ev.append(("failed", why if type(why) is str else _name(why)))

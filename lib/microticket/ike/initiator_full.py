@@ -26,6 +26,7 @@ from microticket.ike import rekey as R
 from microticket.ike import dh
 
 # IKEv2 numbers used here as private consts (folded by the compiler, no RAM); the public table is consts.py
+_AUTHENTICATION_FAILED = const(24)
 _CHILDLESS_IKEV2_SUPPORTED = const(16418)
 _CLOSED = const(6)
 _COOKIE = const(16390)
@@ -112,10 +113,10 @@ def init_response(ini, m, now):
             ini._dh_priv, ini._dh_pub = dh.keypair(g, ini.rng)
             init_send(ini, now)
             return
-        ini._fail("INVALID_KE_PAYLOAD")
+        ini._fail("INVALID_KE_PAYLOAD", now)
         return
     if err is not None:
-        ini._fail(_name(err))
+        ini._fail(err, now)
         return
     sa = m.get(_PT_SA)
     ke = m.get(_PT_KE)
@@ -131,6 +132,22 @@ def init_response(ini, m, now):
     ini._keyed(m, nr, F.skeyseed_full(ini.ni, nr, dh.shared(ini.group, ini._dh_priv, kdata)))
     ini._dh_priv = ini._dh_pub = None
     ini._send_auth(now)
+
+
+def fallback(ini, why, now):
+    """A resumption failed (Initiator._fail, ``why``: text or a notify type): ("resume_failed", REASON), then a
+    full exchange with a fresh SPIi in the same run, so a failed resumption never strands a board. When the
+    gateway refused the resumed AUTH (AUTHENTICATION_FAILED), it may read the AUTH octets the other way
+    (shared/ARCHITECTURE.md, "RFC 5723 in the field"; keys.resume_auth): the ticket of the full exchange
+    carries the other reading (its "auth_mode"), the one the next resumption with this peer uses."""
+    if why == _AUTHENTICATION_FAILED:
+        ini.auth_mode = K.AUTH_SIGNED if ini.auth_mode == K.AUTH_MESSAGE else K.AUTH_MESSAGE
+    ini._ev.append(("resume_failed", why if type(why) is str else _name(why)))
+    t = ini._rt  # after the resumption's response: our own IDi and IDr bodies (the ticket's were in use)
+    if t is not None and len(t) == 2:
+        ini.idi_body, ini.idr_body = t
+    ini._rt = ini.keys = ini.nr = ini._resp_raw = None  # the ticket's bytes, the resumed SA's keys
+    init_start(ini, now)
 
 
 def child_payloads(ini, inner):
@@ -377,4 +394,4 @@ def _invalidate(ini, why):
 def op(n, *args):
     """Step ``n`` of the initiator (the order of initiator._OP_*) with ``args``."""
     return (init_start, init_send, init_response, info_response, info_request, rekey_request, peer_request,
-            old_sa, F.psk_auth, child_payloads, _dump, natd)[n](*args)
+            old_sa, F.psk_auth, child_payloads, _dump, natd, fallback)[n](*args)

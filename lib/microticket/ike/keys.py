@@ -5,11 +5,12 @@
 - ``protect``/``unprotect``  the Encrypted payload (section 3.14): AES-CBC-128, HMAC-SHA2-256-128 ICV over
   the whole message up to the ICV, checked in constant time BEFORE decrypting.
 - ``resume_auth``     RFC 5723 section 4.3.3 AUTH = prf(SK_px, <message octets>) in two readings:
-     "signed"  (default; the RFC's reference to section 2.15): <message octets> are the section 2.15
+     "signed"  (the RFC's reference to section 2.15): <message octets> are the section 2.15
                signed octets  RealMessage | Nonce_of_peer | prf(SK_px, ID payload body), keyed with SK_px
                instead of prf(PSK, pad);
-     "message" (libreswan 5.2+ reading): only the sender's own IKE_SESSION_RESUME message, i.e.
-               AUTH = prf(SK_px, RealMessage).
+     "message" (the deployed gateways' reading, libreswan 5.2+; the initiator's default): only the sender's
+               own IKE_SESSION_RESUME message, i.e. AUTH = prf(SK_px, RealMessage).
+  Our gateway accepts both; the initiator learns per peer which one works (initiator_full.fallback).
   In both, RealMessage is the sender's IKE_SESSION_RESUME message as sent (without the non-ESP marker).
 
 What a resumption never computes is in keys_full.py: ``skeyseed_full`` (section 2.14), ``psk_auth``
