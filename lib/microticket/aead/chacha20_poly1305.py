@@ -239,9 +239,7 @@ def _tag(b, alen: int, clen: int, buf, off: int, check: int) -> int:
 
 
 class ChaCha20Poly1305:
-    """AEAD_CHACHA20_POLY1305 with a 32-byte key; nonces of 12 bytes (the TLS record layer's)."""
-
-    TAG = 16
+    """AEAD_CHACHA20_POLY1305 with a 32-byte key; nonces of 12 bytes (the TLS record layer's); 16-byte tags."""
 
     def __init__(self, key):
         if len(key) != 32:
