@@ -30,11 +30,10 @@ _BAD_RECORD_MAC = const(20)
 _HDR = const(5)
 _C_GCM = const(3)     # microticket.tls.engine's cipher numbers: 3 GCM, 4 ChaCha20-Poly1305, 5 CCM_8, 6 CCM
 _C_CCM_8 = const(5)
-# the AEAD of each cipher number from _C_GCM on: module, class
-_AEADS = const((b"microticket.aead.gcm", b"AesGcm",
-                b"microticket.aead.chacha20_poly1305", b"ChaCha20Poly1305",
-                b"microticket.aead.ccm", b"AesCcm",
-                b"microticket.aead.ccm", b"AesCcm"))
+# the AEAD of each cipher number from _C_GCM on: module, class (one bytes constant, split when a state is
+# made: a tuple of them would be 9 objects on the heap, 320 B, from ROMFS too)
+_AEADS = const(b"microticket.aead.gcm AesGcm microticket.aead.chacha20_poly1305 ChaCha20Poly1305 "
+               b"microticket.aead.ccm AesCcm microticket.aead.ccm AesCcm")
 _A = const(2)      # the state's items after open and write: the AEAD object (microticket.aead)
 _X = const(3)      # the explicit nonce's length: 8 (GCM, CCM) or 0 (ChaCha20-Poly1305)
 _T = const(4)      # the tag's length
@@ -48,7 +47,8 @@ def state(w, key, iv):
     """The cipher state of one direction for the cipher number ``w`` (microticket.tls.engine) with its
     key and fixed IV."""
     i = 2 * (w - _C_GCM)
-    c = getattr(__import__(_AEADS[i].decode(), None, None, (True,)), _AEADS[i + 1].decode())
+    n = _AEADS.split()
+    c = getattr(__import__(n[i].decode(), None, None, (True,)), n[i + 1].decode())
     tag = 8 if w == _C_CCM_8 else 16
     a = c(key, tag) if w >= _C_CCM_8 else c(key)
     v = bytearray(12)
