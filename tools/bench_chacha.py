@@ -57,7 +57,7 @@ def copy_only():
     rec[:] = sealed
 
 enc = crypto.aes_cbc_encryptor(bytes(16))
-dec = crypto.aes_cbc_decryptor(bytes(16))
+dec = crypto.aes_cbc_encryptor(bytes(16))   # it decrypts: first used for that
 hm = crypto.Hmac(bytes(32), "sha256")
 cbc = bytearray(16 + L + 32 + 16)   # random16 | data | mac | padding
 cv = memoryview(cbc)

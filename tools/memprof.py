@@ -449,8 +449,9 @@ def prepare(py=False, romfs=False):
         return LIB + ":" + SCRIPTS, None, None
     tmp = tempfile.mkdtemp(prefix="mt-memprof-")
     tree = os.path.join(tmp, "mpy")
-    build.compile_tree(LIB, tree)
-    build.compile_tree(SCRIPTS, tree)
+    src = build.ROMFS_LIB if romfs else None   # the .mpy's source names: their /rom/lib paths (compile_tree)
+    build.compile_tree(LIB, tree, source_root=src)
+    build.compile_tree(SCRIPTS, tree, source_root=src)
     if not romfs:
         return tree, tmp, None
     img = os.path.join(tmp, "lib.romfs")

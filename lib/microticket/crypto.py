@@ -19,7 +19,7 @@ from micropython import const
 _AES_ECB = const(1)  # cryptolib modes
 _AES_CBC = const(2)
 
-_ZERO_IV = bytes(16)
+_ZERO_IV = const(b"\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0\0")  # 16 bytes (const: no interned name)
 _HASHES = {"sha256": (hashlib.sha256, 32), "sha1": (hashlib.sha1, 20)}
 _CAN_COPY = hasattr(hashlib.sha256(), "copy")  # CPython's hashlib: yes; MicroPython's: no
 

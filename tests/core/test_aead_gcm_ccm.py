@@ -93,7 +93,6 @@ def test_gcm_spec_test_cases(key, iv, aad, pt, ct, tag):
     assert AESGCM(key).encrypt(iv, pt, aad).hex() == ct + tag   # the vectors are transcribed right
     buf = bytearray(pt) + bytearray(16)
     g = AesGcm(key)
-    assert g.TAG == AesGcm.TAG == 16
     g.seal(bytearray(iv), aad, buf, 0, len(pt))
     assert buf.hex() == ct + tag
     assert g.open(iv, aad, buf, 0, len(pt)) is True
@@ -145,7 +144,7 @@ def test_differential_cpython():
     rnd = random.Random(7)
     for alg, key, nonce, aad, off, pt, pad in _vectors(1):
         a = _make(alg, key)
-        tag = a.TAG
+        tag = getattr(a, "TAG", 16)
         fill = rnd.getrandbits(8)
         buf = _buffer(fill, off, pt, tag, pad)
         before = bytes(buf)
@@ -175,7 +174,7 @@ def test_tampering_is_refused_and_leaves_the_buffer(alg, n):
     aad = bytes(rnd.getrandbits(8) for _ in range(13))
     pt = bytes(rnd.getrandbits(8) for _ in range(n))
     a = _make(alg, key)
-    tag = a.TAG
+    tag = getattr(a, "TAG", 16)
     buf = bytearray(3) + bytearray(pt) + bytearray(tag) + bytearray(2)
     a.seal(nonce, aad, buf, 3, n)
     sealed = bytes(buf)
@@ -348,10 +347,12 @@ def test_seal_and_open_run_under_heap_lock(mp, mpy):
     assert got["locked"] == ["54", "54"]
     if mpy:
         print("heap (mpy, x86_64):", got)
-        # measured (x86_64 .mpy, gc.mem_alloc after a collect): import gcm 3904 B (its unrolled viper GHASH is
-        # most of it) / ccm 2560 B; an instance: gcm 3360 B (2 KB of GHASH tables, 2 x 256 B of counter and
-        # keystream blocks, the AES object) / ccm 1632 B (two AES objects, 2 x 256 B, 48 B)
-        assert int(got["import_gcm"][0]) <= 4400
+        # measured (x86_64 .mpy, gc.mem_alloc after a collect): import gcm 2720 B (one viper function, its
+        # unrolled GHASH most of it; 3904 B with seven functions) / ccm 2560 B; the first instance: gcm 2912 B
+        # (2 KB of GHASH tables and 32 B of state in one array, the AES object, the 256-byte keystream buffer
+        # every instance shares; 3360 B with the buffers per instance) / ccm 1632 B (two AES objects,
+        # 2 x 256 B, 48 B)
+        assert int(got["import_gcm"][0]) <= 3100
         assert int(got["import_ccm"][0]) <= 3000
-        assert int(got["instance_gcm"][0]) <= 3800
+        assert int(got["instance_gcm"][0]) <= 3200
         assert int(got["instance_ccm"][0]) <= 1900

@@ -7,6 +7,7 @@ connection that agreed a suite using it. One contract, in place on the caller's 
     a.open(nonce, aad, buf, off, n) -> bool       n: ciphertext bytes before the tag; the tag is checked (in
                                                   constant time) before anything is decrypted
 
-``a.TAG`` is the tag's length. The TLS nonce and additional data (RFC 5288, RFC 7905, RFC 6655) are
-built by the record layer (microticket.tls.record).
+Tags are 16 bytes, an AesCcm's ``TAG`` (16 or 8, CCM_8). Arguments are positional (AesGcm names them iv and
+a: names a board interns anyway). The TLS nonce and additional data (RFC 5288, RFC 7905, RFC 6655) are
+built by microticket.tls.record_aead.
 """

@@ -239,36 +239,36 @@ def _tag(b, alen: int, clen: int, buf, off: int, check: int) -> int:
 
 
 class ChaCha20Poly1305:
-    """AEAD_CHACHA20_POLY1305 with a 32-byte key; nonces of 12 bytes (the TLS record layer's)."""
-
-    TAG = 16
+    """AEAD_CHACHA20_POLY1305 with a 32-byte key; nonces of 12 bytes (the TLS record layer's); 16-byte tags."""
 
     def __init__(self, key):
         if len(key) != 32:
-            raise ValueError("key length")
+            raise ValueError("ChaCha20-Poly1305 key must be 32 bytes")
         w = bytearray(_SIZE)
         w[0:16] = b"expand 32-byte k"
         w[16:48] = key
         self._w = w
 
-    def seal(self, nonce, aad, buf, off, n):
-        if len(nonce) != 12 or off < 0 or n < 0 or off + n + 16 > len(buf):
-            raise ValueError("bounds")
+    # (iv: the nonce, a: the additional data: names a board interns anyway; the error texts are long enough
+    # not to be interned: each name or short str constant is an interned string on a board's heap)
+    def seal(self, iv, a, buf, off, n):
+        if len(iv) != 12 or off < 0 or n < 0 or off + n + 16 > len(buf):
+            raise ValueError("ChaCha20-Poly1305: nonce or buffer bounds")
         w = self._w
-        _start(w, nonce, 1)
-        _poly(w, aad, 0, len(aad), 0)
+        _start(w, iv, 1)
+        _poly(w, a, 0, len(a), 0)
         _chacha(w, buf, off, n)
         _poly(w, buf, off, n, 0)
-        _tag(w, len(aad), n, buf, off + n, 0)
+        _tag(w, len(a), n, buf, off + n, 0)
 
-    def open(self, nonce, aad, buf, off, n):
-        if len(nonce) != 12 or off < 0 or n < 0 or off + n + 16 > len(buf):
-            raise ValueError("bounds")
+    def open(self, iv, a, buf, off, n):
+        if len(iv) != 12 or off < 0 or n < 0 or off + n + 16 > len(buf):
+            raise ValueError("ChaCha20-Poly1305: nonce or buffer bounds")
         w = self._w
-        _start(w, nonce, 1)
-        _poly(w, aad, 0, len(aad), 0)
+        _start(w, iv, 1)
+        _poly(w, a, 0, len(a), 0)
         _poly(w, buf, off, n, 0)
-        if _tag(w, len(aad), n, buf, off + n, 1):
+        if _tag(w, len(a), n, buf, off + n, 1):
             return False
         _chacha(w, buf, off, n)
         return True

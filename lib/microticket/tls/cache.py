@@ -37,7 +37,7 @@ _E_RECEIVED = const(4)   # when the ticket arrived
 _E_HINT = const(5)       # its ticket_lifetime_hint (0: unspecified)
 _E_NAME = const(6)       # the SNI name it was made for
 _E_IDENTITY = const(7)   # the PSK identity it was made with
-_FIELDS = ("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity")  # in the file
+_FIELDS = const(("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity"))  # in the file
 
 
 def entry(ticket, master, suite, ems, received, hint, server_name=b"", identity=b""):
