@@ -9,27 +9,30 @@ Every piece of bad input ends in one of these, never in an IndexError, a crash o
       TlsAlert           a TLS alert to send (or received); ``description`` is the alert code
       IkeNotifyError     an IKEv2 error notify to send (or received); ``notify_type`` is the type
 
-Heap: a class costs ~320 bytes of heap (x86_64) when it is created, even when the .mpy runs from ROMFS. The
-two every part needs are created on import; IkeNotifyError, BufferFull, TicketRejected, TlsAlert and REASONS
-are created on first use (the module's ``__getattr__``, once each; afterwards they are plain module
-attributes), so a TLS client never holds the IKE class and an IKE initiator never holds the TLS ones.
-``from microticket.errors import TlsAlert`` and ``errors.TlsAlert`` work as before, and always give the
+Heap: a class costs ~320 bytes of heap (x86_64) when it is created, even when the .mpy runs from ROMFS. So
+every class is created on first use (the module's ``__getattr__``, once each; afterwards it is a plain
+module attribute): a TLS client never holds the IKE class nor an IKE initiator the TLS ones, and a
+resumption that goes well holds none (the engines name them only where an error is raised or caught).
+``from microticket.errors import TlsAlert`` and ``errors.TlsAlert`` work as always, and always give the
 same class.
 """
 
 
-class MicroticketError(Exception):
-    pass
-
-
-class DecodeError(MicroticketError):
-    pass
-
-
 def __getattr__(name):
-    # the rest of the hierarchy, each created on its first use and then kept in the module's globals
-    if name == "IkeNotifyError":
-        class IkeNotifyError(MicroticketError):
+    # the hierarchy, each class created on its first use and then kept in the module's globals
+    c = globals().get(name)
+    if c is not None:
+        return c
+    if name == "MicroticketError":
+        class MicroticketError(Exception):
+            pass
+        c = MicroticketError
+    elif name == "DecodeError":
+        class DecodeError(__getattr__("MicroticketError")):
+            pass
+        c = DecodeError
+    elif name == "IkeNotifyError":
+        class IkeNotifyError(__getattr__("MicroticketError")):
             """An IKEv2 error notify (RFC 7296 section 3.10.1). ``received`` is True when the peer sent it."""
 
             def __init__(self, notify_type, message="", received=False):
@@ -39,17 +42,17 @@ def __getattr__(name):
                 self.received = received
         c = IkeNotifyError
     elif name == "BufferFull":
-        class BufferFull(MicroticketError):
+        class BufferFull(__getattr__("MicroticketError")):
             pass
         c = BufferFull
     elif name == "TicketRejected":
-        class TicketRejected(MicroticketError):
+        class TicketRejected(__getattr__("MicroticketError")):
             def __init__(self, reason):
                 super().__init__(reason)
                 self.reason = reason
         c = TicketRejected
     elif name == "TlsAlert":
-        class TlsAlert(MicroticketError):
+        class TlsAlert(__getattr__("MicroticketError")):
             """A fatal TLS alert (RFC 5246 section 7.2). ``received`` is True when the peer sent it."""
 
             def __init__(self, description, message="", received=False):
