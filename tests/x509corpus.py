@@ -12,8 +12,8 @@ directory, with the verdict each case must get.
     case.reason   microticket's expected refusal reason, None for a valid chain
 
 For the ordinary cases ``openssl`` is ``reason is None``. Where microticket is deliberately stricter than
-OpenSSL the case is in DIVERGENCES, and the P-384 cases (no P-384 in microticket.pk yet) in
-P384_UNSUPPORTED: "unsupported algorithm" until P-384 lands (then flip them to None).
+OpenSSL the case is in DIVERGENCES. The P-384 cases (Let's Encrypt's ECDSA chains: microticket.pk.p384)
+and ecdsa-with-SHA384 (microticket.sha512) validate as OpenSSL says.
 """
 
 import calendar
@@ -33,9 +33,6 @@ DIVERGENCES = {
     "pss-salt-max": "RSASSA-PSS: only a 32-byte salt (the parameters of rsa_pss_rsae_sha256)",
     "leaf-eku-any": "anyExtendedKeyUsage is accepted for a server (RFC 5280 section 4.2.1.12); OpenSSL wants serverAuth",
 }
-# the cases that need P-384 (or SHA-384, from microticket.sha512): "unsupported algorithm" until they land
-P384_UNSUPPORTED = ["p384-intermediate", "p384-root", "p384-leaf"]
-SHA384_CASES = ["ec-root-sha384-leaf"]  # ecdsa-with-SHA384 by a P-256 key: needs microticket.sha512 only
 
 
 class Case:
@@ -198,7 +195,7 @@ def make_corpus(dir):
                 C(id, "/CN=www.example.com", key, root, leaf_ext(), md="sha256", sigopt=so)
                 case(id, [id], ca3 if lk == "ec" and rk == "rsa" else ca, None)
     C("ec-root-sha384-leaf", "/CN=www.example.com", "kec2", "root-ec", leaf_ext(), md="sha384")
-    case("ec-root-sha384-leaf", ["ec-root-sha384-leaf"], ca_ec, "unsupported algorithm", openssl=True)
+    case("ec-root-sha384-leaf", ["ec-root-sha384-leaf"], ca_ec, None)
     C("rsa-sha384", "/CN=www.example.com", "kec2", "root-rsa", leaf_ext(), md="sha384")
     case("rsa-sha384", ["rsa-sha384"], ca_rsa, "unsupported algorithm", openssl=True)
     C("pss-salt-max", "/CN=www.example.com", "kec2", "root-rsa", leaf_ext(),
@@ -337,10 +334,9 @@ def make_corpus(dir):
     C("int-under-384-root", "/O=mt tests/CN=int under p384 root", "kec", "root-384", md="sha384")
     C("leaf-under-384-root", "/CN=www.example.com", "kec2", "int-under-384-root", leaf_ext())
     C("leaf-384", "/CN=www.example.com", "k384", "root-ec", leaf_ext())
-    case("p384-intermediate", ["leaf-under-384", "int-384"], ca_ec, "unsupported algorithm", openssl=True)
-    case("p384-root", ["leaf-under-384-root", "int-under-384-root"], m.cafile("p384", ["root-384"]),
-         "unsupported algorithm", openssl=True)
-    case("p384-leaf", ["leaf-384"], ca_ec, "unsupported algorithm", openssl=True)
+    case("p384-intermediate", ["leaf-under-384", "int-384"], ca_ec, None)
+    case("p384-root", ["leaf-under-384-root", "int-under-384-root"], m.cafile("p384", ["root-384"]), None)
+    case("p384-leaf", ["leaf-384"], ca_ec, None)  # valid as a path (a TLS client then wants P-256 or RSA)
     return cases
 
 

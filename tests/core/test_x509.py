@@ -6,7 +6,7 @@ extensions, P-384. For every case openssl's verdict (``openssl verify -x509_stri
 -verify_depth 4 -attime T -verify_hostname|-verify_ip NAME``) must be the one the corpus records, ours the
 same verdict with the expected reason, on CPython and under the real MicroPython interpreter (the corpus
 passed as files). Where we refuse what OpenSSL accepts on purpose, the case is in x509corpus.DIVERGENCES;
-the P-384 cases are in x509corpus.P384_UNSUPPORTED. Then the board's clock rule, malformed input, the CA
+P-384 chains (microticket.pk.p384) and SHA-384 signatures (microticket.sha512) included. Then the board's clock rule, malformed input, the CA
 file's streaming, and a TLS handshake validated end to end.
 """
 
@@ -25,11 +25,6 @@ from microticket.tls.server import ServerConfig, TlsServer
 
 import x509corpus as X
 
-try:
-    from microticket import sha512  # noqa: F401  (SHA-384: lands from another branch)
-    HAVE_SHA384 = True
-except ImportError:
-    HAVE_SHA384 = False
 
 T2021 = calendar.timegm((2021, 1, 1, 0, 0, 0))
 ALERT = {"expired": 45, "not yet valid": 45, "unknown issuer": 48, "name mismatch": 42, "bad signature": 42,
@@ -47,8 +42,6 @@ def corpus(tmp_path_factory):
 
 
 def expected(case):
-    if case.id in X.SHA384_CASES and HAVE_SHA384:
-        return None
     return case.reason
 
 
@@ -58,7 +51,7 @@ def ours(chain, ca, name, now, tu=False):
     except errors.TlsAlert as e:
         assert ALERT[e.message] == e.description, (e.message, e.description)
         return e.message
-    assert isinstance(key, bytes) and len(key) == 65 or hasattr(key, "verify_pss_sha256")
+    assert isinstance(key, bytes) and len(key) in (65, 97) or hasattr(key, "verify_pss_sha256")
     return None
 
 
@@ -78,10 +71,8 @@ def test_divergences_are_named(corpus):
     _, cases = corpus
     ids = {c.id for c in cases}
     differ = {c.id for c in cases if c.openssl != (c.reason is None)}
-    assert differ == set(X.DIVERGENCES) | set(X.P384_UNSUPPORTED) | set(X.SHA384_CASES)
-    assert set(X.P384_UNSUPPORTED) <= ids and set(X.SHA384_CASES) <= ids
-    for i in X.P384_UNSUPPORTED:
-        assert next(c for c in cases if c.id == i).reason == "unsupported algorithm"
+    assert differ == set(X.DIVERGENCES) and set(X.DIVERGENCES) <= ids
+    assert {"p384-intermediate", "p384-root", "p384-leaf", "ec-root-sha384-leaf"} <= ids
     # the corpus covers every reason the differential can show
     assert {c.reason for c in cases} >= set(ALERT) - {"malformed", "clock not set"}
 

@@ -108,13 +108,13 @@ _G_COMB = const(
 # On a board every argument name is an interned string on the heap for good (a local variable's is not): the
 # private functions below take one-letter arguments, names other modules intern anyway, and name them inside.
 
-def _add(a, b, c, d, e, f):
+def _add(a, b, c, d, e, f, p=_P):
     """(X1, Y1, Z1) + (X2, Y2, Z2) = (a, b, c) + (d, e, f) in Jacobian coordinates (add-1998-cmo-2; cheaper
-    when Z2 == 1, a table point in affine form). Every case is handled: either point at infinity (Z = 0),
+    when Z2 == 1, a table point in affine form) on a curve with a = -3 over the prime ``p`` (P-256's by
+    default; microticket.pk.p384 passes its own). Every case is handled: either point at infinity (Z = 0),
     P + P (the a = -3 doubling, dbl-2001-b, as inlined in the loops below), P + (-P)."""
     # (a, b, c) is (X1, Y1, Z1) and (d, e, f) is (X2, Y2, Z2); no copies under those names: a frame with
     # more slots is more heap per call
-    p = _P
     if c == 0:
         return d, e % p, f
     if f == 0:
@@ -148,11 +148,10 @@ def _add(a, b, c, d, e, f):
     return x3, (r * (v - x3) - s1 * hhh) % p, c * h % p
 
 
-def _affine(a, b, c):
-    """(x, y) of the Jacobian point (X, Y, Z) = (a, b, c) (one inversion by Fermat's little theorem); None for
-    infinity."""
+def _affine(a, b, c, p=_P):
+    """(x, y) of the Jacobian point (X, Y, Z) = (a, b, c) over the prime ``p`` (one inversion by Fermat's little
+    theorem); None for infinity."""
     x, y, z = a, b, c
-    p = _P
     if z == 0:
         return None
     zi = pow(z, p - 2, p)
@@ -323,6 +322,33 @@ def sign(priv, digest, extra=b""):
         v = mac.mac(v)
 
 
+def sig_rs(sig, n, k=32):
+    """(r, s) of a DER Ecdsa-Sig-Value (SEQUENCE { r INTEGER, s INTEGER }, strict DER: minimal integers,
+    short-form lengths, no trailing bytes), each in [1, n-1] for a group order ``n`` of ``k`` bytes; None
+    for anything else. (microticket.pk.p384 shares it.)"""
+    end = len(sig)
+    m = k + 1  # an integer's longest minimal encoding
+    if end < 8 or end > 2 * (m + 2) + 2 or sig[0] != 0x30 or sig[1] != end - 2:
+        return None
+    rs = []
+    off = 2
+    for _ in range(2):
+        if off + 2 > end or sig[off] != 2:
+            return None
+        ln = sig[off + 1]
+        off += 2
+        if ln == 0 or ln > m or off + ln > end or sig[off] & 0x80:
+            return None
+        if sig[off] == 0 and (ln == 1 or not sig[off + 1] & 0x80):  # non-minimal (or zero)
+            return None
+        v = int.from_bytes(sig[off:off + ln], "big")
+        if v >= n:
+            return None
+        rs.append(v)
+        off += ln
+    return rs if off == end else None
+
+
 def verify(pub, digest, sig):
     """True when ``sig`` (DER Ecdsa-Sig-Value) is a valid ECDSA signature of ``digest`` by the 65-byte
     point ``pub`` (SEC 1 section 4.1.4). Any malformed input (point, DER: non-minimal integers, long-form
@@ -331,30 +357,12 @@ def verify(pub, digest, sig):
     n = _N
     try:
         qx, qy = _point(pub)
-        end = len(sig)
-        if end < 8 or end > 72 or sig[0] != 0x30 or sig[1] != end - 2:
-            return False
-        rs = []
-        off = 2
-        for _ in range(2):  # INTEGER r, INTEGER s: strict DER, in [1, n-1]
-            if off + 2 > end or sig[off] != 2:
-                return False
-            ln = sig[off + 1]
-            off += 2
-            if ln == 0 or ln > 33 or off + ln > end or sig[off] & 0x80:
-                return False
-            if sig[off] == 0 and (ln == 1 or not sig[off + 1] & 0x80):  # non-minimal (or zero)
-                return False
-            v = int.from_bytes(sig[off:off + ln], "big")
-            if v >= n:
-                return False
-            rs.append(v)
-            off += ln
-        if off != end:
-            return False
-        r, s = rs
-    except ValueError:  # the point
+    except ValueError:
         return False
+    rs = sig_rs(sig, n)
+    if rs is None:
+        return False
+    r, s = rs
     w = pow(s, n - 2, n)
     a = (int.from_bytes(digest[:32], "big") * w % n).to_bytes(32, "little")  # bits2int, as in sign
     # u2 = r * w as a width-5 NAF: 257 digits, least significant first, each 0 or odd in [-15, 15], nonzero

@@ -109,6 +109,7 @@ _F_SELF = const(512)  # self-issued: issuer == subject
 
 _KEY_RSA = const(1)
 _KEY_P256 = const(2)
+_KEY_P384 = const(3)
 
 
 def _refuse(code, reason):
@@ -306,8 +307,8 @@ def _extensions(buf, s, e, c, flags):
 # --- keys and signatures ---------------------------------------------------------------------------
 
 def _spki_key(buf, s, e):
-    """(kind, key) of the SubjectPublicKeyInfo buf[s:e]: (_KEY_RSA, RsaPublicKey) or (_KEY_P256, the 65-byte
-    point). P-384 (secp384r1, 1.3.132.0.34) goes here as one more branch when microticket.pk has it."""
+    """(kind, key) of the SubjectPublicKeyInfo buf[s:e]: (_KEY_RSA, RsaPublicKey), (_KEY_P256, the 65-byte
+    point) or (_KEY_P384, the 97-byte point: secp384r1, 1.3.132.0.34, verified by microticket.pk.p384)."""
     qs, qe = der.expect(buf, s, e, 0x30)
     oid, ps, pe, _ = der.read_algorithm(buf, qs, qe)
     if oid == b"\x2a\x86\x48\x86\xf7\x0d\x01\x01\x01":  # rsaEncryption
@@ -316,7 +317,13 @@ def _spki_key(buf, s, e):
     if oid == b"\x2a\x86\x48\xce\x3d\x02\x01":  # id-ecPublicKey; the namedCurve
         if _eq(buf, ps, pe, b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07", 0, 10):  # prime256v1
             return _KEY_P256, der.spki_p256_public(buf[s:e])
-    raise _refuse(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")  # P-384 (not yet), other curves, DSA, PSS keys
+        if _eq(buf, ps, pe, b"\x06\x05\x2b\x81\x04\x00\x22", 0, 7):  # secp384r1
+            # subjectPublicKey BIT STRING: no unused bits, the uncompressed point 04 | X | Y
+            bs, be = der.expect(buf, pe, qe, 0x03)
+            if be != qe or be - bs != 98 or buf[bs] != 0 or buf[bs + 1] != 4:
+                raise errors.DecodeError("X.509")
+            return _KEY_P384, bytes(buf[bs + 1:be])
+    raise _refuse(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")  # other curves, DSA, PSS-only keys
 
 
 def _sha384(data):
@@ -375,7 +382,7 @@ def _verify(kbuf, ks, ke, buf, c):
             ok = key.verify_pss_sha256(sha256(tbs), sig)
         else:
             raise _refuse(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")
-    elif oid[:7] == b"\x2a\x86\x48\xce\x3d\x04\x03" and len(oid) == 8 and kind == _KEY_P256:
+    elif oid[:7] == b"\x2a\x86\x48\xce\x3d\x04\x03" and len(oid) == 8 and (kind == _KEY_P256 or kind == _KEY_P384):
         if ps != pe:  # ecdsa-with-SHA*: no parameters (RFC 5758 section 3.2)
             raise errors.DecodeError("X.509")
         if oid[7] == 2:  # ecdsa-with-SHA256
@@ -385,8 +392,15 @@ def _verify(kbuf, ks, ke, buf, c):
             digest = _sha384(tbs)
         else:
             raise _refuse(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")
-        from microticket.pk import p256
-        ok = p256.verify(key, digest, sig)
+        if kind == _KEY_P256:
+            from microticket.pk import p256
+            ok = p256.verify(key, digest, sig)
+        else:
+            try:  # (a board may install the TLS part without the sha512 part, which holds P-384 too)
+                from microticket.pk import p384
+            except ImportError:
+                raise _refuse(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")
+            ok = p384.verify(key, digest, sig)
     else:
         raise _refuse(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")
     if not ok:
