@@ -354,6 +354,40 @@ class X509Validate(Scenario):
         return proc.returncode == 0 and "chain\tok" in proc.stdout
 
 
+class TlsX509Client(TlsResumeClient):
+    """`tls-client --ca-file` on MicroPython, a full handshake against our CPython `tls-server` sending a
+    3-certificate chain (leaf and two intermediates: tests/x509corpus.make_heap_case, P-256 or RSA-2048) whose
+    root is the middle one of a 3-root CA file: the chain validated, then ECDHE (no ticket cache)."""
+
+    kind = "ec"
+    missing = _needs_openssl
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        sys.path.insert(0, os.path.join(ROOT, "tests"))
+        import x509corpus
+        d = os.path.join(work, "pki")
+        _, ca, name, _ = x509corpus.make_heap_case(d, self.kind)
+        full = os.path.join(d, "fullchain.pem")
+        with open(full, "w") as out:
+            for n in ("leaf", "int2", "int"):
+                with open(os.path.join(d, n + ".pem")) as f:
+                    out.write(f.read())
+        key = os.path.join(d, "k1.key")
+        self.server = procs.start_on_free_port(
+            lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", full,
+                          "--key", key], env=_env_cpython())
+        self.args = ["tls-client", "127.0.0.1", str(self.server.port), "--ca-file", ca, "--server-name", name,
+                     "--mfl", "3"]
+        p = self.mp(self.args)
+        if p is None or "resumed: no" not in p.stdout:
+            raise RuntimeError("the validating client failed: %s" % (p and p.stdout + p.stderr))
+
+    def completes_once(self, heapsize):
+        p = self.mp(self.args, heapsize)
+        return p is not None and "resumed: no" in p.stdout
+
+
 SCENARIOS = {}
 
 
@@ -402,6 +436,10 @@ register(TlsFullServer("tls-full-ecdsa-server", None, "New, ",
 register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/cli/tls_server.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))
+register(TlsX509Client("tls-full-x509-client", None, "resumed: no",
+                        ("microticket/tls/client.py", "microticket/pk/x509.py"),
+                        doc="TLS 1.2 client CLI: a full ECDHE_ECDSA handshake validating a 3-certificate P-256 chain "
+                            "against a 3-root CA file (--ca-file), against our CPython server"))
 register(X509Validate("x509-validate", "x509_check", "chain\tok", ("microticket/pk/x509.py",),
                       doc="X.509: a 3-certificate P-256 chain validated against a 3-root CA file (pk.x509)"))
 register(X509Validate("x509-validate-rsa", "x509_check", "chain\tok", ("microticket/pk/x509.py",),
