@@ -315,3 +315,28 @@ def test_server_walking_the_heap_down_serves_or_refuses_in_one_line(mp, tmp_path
             srv.stdout.close()
             srv.stderr.close()
     assert outcomes[0] == "served" and outcomes[-1] == "refused", outcomes
+
+
+@pytest.mark.micropython
+def test_server_defaults_fit_a_small_heap(mp, tmp_path):
+    """The default command (no --max-record) on heaps where 16 KB record buffers do not fit (issue 14, item 2:
+    at 128 KB it did not start): the record size defaults as the board profiles set it, from the free heap,
+    and the server starts and serves a client that asks for max_fragment_length (as boards do)."""
+    for kb in (128, 96):
+        cmd, env = _mp_mpy(["tls-server", "--port", "0", "--count", "1", "--psk-identity", P.PSK_ID, "--psk",
+                            P.PSK_HEX], kb)
+        srv = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        try:
+            first = srv.stdout.readline()
+            assert first.startswith("listening on 127.0.0.1:"), (kb, first, srv.stderr.read() if srv.poll() else "")
+            port = int(first.rsplit(":", 1)[1])
+            r = P.run_our_client(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--mfl", "3", "--send", "x"])
+            srv.wait(timeout=30)
+            rest = srv.stdout.read() + srv.stderr.read()
+            assert "reply: x" in r.stdout and "Traceback" not in rest, (kb, r.stdout, rest)
+        finally:
+            if srv.poll() is None:
+                srv.kill()
+                srv.wait()
+            srv.stdout.close()
+            srv.stderr.close()

@@ -42,7 +42,7 @@ def _run(argv):
             psk = psk_file(o["psk-file"])
         if psk is None and "cert" not in o:
             raise ValueError("need --psk or --cert/--key")
-        max_record = o.get("max-record", 16384)
+        max_record = o["max-record"] if "max-record" in o else _default_record()
         reissue = o.get("reissue", "always")
         if reissue not in ("always", "renew", "never"):
             raise ValueError("--reissue must be always, renew or never, not %r" % reissue)
@@ -115,6 +115,19 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout):
     finally:
         ls.close()
     return 0
+
+
+def _default_record():
+    """--max-record's default, as the board profiles set it (boards/*/profile.json: 4 KB records on an ESP32,
+    2 KB on a Pico): 16384 where the heap is large or cannot be told (CPython), 4096 below 192 KB free, 2048
+    below 96 KB, so a small board starts and serves (clients that ask for max_fragment_length, as boards
+    do, are served; others get record_overflow for a larger record)."""
+    import gc
+    try:
+        free = gc.mem_free()
+    except AttributeError:
+        return 16384
+    return 16384 if free > 196608 else (4096 if free > 98304 else 2048)
 
 
 def _report(n, s, names):

@@ -43,8 +43,9 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
   --max-connections N  connections served at once; more are closed at once, not queued (default: what
                     the free heap holds, buffers by --max-record; 100 where it cannot be told: CPython)
   --max-record N    record buffers for N bytes of plaintext, 512..16384 (a board profile; default
-                    16384): clients must negotiate max_fragment_length (RFC 6066) or send records
-                    that small, else record_overflow
+                    16384, or what the free heap holds as the board profiles do: 4096 below 192 KB free,
+                    2048 below 96 KB): clients must negotiate max_fragment_length (RFC 6066) or send
+                    records that small, else record_overflow
   --suites LIST     the suites, in preference order: IANA names (TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256)
                     or 4-digit hex numbers, comma-separated (default: every suite the credentials allow)
   --sessions N      session-ID cache slots for clients that send no session_ticket extension (curl);
