@@ -25,6 +25,7 @@ two modules a connection does not load are never interned.
 from micropython import const
 
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
+from microticket.tls.record import _mac_header  # seq_num | type | version | length: the AAD here
 
 _BAD_RECORD_MAC = const(20)
 _HDR = const(5)
@@ -35,11 +36,11 @@ _C_CCM_8 = const(5)
 _AEADS = const(b"microticket.aead.gcm AesGcm microticket.aead.chacha20_poly1305 ChaCha20Poly1305 "
                b"microticket.aead.ccm AesCcm microticket.aead.ccm AesCcm")
 _A = const(2)      # the state's items after open and write: the AEAD object (microticket.aead)
-_X = const(3)      # the explicit nonce's length: 8 (GCM, CCM) or 0 (ChaCha20-Poly1305)
-_T = const(4)      # the tag's length
-_SEQ = const(5)    # the sequence number
-_IV = const(6)     # the fixed IV from the key block (4 or 12 bytes)
-_AAD = const(7)    # the additional data, 13 bytes
+# 3 and 4: the sequence number and the 13-byte additional data, where a CBC state keeps its sequence
+# number and MAC header (microticket.tls.record._mac_header fills both kinds)
+_X = const(5)      # the explicit nonce's length: 8 (GCM, CCM) or 0 (ChaCha20-Poly1305)
+_T = const(6)      # the tag's length
+_IV = const(7)     # the fixed IV from the key block (4 or 12 bytes)
 _NONCE = const(8)  # the nonce, 12 bytes
 
 
@@ -53,23 +54,13 @@ def state(w, key, iv):
     a = c(key, tag) if w >= _C_CCM_8 else c(key)
     v = bytearray(12)
     v[0:4] = iv[0:4]
-    return [open, write, a, 8 if len(iv) == 4 else 0, tag, 0, iv, bytearray(13), v]
+    return [open, write, a, 0, bytearray(13), 8 if len(iv) == 4 else 0, tag, iv, v]
 
 
 def next(self, t, n, b, p):
     # the additional data of the next record (type t, plaintext n bytes) and its nonce, the explicit
     # nonce read from b[p:p+8] (or written there first when sealing: see write)
-    h = self[_AAD]
-    s = self[_SEQ]
-    self[_SEQ] = s + 1
-    for i in range(7, -1, -1):
-        h[i] = s & 0xFF
-        s >>= 8
-    h[8] = t
-    h[9] = 3
-    h[10] = 3
-    h[11] = n >> 8
-    h[12] = n & 0xFF
+    h = _mac_header(self, t, n)
     v = self[_NONCE]
     if self[_X]:
         for i in range(8):
@@ -103,7 +94,7 @@ def write(self, rl, t, data):
     rl._room(_HDR + body)
     b = rl._ob
     p = rl._oe + _HDR
-    s = self[_SEQ]
+    s = self[3]  # the sequence number (see _mac_header)
     for i in range(x):  # the explicit nonce: the sequence number (RFC 5288 section 3 allows it)
         b[p + 7 - i] = (s >> (8 * i)) & 0xFF
     h = next(self, t, n, b, p)
