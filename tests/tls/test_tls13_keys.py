@@ -241,9 +241,9 @@ def test_refused_records():
         bad = bytearray(rec)
         bad[pos] ^= 1
         assert refused(key, iv, bytes(bad)) == C.BAD_RECORD_MAC
-    # header bytes are the additional data
+    # legacy_record_version other than 0x0303 on a protected record: the record layer refuses it first
     bad = bytearray(rec)
-    bad[2] = 1  # TLS 1.0 legacy version: the record layer refuses it first
+    bad[2] = 1
     assert refused(key, iv, bytes(bad)) == C.PROTOCOL_VERSION
     # the outer type of a protected record must be application_data
     assert refused(key, iv, b"\x16" + rec[1:]) == C.UNEXPECTED_MESSAGE

@@ -19,7 +19,8 @@ messages so far, microticket.crypto.hash_new); labels are bytes without the "tls
 
 ``label`` is HKDF-Expand-Label, and with a transcript hash as the context Derive-Secret (section 7.1); the
 context None stands for the hash of no messages, SHA-256 of "" (Derive-Secret(secret, name, "")).
-Four defs: each costs a board ~60 bytes of heap even from ROMFS, each name an interned string.
+Four defs: each costs a board ~60 bytes of heap even from ROMFS, each name an interned string (hence the
+parameters key, data, name, n: names the record layer and microticket.crypto intern anyway).
 """
 
 from micropython import const
@@ -32,13 +33,13 @@ _EMPTY_HASH = const(b"\xe3\xb0\xc4\x42\x98\xfc\x1c\x14\x9a\xfb\xf4\xc8\x99\x6f\x
                     b"\x27\xae\x41\xe4\x64\x9b\x93\x4c\xa4\x95\x99\x1b\x78\x52\xb8\x55")
 
 
-def label(secret, name, context=b"", n=32):
-    """HKDF-Expand-Label(secret, name, context, n) (RFC 8446 section 7.1; HKDF-Expand, RFC 5869 section
-    2.3): HkdfLabel = uint16 n | opaque label<7..255> = "tls13 " + name | opaque context<0..255>."""
-    hm = Hmac(secret)
-    if context is None:
-        context = _EMPTY_HASH
-    info = bytes((n >> 8, n & 0xFF, 6 + len(name))) + b"tls13 " + name + bytes((len(context),)) + context
+def label(key, name, data=b"", n=32):
+    """HKDF-Expand-Label(key, name, data, n) (RFC 8446 section 7.1; HKDF-Expand, RFC 5869 section 2.3):
+    HkdfLabel = uint16 n | opaque label<7..255> = "tls13 " + name | opaque context<0..255> = data."""
+    hm = Hmac(key)
+    if data is None:
+        data = _EMPTY_HASH
+    info = bytes((n >> 8, n & 0xFF, 6 + len(name))) + b"tls13 " + name + bytes((len(data),)) + data
     out = b""
     t = b""
     i = 1
@@ -49,20 +50,21 @@ def label(secret, name, context=b"", n=32):
     return out[:n] if len(out) > n else out
 
 
-def stage(secret, ikm=None):
-    """The next secret of the chain (early, handshake, master): HKDF-Extract(salt, ikm or 32 zero bytes),
-    the salt Derive-Secret(secret, "derived", "") or, for the early secret (``secret`` None), zeros."""
-    salt = _ZEROS if secret is None else label(secret, b"derived", None)
-    return Hmac(salt).mac(_ZEROS if ikm is None else ikm)
+def stage(key, data=None):
+    """The next secret of the chain (early, handshake, master) after the secret ``key``: HKDF-Extract(salt,
+    ``data`` (the PSK, the (EC)DHE shared secret) or 32 zero bytes), the salt Derive-Secret(key, "derived",
+    "") or, for the early secret (``key`` None), zeros."""
+    salt = _ZEROS if key is None else label(key, b"derived", None)
+    return Hmac(salt).mac(_ZEROS if data is None else data)
 
 
-def traffic(secret, n):
-    """(key, iv) of a traffic secret (section 7.3): a key of ``n`` bytes and the 12-byte IV."""
-    return label(secret, b"key", b"", n), label(secret, b"iv", b"", 12)
+def traffic(key, n):
+    """(key, iv) of the traffic secret ``key`` (section 7.3): a key of ``n`` bytes and the 12-byte IV."""
+    return label(key, b"key", b"", n), label(key, b"iv", b"", 12)
 
 
-def finished(secret, th):
-    """HMAC(finished_key, th), finished_key = HKDF-Expand-Label(secret, "finished", "", 32) (section
-    4.4.4): a Finished's verify_data from its sender's handshake traffic secret, or a PSK binder
-    (section 4.2.11.2) from the binder key."""
-    return Hmac(label(secret, b"finished")).mac(th)
+def finished(key, data):
+    """HMAC(finished_key, data), finished_key = HKDF-Expand-Label(key, "finished", "", 32) (section 4.4.4):
+    with a transcript hash, a Finished's verify_data from its sender's handshake traffic secret ``key``, or
+    a PSK binder (section 4.2.11.2) from the binder key."""
+    return Hmac(label(key, b"finished")).mac(data)
