@@ -83,7 +83,8 @@ def next(self, t, n, b, p):
 
 def open(self, b, t, start, length):
     """(start, length, t) of the plaintext of the record body b[start:start+length], decrypted in place,
-    and the record's type t (microticket.tls.record13's open returns the inner type there); bad_record_mac for a wrong tag or a body too short to hold one."""
+    and the record's type t (microticket.tls.record13's open returns the inner type there); bad_record_mac
+    for a wrong tag or a body too short to hold one."""
     x = self[_X]
     n = length - x - self[_T]
     if n < 0:
