@@ -56,6 +56,8 @@ _CS_SEQ = const(3)   # sequence number
 _CS_MH = const(4)    # seq_num | type | version | length: the MAC's pseudo header, filled per record
 _CS_LEN = const(5)   # an AEAD suite's state (microticket.tls.record_aead) is a longer list: cs[0] opens a
                      # record, cs[1] writes one (this module then names nothing of record_aead)
+_CS_AEAD12 = const(9)  # record_aead's states have 9 items, TLS 1.3's (microticket.tls.record13) more: cs[0]
+                       # returns the inner content type with the content, and the record says 23
 
 
 def CipherState(key, mac, etm, encrypt):
@@ -185,8 +187,8 @@ class RecordLayer:
                 raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
             return ctype, self._iv[start:start + length]
         cs = self.read
-        if len(cs) > _CS_LEN:  # an AEAD (microticket.tls.record_aead)
-            s, n = cs[0](cs, self._ib, ctype, start, length)
+        if len(cs) > _CS_LEN:  # an AEAD (record_aead, record13: the content type is the record's inner one)
+            s, n, ctype = cs[0](cs, self._ib, ctype, start, length)
         elif cs[_CS_ETM]:
             s, n = self._open_etm(ctype, start, length)
         else:
@@ -282,8 +284,10 @@ class RecordLayer:
             self._room(_HDR + n)
             body = n
             b[o + _HDR:o + _HDR + n] = data
-        elif len(cs) > _CS_LEN:  # an AEAD (microticket.tls.record_aead)
+        elif len(cs) > _CS_LEN:  # an AEAD (microticket.tls.record_aead or record13)
             body = cs[1](cs, self, t, data)
+            if len(cs) > _CS_AEAD12:  # TLS 1.3: the type is inside, the record says application_data
+                t = _CT_APPLICATION_DATA
         elif not cs[_CS_ETM]:
             m = cs[_CS_HMAC].digest_size
             clen = ((n + m + 1 + 15) // 16) * 16

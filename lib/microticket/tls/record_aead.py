@@ -73,8 +73,9 @@ def next(self, t, n, b, p):
 
 
 def open(self, b, t, start, length):
-    """(start, length) of the plaintext of the record body b[start:start+length], decrypted in place;
-    bad_record_mac for a wrong tag or a body too short to hold one."""
+    """(start, length, t) of the plaintext of the record body b[start:start+length], decrypted in place,
+    and the record's type t (microticket.tls.record13's open returns the inner type there); bad_record_mac
+    for a wrong tag or a body too short to hold one."""
     x = self[_X]
     n = length - x - self[_T]
     if n < 0:
@@ -82,7 +83,7 @@ def open(self, b, t, start, length):
     h = next(self, t, n, b, start)
     if not self[_A].open(self[_NONCE], h, b, start + x, n):
         raise errors.TlsAlert(_BAD_RECORD_MAC, "bad record MAC")
-    return start + x, n
+    return start + x, n, t
 
 
 def write(self, rl, t, data):
