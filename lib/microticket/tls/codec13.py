@@ -30,7 +30,6 @@ _HT_ENCRYPTED_EXTENSIONS = const(8)
 _HT_CERTIFICATE = const(11)
 _HT_CERTIFICATE_VERIFY = const(15)
 _HT_KEY_UPDATE = const(24)
-_HANDSHAKE_FAILURE = const(40)
 _ILLEGAL_PARAMETER = const(47)
 _DECODE_ERROR = const(50)
 _MISSING_EXTENSION = const(109)
@@ -332,10 +331,10 @@ def parse_certificate13(b):
     an empty list is decode_error (section 4.4.2.4); a CertificateEntry extension is unsupported_extension
     (the client requests neither status_request nor signed_certificate_timestamp)."""
     n = len(b)
+    if n and b[0]:
+        raise _alert(_ILLEGAL_PARAMETER, "Certificate request context")
     if n < 4 or 4 + ((b[1] << 16) | (b[2] << 8) | b[3]) != n:
         raise _alert(_DECODE_ERROR, "Certificate")
-    if b[0]:
-        raise _alert(_ILLEGAL_PARAMETER, "Certificate request context")
     if n == 4:
         raise _alert(_DECODE_ERROR, "Certificate empty")
     mv = memoryview(b)
@@ -472,6 +471,8 @@ def client_hello13_exts(b, exts):
         n = len(d)
         if n < 2 or ((d[0] << 8) | d[1]) != n - 2:
             raise _alert(_DECODE_ERROR, "ClientHello key_share")
+        if groups is None:  # section 9.2
+            raise _alert(_MISSING_EXTENSION, "ClientHello supported_groups")
         shares = []
         p = 2
         last = -1
@@ -483,7 +484,7 @@ def client_hello13_exts(b, exts):
             p += 4
             if not k or p + k > n:
                 raise _alert(_DECODE_ERROR, "ClientHello key_share")
-            if groups is None or g not in groups or groups.index(g) <= last:
+            if g not in groups or groups.index(g) <= last:
                 raise _alert(_ILLEGAL_PARAMETER, "ClientHello key_share")
             last = groups.index(g)
             if (g == _GROUP_X25519 and k != 32) or (g == _GROUP_SECP256R1 and (k != 65 or d[p] != 4)):
