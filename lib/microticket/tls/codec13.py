@@ -300,7 +300,7 @@ def parse_encrypted_extensions(b, sent):
         if t == _EXT_SERVER_NAME or t == _EXT_EARLY_DATA:
             if k:
                 raise _alert(_DECODE_ERROR, "EncryptedExtensions")
-            if t:
+            if t == _EXT_EARLY_DATA:
                 early = True
             else:
                 sni = True
