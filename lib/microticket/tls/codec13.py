@@ -1,0 +1,668 @@
+"""The TLS 1.3 handshake messages (RFC 8446 section 4), both roles, as functions: the engines' TLS 1.2 codec
+conventions (microticket.tls.engine, microticket.tls.server): index arithmetic on a message where it lies,
+no Reader/Writer objects, every length checked against its enclosing structure, a bad one a TlsAlert
+naming the rule (decode_error, illegal_parameter, unsupported_extension, missing_extension). Builders
+return the whole message (4-byte header included); parsers take the body.
+
+Client: hello_exts13 (the 1.3 extensions of a ClientHello, pre_shared_key last with a zero binder),
+client_hello13, truncated_len / put_binder (RFC 8446 section 4.2.11.2), parse_server_hello13 (ServerHello
+or HelloRetryRequest), check_downgrade (section 4.1.3), parse_encrypted_extensions, parse_certificate13,
+parse_certificate_verify, signed_content (section 4.4.3, both roles), parse_new_session_ticket13,
+parse_key_update. Server: client_hello13_exts (a 1.3 ClientHello's extensions; None: 1.3 not offered),
+server_hello13 (and the HelloRetryRequest), encrypted_extensions, certificate13, certificate_verify,
+new_session_ticket13, key_update (both roles).
+
+Middlebox compatibility (appendix D.4): the client's legacy_session_id is 32 random bytes drawn from the
+engine's rng (client_hello13 refuses any other size); the server echoes it (server_hello13's ``sid``).
+"""
+
+from micropython import const
+
+from microticket import errors
+from microticket.tls.engine import put_extensions
+
+_VERSION_TLS12 = const(0x0303)
+_VERSION_TLS13 = const(0x0304)
+_HT_CLIENT_HELLO = const(1)
+_HT_SERVER_HELLO = const(2)
+_HT_NEW_SESSION_TICKET = const(4)
+_HT_ENCRYPTED_EXTENSIONS = const(8)
+_HT_CERTIFICATE = const(11)
+_HT_CERTIFICATE_VERIFY = const(15)
+_HT_KEY_UPDATE = const(24)
+_ILLEGAL_PARAMETER = const(47)
+_DECODE_ERROR = const(50)
+_MISSING_EXTENSION = const(109)
+_UNSUPPORTED_EXTENSION = const(110)
+_EXT_SERVER_NAME = const(0)
+_EXT_MAX_FRAGMENT_LENGTH = const(1)
+_EXT_SUPPORTED_GROUPS = const(10)
+_EXT_SIGNATURE_ALGORITHMS = const(13)
+_EXT_ALPN = const(16)
+_EXT_PRE_SHARED_KEY = const(41)
+_EXT_EARLY_DATA = const(42)
+_EXT_SUPPORTED_VERSIONS = const(43)
+_EXT_COOKIE = const(44)
+_EXT_PSK_KEY_EXCHANGE_MODES = const(45)
+_EXT_KEY_SHARE = const(51)
+_GROUP_SECP256R1 = const(23)
+_GROUP_X25519 = const(29)
+_SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
+_SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
+_MAX_LIFETIME = const(604800)  # 7 days (section 4.6.1)
+# SHA-256("HelloRetryRequest"): a ServerHello with this random is a HelloRetryRequest (section 4.1.3)
+_HRR_RANDOM = const(b"\xcf\x21\xad\x74\xe5\x9a\x61\x11\xbe\x1d\x8c\x02\x1e\x65\xb8\x91"
+                    b"\xc2\xa2\x11\x16\x7a\xbb\x8c\x5e\x07\x9e\x09\xe2\xc8\xa8\x33\x9c")
+_DOWNGRADE = const(b"DOWNGRD")  # the last 8 bytes of a TLS 1.2 (\x01) or 1.1 (\x00) ServerHello.random
+# signature_algorithms: ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256 (CertificateVerify), rsa_pkcs1_sha256
+# (certificates only, section 4.2.3)
+_SIG_ALGS = const(b"\x00\x06\x04\x03\x08\x04\x04\x01")
+_SPACES = const(b"                                                                ")  # 64 (section 4.4.3)
+_CV_CONTEXT = const(b"TLS 1.3, server CertificateVerify\x00")
+_CV_CLIENT_CONTEXT = const(b"TLS 1.3, client CertificateVerify\x00")
+
+
+def _alert(d, what):
+    return errors.TlsAlert(d, what)
+
+
+# === client ===============================================================================================
+
+def hello_exts13(groups, shares, modes=b"\x01\x00", cookie=None, psk=None, hl=32):
+    """The TLS 1.3 extensions of a ClientHello as (type, data) in sending order: supported_versions (1.3,
+    1.2), supported_groups ``groups`` (RFC 8446 section 9.2: with key_share), key_share ``shares``
+    [(group, public key)], signature_algorithms, psk_key_exchange_modes ``modes`` (bytes: 1 = psk_dhe_ke,
+    0 = psk_ke) when a PSK is offered, cookie (the HelloRetryRequest's, echoed), and last pre_shared_key
+    with one identity ``psk`` = (ticket, age in ms, ticket_age_add): obfuscated_ticket_age = age + age_add
+    mod 2^32 (section 4.2.11.1), and a binder of ``hl`` zero bytes (put_binder writes it)."""
+    g = bytearray(2 + 2 * len(groups))
+    g[1] = 2 * len(groups)
+    for i in range(len(groups)):
+        g[3 + 2 * i] = groups[i] & 0xFF
+        g[2 + 2 * i] = groups[i] >> 8
+    n = 0
+    for _, k in shares:
+        n += 4 + len(k)
+    s = bytearray(2 + n)
+    s[0] = n >> 8
+    s[1] = n & 0xFF
+    p = 2
+    for t, k in shares:
+        s[p] = t >> 8
+        s[p + 1] = t & 0xFF
+        s[p + 2] = len(k) >> 8
+        s[p + 3] = len(k) & 0xFF
+        s[p + 4:p + 4 + len(k)] = k
+        p += 4 + len(k)
+    ext = [(_EXT_SUPPORTED_VERSIONS, b"\x04\x03\x04\x03\x03"), (_EXT_SUPPORTED_GROUPS, g),
+           (_EXT_KEY_SHARE, s), (_EXT_SIGNATURE_ALGORITHMS, _SIG_ALGS)]
+    if cookie is not None:
+        n = len(cookie)
+        ext.append((_EXT_COOKIE, bytes((n >> 8, n & 0xFF)) + cookie))
+    if psk is not None:
+        ext.append((_EXT_PSK_KEY_EXCHANGE_MODES, bytes((len(modes),)) + modes))
+        t = psk[0]
+        n = len(t)
+        a = (psk[1] + psk[2]) & 0xFFFFFFFF
+        d = bytearray(2 + 2 + n + 4 + 2 + 1 + hl)
+        d[0] = (n + 6) >> 8
+        d[1] = (n + 6) & 0xFF
+        d[2] = n >> 8
+        d[3] = n & 0xFF
+        d[4:4 + n] = t
+        for i in range(4):
+            d[4 + n + i] = (a >> (24 - 8 * i)) & 0xFF
+        d[8 + n] = 0
+        d[9 + n] = hl + 1
+        d[10 + n] = hl
+        ext.append((_EXT_PRE_SHARED_KEY, d))
+    return ext
+
+
+def client_hello13(random, sid, suites, ext):
+    """A ClientHello (legacy_version 1.2, ``random``, the 32-byte legacy_session_id ``sid`` of appendix D.4,
+    ``suites``, null compression) with the extensions ``ext`` [(type, data)]; pre_shared_key, if any, must
+    be the last (section 4.2.11)."""
+    if len(sid) != 32 or any(t == _EXT_PRE_SHARED_KEY for t, _ in ext[:-1]):
+        raise ValueError("ClientHello")
+    elen = 0
+    for _, d in ext:
+        elen += 4 + len(d)
+    ns = 2 * len(suites)
+    body = 2 + 32 + 33 + 2 + ns + 2 + 2 + elen
+    m = bytearray(4 + body)
+    m[0] = _HT_CLIENT_HELLO
+    m[1] = body >> 16
+    m[2] = (body >> 8) & 0xFF
+    m[3] = body & 0xFF
+    m[4] = 3
+    m[5] = 3
+    m[6:38] = random
+    m[38] = 32
+    m[39:71] = sid
+    m[71] = ns >> 8
+    m[72] = ns & 0xFF
+    p = 73
+    for s in suites:
+        m[p] = s >> 8
+        m[p + 1] = s & 0xFF
+        p += 2
+    m[p] = 1  # compression methods: null only
+    put_extensions(m, p + 2, ext, elen)
+    return m
+
+
+def truncated_len(m, hl=32):
+    """The length of the ClientHello ``m`` (header included, one binder of ``hl`` bytes: hello_exts13)
+    truncated before its binders list: the part the binder's transcript hash covers (section 4.2.11.2)."""
+    n = len(m) - hl - 3
+    if n < 4 or m[n] != 0 or m[n + 1] != hl + 1 or m[n + 2] != hl:
+        raise ValueError("ClientHello binders")
+    return n
+
+
+def put_binder(m, binder):
+    """Write ``binder`` into the ClientHello ``m`` where its placeholder lies (its last bytes)."""
+    n = truncated_len(m, len(binder))
+    m[n + 3:] = binder
+
+
+def parse_server_hello13(b, sid, suites, groups, shared, ids):
+    """A ServerHello body ``b`` after a TLS 1.3 ClientHello that had the legacy_session_id ``sid``, the
+    ``suites``, supported_groups ``groups``, key shares for the groups ``shared`` and ``ids`` PSK identities.
+    None: no supported_versions, a TLS 1.2 ServerHello (engine.parse_server_hello and check_downgrade take
+    it). Otherwise (hrr, suite, group, share, selected identity or -1, cookie): a HelloRetryRequest
+    (random of section 4.1.3) names a group of ``groups`` that had no share (share None) or a cookie; a
+    ServerHello a key share in a group of ``shared`` and/or a selected identity < ``ids``. The server's
+    random is b[2:34]."""
+    n = len(b)
+    if n < 38:
+        raise _alert(_DECODE_ERROR, "ServerHello")
+    sl = b[34]
+    p = 35 + sl
+    if p + 3 > n:
+        raise _alert(_DECODE_ERROR, "ServerHello")
+    # supported_versions decides which version's rules apply: find it first
+    e = p + 3
+    if e < n:
+        if e + 2 > n or e + 2 + ((b[e] << 8) | b[e + 1]) != n:
+            raise _alert(_DECODE_ERROR, "ServerHello")
+        e += 2
+    q = e
+    v = -1
+    while q < n:
+        if q + 4 > n or q + 4 + ((b[q + 2] << 8) | b[q + 3]) > n:
+            raise _alert(_DECODE_ERROR, "ServerHello")
+        if (b[q] << 8) | b[q + 1] == _EXT_SUPPORTED_VERSIONS:
+            if b[q + 3] != 2 or b[q + 2]:
+                raise _alert(_DECODE_ERROR, "ServerHello supported_versions")
+            v = (b[q + 4] << 8) | b[q + 5]
+        q += 4 + ((b[q + 2] << 8) | b[q + 3])
+    if v < 0:
+        return None
+    # section 4.1.3: 1.3 only; legacy_version 1.2; the session ID echoed; an offered suite; no compression
+    if v != _VERSION_TLS13 or ((b[0] << 8) | b[1]) != _VERSION_TLS12:
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello supported_versions")
+    if sl != len(sid) or bytes(b[35:p]) != sid:
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello legacy_session_id_echo")
+    suite = (b[p] << 8) | b[p + 1]
+    if suite not in suites or b[p + 2]:
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello cipher_suite")
+    hrr = bytes(b[2:34]) == _HRR_RANDOM
+    group = 0
+    share = None
+    sel = -1
+    cookie = None
+    seen = []
+    p = e
+    while p < n:
+        t = (b[p] << 8) | b[p + 1]
+        k = (b[p + 2] << 8) | b[p + 3]
+        p += 4
+        if t in seen:
+            raise _alert(_DECODE_ERROR, "ServerHello duplicate extension")
+        seen.append(t)
+        if t == _EXT_KEY_SHARE:
+            if k < 2:
+                raise _alert(_DECODE_ERROR, "ServerHello key_share")
+            group = (b[p] << 8) | b[p + 1]
+            if hrr:
+                # section 4.2.8: a group offered in supported_groups, not one that already had a share
+                if k != 2:
+                    raise _alert(_DECODE_ERROR, "HelloRetryRequest key_share")
+                if group not in groups or group in shared:
+                    raise _alert(_ILLEGAL_PARAMETER, "HelloRetryRequest key_share")
+            else:
+                if k < 4 or 4 + ((b[p + 2] << 8) | b[p + 3]) != k or k == 4:
+                    raise _alert(_DECODE_ERROR, "ServerHello key_share")
+                if group not in shared:
+                    raise _alert(_ILLEGAL_PARAMETER, "ServerHello key_share")
+                share = bytes(b[p + 4:p + k])
+        elif t == _EXT_PRE_SHARED_KEY and not hrr:
+            if k != 2:
+                raise _alert(_DECODE_ERROR, "ServerHello pre_shared_key")
+            sel = (b[p] << 8) | b[p + 1]
+            if sel >= ids:  # none offered: ids == 0 refuses any
+                raise _alert(_ILLEGAL_PARAMETER, "ServerHello pre_shared_key")
+        elif t == _EXT_COOKIE and hrr:
+            if k < 3 or 2 + ((b[p] << 8) | b[p + 1]) != k:
+                raise _alert(_DECODE_ERROR, "HelloRetryRequest cookie")
+            cookie = bytes(b[p + 2:p + k])
+        elif t != _EXT_SUPPORTED_VERSIONS:
+            # an extension the ServerHello may not carry (section 4.2): one a client sends is misplaced,
+            # any other was never requested
+            if t in (_EXT_SERVER_NAME, _EXT_MAX_FRAGMENT_LENGTH, _EXT_SUPPORTED_GROUPS, _EXT_SIGNATURE_ALGORITHMS,
+                     _EXT_ALPN, _EXT_EARLY_DATA, _EXT_PSK_KEY_EXCHANGE_MODES, _EXT_COOKIE, _EXT_PRE_SHARED_KEY):
+                raise _alert(_ILLEGAL_PARAMETER, "ServerHello extension %d" % t)
+            raise _alert(_UNSUPPORTED_EXTENSION, "ServerHello extension %d" % t)
+        p += k
+    if hrr:
+        if not group and cookie is None:  # section 4.1.4: a retry that would change nothing
+            raise _alert(_ILLEGAL_PARAMETER, "HelloRetryRequest")
+    elif not group and sel < 0:
+        raise _alert(_MISSING_EXTENSION, "ServerHello key_share")
+    return hrr, suite, group, share, sel, cookie
+
+
+def check_downgrade(b):
+    """Section 4.1.3: a TLS 1.2 ServerHello body ``b`` answering a ClientHello that offered 1.3 must not
+    carry the downgrade sentinel (DOWNGRD 01: the server does 1.3; DOWNGRD 00: 1.2) in its random."""
+    if len(b) >= 34 and bytes(b[26:33]) == _DOWNGRADE and b[33] < 2:
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello downgrade sentinel")
+
+
+def parse_encrypted_extensions(b, sent):
+    """(server_name acknowledged, ALPN protocol or None, max_fragment_length code or 0, early_data
+    accepted) of an EncryptedExtensions body ``b``; ``sent``: the ClientHello's extension types. What a
+    client may get (section 4.2 table): server_name (empty), supported_groups (the server's, checked and
+    dropped), ALPN (one protocol), max_fragment_length, early_data (empty). One not sent is
+    unsupported_extension, one sent but not for this message illegal_parameter."""
+    n = len(b)
+    if n < 2 or 2 + ((b[0] << 8) | b[1]) != n:
+        raise _alert(_DECODE_ERROR, "EncryptedExtensions")
+    p = 2
+    sni = False
+    alpn = None
+    mfl = 0
+    early = False
+    seen = []
+    while p < n:
+        if p + 4 > n:
+            raise _alert(_DECODE_ERROR, "EncryptedExtensions")
+        t = (b[p] << 8) | b[p + 1]
+        k = (b[p + 2] << 8) | b[p + 3]
+        p += 4
+        if p + k > n or t in seen:
+            raise _alert(_DECODE_ERROR, "EncryptedExtensions")
+        seen.append(t)
+        if t not in sent:
+            raise _alert(_UNSUPPORTED_EXTENSION, "EncryptedExtensions extension %d" % t)
+        if t == _EXT_SERVER_NAME or t == _EXT_EARLY_DATA:
+            if k:
+                raise _alert(_DECODE_ERROR, "EncryptedExtensions")
+            if t == _EXT_EARLY_DATA:
+                early = True
+            else:
+                sni = True
+        elif t == _EXT_SUPPORTED_GROUPS:
+            if k < 4 or k & 1 or 2 + ((b[p] << 8) | b[p + 1]) != k:
+                raise _alert(_DECODE_ERROR, "EncryptedExtensions supported_groups")
+        elif t == _EXT_ALPN:
+            # RFC 7301 section 3.1: exactly one non-empty protocol name
+            if k < 4 or 2 + ((b[p] << 8) | b[p + 1]) != k or 3 + b[p + 2] != k:
+                raise _alert(_DECODE_ERROR, "EncryptedExtensions ALPN")
+            alpn = bytes(b[p + 3:p + k])
+        elif t == _EXT_MAX_FRAGMENT_LENGTH:
+            if k != 1 or not 1 <= b[p] <= 4:
+                raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions max_fragment_length")
+            mfl = b[p]
+        else:
+            raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions extension %d" % t)
+        p += k
+    return sni, alpn, mfl, early
+
+
+def parse_certificate13(b):
+    """The server's Certificate body ``b`` (section 4.4.2) turned, in place, into a TLS 1.2 Certificate
+    body (3-byte length | (3-byte length | DER)*) for microticket.pk.x509.validate; returns a memoryview of
+    it (within ``b``). No copy of the chain: each entry's 2-byte extensions field is dropped by moving
+    the certificates after it down (the body must be writable: the record or reassembly buffer; call it
+    after the message joined the transcript). The request context must be empty (server authentication);
+    an empty list is decode_error (section 4.4.2.4); a CertificateEntry extension is unsupported_extension
+    (the client requests neither status_request nor signed_certificate_timestamp)."""
+    n = len(b)
+    if n and b[0]:
+        raise _alert(_ILLEGAL_PARAMETER, "Certificate request context")
+    if n < 4 or 4 + ((b[1] << 16) | (b[2] << 8) | b[3]) != n:
+        raise _alert(_DECODE_ERROR, "Certificate")
+    if n == 4:
+        raise _alert(_DECODE_ERROR, "Certificate empty")
+    mv = memoryview(b)
+    p = 4
+    w = 4  # where the next entry's 3-byte length | DER goes
+    while p < n:
+        if p + 3 > n:
+            raise _alert(_DECODE_ERROR, "Certificate")
+        k = 3 + ((b[p] << 16) | (b[p + 1] << 8) | b[p + 2])
+        if k == 3 or p + k + 2 > n:
+            raise _alert(_DECODE_ERROR, "Certificate")
+        e = (b[p + k] << 8) | b[p + k + 1]
+        if p + k + 2 + e > n:
+            raise _alert(_DECODE_ERROR, "Certificate extensions")
+        if e:
+            raise _alert(_UNSUPPORTED_EXTENSION, "Certificate extension")
+        if w != p:
+            mv[w:w + k] = mv[p:p + k]
+        w += k
+        p += k + 2
+    k = w - 4
+    b[1] = k >> 16
+    b[2] = (k >> 8) & 0xFF
+    b[3] = k & 0xFF
+    return mv[1:w]
+
+
+def parse_certificate_verify(b):
+    """(scheme, signature) of a CertificateVerify body ``b``; the scheme one of those offered for it
+    (ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256), illegal_parameter otherwise (section 4.4.3)."""
+    n = len(b)
+    if n < 5 or 4 + ((b[2] << 8) | b[3]) != n:
+        raise _alert(_DECODE_ERROR, "CertificateVerify")
+    s = (b[0] << 8) | b[1]
+    if s != _SIG_ECDSA_SECP256R1_SHA256 and s != _SIG_RSA_PSS_RSAE_SHA256:
+        raise _alert(_ILLEGAL_PARAMETER, "CertificateVerify scheme")
+    return s, bytes(b[4:n])
+
+
+def signed_content(th, client=False):
+    """What a CertificateVerify signs (section 4.4.3): 64 spaces, the context string of the server (or
+    the ``client``), a zero byte, the transcript hash ``th``."""
+    return _SPACES + (_CV_CLIENT_CONTEXT if client else _CV_CONTEXT) + th
+
+
+def parse_new_session_ticket13(b):
+    """(ticket_lifetime, ticket_age_add, ticket_nonce, ticket, max_early_data_size or 0) of a TLS 1.3
+    NewSessionTicket body (section 4.6.1): a lifetime over 7 days is illegal_parameter; unknown extensions
+    are ignored, early_data's is a uint32."""
+    n = len(b)
+    if n < 9 or 9 + b[8] + 2 > n:
+        raise _alert(_DECODE_ERROR, "NewSessionTicket")
+    life = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
+    if life > _MAX_LIFETIME:
+        raise _alert(_ILLEGAL_PARAMETER, "NewSessionTicket lifetime")
+    age_add = (b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]
+    p = 9 + b[8]
+    nonce = bytes(b[9:p])
+    k = (b[p] << 8) | b[p + 1]
+    p += 2
+    if not k or p + k + 2 > n:
+        raise _alert(_DECODE_ERROR, "NewSessionTicket ticket")
+    ticket = bytes(b[p:p + k])
+    p += k
+    if p + 2 + ((b[p] << 8) | b[p + 1]) != n:
+        raise _alert(_DECODE_ERROR, "NewSessionTicket extensions")
+    p += 2
+    early = 0
+    seen = []
+    while p < n:
+        if p + 4 > n:
+            raise _alert(_DECODE_ERROR, "NewSessionTicket extensions")
+        t = (b[p] << 8) | b[p + 1]
+        k = (b[p + 2] << 8) | b[p + 3]
+        p += 4
+        if p + k > n or t in seen:
+            raise _alert(_DECODE_ERROR, "NewSessionTicket extensions")
+        seen.append(t)
+        if t == _EXT_EARLY_DATA:
+            if k != 4:
+                raise _alert(_DECODE_ERROR, "NewSessionTicket early_data")
+            early = (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]
+        p += k
+    return life, age_add, nonce, ticket, early
+
+
+def parse_key_update(b):
+    """True when the KeyUpdate body ``b`` asks for an update in return (section 4.6.3)."""
+    if len(b) != 1:
+        raise _alert(_DECODE_ERROR, "KeyUpdate")
+    if b[0] > 1:
+        raise _alert(_ILLEGAL_PARAMETER, "KeyUpdate")
+    return b[0] == 1
+
+
+def key_update(request):
+    """A KeyUpdate (update_requested when ``request``)."""
+    return bytearray((_HT_KEY_UPDATE, 0, 0, 1, 1 if request else 0))
+
+
+# === server ===============================================================================================
+
+def client_hello13_exts(b, exts):
+    """The TLS 1.3 part of a ClientHello: ``b`` its body, ``exts`` its {type: data} (server.parse_client_hello).
+    None when supported_versions does not offer 1.3 (a TLS 1.2 ClientHello). Otherwise (key shares
+    [(group, key)], supported_groups, psk_key_exchange_modes bytes, psk, cookie or None, early_data): psk
+    None or ([(identity, obfuscated_ticket_age)], [binder], truncated length): the body's length before the
+    binders list (the truncated ClientHello is the 4-byte header and that much of the body, section
+    4.2.11.2). Checks: the lists' syntax, key shares unique, in supported_groups and in its order
+    (section 4.2.8: illegal_parameter), x25519 32 bytes and secp256r1 65 uncompressed, pre_shared_key
+    last (illegal_parameter), as many binders as identities, and the extensions section 9.2 requires
+    together (missing_extension)."""
+    d = exts.get(_EXT_SUPPORTED_VERSIONS)
+    if d is None:
+        return None
+    n = len(d)
+    if n < 3 or n & 1 == 0 or d[0] != n - 1:
+        raise _alert(_DECODE_ERROR, "ClientHello supported_versions")
+    for i in range(1, n, 2):
+        if d[i] == 3 and d[i + 1] == 4:
+            break
+    else:
+        return None
+    groups = None
+    d = exts.get(_EXT_SUPPORTED_GROUPS)
+    if d is not None:
+        n = len(d)
+        if n < 4 or n & 1 or ((d[0] << 8) | d[1]) != n - 2:
+            raise _alert(_DECODE_ERROR, "ClientHello supported_groups")
+        groups = [(d[i] << 8) | d[i + 1] for i in range(2, n, 2)]
+    shares = None
+    d = exts.get(_EXT_KEY_SHARE)
+    if d is not None:
+        n = len(d)
+        if n < 2 or ((d[0] << 8) | d[1]) != n - 2:
+            raise _alert(_DECODE_ERROR, "ClientHello key_share")
+        if groups is None:  # section 9.2
+            raise _alert(_MISSING_EXTENSION, "ClientHello supported_groups")
+        shares = []
+        p = 2
+        last = -1
+        while p < n:
+            if p + 4 > n:
+                raise _alert(_DECODE_ERROR, "ClientHello key_share")
+            g = (d[p] << 8) | d[p + 1]
+            k = (d[p + 2] << 8) | d[p + 3]
+            p += 4
+            if not k or p + k > n:
+                raise _alert(_DECODE_ERROR, "ClientHello key_share")
+            if g not in groups or groups.index(g) <= last:
+                raise _alert(_ILLEGAL_PARAMETER, "ClientHello key_share")
+            last = groups.index(g)
+            if (g == _GROUP_X25519 and k != 32) or (g == _GROUP_SECP256R1 and (k != 65 or d[p] != 4)):
+                raise _alert(_ILLEGAL_PARAMETER, "ClientHello key_share")
+            shares.append((g, d[p:p + k]))
+            p += k
+    modes = exts.get(_EXT_PSK_KEY_EXCHANGE_MODES)
+    if modes is not None:
+        if not len(modes) or modes[0] != len(modes) - 1 or len(modes) < 2:
+            raise _alert(_DECODE_ERROR, "ClientHello psk_key_exchange_modes")
+        modes = modes[1:]
+    cookie = exts.get(_EXT_COOKIE)
+    if cookie is not None:
+        n = len(cookie)
+        if n < 3 or ((cookie[0] << 8) | cookie[1]) != n - 2:
+            raise _alert(_DECODE_ERROR, "ClientHello cookie")
+        cookie = cookie[2:]
+    early = exts.get(_EXT_EARLY_DATA)
+    if early is not None and len(early):
+        raise _alert(_DECODE_ERROR, "ClientHello early_data")
+    psk = None
+    d = exts.get(_EXT_PRE_SHARED_KEY)
+    if d is not None:
+        # its data must be the body's last bytes, preceded by its type and length: walk the extensions to
+        # the last one (parse_client_hello checked the framing)
+        nb = len(b)
+        p = 35 + b[34]
+        p += 2 + ((b[p] << 8) | b[p + 1])
+        p += 3 + b[p]
+        q = p
+        while p < nb:
+            q = p
+            p += 4 + ((b[p + 2] << 8) | b[p + 3])
+        if (b[q] << 8) | b[q + 1] != _EXT_PRE_SHARED_KEY:
+            raise _alert(_ILLEGAL_PARAMETER, "ClientHello pre_shared_key not last")
+        n = len(d)
+        if n < 2:
+            raise _alert(_DECODE_ERROR, "ClientHello pre_shared_key")
+        e = 2 + ((d[0] << 8) | d[1])
+        if e + 2 > n or e < 9:
+            raise _alert(_DECODE_ERROR, "ClientHello pre_shared_key")
+        ids = []
+        p = 2
+        while p < e:
+            k = (d[p] << 8) | d[p + 1] if p + 2 <= e else 0
+            if not k or p + 2 + k + 4 > e:
+                raise _alert(_DECODE_ERROR, "ClientHello pre_shared_key identity")
+            p += 2 + k
+            ids.append((d[p - k:p], (d[p] << 24) | (d[p + 1] << 16) | (d[p + 2] << 8) | d[p + 3]))
+            p += 4
+        if e + 2 + ((d[e] << 8) | d[e + 1]) != n or n - e < 35:
+            raise _alert(_DECODE_ERROR, "ClientHello pre_shared_key binders")
+        binders = []
+        p = e + 2
+        while p < n:
+            k = d[p]
+            if k < 32 or p + 1 + k > n:
+                raise _alert(_DECODE_ERROR, "ClientHello pre_shared_key binder")
+            binders.append(d[p + 1:p + 1 + k])
+            p += 1 + k
+        if len(binders) != len(ids):
+            raise _alert(_ILLEGAL_PARAMETER, "ClientHello pre_shared_key binders")
+        if modes is None:
+            raise _alert(_MISSING_EXTENSION, "ClientHello psk_key_exchange_modes")
+        psk = (ids, binders, nb - (n - e))
+    # section 9.2: without a PSK, signature_algorithms and supported_groups; key_share and supported_groups
+    # together
+    if psk is None and (_EXT_SIGNATURE_ALGORITHMS not in exts or groups is None):
+        raise _alert(_MISSING_EXTENSION, "ClientHello signature_algorithms/supported_groups")
+    if (groups is None) != (shares is None):
+        raise _alert(_MISSING_EXTENSION, "ClientHello key_share/supported_groups")
+    return shares or [], groups or [], modes or b"", psk, cookie, early is not None
+
+
+def server_hello13(random, sid, suite, group, share, psk=-1, cookie=None):
+    """A TLS 1.3 ServerHello (legacy_version 1.2, the client's legacy_session_id ``sid`` echoed, ``suite``)
+    with supported_versions, key_share (``group`` and our ``share``; none when ``group`` is 0: psk_ke) and
+    pre_shared_key (the selected identity ``psk``; none when < 0). ``random`` None: a HelloRetryRequest
+    (section 4.1.4) naming ``group`` (share None) and/or carrying ``cookie``."""
+    from microticket.tls.server import server_hello  # the server's module, loaded by the server role
+    ext = [(_EXT_SUPPORTED_VERSIONS, b"\x03\x04")]
+    if group:
+        if share is None:
+            ext.append((_EXT_KEY_SHARE, bytes((group >> 8, group & 0xFF))))
+        else:
+            n = len(share)
+            ext.append((_EXT_KEY_SHARE, bytes((group >> 8, group & 0xFF, n >> 8, n & 0xFF)) + share))
+    if random is None:
+        random = _HRR_RANDOM
+        if cookie is not None:
+            n = len(cookie)
+            ext.append((_EXT_COOKIE, bytes((n >> 8, n & 0xFF)) + cookie))
+    elif psk >= 0:
+        ext.append((_EXT_PRE_SHARED_KEY, bytes((psk >> 8, psk & 0xFF))))
+    return server_hello(random, sid, suite, ext)
+
+
+def encrypted_extensions(ext):
+    """EncryptedExtensions with the extensions ``ext`` [(type, data)]."""
+    elen = 0
+    for _, d in ext:
+        elen += 4 + len(d)
+    m = bytearray(6 + elen)
+    m[0] = _HT_ENCRYPTED_EXTENSIONS
+    m[2] = (elen + 2) >> 8
+    m[3] = (elen + 2) & 0xFF
+    put_extensions(m, 4, ext, elen)
+    return m
+
+
+def certificate13(chain):
+    """A server's Certificate: an empty request context, each DER of ``chain`` (leaf first) in a
+    CertificateEntry with no extensions."""
+    k = 0
+    for c in chain:
+        k += 5 + len(c)
+    m = bytearray(8 + k)
+    m[0] = _HT_CERTIFICATE
+    n = k + 4
+    m[1] = n >> 16
+    m[2] = (n >> 8) & 0xFF
+    m[3] = n & 0xFF
+    m[5] = k >> 16
+    m[6] = (k >> 8) & 0xFF
+    m[7] = k & 0xFF
+    p = 8
+    for c in chain:
+        n = len(c)
+        m[p] = n >> 16
+        m[p + 1] = (n >> 8) & 0xFF
+        m[p + 2] = n & 0xFF
+        m[p + 3:p + 3 + n] = c
+        p += 5 + n
+    return m
+
+
+def certificate_verify(scheme, sig):
+    """A CertificateVerify: ``scheme`` and the signature ``sig`` over signed_content."""
+    n = len(sig)
+    m = bytearray(8 + n)
+    m[0] = _HT_CERTIFICATE_VERIFY
+    m[2] = (n + 4) >> 8
+    m[3] = (n + 4) & 0xFF
+    m[4] = scheme >> 8
+    m[5] = scheme & 0xFF
+    m[6] = n >> 8
+    m[7] = n & 0xFF
+    m[8:] = sig
+    return m
+
+
+def new_session_ticket13(lifetime, age_add, nonce, ticket, max_early=0):
+    """A TLS 1.3 NewSessionTicket (section 4.6.1): ``lifetime`` seconds (at most 7 days), ``age_add``, the
+    ``nonce``, the ``ticket``, and early_data with ``max_early`` when not 0."""
+    if lifetime > _MAX_LIFETIME or not ticket or len(nonce) > 255:
+        raise ValueError("NewSessionTicket")
+    a = len(nonce)
+    k = len(ticket)
+    e = 8 if max_early else 0
+    body = 4 + 4 + 1 + a + 2 + k + 2 + e
+    m = bytearray(4 + body)
+    m[0] = _HT_NEW_SESSION_TICKET
+    m[2] = body >> 8
+    m[3] = body & 0xFF
+    for i in range(4):
+        m[4 + i] = (lifetime >> (24 - 8 * i)) & 0xFF
+        m[8 + i] = (age_add >> (24 - 8 * i)) & 0xFF
+    m[12] = a
+    m[13:13 + a] = nonce
+    p = 13 + a
+    m[p] = k >> 8
+    m[p + 1] = k & 0xFF
+    m[p + 2:p + 2 + k] = ticket
+    p += 2 + k
+    m[p + 1] = e
+    if e:
+        m[p + 3] = _EXT_EARLY_DATA
+        m[p + 5] = 4
+        for i in range(4):
+            m[p + 6 + i] = (max_early >> (24 - 8 * i)) & 0xFF
+    return m
