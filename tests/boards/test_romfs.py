@@ -235,7 +235,9 @@ PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 36, "tls-full-pin-client": 
 # names (no RSA module for a P-256 key, p256's and the CLI's names, error messages over 10 characters): 608
 # qstrs, below the 6th pool (620, 7.7 KB), 78.3 -> 68.9 KiB (searched to 512 bytes: 70522 B; pinned one
 # search step above, rounded up). These pins hold today's figures so that they can only go down.
-AEAD_ROMFS_HEAP_KB = {"tls-resume-pin-gcm-client": 39, "tls-resume-chacha-client": 35, "tls-full-ecdsa-client": 48,
+# (tls-full-ecdsa-client: 49189 B at the stop, searched to 512 B, after p256's DER signature parser became a
+# function P-384 shares and the record layer passed TLS 1.3's inner type up: pinned at 49, one step above 48)
+AEAD_ROMFS_HEAP_KB = {"tls-resume-pin-gcm-client": 39, "tls-resume-chacha-client": 35, "tls-full-ecdsa-client": 49,
                      "tls-full-ecdsa-server": 70,
                      # issue 12: the full ECDHE_ECDSA client validating a 3-certificate P-256 chain against a
                      # 3-root CA file (--ca-file): 52725 B = 51.5 KiB; the issue's target is 64 KB
