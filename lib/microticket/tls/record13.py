@@ -36,11 +36,6 @@ _UNEXPECTED_MESSAGE = const(10)
 _BAD_RECORD_MAC = const(20)
 _RECORD_OVERFLOW = const(22)
 _HDR = const(5)
-_C_GCM = const(3)     # microticket.tls.engine's cipher numbers: 3 GCM, 4 ChaCha20-Poly1305, 5 CCM_8, 6 CCM
-_C_CCM_8 = const(5)
-# the AEAD of each cipher number from _C_GCM on: module, class (as in record_aead: names never interned)
-_AEADS = const(b"microticket.aead.gcm AesGcm microticket.aead.chacha20_poly1305 ChaCha20Poly1305 "
-               b"microticket.aead.ccm AesCcm microticket.aead.ccm AesCcm")
 _A = const(2)      # the state's items after open and write: the AEAD object (microticket.aead)
 _T = const(3)      # the tag's length
 _SEQ = const(4)    # the sequence number
@@ -56,11 +51,8 @@ _MAX_INNER = const(16384 + 1)
 def state(w, key, iv):
     """The cipher state of one direction for the cipher number ``w`` (microticket.tls.engine) with the
     traffic key and IV (microticket.tls.keys13.traffic)."""
-    i = 2 * (w - _C_GCM)
-    n = _AEADS.split()
-    c = getattr(__import__(n[i].decode(), None, None, (True,)), n[i + 1].decode())
-    tag = 8 if w == _C_CCM_8 else 16
-    a = c(key, tag) if w >= _C_CCM_8 else c(key)
+    from microticket.tls.record_aead import aead
+    a, tag = aead(w, key)
     v = bytearray(12)
     for i in range(4):
         v[i] = iv[i]

@@ -47,14 +47,20 @@ _NONCE = const(8)  # the nonce, 12 bytes
 def state(w, key, iv):
     """The cipher state of one direction for the cipher number ``w`` (microticket.tls.engine) with its
     key and fixed IV."""
+    a, tag = aead(w, key)
+    v = bytearray(12)
+    v[0:4] = iv[0:4]
+    return [open, write, a, 0, bytearray(13), 8 if len(iv) == 4 else 0, tag, iv, v]
+
+
+def aead(w, key):
+    """(the AEAD object of microticket.aead for the cipher number ``w`` with ``key``, its tag length): the
+    one place that maps cipher numbers to algorithms, for TLS 1.2 here and TLS 1.3 (microticket.tls.record13)."""
     i = 2 * (w - _C_GCM)
     n = _AEADS.split()
     c = getattr(__import__(n[i].decode(), None, None, (True,)), n[i + 1].decode())
     tag = 8 if w == _C_CCM_8 else 16
-    a = c(key, tag) if w >= _C_CCM_8 else c(key)
-    v = bytearray(12)
-    v[0:4] = iv[0:4]
-    return [open, write, a, 0, bytearray(13), 8 if len(iv) == 4 else 0, tag, iv, v]
+    return (c(key, tag) if w >= _C_CCM_8 else c(key)), tag
 
 
 def next(self, t, n, b, p):
