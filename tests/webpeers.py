@@ -497,6 +497,20 @@ def start_capture(port, path, timeout=20.0):
 start_capture.why = ""
 
 
+def stop_capture(cap, pcap, until=None, timeout=10.0):
+    """Stop the capture ``cap`` (start_capture) writing ``pcap`` once what was sent is in the file: dumpcap
+    takes packets from the kernel in blocks (libpcap's buffer timeout), and a capture stopped right after
+    the last connection may lose that block. With ``until``, a test of tls_handshakes(pcap), it waits
+    (at most ``timeout`` seconds) until that holds; then one second more either way. Returns the output."""
+    deadline = time.time() + timeout
+    while until is not None and time.time() < deadline:
+        if until(tls_handshakes(pcap)):
+            break
+        time.sleep(0.3)
+    time.sleep(1.0)
+    return cap.stop()
+
+
 def tls_handshakes(pcap, timeout=120):
     """{tcp stream: [handshake message types]} of the plaintext handshake messages in a capture (the
     encrypted Finished messages are not dissected without keys); streams numbered in the order their

@@ -109,7 +109,8 @@ def _run(out_dir, tmp, log):
     finally:
         server_log = srv.stop()
         if cap is not None:
-            cap.stop()
+            webpeers.stop_capture(cap, pcap, lambda hs: webpeers.full_handshakes(hs) and
+                                  webpeers.ticket_resumptions(hs))
     ok = True
     lines = page_lines(r.dom)
     log("the page (DOM):")

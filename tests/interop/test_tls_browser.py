@@ -43,7 +43,7 @@ def test_chromium_opens_the_page_and_resumes(runtime, kind, pki, tmp_path):
     finally:
         log = P.stop_after_lines(srv, 2)
         if cap is not None:
-            cap.stop()
+            W.stop_capture(cap, pcap, lambda hs: W.full_handshakes(hs) and W.ticket_resumptions(hs))
     suite = "TLS_ECDHE_%s_WITH_AES_128_GCM_SHA256" % ("ECDSA" if kind == "ec" else "RSA")
     first = re.search(r"<b id=\"?first\"?>([^<]*)</b>", r.dom)
     second = re.search(r"<b id=\"?second\"?>([^<]*)</b>", r.dom)

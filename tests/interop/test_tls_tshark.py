@@ -3,12 +3,12 @@ one): the session_ticket extension and New Session Ticket are there, nothing is 
 application data decrypts with our SSLKEYLOGFILE-format key log."""
 
 import os
-import time
 import subprocess
 
 import pytest
 
 import tlspeers as P
+import webpeers as W
 
 pytestmark = [pytest.mark.interop, pytest.mark.skipif(not P.have("tshark"), reason="tshark missing")]
 
@@ -16,14 +16,9 @@ RUNTIMES = P.runtimes()
 
 
 def start_capture(port, path):
-    cap = P.Peer(["tshark", "-i", "lo", "-f", "tcp port %d" % port, "-w", path], wait=False)
-    deadline = time.time() + 20
-    while "Capturing on" not in cap.output():
-        if cap.proc.poll() is not None or time.time() > deadline:
-            out = cap.stop()
-            pytest.skip("cannot capture on lo: " + out[-300:])
-        time.sleep(0.1)
-    time.sleep(0.3)
+    cap = W.start_capture(port, path)
+    if cap is None:
+        pytest.skip("cannot capture on lo: " + W.start_capture.why[-300:])
     return cap
 
 
@@ -51,11 +46,10 @@ def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, suite, tm
             r = P.run_our_client(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache,
                                         "--send", "hello tshark", "--keylog", keylog_c], runtime)
             outs.append(P.parse_client_output(r.stdout))
-        time.sleep(0.5)
     finally:
         srv.stop()
         if cap is not None:
-            cap.stop()
+            W.stop_capture(cap, pcap, lambda hs: len(hs) >= 2)
     assert outs[0]["resumed"] == "no" and outs[1]["resumed"] == "yes"
     assert outs[0]["suite"] == (suite or "TLS_PSK_WITH_AES_128_CBC_SHA256")
     # both sides log the same CLIENT_RANDOM lines

@@ -92,6 +92,11 @@ _O_EXPECT_NST = const(64)
 _O_MFL = const(8)  # the max_fragment_length code (1..4) from this bit on
 _ST_OPEN = const(100)  # the roles' tables use the same numbers
 _ST_CLOSED = const(101)
+# TLS 1.3 (microticket.tls.hs13): its states are 32..99 (the handshake's, then _ST_OPEN13 = 99), its
+# Finished messages are checked by its handlers, ChangeCipherSpec switches nothing (its table drops it),
+# and every alert but close_notify and user_canceled is fatal (RFC 8446 section 6)
+_S13 = const(32)
+_USER_CANCELED = const(90)
 
 
 # --- cipher suites (the one table; microticket.tls.const names them) --------------------------------
@@ -111,6 +116,7 @@ _C_GCM = const(3)
 _C_CHACHA = const(4)
 _C_CCM_8 = const(5)
 _C_CCM = const(6)
+_KX_TLS13 = const(5)  # a TLS 1.3 suite: the key exchange is not in the suite (RFC 8446 section 4.1.1)
 _SUITES = const(b"\x00\xae\x09"   # TLS_PSK_WITH_AES_128_CBC_SHA256
            b"\xc0\x37\x0a"   # TLS_ECDHE_PSK_WITH_AES_128_CBC_SHA256
            b"\xc0\x27\x0b"   # TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256
@@ -125,7 +131,10 @@ _SUITES = const(b"\x00\xae\x09"   # TLS_PSK_WITH_AES_128_CBC_SHA256
            b"\xcc\xa8\x23"   # TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256
            b"\xcc\xa9\x24"   # TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256
            b"\xc0\xa8\x29"   # TLS_PSK_WITH_AES_128_CCM_8
-           b"\xc0\xa4\x31")  # TLS_PSK_WITH_AES_128_CCM
+           b"\xc0\xa4\x31"   # TLS_PSK_WITH_AES_128_CCM
+           b"\x13\x01\x1d"   # TLS_AES_128_GCM_SHA256 (TLS 1.3: kx 5, any key exchange)
+           b"\x13\x03\x25"   # TLS_CHACHA20_POLY1305_SHA256
+           b"\x13\x04\x35")  # TLS_AES_128_CCM_SHA256
 
 
 def suite_info(s):
@@ -149,6 +158,8 @@ def suite_name(s):
     i = suite_info(s)
     if not i:
         return "-"
+    if i & 7 == _KX_TLS13:
+        return "TLS_" + ("AES_128_CCM_SHA256" if i >> 3 == _C_CCM else _CIPHER_NAMES.split()[(i >> 3) - 1].decode())
     return (b"TLS_" + _KX_NAMES.split()[(i & 7) - 1] + b"_WITH_" + _CIPHER_NAMES.split()[(i >> 3) - 1]).decode()
 
 
@@ -349,7 +360,8 @@ class Engine:
                         self._failed()
                     self.close()
                     ev.append(("closed",))
-                elif view[0] == _LEVEL_WARNING and self.handshake_done:
+                elif view[0] == _LEVEL_WARNING and self.handshake_done and \
+                        (not _S13 <= self.state < _ST_OPEN or desc == _USER_CANCELED):
                     ev.append(("alert", desc, True))
                 else:
                     self.alert_received = desc
@@ -417,7 +429,7 @@ class Engine:
                 self._after_handshake(t, b)
                 return
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "unexpected message %d in state %d" % (t, st))
-        if t == _HT_FINISHED:
+        if t == _HT_FINISHED and not _S13 <= st < _ST_OPEN:
             if len(b) != 12:
                 raise errors.TlsAlert(_DECODE_ERROR, "Finished")
             if not crypto.ct_equal(self._finished(not self.is_client), b):
@@ -426,7 +438,7 @@ class Engine:
             for h in self._th:
                 h.update(raw)
         fn(self, t, b)
-        if t == _HT_CCS:
+        if t == _HT_CCS and not _S13 <= st < _ST_OPEN:
             p = self._pend
             if p is None or p[1] is None:
                 raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "CCS before keys")
