@@ -183,8 +183,11 @@ def psk_server(ring, **kw):
 
 
 def psk_client(cache=None, server_id="srv:443", **kw):
-    """The client engine with the test PSK identity and key (unless given), recording its trace."""
+    """The client engine with the test PSK identity and key (unless given), recording its trace. TLS 1.2
+    only unless ``max_version`` is given (these engine tests are about RFC 5077's flows; TLS 1.3's are in
+    tests/tls/test_tls13_*.py)."""
     from microticket.tls.client import Client
+    kw.setdefault("max_version", 0x0303)
     kw.setdefault("psk_identity", PSK_IDENTITY)
     kw.setdefault("psk", PSK)
     c = Client(server_id, cache=cache, **kw)
@@ -193,7 +196,7 @@ def psk_client(cache=None, server_id="srv:443", **kw):
 
 
 # fields of a client cache entry (a list: microticket.tls.cache, _E_TICKET ...)
-E_TICKET, E_MASTER, E_SUITE, E_EMS, E_RECEIVED, E_HINT, E_NAME, E_IDENTITY = range(8)
+E_TICKET, E_MASTER, E_SUITE, E_EMS, E_RECEIVED, E_HINT, E_NAME, E_IDENTITY, E_AGE_ADD = range(9)
 
 
 def pump(client, server, now=1000, start=True, max_rounds=50, tamper=None):

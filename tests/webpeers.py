@@ -214,6 +214,15 @@ _TLS_LINES = {
         ssl_session_timeout 1d;
         ssl_session_cache shared:MozSSL:1m;
         ssl_session_tickets on;""",
+    # Mozilla modern: TLS 1.3 only; its guidance turns tickets off (ssl_session_tickets off): OpenSSL then
+    # issues stateful TLS 1.3 tickets, resumable while the session cache holds them
+    "modern": """
+        ssl_protocols TLSv1.3;
+        ssl_ecdh_curve {curves};
+        ssl_prefer_server_ciphers off;
+        ssl_session_timeout 1d;
+        ssl_session_cache shared:MozSSL:1m;
+        ssl_session_tickets off;""",
     # what Debian 12's /etc/nginx/nginx.conf says (OpenSSL's defaults for the rest)
     "debian": """
         ssl_protocols {protocols};
@@ -268,8 +277,8 @@ def start_nginx(dir, cert, key, tls="intermediate", root_html=None, pages=None, 
     """nginx (``nginx -c FILE -p DIR``, no daemon, no master process, every path under ``dir``) serving HTTPS on a
     free 127.0.0.1 port with ``cert`` (PEM, may hold a chain) and ``key``.
 
-    ``tls``: "intermediate" (Mozilla's, see MOZ_INTERMEDIATE_CIPHERS; session tickets on) or "debian" (Debian
-    12's default ssl lines). ``curves``: the ECDHE groups (ssl_ecdh_curve), e.g. "prime256v1" for P-256 only;
+    ``tls``: "intermediate" (Mozilla's, see MOZ_INTERMEDIATE_CIPHERS; session tickets on), "modern" (Mozilla's:
+    TLS 1.3 only, ssl_session_tickets off) or "debian" (Debian 12's default ssl lines). ``curves``: the ECDHE groups (ssl_ecdh_curve), e.g. "prime256v1" for P-256 only;
     default the generator's X25519:prime256v1:secp384r1 (intermediate) or OpenSSL's (debian). ``tls12_only``:
     TLS 1.2 alone. ``keepalive=False``: every response says ``Connection: close`` and the connection ends (a
     browser's next request is a new TLS connection). ``root_html``: the text of /index.html; ``pages``: more
@@ -280,7 +289,7 @@ def start_nginx(dir, cert, key, tls="intermediate", root_html=None, pages=None, 
     started again on another one if its bind failed with "Address already in use" (procs.on_free_port)."""
     need("nginx")
     if tls not in _TLS_LINES:
-        raise ValueError("tls: intermediate or debian")
+        raise ValueError("tls: intermediate, modern or debian")
     dir = os.path.abspath(dir)
     html = os.path.join(dir, "html")
     os.makedirs(html, exist_ok=True)

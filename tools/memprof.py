@@ -158,6 +158,7 @@ class TlsResumeClient(CliScenario):
 
     subcommand = "tls-client"
     extra = ()  # more tls-client options
+    max_version = "1.2"  # --max-version
 
     def open(self, path, work):
         CliScenario.open(self, path, work)
@@ -165,8 +166,8 @@ class TlsResumeClient(CliScenario):
             lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--psk-identity",
                           "id", "--psk", PSK_HEX], env=_env_cpython())
         port = self.server.port
-        self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3"] + \
-            list(self.extra)
+        self.args = ["tls-client", "127.0.0.1", str(port), "--psk-identity", "id", "--psk", PSK_HEX, "--mfl", "3",
+                     "--max-version", self.max_version] + list(self.extra)
         self.fill_cache(work)
 
     def fill_cache(self, work):
@@ -214,7 +215,25 @@ class TlsAeadResumeClient(TlsResumeClient):
                                   PSK_HEX, "-psk_identity", "id", "-no_cache", "-cipher", self.cipher, "-rev"],
                                  stdin=True)
         self.args = ["tls-client", "127.0.0.1", str(self.server.port), "--psk-identity", "id", "--psk", PSK_HEX,
-                     "--mfl", "3"]
+                     "--mfl", "3", "--max-version", self.max_version]
+        self.fill_cache(work)
+
+
+class Tls13ResumeClient(TlsResumeClient):
+    """`tls-client` on MicroPython resuming a TLS 1.3 session from a ticket of `openssl s_server -tls1_3 -nocert
+    -psk` (-allow_no_dhe_kex): the first connection with the external PSK, the measured one from the ticket,
+    with the PSK key exchange modes ``modes`` (--psk-modes: dhe, an X25519 exchange; ke, HMACs only)."""
+
+    modes = "dhe"
+    max_version = "1.3"
+    missing = _needs_openssl
+
+    def open(self, path, work):
+        CliScenario.open(self, path, work)
+        self.server = procs.Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_3", "-nocert", "-psk",
+                                  PSK_HEX, "-psk_identity", "id", "-allow_no_dhe_kex", "-rev"], stdin=True)
+        self.args = ["tls-client", "127.0.0.1", str(self.server.port), "--psk-identity", "id", "--psk", PSK_HEX,
+                     "--mfl", "3", "--psk-modes", self.modes]
         self.fill_cache(work)
 
 
@@ -225,6 +244,7 @@ class TlsPinClient(TlsResumeClient):
     full = False
     newkey = "rsa:2048"                                   # the server's key (openssl req -newkey)
     suites = "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256"      # what the server speaks (tls-server --suites)
+    server13 = False                                      # openssl s_server -tls1_3 instead
     missing = _needs_openssl
 
     def open(self, path, work):
@@ -235,12 +255,16 @@ class TlsPinClient(TlsResumeClient):
         der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
                              capture_output=True).stdout
         import hashlib
-        self.server = procs.start_on_free_port(
-            lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert,
-                          "--key", key, "--suites", self.suites], env=_env_cpython())
+        if self.server13:  # TLS 1.3: openssl's server (ours may be built for TLS 1.2 only)
+            self.server = procs.Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-tls1_3", "-cert", cert,
+                                      "-key", key, "-rev"], stdin=True)
+        else:
+            self.server = procs.start_on_free_port(
+                lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert",
+                              cert, "--key", key, "--suites", self.suites], env=_env_cpython())
         port = self.server.port
         self.args = ["tls-client", "127.0.0.1", str(port), "--pin-sha256", hashlib.sha256(der).hexdigest(),
-                     "--mfl", "3"]
+                     "--mfl", "3", "--max-version", self.max_version]
         self.fill_cache(work)
 
     def completes_once(self, heapsize):
@@ -378,7 +402,7 @@ class TlsX509Client(TlsResumeClient):
             lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", full,
                           "--key", key], env=_env_cpython())
         self.args = ["tls-client", "127.0.0.1", str(self.server.port), "--ca-file", ca, "--server-name", name,
-                     "--mfl", "3"]
+                     "--mfl", "3", "--max-version", self.max_version]
         p = self.mp(self.args)
         if p is None or "resumed: no" not in p.stdout:
             raise RuntimeError("the validating client failed: %s" % (p and p.stdout + p.stderr))
@@ -410,6 +434,19 @@ register(TlsAeadResumeClient("tls-resume-chacha-client", None, "resumed: yes",
                              ("microticket/tls/client.py", "microticket/aead/chacha20_poly1305.py"),
                              doc="TLS 1.2 client CLI resuming on TLS_PSK_WITH_CHACHA20_POLY1305_SHA256 "
                                  "against openssl s_server")).cipher = "PSK-CHACHA20-POLY1305"
+register(Tls13ResumeClient("tls13-resume-client", None, "resumed: yes",
+                           ("microticket/tls/client13.py", "microticket/tls/hs13.py"),
+                           doc="TLS 1.3 client CLI resuming from a ticket with psk_dhe_ke (X25519) on "
+                               "TLS_AES_128_GCM_SHA256 against openssl s_server -tls1_3"))
+register(Tls13ResumeClient("tls13-resume-ke-client", None, "resumed: yes",
+                           ("microticket/tls/client13.py", "microticket/tls/hs13.py"),
+                           doc="TLS 1.3 client CLI resuming from a ticket with psk_ke (no key exchange) on "
+                               "TLS_AES_128_GCM_SHA256 against openssl s_server -tls1_3 -allow_no_dhe_kex")).modes = "ke"
+register(TlsPinClient("tls13-full-ecdsa-client", None, "resumed: no",
+                      ("microticket/tls/client13.py", "microticket/pk/p256.py"),
+                      doc="TLS 1.3 client CLI: a full handshake (X25519, the P-256 CertificateVerify verified "
+                          "with the pinned key) against openssl s_server -tls1_3")).__dict__.update(
+    full=True, newkey="ec", max_version="1.3", server13=True)
 register(TlsPinClient("tls-resume-pin-client", None, "resumed: yes",
                       ("microticket/tls/client.py", "microticket/cli/tls_client.py"),
                       doc="TLS 1.2 client CLI resuming an ECDHE_RSA session (pinned RSA-2048 certificate) "

@@ -75,11 +75,6 @@ def recover(path):
             pass
 
 
-def read_text(path):
-    with open(path) as f:
-        return f.read()
-
-
 def remove(path):
     try:
         os.remove(path)

@@ -23,20 +23,22 @@ def entry(n, received, ticket_len=200, name=b"", identity=b"id"):
 @settings(max_examples=200, deadline=None)
 @given(key=st.text(min_size=1, max_size=40), ticket=st.binary(min_size=1, max_size=300),
        name=st.binary(max_size=40), identity=st.binary(max_size=40), received=st.integers(0, 2**63),
-       hint=st.integers(0, 2**32 - 1), suite=st.integers(0, 0xFFFF), max_file=st.integers(100, 3000))
+       hint=st.integers(0, 2**32 - 1), suite=st.integers(0, 0xFFFF), max_file=st.integers(100, 3000),
+       age_add=st.integers(0, 2**32 - 1), master_len=st.sampled_from([32, 48]))
 def test_what_save_writes_is_read_back(tmp_path_factory, key, ticket, name, identity, received, hint, suite,
-                                       max_file):
+                                       max_file, age_add, master_len):
     """save() bounds the JSON from above (any key characters, the largest numbers) and drops entries until
     the bound fits ``max_file``: the file never exceeds it, so load() never refuses it, and what it keeps
     reads back field for field."""
-    e = C.entry(ticket, bytes(48), suite, True, received, hint, name, identity)
+    e = C.entry(ticket, bytes(master_len), suite, True, received, hint, name, identity, age_add)
     path = str(tmp_path_factory.mktemp("c") / "c.json")
     cache = TicketCache(path, max_file=max_file)
     cache.put(key, e)
     assert os.path.getsize(path) <= max_file
     back = TicketCache(path, max_file=max_file)
     assert back.entries == cache.entries
-    assert back.entries in ({}, {key: [ticket, bytes(48), suite, True, received, hint, name, identity]})
+    assert back.entries in ({}, {key: [ticket, bytes(master_len), suite, True, received, hint, name, identity,
+                                       age_add]})
     # with room for it, the entry is kept (the bound is not so loose that nothing fits)
     roomy = TicketCache(str(tmp_path_factory.mktemp("r") / "c.json"), max_file=20000)
     roomy.put(key, e)
@@ -121,3 +123,12 @@ def test_damaged_ike_store_on_cpython(tmp_path):
     s = TicketStore(str(p))
     assert len(s) == 1 and s.peek("a", 5) is None and s.peek("c", 5) == {"expires": 99}
     assert json.loads(p.read_text()) == {"c": {"expires": 99}}  # rewritten with what was sound
+
+
+def test_a_file_written_before_tls13_reads(tmp_path):
+    """A cache file of eight fields (before TLS 1.3's ticket_age_add) reads: age_add 0."""
+    path = str(tmp_path / "c.json")
+    with open(path, "w") as f:
+        json.dump({"srv:443": {"ticket": "aa" * 8, "master": "bb" * 48, "suite": 0xAE, "ems": 1, "received": 5,
+                               "hint": 60, "server_name": "", "identity": "6964"}}, f)
+    assert TicketCache(path).entries == {"srv:443": [b"\xaa" * 8, b"\xbb" * 48, 0xAE, True, 5, 60, b"", b"id", 0]}

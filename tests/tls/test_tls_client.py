@@ -415,7 +415,7 @@ def test_reuse_takes_over_the_record_layer(ring):
     finally:
         tracemalloc.stop()
     assert c2.rl is rl and c2._hb is hb and c3.rl is not rl
-    assert fresh > rl.in_cap + 1200 and reused < 2048, (reused, fresh)
+    assert fresh > rl.in_cap + 1200 and reused < 2600, (reused, fresh)  # (less than the smaller buffer more)
     assert rl.pending() == 0 and rl.read is None and rl.write_cs is None
     assert c2.rl.max_out == 1200 - RECORD_ROOM - ALERT_ROOM and c2.rl.max_in == 2048
     c2, s2 = pump(c2, server(ring), T0 + 1, tamper=reframe_first_record(50))

@@ -51,7 +51,9 @@ def parse(argv, name, f, d, p=None):
                     return x
         except ValueError:
             pass
-        raise ValueError("%s must be %s, not %r" % (m, "hex digits" if t == "hex" else "a number " + t, v))
+        # (two long texts, not "hex digits" and "a number ": a short str constant is a board's qstr for good)
+        raise ValueError("%s must be hex digits, not %r" % (m, v) if t == "hex" else
+                         "%s must be a number %s, not %r" % (m, t, v))
 
     vals = d.split()
     names = [s.split(":")[0] for s in vals]

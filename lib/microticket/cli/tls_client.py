@@ -1,4 +1,4 @@
-"""`tls-client HOST PORT ...`: one TLS 1.2 connection, resumed from the ticket cache when it can be.
+"""`tls-client HOST PORT ...`: one TLS 1.3 or 1.2 connection, resumed from the ticket cache when it can be.
 Options and output: microticket.cli.usage (``tls-client --help``)."""
 
 import socket
@@ -32,7 +32,7 @@ def _run(argv):
     try:
         a = parse(argv, "tls-client", "empty-session-id no-ems no-etm time-unknown",
                   "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
-                  "timeout:1..86400 suites ca-file",
+                  "timeout:1..86400 suites ca-file max-version psk-modes",
                   "HOST PORT:1..65535")
         if a is None:
             return 0
@@ -51,6 +51,13 @@ def _run(argv):
                 return fail("--ca-file %s: %s" % (o["ca-file"], e), 1)
         if psk is None and pin is None and "ca-file" not in o:
             raise ValueError("need --psk, --pin-sha256 or --ca-file")
+        # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
+        v = o.get("max-version", "").encode()
+        if v and v != b"1.2" and v != b"1.3":
+            raise ValueError("--max-version must be 1.2 or 1.3, not %r" % o["max-version"])
+        if "psk-modes" in o:
+            from microticket.cli.helpers import psk_modes
+            o["psk-modes"] = psk_modes(o["psk-modes"])
     except ValueError as e:
         return fail(e)
     except OSError as e:  # an unreadable --psk-file or --ca-file
@@ -75,14 +82,23 @@ def _run(argv):
                 ALERT_NAMES.get(cli.alert_received, "-")))
             return fail("handshake failed: " + (cli.error_message if cli.alert_sent is not None else
                                                 "alert received"), 1)
-        print("version: TLS 1.2")
+        v13 = cli.suite >> 8 == 0x13  # a TLS 1.3 suite
+        reply = None
+        if "send" in o:
+            driver.write_app(s, cli, o["send"].encode())
+            reply = driver.read_app(s, cli)
+        elif v13 and not cli.ticket_received and cli.cache.path:
+            # TLS 1.3 tickets come after the handshake (RFC 8446 section 4.6.1): wait for one, briefly
+            s.settimeout(min(o.get("timeout", 10), 2))
+            while not cli.ticket_received and not cli.closed:
+                driver.pump_once(s, cli, driver.wall_clock)
+        print("version: TLS 1.3" if v13 else "version: TLS 1.2")
         print("resumed: " + ("yes" if cli.resumed else "no"))
         from microticket.tls.engine import suite_name
         print("suite: " + suite_name(cli.suite))
         print("ticket: " + ("yes" if cli.ticket_received else "no"))
-        if "send" in o:
-            driver.write_app(s, cli, o["send"].encode())
-            print("reply: " + driver.read_app(s, cli).decode())
+        if reply is not None:
+            print("reply: " + reply.decode())
         driver.close(s, cli)
         s = None
     except OSError as e:
@@ -135,4 +151,5 @@ def make_client(o, host, port, psk, pin):
                   server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
                   ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
                   hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256), trust=trust,
-                  time_unknown="time-unknown" in o)
+                  time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
+                  max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304)

@@ -5,7 +5,7 @@ _TOP = """usage: python -m microticket COMMAND [OPTION ...]    (micropython -m m
 
 commands:
   tls-server     serve TLS 1.2 with RFC 5077 session tickets (PSK, or an RSA or ECDSA P-256 certificate)
-  tls-client     one TLS 1.2 connection, resumed from a ticket cache when it can be
+  tls-client     one TLS 1.3 or 1.2 connection, resumed from a ticket cache when it can be
   keys           make, rotate or show a ticket key file
   ike-gateway    an IKEv2 responder with RFC 5723 tickets (by value or by reference)
   ike-initiate   an IKEv2 initiator resuming with RFC 5723 tickets; `ike-initiate logout`
@@ -58,10 +58,13 @@ refused for want of room "connection N: refused (...)".
 _TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-identity ID] | --pin-sha256 HEX | --ca-file CA.pem
                   [--time-unknown]) [--cache FILE]
                   [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
-                  [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE]
+                  [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3]
+                  [--psk-modes dhe,ke]
 
-One TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there. Prints
-"version: TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", then "reply: TEXT" for --send.
+One TLS 1.3 or TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there.
+Prints "version: TLS 1.3|TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", then "reply: TEXT"
+for --send. TLS 1.3 tickets come after the handshake: without --send the client waits for one (at most 2
+s) before it closes.
 A failed handshake prints "handshake failed: alert sent ..., received ..." and exits with status 1.
 
   --psk HEX            pre-shared key for --psk-identity (default Client_identity): the PSK and
@@ -85,8 +88,13 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
   --empty-session-id   send an empty session ID with the ticket
   --no-ems, --no-etm   do not offer extended_master_secret / encrypt_then_mac
   --suites LIST        the suites offered, in preference order: IANA names or 4-digit hex numbers,
-                       comma-separated (default: every suite the credentials allow)
+                       comma-separated (default: every suite the credentials allow; TLS 1.3's first)
   --keylog FILE        append NSS key log lines (secrets! for Wireshark)
+  --max-version V      1.3 (default: TLS 1.3 preferred, TLS 1.2 offered too) or 1.2 (TLS 1.2 only)
+  --psk-modes LIST     TLS 1.3 PSK key exchange modes offered with a ticket or --psk: dhe (psk_dhe_ke),
+                       ke (psk_ke: no key exchange at all, a few HMACs; OpenSSL takes it with
+                       -allow_no_dhe_kex, else asks for a share: a full handshake),
+                       comma-separated (default dhe,ke)
 """
 
 _KEYS = """usage: keys new|rotate|show KEYFILE [--profile rfc5077|draft07] [--lifetime SECONDS]

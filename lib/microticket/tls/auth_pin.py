@@ -14,6 +14,7 @@ from microticket import errors  # TlsAlert: created on the first error (microtic
 
 _BAD_CERTIFICATE = const(42)
 _KX_ECDHE_ECDSA = const(4)  # microticket.tls.engine.KX_ECDHE_ECDSA
+_KX_TLS13 = const(5)
 
 
 def server_key(c, leaf, chain):
@@ -25,10 +26,17 @@ def server_key(c, leaf, chain):
         ok = crypto.ct_equal(crypto.sha256(leaf), pin) or crypto.ct_equal(crypto.sha256(spki), pin)
         key = None
         if ok:
-            # the suite's key exchange says which key the certificate must hold (another: unparsable)
-            if suite_info(c.suite) & 7 == _KX_ECDHE_ECDSA:
+            # the suite's key exchange says which key the certificate must hold (another: unparsable); a
+            # TLS 1.3 suite takes either, the CertificateVerify's scheme must fit it
+            k = suite_info(c.suite) & 7
+            if k == _KX_TLS13:
+                try:
+                    key = der.spki_p256_public(spki)
+                except (errors.DecodeError, ValueError):
+                    pass
+            if k == _KX_ECDHE_ECDSA:
                 key = der.spki_p256_public(spki)
-            else:
+            elif key is None:
                 from microticket.pk import rsa
                 key = rsa.public_key_from_spki_der(spki)
     except (errors.DecodeError, ValueError):

@@ -17,6 +17,7 @@ from microticket import errors
 
 _UNSUPPORTED_CERTIFICATE = const(43)
 _KX_ECDHE_ECDSA = const(4)  # microticket.tls.engine.KX_ECDHE_ECDSA
+_KX_TLS13 = const(5)  # a TLS 1.3 suite: either key (the CertificateVerify's scheme must fit it)
 _O_TIME_UNKNOWN = const(128)  # microticket.tls.client: Client(time_unknown=True)
 
 
@@ -31,6 +32,7 @@ def server_key(c, leaf, chain):
     # the suite's key exchange says which key the certificate must hold
     # (a P-384 leaf, 97 bytes, validates as a path but signs nothing this client verifies: P-256 or RSA)
     ec = isinstance(key, bytes)
-    if ec != (suite_info(c.suite) & 7 == _KX_ECDHE_ECDSA) or (ec and len(key) == 97):
+    k = suite_info(c.suite) & 7
+    if (ec != (k == _KX_ECDHE_ECDSA) and k != _KX_TLS13) or (ec and len(key) == 97):
         raise errors.TlsAlert(_UNSUPPORTED_CERTIFICATE, "unsupported algorithm")
     return key

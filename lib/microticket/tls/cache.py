@@ -37,12 +37,16 @@ _E_RECEIVED = const(4)   # when the ticket arrived
 _E_HINT = const(5)       # its ticket_lifetime_hint (0: unspecified)
 _E_NAME = const(6)       # the SNI name it was made for
 _E_IDENTITY = const(7)   # the PSK identity it was made with
-_FIELDS = const(("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity"))  # in the file
+_E_AGE_ADD = const(8)    # TLS 1.3: the ticket's ticket_age_add (its "master" is the ticket's PSK, 32 bytes)
+_FIELDS = const(("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity", "age_add"))
 
 
-def entry(ticket, master, suite, ems, received, hint, server_name=b"", identity=b""):
-    """A cache entry (see the field indexes above)."""
-    return [bytes(ticket), bytes(master), suite, bool(ems), received, hint, bytes(server_name), bytes(identity)]
+def entry(ticket, master, suite, ems, received, hint, server_name=b"", identity=b"", age_add=0):
+    """A cache entry (see the field indexes above). A TLS 1.3 ticket is told by its suite (a TLS 1.3
+    suite: microticket.tls.engine); it is offered only as a TLS 1.3 PSK, a TLS 1.2 one only in
+    session_ticket."""
+    return [bytes(ticket), bytes(master), suite, bool(ems), received, hint, bytes(server_name), bytes(identity),
+            age_add]
 
 
 def expires(e):
@@ -120,14 +124,14 @@ class TicketCache:
                 if len(self.entries) >= self.max_entries:
                     break
                 d = obj[k]
-                e = [d[f] for f in _FIELDS]
+                e = [d[f] for f in _FIELDS[:8]] + [d.get("age_add", 0)]  # (files before TLS 1.3)
                 for i in (_E_TICKET, _E_MASTER, _E_NAME, _E_IDENTITY):
                     e[i] = bytes.fromhex(e[i])
                 e[_E_EMS] = bool(e[_E_EMS])
-                for i in (_E_SUITE, _E_RECEIVED, _E_HINT):
+                for i in (_E_SUITE, _E_RECEIVED, _E_HINT, _E_AGE_ADD):
                     if type(e[i]) is not int:
                         raise ValueError
-                if len(e[_E_MASTER]) != 48 or not 0 < len(e[_E_TICKET]) <= _MAX_TICKET:
+                if len(e[_E_MASTER]) not in (32, 48) or not 0 < len(e[_E_TICKET]) <= _MAX_TICKET:
                     raise ValueError
                 self.entries[k] = e
         except (ValueError, KeyError, TypeError, IndexError, AttributeError):
@@ -145,7 +149,7 @@ class TicketCache:
                 # bytes per character (a surrogate pair), field names, digits, punctuation
                 e = entries[k]
                 size += 12 * len(k) + 2 * (len(e[_E_TICKET]) + len(e[_E_MASTER]) + len(e[_E_NAME]) +
-                                           len(e[_E_IDENTITY])) + 200
+                                           len(e[_E_IDENTITY])) + 230
             if size <= self.max_file:
                 break
             self._drop_oldest()
@@ -164,7 +168,7 @@ def _write_json(entries, f):
         f.write(json.dumps(k))
         sep = ": {"
         e = entries[k]
-        for i in range(8):
+        for i in range(9):
             f.write(sep)
             f.write('"')
             f.write(_FIELDS[i])
@@ -176,7 +180,7 @@ def _write_json(entries, f):
                     f.write(_hex(v[j:j + 64]))
                 f.write('"')
             else:
-                f.write(str(int(v)))  # suite, received, hint; ems as 1 or 0
+                f.write(str(int(v)))  # suite, received, hint, age_add; ems as 1 or 0
             sep = ", "
         f.write("}")
         sep = ", "

@@ -58,6 +58,11 @@ _KX_ECDHE_RSA = const(3)
 # Mozilla's configurations leave), ECDSA before RSA (a P-256 signature verifies in a few ms), CBC last.
 _PSK_SUITES = const(b"\xc0\x37\x00\xae\xcc\xac\x00\xa8\xcc\xab\xc0\xa8")
 _CERT_SUITES = const(b"\xc0\x2b\xc0\x2f\xcc\xa9\xcc\xa8\xc0\x23\xc0\x27\xc0\x09\xc0\x13")
+# TLS 1.3 (RFC 8446, offered first when max_version allows it): AES-128-GCM (mandatory), ChaCha20-Poly1305,
+# AES-128-CCM (RFC 7925's IoT profile)
+_TLS13_SUITES = const(b"\x13\x01\x13\x03\x13\x04")
+_KX_TLS13 = const(5)
+_VERSION_TLS13 = const(0x0304)
 _MAX_PLAINTEXT = const(16384)
 _HT_CCS = const(0x100)  # ChangeCipherSpec in the table (microticket.tls.engine)
 _ST_OPEN = const(100)
@@ -87,6 +92,9 @@ _O_ECHOED = const(32)       # the server echoed our session ID (RFC 5077 section
 _O_EXPECT_NST = const(64)   # the ServerHello's session_ticket extension: a NewSessionTicket follows
 _O_MFL = const(8)           # max_fragment_length (1..4) from this bit on
 _O_TIME_UNKNOWN = const(128)  # time_unknown: the clock may not be set (microticket.pk.x509)
+_O_V13 = const(0x800)   # TLS 1.3 offered (microticket.tls.client13 has the bits from 0x1000 on)
+_O_DHE = const(0x1000)  # psk_key_exchange_modes: psk_dhe_ke
+_O_KE = const(0x2000)   # psk_ke
 
 
 class Client(Engine):
@@ -96,7 +104,8 @@ class Client(Engine):
     def __init__(self, server_id, psk_identity=b"", psk=None, pin_sha256=None, cache=None, suites=None,
                  server_name=b"", request_ticket=True, session_id="random", max_fragment_length=0,
                  reuse_tickets=True, ems=True, etm=True, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT,
-                 hs_cap=0, out_cap=0, reuse=None, trust=None, time_unknown=False):
+                 hs_cap=0, out_cap=0, reuse=None, trust=None, time_unknown=False, max_version=_VERSION_TLS13,
+                 psk_modes=b"\x01\x00"):
         """``psk_identity``/``psk``: the PSK suites; ``pin_sha256``: the SHA-256 of the server's DER
         certificate or of its SubjectPublicKeyInfo, for ECDHE_RSA (no X.509 path validation). ``suites``
         defaults to every suite the credentials allow (PSK and ECDHE_PSK; ECDHE_ECDSA and ECDHE_RSA).
@@ -112,13 +121,22 @@ class Client(Engine):
         handshake validates the server's chain, reads it one certificate at a time and closes it): the chain
         is validated against those roots (microticket.tls.auth_x509) for ``server_name``, instead of a pin;
         ``time_unknown=True``: the board's clock may not be set (notBefore is not checked; expiry always is:
-        microticket.pk.x509)."""
+        microticket.pk.x509).
+        ``max_version``: 0x0304 (the default) offers TLS 1.3 (its suites first, microticket.tls.client13)
+        beside TLS 1.2, 0x0303 TLS 1.2 only; ``suites`` given decide it instead (a TLS 1.3 suite among them
+        offers TLS 1.3). ``psk_modes``: TLS 1.3's psk_key_exchange_modes, bytes of 1 (psk_dhe_ke) and 0
+        (psk_ke): with b"\\x00" alone a resumption (or an external PSK) sends no key share at all."""
         cert = pin_sha256 if trust is None else trust
         if suites is None:
-            d = (_PSK_SUITES if psk is not None else b"") + (_CERT_SUITES if cert is not None else b"")
+            d = (_TLS13_SUITES if max_version >= _VERSION_TLS13 else b"") + \
+                (_PSK_SUITES if psk is not None else b"") + (_CERT_SUITES if cert is not None else b"")
             suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
+        v13 = 0
         for s in suites:
             k = engine.suite_info(s) & 7
+            if k == _KX_TLS13:
+                v13 = _O_V13
+                k = _KX_ECDHE_PSK if psk is not None else _KX_ECDHE_RSA
             if not k or (cert if k > _KX_ECDHE_PSK else psk) is None:
                 raise ValueError("client: a suite needs its credential (psk, pin_sha256); out_cap >= 512")
         if not suites:
@@ -149,7 +167,8 @@ class Client(Engine):
         # options and flags in one int (an attribute each would cost a board's heap)
         self._opt = (_O_TICKET if request_ticket else 0) | (_O_EMS if ems else 0) | (_O_ETM if etm else 0) | \
             (_O_RANDOM_SID if session_id == "random" else 0) | (_O_REUSE if reuse_tickets else 0) | \
-            (max_fragment_length << _O_MFL) | (_O_TIME_UNKNOWN if time_unknown else 0)
+            (max_fragment_length << _O_MFL) | (_O_TIME_UNKNOWN if time_unknown else 0) | v13 | \
+            (_O_DHE if 1 in psk_modes else 0) | (_O_KE if 0 in psk_modes else 0)
         self.offered = None  # the cache entry offered in the ClientHello
         self.new_ticket = None  # (hint, ticket) from a NewSessionTicket, kept until Finished verifies
         self.ticket_received = False
@@ -168,9 +187,13 @@ class Client(Engine):
             if entry is not None and entry[_E_SUITE] not in self.suites:
                 entry = None
         self.offered = entry
-        if entry is not None and self._opt & _O_RANDOM_SID:
-            self._sid = rng(32)
-        m, self._sent = engine.client_hello(self, entry[_E_TICKET] if entry is not None else None)
+        if self._opt & _O_V13:
+            from microticket.tls import client13
+            m = client13.start(self, entry)
+        else:
+            if entry is not None and self._opt & _O_RANDOM_SID:
+                self._sid = rng(32)
+            m, self._sent = engine.client_hello(self, entry[_E_TICKET] if entry is not None else None)
         rl = self.rl
         if len(m) + 5 * (1 + len(m) // rl.max_out) > len(rl._ob):
             raise ValueError("out_cap too small for the ClientHello")  # a configuration error, not input
@@ -180,6 +203,10 @@ class Client(Engine):
     # --- the handshake ---------------------------------------------------------------------------
 
     def _on_server_hello(self, t, b):
+        if self._opt & _O_V13:
+            from microticket.tls import client13
+            if client13._on_server_hello(self, b):  # (a name a board has interned anyway)
+                return
         engine.parse_server_hello(self, b)
         self.state = _S_AFTER_SH
 

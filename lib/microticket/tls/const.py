@@ -1,8 +1,9 @@
-"""TLS 1.2 numbers (RFC 5246 and the extension RFCs), as const() so a board's compiler folds them."""
+"""TLS numbers (RFC 5246, RFC 8446 and the extension RFCs), as const() so a board's compiler folds them."""
 
 from micropython import const
 
 VERSION_TLS12 = const(0x0303)
+VERSION_TLS13 = const(0x0304)  # RFC 8446 (supported_versions; the record layer still says 0x0303)
 
 # ContentType (RFC 5246 section 6.2.1)
 CT_CHANGE_CIPHER_SPEC = const(20)
@@ -75,6 +76,9 @@ ECDHE_ECDSA_WITH_AES_128_CBC_SHA256 = const(0xC023)       # RFC 5289 section 3.1
 ECDHE_ECDSA_WITH_AES_128_CBC_SHA = const(0xC009)          # RFC 8422 section 6
 ECDHE_ECDSA_WITH_AES_128_GCM_SHA256 = const(0xC02B)       # RFC 5289 section 3.2
 ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256 = const(0xCCA9)  # RFC 7905 section 2
+AES_128_GCM_SHA256 = const(0x1301)                        # TLS 1.3: RFC 8446 appendix B.4
+CHACHA20_POLY1305_SHA256 = const(0x1303)                  # RFC 8446 appendix B.4
+AES_128_CCM_SHA256 = const(0x1304)                        # RFC 8446 appendix B.4
 
 GROUP_SECP256R1 = const(23)            # RFC 8422 section 5.1.1
 GROUP_X25519 = const(29)               # RFC 8422 section 5.1.1

@@ -535,10 +535,11 @@ class Engine:
 
 # --- ClientHello -----------------------------------------------------------------------------------
 
-def client_hello(c, ticket):
+def client_hello(c, ticket, data=None):
     """The ClientHello of the client ``c`` (its random, session ID, suites and options ``c._opt``), with
-    ``ticket`` in the session_ticket extension (None: an empty one). Returns (message, extension types
-    sent)."""
+    ``ticket`` in the session_ticket extension (None: an empty one) and, offering TLS 1.3, its extensions
+    ``data`` [(type, bytes)] (microticket.tls.client13: they replace ours of the same types and come last,
+    pre_shared_key the very last). Returns (message, extension types sent)."""
     name = c.server_name
     suites = c.suites
     opt = c._opt
@@ -553,7 +554,7 @@ def client_hello(c, ticket):
     kx = 0
     for s in suites:
         kx |= 1 << (suite_info(s) & 7)
-    if kx & ~(1 << _KX_PSK):
+    if kx & ~(1 << _KX_PSK | 1 << _KX_TLS13):
         ext.append((_EXT_SUPPORTED_GROUPS, b"\x00\x04\x00\x1d\x00\x17"))  # x25519, secp256r1
         ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))  # uncompressed
     if kx & (1 << _KX_ECDHE_RSA | 1 << _KX_ECDHE_ECDSA):
@@ -566,6 +567,9 @@ def client_hello(c, ticket):
     if opt & _O_EMS:
         ext.append((_EXT_EXTENDED_MASTER_SECRET, b""))
     ext.append((_EXT_RENEGOTIATION_INFO, b"\x00"))
+    if data is not None:
+        t = [e[0] for e in data]
+        ext = [e for e in ext if e[0] not in t] + data
     elen = 0
     for _, d in ext:
         elen += 4 + len(d)

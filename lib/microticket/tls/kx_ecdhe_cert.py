@@ -46,15 +46,16 @@ def client_message(c, t, b, ok):
     ``b``); ``ok``: the message it must follow came first. For ServerHelloDone: ClientKeyExchange is
     sent and the premaster secret returned."""
     if t == _HT_CERTIFICATE:
-        return client_certificate(c, b)
+        c._kx = client_certificate(c, b)
+        return None
     if t == _HT_SERVER_KEY_EXCHANGE:
         return client_server_key_exchange(c, b, ok)
     return client_key_exchange(c, ok)
 
 
 def client_certificate(c, b):
-    """certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>, leaf first: the authentication module
-    returns the server's key."""
+    """certificate_list<0..2^24-1> of ASN.1Cert<1..2^24-1>, leaf first: the server's key, from the
+    authentication module (TLS 1.3's Certificate is turned into this form first: codec13)."""
     n = len(b)
     if n < 3 or 3 + ((b[0] << 16) | (b[1] << 8) | b[2]) != n:
         raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
@@ -73,7 +74,7 @@ def client_certificate(c, b):
         from microticket.tls import auth_pin as auth
     else:
         from microticket.tls import auth_x509 as auth
-    c._kx = auth.server_key(c, b[6:6 + k], b)
+    return auth.server_key(c, b[6:6 + k], b)
 
 
 def client_server_key_exchange(c, b, after_certificate):
