@@ -60,6 +60,10 @@ _KX_PSK = const(1)  # microticket.tls.engine.KX_*
 _KX_ECDHE_PSK = const(2)
 _KX_ECDHE_RSA = const(3)
 _KX_ECDHE_ECDSA = const(4)
+_KX_TLS13 = const(5)
+_VERSION_TLS13 = const(0x0304)
+_EXT_PRE_SHARED_KEY = const(41)
+_EXT_SUPPORTED_VERSIONS = const(43)
 _SIG_RSA_PKCS1_SHA256 = const(0x0401)
 _SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
 _SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
@@ -67,6 +71,7 @@ _SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
 # suites first (cryptolib and hashlib code: the cheapest on a board), then AEAD. Certificates: AEAD first
 # (browsers and Mozilla's configurations offer nothing else but CBC with SHA-1), then CBC.
 _PSK_SUITES = const(b"\x00\xae\xc0\x37\x00\xa8\xcc\xac\xcc\xab\xc0\xa8\xc0\xa4")
+_TLS13_SUITES = const(b"\x13\x01\x13\x03\x13\x04")  # AES-128-GCM, ChaCha20-Poly1305, AES-128-CCM
 _CERT_SUITES = const(b"\xc0\x2b\xc0\x2f\xcc\xa9\xcc\xa8\xc0\x23\xc0\x27\xc0\x09\xc0\x13")
 _MAX_PLAINTEXT = const(16384)
 _HT_CCS = const(0x100)  # ChangeCipherSpec in the table (microticket.tls.engine)
@@ -94,7 +99,12 @@ class ServerConfig:
     cert_chain     list of DER certificates, leaf first, and ``key``, its private key: RSA
                    (microticket.pk.rsa_sign) for the ECDHE_RSA suites or P-256 (microticket.pk.p256) for
                    ECDHE_ECDSA (microticket.pk.pem.load_private_key reads either)
-    suites         preference order; defaults to every suite the credentials allow
+    suites         preference order; defaults to every suite the credentials allow (TLS 1.3's suites in it
+                   are TLS 1.3's order; the TLS 1.2 handshake never picks one)
+    max_version    0x0304 (default): TLS 1.3 when the client offers it (microticket.tls.server13), else
+                   TLS 1.2 with the downgrade sentinel; 0x0303: TLS 1.2 only (no sentinel)
+    psk_ke         TLS 1.3 resumption and external PSKs without (EC)DHE (psk_ke) when the client offers it
+    tickets13      NewSessionTickets after a TLS 1.3 handshake (sealed by ``ring`` like TLS 1.2's)
     sessions       slots of the session-ID cache (clients that send no session_ticket extension); 0: none
     issue_tickets  issue a ticket in full handshakes (when the client asks with the extension)
     reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
@@ -103,7 +113,8 @@ class ServerConfig:
 
     def __init__(self, ring=None, psk=None, cert_chain=None, key=None, suites=None, issue_tickets=True,
                  reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=_MAX_PLAINTEXT, keylog=None,
-                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200):
+                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200, max_version=_VERSION_TLS13,
+                 psk_ke=False, tickets13=1):
         self.ring = ring
         self.psk_hint = psk_hint
         self.psk = psk or {}
@@ -115,14 +126,17 @@ class ServerConfig:
             cert_kx = _KX_ECDHE_RSA if hasattr(key, "sign_pkcs1_sha256") else _KX_ECDHE_ECDSA
         self.cert_kx = cert_kx
         if suites is None:
-            d = (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"")
+            d = _TLS13_SUITES + (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"")
             suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
-            suites = [x for x in suites if M.suite_info(x) & 7 < _KX_ECDHE_RSA or M.suite_info(x) & 7 == cert_kx]
+            suites = [x for x in suites if M.suite_info(x) & 7 in (_KX_PSK, _KX_ECDHE_PSK, _KX_TLS13, cert_kx)]
         for x in suites:
             k = M.suite_info(x) & 7
-            if not k or (k < _KX_ECDHE_RSA and not self.psk) or (k >= _KX_ECDHE_RSA and k != cert_kx):
+            if not k or (k < _KX_ECDHE_RSA and not self.psk) or (_KX_ECDHE_RSA <= k < _KX_TLS13 and k != cert_kx):
                 raise ValueError("server: suite 0x%04x needs its credential" % x)
         self.suites = suites
+        self.max_version = max_version
+        self.psk_ke = psk_ke
+        self.tickets13 = tickets13
         self.issue_tickets = issue_tickets
         self.reissue = reissue
         self.accept_rfc4507 = accept_rfc4507
@@ -344,7 +358,26 @@ class TlsServer(Engine):
     # --- ClientHello -----------------------------------------------------------------------------
 
     def _on_client_hello(self, t, body):
-        version, random, sid, suites, compression, exts = parse_client_hello(body)
+        ch = parse_client_hello(body)
+        version, random, sid, suites, compression, exts = ch
+        cfg = self.cfg
+        # supported_versions (RFC 8446 section 4.2.1): 1.3 when offered, allowed, with a suite both sides
+        # have and a way to authenticate (our certificate, or the client's PSK); else 1.2, which must be
+        # offered there too. The full parse of a 1.3 ClientHello is microticket.tls.codec13's, loaded
+        # with microticket.tls.server13 when 1.3 is chosen.
+        down = False
+        d = exts.get(_EXT_SUPPORTED_VERSIONS)
+        if d is not None:
+            v = [(d[i] << 8) | d[i + 1] for i in range(1, len(d) - 1, 2)]
+            if _VERSION_TLS13 in v and cfg.max_version >= _VERSION_TLS13:
+                for x in cfg.suites:
+                    if x in suites and M.suite_info(x) & 7 == _KX_TLS13 and \
+                            (cfg.cert_kx or _EXT_PRE_SHARED_KEY in exts):
+                        from microticket.tls import server13
+                        return server13.client_hello(self, body, ch)
+                down = True  # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
+            if _VERSION_TLS12 not in v:
+                raise TlsAlert(_PROTOCOL_VERSION, "no TLS 1.2 in supported_versions")
         if version < _VERSION_TLS12:
             raise TlsAlert(_PROTOCOL_VERSION, "TLS 1.2 only")
         if 0 not in compression:
@@ -389,7 +422,7 @@ class TlsServer(Engine):
         if state is not None:
             state = self._check_resumable(state, suites, client_ems)
 
-        self.server_random = self.rl.rng(32)
+        self.server_random = self.rl.rng(24) + b"DOWNGRD\x01" if down else self.rl.rng(32)
         ring = self.cfg.ring
         if state is not None:
             self.resumed = True
@@ -527,7 +560,7 @@ class TlsServer(Engine):
             if s not in offered:
                 continue
             k = M.suite_info(s) & 7
-            if (k != _KX_PSK and not group) or (k >= _KX_ECDHE_RSA and not scheme):
+            if (k != _KX_PSK and not group) or (k >= _KX_ECDHE_RSA and not scheme) or k == _KX_TLS13:
                 continue
             self.group = group
             self.sig_scheme = scheme
