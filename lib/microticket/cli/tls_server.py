@@ -1,4 +1,4 @@
-"""`tls-server --port P ...`: serves TLS 1.2 connections, many at once (asyncio), each with deadlines (echo,
+"""`tls-server --port P ...`: serves TLS 1.3 and 1.2 connections, many at once (asyncio), each with deadlines (echo,
 or a short page for an HTTP GET). Options: microticket.cli.usage (``tls-server --help``)."""
 
 import gc
@@ -31,7 +31,7 @@ def _run(argv):
     try:
         a = parse(argv, "tls-server", "no-tickets", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
                   "host reissue count:0..1000000000 timeout:1..86400 psk-hint max-record:512..16384 "
-                  "max-connections:1..100000 sessions:0..1000000 suites", "")
+                  "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes", "")
         if a is None:
             return 0
         o = a[1]
@@ -46,6 +46,10 @@ def _run(argv):
         reissue = o.get("reissue", "always")
         if reissue not in ("always", "renew", "never"):
             raise ValueError("--reissue must be always, renew or never, not %r" % reissue)
+        if o.get("max-version", "1.3") not in ("1.2", "1.3"):
+            raise ValueError("--max-version must be 1.2 or 1.3")
+        if o.get("psk-modes", "dhe") not in ("dhe", "dhe,ke", "ke,dhe"):
+            raise ValueError("--psk-modes must be dhe or dhe,ke")
     except ValueError as e:
         return fail(e)
     except OSError as e:  # an unreadable --psk-file
@@ -143,8 +147,8 @@ def _report(n, s, names):
 def _agreed(s):
     """What the connection of the server engine ``s`` agreed, for the log line and the page: version, suite,
     how it resumed (from a ticket, from the session ID, or not) and whether a ticket was issued."""
-    return ("TLS 1.2, %s, resumed: %s, new ticket: %s" % (
-        s.suite_name(), ("from a ticket" if s.ticket_offered else "from the session ID") if s.resumed
+    return ("TLS 1.%d, %s, resumed: %s, new ticket: %s" % (
+        3 if s.suite >> 8 == 0x13 else 2, s.suite_name(), ("from a ticket" if s.ticket_offered else "from the session ID") if s.resumed
         else "no", "yes" if s.ticket_issued else "no")).encode()
 
 
@@ -355,7 +359,9 @@ def server_config(o, psk, max_fragment, reissue):
                        issue_tickets="no-tickets" not in o, reissue=reissue, keylog=keylog(o.get("keylog")),
                        psk_hint=o.get("psk-hint", "").encode(),
                        sessions=o.get("sessions", 8 if sys.implementation.name == "micropython" else 1024),
-                       suites=suite_list(o["suites"]) if "suites" in o else None)
+                       suites=suite_list(o["suites"]) if "suites" in o else None,
+                       max_version=0x0303 if o.get("max-version") == "1.2" else 0x0304,
+                       psk_ke="ke" in o.get("psk-modes", ""))
     # serve.serve_connection sends the output after every step and every reply, so the output buffer
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all

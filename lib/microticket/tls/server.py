@@ -126,7 +126,7 @@ class ServerConfig:
             cert_kx = _KX_ECDHE_RSA if hasattr(key, "sign_pkcs1_sha256") else _KX_ECDHE_ECDSA
         self.cert_kx = cert_kx
         if suites is None:
-            d = _TLS13_SUITES + (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"")
+            d = (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"") + _TLS13_SUITES
             suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
             suites = [x for x in suites if M.suite_info(x) & 7 in (_KX_PSK, _KX_ECDHE_PSK, _KX_TLS13, cert_kx)]
         for x in suites:
@@ -371,11 +371,12 @@ class TlsServer(Engine):
             v = [(d[i] << 8) | d[i + 1] for i in range(1, len(d) - 1, 2)]
             if _VERSION_TLS13 in v and cfg.max_version >= _VERSION_TLS13:
                 for x in cfg.suites:
-                    if x in suites and M.suite_info(x) & 7 == _KX_TLS13 and \
-                            (cfg.cert_kx or _EXT_PRE_SHARED_KEY in exts):
-                        from microticket.tls import server13
-                        return server13.client_hello(self, body, ch)
-                down = True  # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
+                    if M.suite_info(x) & 7 == _KX_TLS13:
+                        # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
+                        down = True
+                        if x in suites and (cfg.cert_kx or _EXT_PRE_SHARED_KEY in exts):
+                            from microticket.tls import server13
+                            return server13.client_hello(self, body, ch)
             if _VERSION_TLS12 not in v:
                 raise TlsAlert(_PROTOCOL_VERSION, "no TLS 1.2 in supported_versions")
         if version < _VERSION_TLS12:
