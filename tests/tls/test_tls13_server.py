@@ -358,3 +358,37 @@ def test_gnutls_resume_and_psk_ke(ec_cert):
     assert "PSK authentication. Connected as '%s'" % P.PSK_ID in b and "(TLS1.3-X.509)--(AES-128-GCM)" in b, \
         b + log
     assert "resumed: from a ticket" in log and log.count(": TLS 1.3, ") == 3, log
+
+
+@pytest.mark.interop
+@pytest.mark.skipif(not P.have("tshark"), reason="tshark missing")
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_tshark_decrypts_tls13_with_our_keylog(runtime, ec_cert, tmp_path):
+    """Our server's TLS 1.3 key log lines (CLIENT/SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT/SERVER_TRAFFIC_SECRET_0,
+    EXPORTER_SECRET): tshark decrypts a full and a resumed session (the encrypted handshake, the tickets, the
+    page) and finds nothing malformed."""
+    import webpeers as W
+    P.skip_missing(runtime)
+    pcap, keylog, sess = str(tmp_path / "cap.pcapng"), str(tmp_path / "server.keys"), str(tmp_path / "s.pem")
+    srv = P.start_our_server(["--cert", ec_cert[0], "--key", ec_cert[1], "--keylog", keylog], runtime)
+    cap = W.start_capture(srv.port, pcap)
+    if cap is None:
+        srv.stop()
+        pytest.skip("cannot capture on lo")
+    try:
+        a = s_client(srv.port, "-sess_out", sess)
+        b = s_client(srv.port, "-sess_in", sess)
+    finally:
+        log = P.stop_after_lines(srv, 2)
+        W.stop_capture(cap, pcap, lambda hs: len(hs) >= 2)
+    assert "New, TLSv1.3" in a and "Reused, TLSv1.3" in b, a + b + log
+    with open(keylog) as f:
+        names = [x.split()[0] for x in f.read().split("\n") if x]
+    assert names == ["CLIENT_HANDSHAKE_TRAFFIC_SECRET", "SERVER_HANDSHAKE_TRAFFIC_SECRET", "CLIENT_TRAFFIC_SECRET_0",
+                     "SERVER_TRAFFIC_SECRET_0", "EXPORTER_SECRET"] * 2, names
+    v = subprocess.run(["tshark", "-r", pcap, "-o", "tls.keylog_file:" + keylog, "-V"], capture_output=True,
+                       text=True, timeout=120).stdout
+    assert v.count("Handshake Type: New Session Ticket (4)") == 2, v[-3000:]
+    assert v.count("Handshake Type: Certificate Verify (15)") == 1  # the full handshake only
+    assert "Extension: pre_shared_key" in v and "Malformed" not in v and "malformed" not in v
+    assert v.count("TLS 1.3, TLS_AES_128_GCM_SHA256, resumed: ") == 2  # the pages, decrypted
