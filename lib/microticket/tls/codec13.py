@@ -564,7 +564,7 @@ def server_hello13(random, sid, suite, group, share, psk=-1, cookie=None):
     with supported_versions, key_share (``group`` and our ``share``; none when ``group`` is 0: psk_ke) and
     pre_shared_key (the selected identity ``psk``; none when < 0). ``random`` None: a HelloRetryRequest
     (section 4.1.4) naming ``group`` (share None) and/or carrying ``cookie``."""
-    from microticket.tls.server import server_hello  # the server's module, loaded by the server role
+    from microticket.tls.server_hello import server_hello  # loaded by the server role
     ext = [(_EXT_SUPPORTED_VERSIONS, b"\x03\x04")]
     if group:
         if share is None:

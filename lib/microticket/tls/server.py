@@ -29,11 +29,11 @@ from microticket import crypto
 from microticket.errors import TlsAlert, DecodeError, TicketRejected, MicroticketError
 from microticket.tls import engine as M
 from microticket.tls.engine import Engine
+from microticket.tls.server_hello import server_hello  # (both versions': TLS 1.3's is microticket.tls.codec13's)
 
 _state = None  # microticket.tls.state, imported by the first ticket issued
 
 _VERSION_TLS12 = const(0x0303)
-_HT_SERVER_HELLO = const(2)
 _HT_NEW_SESSION_TICKET = const(4)
 _HT_CLIENT_HELLO = const(1)
 _HT_CLIENT_KEY_EXCHANGE = const(16)
@@ -254,31 +254,6 @@ def parse_extension(t, d):
     return d
 
 
-def server_hello(random, session_id, suite, b):
-    """A ServerHello with the extensions ``b``: (type, bytes) in sending order."""
-    elen = 0
-    for _, d in b:
-        elen += 4 + len(d)
-    k = len(session_id)
-    body = 2 + 32 + 1 + k + 3 + (2 + elen if b else 0)
-    m = bytearray(4 + body)
-    m[0] = _HT_SERVER_HELLO
-    m[2] = body >> 8
-    m[3] = body & 0xFF
-    m[4] = 3
-    m[5] = 3
-    m[6:38] = random
-    m[38] = k
-    m[39:39 + k] = session_id
-    p = 39 + k
-    m[p] = suite >> 8
-    m[p + 1] = suite & 0xFF
-    p += 3  # compression: null
-    if b:
-        M.put_extensions(m, p, b, elen)
-    return m
-
-
 def new_session_ticket(hint, ticket):
     """A NewSessionTicket."""
     k = len(ticket)
@@ -360,25 +335,6 @@ class TlsServer(Engine):
     def _on_client_hello(self, t, body):
         ch = parse_client_hello(body)
         version, random, sid, suites, compression, exts = ch
-        cfg = self.cfg
-        # supported_versions (RFC 8446 section 4.2.1): 1.3 when offered, allowed, with a suite both sides
-        # have and a way to authenticate (our certificate, or the client's PSK); else 1.2, which must be
-        # offered there too. The full parse of a 1.3 ClientHello is microticket.tls.codec13's, loaded
-        # with microticket.tls.server13 when 1.3 is chosen.
-        down = False
-        d = exts.get(_EXT_SUPPORTED_VERSIONS)
-        if d is not None:
-            v = [(d[i] << 8) | d[i + 1] for i in range(1, len(d) - 1, 2)]
-            if _VERSION_TLS13 in v and cfg.max_version >= _VERSION_TLS13:
-                for x in cfg.suites:
-                    if M.suite_info(x) & 7 == _KX_TLS13:
-                        # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
-                        down = True
-                        if x in suites and (cfg.cert_kx or _EXT_PRE_SHARED_KEY in exts):
-                            from microticket.tls import server13
-                            return server13.client_hello(self, body, ch)
-            if _VERSION_TLS12 not in v:
-                raise TlsAlert(_PROTOCOL_VERSION, "no TLS 1.2 in supported_versions")
         if version < _VERSION_TLS12:
             raise TlsAlert(_PROTOCOL_VERSION, "TLS 1.2 only")
         if 0 not in compression:
@@ -410,6 +366,29 @@ class TlsServer(Engine):
         if _EXT_EC_POINT_FORMATS in exts and 0 not in ext(_EXT_EC_POINT_FORMATS, exts[_EXT_EC_POINT_FORMATS]):
             # RFC 8422 section 5.1.2: the list must hold uncompressed (0)
             raise TlsAlert(_ILLEGAL_PARAMETER, "ec_point_formats without uncompressed")
+
+        # supported_versions (RFC 8446 section 4.2.1): 1.3 when offered, allowed, with a suite both sides
+        # have and a way to authenticate (our certificate, or the client's PSK); else 1.2, which must be
+        # offered there too. The rest of a 1.3 ClientHello is microticket.tls.codec13's, loaded with
+        # microticket.tls.server13 when 1.3 is chosen (a second ClientHello after its HelloRetryRequest
+        # comes here too, and must go there).
+        cfg = self.cfg
+        down = False
+        d = exts.get(_EXT_SUPPORTED_VERSIONS)
+        if d is not None:
+            v = [(d[i] << 8) | d[i + 1] for i in range(1, len(d) - 1, 2)]
+            if _VERSION_TLS13 in v and cfg.max_version >= _VERSION_TLS13:
+                for x in cfg.suites:
+                    if M.suite_info(x) & 7 == _KX_TLS13:
+                        # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
+                        down = True
+                        if x in suites and (cfg.cert_kx or _EXT_PRE_SHARED_KEY in exts):
+                            from microticket.tls import server13
+                            return server13.client_hello(self, body, ch, mfl, sigalgs)
+            if _VERSION_TLS12 not in v:
+                raise TlsAlert(_PROTOCOL_VERSION, "no TLS 1.2 in supported_versions")
+        if self.state != _S_HELLO:
+            raise TlsAlert(_ILLEGAL_PARAMETER, "second ClientHello changed")
 
         state = None
         cache = self.cfg.sessions

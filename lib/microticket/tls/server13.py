@@ -60,7 +60,6 @@ _ILLEGAL_PARAMETER = const(47)
 _DECRYPT_ERROR = const(51)
 _EXT_SERVER_NAME = const(0)
 _EXT_MAX_FRAGMENT_LENGTH = const(1)
-_EXT_SIGNATURE_ALGORITHMS = const(13)
 _EXT_PADDING = const(21)
 _EXT_PRE_SHARED_KEY = const(41)
 _EXT_EARLY_DATA = const(42)
@@ -106,10 +105,11 @@ def _fingerprint(ch):
     return h.digest()
 
 
-def client_hello(s, body, ch):
+def client_hello(s, body, ch, mfl, sigalgs):
     """The ClientHello (its body ``body``, parsed: ``ch`` = microticket.tls.server.parse_client_hello's
-    tuple) of the server engine ``s``, the first or the one after our HelloRetryRequest."""
-    from microticket.tls.server import parse_extension
+    tuple) of the server engine ``s``, the first or the one after our HelloRetryRequest, from
+    TlsServer._on_client_hello, which took server_name (s.server_name), max_fragment_length ``mfl`` (0:
+    none) and signature_algorithms ``sigalgs`` (None: none) from it."""
     shares, groups, modes, psk, cookie, early = codec13.client_hello13_exts(body, ch[5])
     if ch[4] != b"\x00":
         raise errors.TlsAlert(_ILLEGAL_PARAMETER, "TLS 1.3 compression methods")
@@ -132,8 +132,6 @@ def client_hello(s, body, ch):
         raise errors.TlsAlert(_HANDSHAKE_FAILURE if not suite else _ILLEGAL_PARAMETER, "TLS 1.3 suite")
     s.suite = suite
     s.client_random = ch[1]
-    if _EXT_SERVER_NAME in exts:
-        s.server_name = parse_extension(_EXT_SERVER_NAME, exts[_EXT_SERVER_NAME])
     share = None
     for g, k in shares:
         if g == _GROUP_X25519 or g == _GROUP_SECP256R1:
@@ -164,10 +162,8 @@ def client_hello(s, body, ch):
     if key is None:
         if not cfg.cert_kx:
             raise errors.TlsAlert(_HANDSHAKE_FAILURE, "no certificate and no usable PSK")
-        d = exts.get(_EXT_SIGNATURE_ALGORITHMS)
-        sigalgs = parse_extension(_EXT_SIGNATURE_ALGORITHMS, d) if d is not None else ()
         s.sig_scheme = _SIG_ECDSA_SECP256R1_SHA256 if cfg.cert_kx != _KX_ECDHE_RSA else _SIG_RSA_PSS_RSAE_SHA256
-        if s.sig_scheme not in sigalgs:
+        if sigalgs is None or s.sig_scheme not in sigalgs:
             raise errors.TlsAlert(_HANDSHAKE_FAILURE, "no signature scheme for our key")
     if dhe and share is None:
         if not retry or group0:
@@ -202,8 +198,7 @@ def client_hello(s, body, ch):
     ee = []
     if s.server_name and not s.resumed:
         ee.append((_EXT_SERVER_NAME, b""))
-    if _EXT_MAX_FRAGMENT_LENGTH in exts:
-        mfl = parse_extension(_EXT_MAX_FRAGMENT_LENGTH, exts[_EXT_MAX_FRAGMENT_LENGTH])
+    if mfl:
         rl = s.rl
         rl.max_out = min(rl.max_out, 256 << mfl)
         rl.max_in = min(rl.max_in, 256 << mfl)
@@ -368,8 +363,7 @@ def _send_tickets(s):
 
 
 def on_client_hello2(s, t, b):
-    from microticket.tls.server import parse_client_hello
-    client_hello(s, b, parse_client_hello(b))
+    s._on_client_hello(t, b)  # the server's common checks, and back to client_hello
 
 
 # keys: state << 9 | message type (microticket.tls.engine); a missing pair is unexpected_message
