@@ -46,9 +46,10 @@ def _run(argv):
         reissue = o.get("reissue", "always")
         if reissue not in ("always", "renew", "never"):
             raise ValueError("--reissue must be always, renew or never, not %r" % reissue)
-        if o.get("max-version", "1.3") not in ("1.2", "1.3"):
+        # (bytes: a str constant is an interned string on a board's heap for good, a bytes one is not)
+        if o.get("max-version", "").encode() not in (b"", b"1.2", b"1.3"):
             raise ValueError("--max-version must be 1.2 or 1.3")
-        if o.get("psk-modes", "dhe") not in ("dhe", "dhe,ke", "ke,dhe"):
+        if o.get("psk-modes", "").encode() not in (b"", b"dhe", b"dhe,ke", b"ke,dhe"):
             raise ValueError("--psk-modes must be dhe or dhe,ke")
     except ValueError as e:
         return fail(e)
@@ -360,8 +361,9 @@ def server_config(o, psk, max_fragment, reissue):
                        psk_hint=o.get("psk-hint", "").encode(),
                        sessions=o.get("sessions", 8 if sys.implementation.name == "micropython" else 1024),
                        suites=suite_list(o["suites"]) if "suites" in o else None,
-                       max_version=0x0303 if o.get("max-version") == "1.2" else 0x0304,
-                       psk_ke="ke" in o.get("psk-modes", ""))
+                       psk_ke=b"ke" in o.get("psk-modes", "").encode())
+    if o.get("max-version", "").encode() == b"1.2":  # TLS 1.2 only: no TLS 1.3 suite (0x13xx)
+        cfg.suites = [x for x in cfg.suites if x >> 8 != 0x13]
     # serve.serve_connection sends the output after every step and every reply, so the output buffer
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all

@@ -145,23 +145,17 @@ def server_flight(s):
     params = ecdhe.params(s.group, pub)
     digest = _signed_hash(s, params)
     pub = None
-    sig = sign(s, digest)
-    scheme = s.sig_scheme
-    k = len(sig)
-    s._queue(_header(_HT_SERVER_KEY_EXCHANGE, len(params) + 4 + k) + params +
-             bytes((scheme >> 8, scheme & 0xFF, k >> 8, k & 0xFF)) + sig)
-
-
-def sign(s, digest):
-    """The server's signature of ``digest`` with its key (s.cfg.key) in its scheme (s.sig_scheme): TLS 1.2's
-    ServerKeyExchange and TLS 1.3's CertificateVerify (microticket.tls.server13)."""
     key = s.cfg.key
     scheme = s.sig_scheme
     if scheme == _SIG_RSA_PKCS1_SHA256:
-        return key.sign_pkcs1_sha256(digest)
-    if scheme == _SIG_RSA_PSS_RSAE_SHA256:
-        return key.sign_pss_sha256(digest, s.rl.rng(32))
-    return key.sign(digest, s.rl.rng(32))  # RFC 6979, hedged with fresh randomness
+        sig = key.sign_pkcs1_sha256(digest)
+    elif scheme == _SIG_RSA_PSS_RSAE_SHA256:
+        sig = key.sign_pss_sha256(digest, s.rl.rng(32))
+    else:
+        sig = key.sign(digest, s.rl.rng(32))  # RFC 6979, hedged with fresh randomness
+    k = len(sig)
+    s._queue(_header(_HT_SERVER_KEY_EXCHANGE, len(params) + 4 + k) + params +
+             bytes((scheme >> 8, scheme & 0xFF, k >> 8, k & 0xFF)) + sig)
 
 
 def server_client_key_exchange(s, b):

@@ -31,7 +31,6 @@ from microticket.tls import engine as M
 from microticket.tls.engine import Engine
 from microticket.tls.server_hello import server_hello  # (both versions': TLS 1.3's is microticket.tls.codec13's)
 
-_state = None  # microticket.tls.state, imported by the first ticket issued
 
 _VERSION_TLS12 = const(0x0303)
 _HT_NEW_SESSION_TICKET = const(4)
@@ -99,22 +98,22 @@ class ServerConfig:
     cert_chain     list of DER certificates, leaf first, and ``key``, its private key: RSA
                    (microticket.pk.rsa_sign) for the ECDHE_RSA suites or P-256 (microticket.pk.p256) for
                    ECDHE_ECDSA (microticket.pk.pem.load_private_key reads either)
-    suites         preference order; defaults to every suite the credentials allow (TLS 1.3's suites in it
-                   are TLS 1.3's order; the TLS 1.2 handshake never picks one)
-    max_version    0x0304 (default): TLS 1.3 when the client offers it (microticket.tls.server13), else
-                   TLS 1.2 with the downgrade sentinel; 0x0303: TLS 1.2 only (no sentinel)
+    suites         preference order; defaults to every suite the credentials allow, TLS 1.3's last (their
+                   order among themselves is TLS 1.3's; the TLS 1.2 handshake never picks one). With a TLS
+                   1.3 suite the server does TLS 1.3 for clients that offer it (microticket.tls.server13),
+                   and TLS 1.2 for the others with the downgrade sentinel (RFC 8446 section 4.1.3); without
+                   one (tls-server --max-version 1.2) TLS 1.2 only, no sentinel
     psk_ke         TLS 1.3 resumption and external PSKs without (EC)DHE (psk_ke) when the client offers it
-    tickets13      NewSessionTickets after a TLS 1.3 handshake (sealed by ``ring`` like TLS 1.2's)
     sessions       slots of the session-ID cache (clients that send no session_ticket extension); 0: none
-    issue_tickets  issue a ticket in full handshakes (when the client asks with the extension)
+    issue_tickets  issue a ticket in full handshakes (TLS 1.2: when the client asks with the extension);
+                   a number: how many NewSessionTickets follow a TLS 1.3 handshake (True: 1)
     reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
     accept_rfc4507 accept the double-length SessionTicket encoding of RFC 4507 (RFC 5077 appendix A)
     """
 
     def __init__(self, ring=None, psk=None, cert_chain=None, key=None, suites=None, issue_tickets=True,
                  reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=_MAX_PLAINTEXT, keylog=None,
-                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200, max_version=_VERSION_TLS13,
-                 psk_ke=False, tickets13=1):
+                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200, psk_ke=False):
         self.ring = ring
         self.psk_hint = psk_hint
         self.psk = psk or {}
@@ -134,9 +133,7 @@ class ServerConfig:
             if not k or (k < _KX_ECDHE_RSA and not self.psk) or (_KX_ECDHE_RSA <= k < _KX_TLS13 and k != cert_kx):
                 raise ValueError("server: suite 0x%04x needs its credential" % x)
         self.suites = suites
-        self.max_version = max_version
         self.psk_ke = psk_ke
-        self.tickets13 = tickets13
         self.issue_tickets = issue_tickets
         self.reissue = reissue
         self.accept_rfc4507 = accept_rfc4507
@@ -377,7 +374,7 @@ class TlsServer(Engine):
         d = exts.get(_EXT_SUPPORTED_VERSIONS)
         if d is not None:
             v = [(d[i] << 8) | d[i + 1] for i in range(1, len(d) - 1, 2)]
-            if _VERSION_TLS13 in v and cfg.max_version >= _VERSION_TLS13:
+            if _VERSION_TLS13 in v:
                 for x in cfg.suites:
                     if M.suite_info(x) & 7 == _KX_TLS13:
                         # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
@@ -567,12 +564,10 @@ class TlsServer(Engine):
     def _session(self):
         """The session's StatePlaintext (microticket.tls.state): what a ticket seals and the session-ID
         cache keeps."""
-        global _state
-        if _state is None:
-            from microticket.tls import state as _state
+        from microticket.tls.state import StatePlaintext, AUTH_PSK, AUTH_ANONYMOUS  # with the first ticket
         # the client authenticates with the PSK, or not at all (certificate suites: no client certificates)
-        auth = _state.AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else _state.AUTH_ANONYMOUS
-        return _state.StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
+        auth = AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else AUTH_ANONYMOUS
+        return StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
                                      identity=self.psk_identity, timestamp=self.now, ems=self.ems,
                                      created=self._created, server_name=self.server_name)
 

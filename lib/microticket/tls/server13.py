@@ -1,5 +1,5 @@
 """The TLS 1.3 server handshake (RFC 8446), run by microticket.tls.server.TlsServer when a ClientHello offers
-TLS 1.3 and the server allows it (ServerConfig.max_version): client_hello takes over the connection (its
+TLS 1.3 and the server has a TLS 1.3 suite in ServerConfig.suites: client_hello takes over the connection (its
 state table becomes TABLE) and the 1.2 server's flight buffer, transcript and record layer carry on.
 Loaded only by a TLS 1.3 connection, with microticket.tls.codec13 (the messages) and microticket.tls.hs13
 (the key schedule both roles share).
@@ -21,7 +21,7 @@ dropped until its Finished. The group: the client's first share in x25519 or sec
 ecdsa_secp256r1_sha256 with a P-256 key, rsa_pss_rsae_sha256 with an RSA key, if the client's
 signature_algorithms has it (handshake_failure otherwise).
 
-Tickets (section 4.6.1): after the client's Finished, ServerConfig.tickets13 NewSessionTickets, each sealed
+Tickets (section 4.6.1): after the client's Finished, ServerConfig.issue_tickets NewSessionTickets, each sealed
 by the ServerConfig's KeyRing like TLS 1.2's (one key file serves both): a StatePlaintext of version
 0x0304 (microticket.tls.state, layout 2) with the suite, the ticket's PSK (from the resumption master
 secret and the ticket's nonce), the issue time, the session's creation time, age_add, the SNI and the
@@ -206,10 +206,12 @@ def client_hello(s, body, ch, mfl, sigalgs):
     s._queue(codec13.encrypted_extensions(ee))
     ch = exts = body = shares = ee = None
     if key is None:
-        from microticket.tls import kx_ecdhe_cert
         s._queue(codec13.certificate13(cfg.cert_chain))
         digest = crypto.hash_new("sha256", codec13.signed_content(s._take_hash())).digest()
-        s._queue(codec13.certificate_verify(s.sig_scheme, kx_ecdhe_cert.sign(s, digest)))
+        k = cfg.key  # RSA-PSS, or ECDSA (RFC 6979 hedged with fresh randomness)
+        sig = k.sign_pss_sha256(digest, s.rl.rng(32)) if s.sig_scheme == _SIG_RSA_PSS_RSAE_SHA256 else \
+            k.sign(digest, s.rl.rng(32))
+        s._queue(codec13.certificate_verify(s.sig_scheme, sig))
     s._queue(hs13.finished_message(s, s._take_hash()))
     s._flush()
     th = s._take_hash()
@@ -308,17 +310,14 @@ def _open_ticket(s, ticket, obfuscated_age):
 
 
 def _issue(s, modes, st):
-    """1 when NewSessionTickets follow this handshake (0 otherwise): a ring, tickets13 > 0, a mode the
+    """1 when NewSessionTickets follow this handshake (0 otherwise): a ring, issue_tickets, a mode the
     client can resume with (psk_dhe_ke, or psk_ke when we take it), and on resumption ServerConfig.reissue
     (TLS 1.2's rule)."""
     cfg = s.cfg
-    if cfg.ring is None or not cfg.tickets13 or not (1 in modes or (0 in modes and cfg.psk_ke)):
+    if cfg.ring is None or not cfg.issue_tickets or not (1 in modes or (0 in modes and cfg.psk_ke)):
         return 0
     if st is None:
-        if not cfg.issue_tickets:
-            return 0
-        if not s.resumed:
-            s._created = s.now
+        s._created = s.now
         return 1
     r = cfg.reissue
     return 1 if r == "always" or (r == "renew" and cfg.ring.should_renew) else 0
@@ -337,7 +336,7 @@ def _on_finished(s, t, b):
 
 
 def _send_tickets(s):
-    """ServerConfig.tickets13 NewSessionTickets (the module note); none when sealing fails (a state too
+    """ServerConfig.issue_tickets NewSessionTickets (the module note); none when sealing fails (a state too
     large for the ring)."""
     from microticket.tls.state import StatePlaintext
     cfg = s.cfg
@@ -346,7 +345,7 @@ def _send_tickets(s):
     if life <= 0:
         return
     auth = _AUTH_PSK if s.psk_identity else _AUTH_ANONYMOUS
-    for i in range(cfg.tickets13):
+    for i in range(int(cfg.issue_tickets)):
         nonce = bytes((i,))
         r = s.rl.rng(4)
         age_add = (r[0] << 24) | (r[1] << 16) | (r[2] << 8) | r[3]
