@@ -1,6 +1,7 @@
 """tshark dissects a captured loopback exchange of our client and server (full handshake, then a resumed
 one): the session_ticket extension and New Session Ticket are there, nothing is malformed, and the
-application data decrypts with our SSLKEYLOGFILE-format key log."""
+application data decrypts with our SSLKEYLOGFILE-format key log (TLS 1.2: the client says
+--max-version 1.2; TLS 1.3 sessions: tests/interop/test_tls13_client_peers.py, tests/tls/test_tls13_server.py)."""
 
 import os
 import subprocess
@@ -44,7 +45,8 @@ def test_tshark_dissects_tickets_and_decrypts_with_our_keylog(runtime, suite, tm
         outs = []
         for _ in range(2):
             r = P.run_our_client(port, ["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX, "--cache", cache,
-                                        "--send", "hello tshark", "--keylog", keylog_c], runtime)
+                                        "--send", "hello tshark", "--keylog", keylog_c, "--max-version", "1.2"],
+                                 runtime)  # RFC 5077's tickets (TLS 1.3's: test_tls13_*)
             outs.append(P.parse_client_output(r.stdout))
     finally:
         srv.stop()

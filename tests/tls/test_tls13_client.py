@@ -67,14 +67,10 @@ def test_tls12_ticket_goes_in_session_ticket_only():
 
 
 def _tls12_server_hello(c):
-    """A TLS 1.2 ServerHello (our TLS 1.2 server's) answering the client ``c``'s ClientHello."""
-    s = P.psk_server(None, max_version=0x0303) if "max_version" in P.psk_server.__code__.co_varnames else None
-    if s is None:
-        from microticket.tls.server import ServerConfig, TlsServer
-        try:
-            s = TlsServer(ServerConfig(None, psk={P.PSK_IDENTITY: P.PSK}, max_version=0x0303))
-        except TypeError:
-            s = TlsServer(ServerConfig(None, psk={P.PSK_IDENTITY: P.PSK}))
+    """A TLS 1.2 ServerHello (our server's, configured with TLS 1.2 suites only: no sentinel of its own)
+    answering the client ``c``'s ClientHello."""
+    from microticket.tls.server import ServerConfig, TlsServer
+    s = TlsServer(ServerConfig(None, psk={P.PSK_IDENTITY: P.PSK}, suites=[0x00AE, 0xC037]))
     s.receive_data(c.data_to_send(), T0)
     return bytearray(s.data_to_send())
 

@@ -14,7 +14,7 @@ import pytest
 
 from microticket.errors import TlsAlert
 from microticket.pk import x25519, p256
-from microticket.tls import codec13 as K
+from microticket.tls import codec13 as K, codec13_server as KSRV, hs13 as H
 from microticket.tls.server import parse_client_hello
 
 import tlspeers
@@ -39,7 +39,7 @@ def hello(ext, sid=SID, suites=(GCM,)):
 def server_side(m):
     """What the server reads of the ClientHello message ``m``: parse_client_hello, then the 1.3 part."""
     body = memoryview(m)[4:]
-    return K.client_hello13_exts(body, parse_client_hello(body)[5])
+    return KSRV.client_hello13_exts(body, parse_client_hello(body)[5])
 
 
 def p256_share():
@@ -72,7 +72,7 @@ def test_client_hello_round_trip_two_shares_and_a_psk_with_its_binder():
 def test_client_hello_cookie_echo_and_one_share():
     m = hello(K.hello_exts13([X25519, P256], [(P256, bytes([4]) + bytes(64))], cookie=b"c00kie"))
     shares, groups, modes, psk, cookie, early = server_side(m)
-    assert [g for g, _ in shares] == [P256] and cookie == b"c00kie" and psk is None and modes == b""
+    assert [g for g, _ in shares] == [P256] and cookie == b"c00kie" and psk is None and modes == b"\x01\x00"
 
 
 def test_client_hello_refuses_a_short_session_id_or_a_psk_not_last():
@@ -172,14 +172,14 @@ def parse_sh(m, sid=SID, suites=(GCM,), groups=(X25519, P256), shared=(X25519,),
 
 def test_server_hello_round_trips():
     r = os.urandom(32)
-    m = K.server_hello13(r, SID, GCM, X25519, b"\x09" * 32, 0)
+    m = KSRV.server_hello13(r, SID, GCM, X25519, b"\x09" * 32, 0)
     assert bytes(m[6:38]) == r
     assert parse_sh(m, ids=1) == (False, GCM, X25519, b"\x09" * 32, 0, None)
-    m = K.server_hello13(r, SID, GCM, 0, None, 0)  # psk_ke: no key_share
+    m = KSRV.server_hello13(r, SID, GCM, 0, None, 0)  # psk_ke: no key_share
     assert parse_sh(m, ids=1) == (False, GCM, 0, None, 0, None)
-    m = K.server_hello13(None, SID, GCM, P256, None, cookie=b"ck")
+    m = KSRV.server_hello13(None, SID, GCM, P256, None, cookie=b"ck")
     assert parse_sh(m) == (True, GCM, P256, None, -1, b"ck")
-    m = K.server_hello13(None, SID, GCM, 0, None, cookie=b"ck")
+    m = KSRV.server_hello13(None, SID, GCM, 0, None, cookie=b"ck")
     assert parse_sh(m) == (True, GCM, 0, None, -1, b"ck")
 
 
@@ -248,7 +248,7 @@ SENT = (0, 1, 10, 13, 16, 42, 43, 45, 51)
 
 
 def ee_body(ext):
-    return memoryview(K.encrypted_extensions(ext))[4:]
+    return memoryview(KSRV.encrypted_extensions(ext))[4:]
 
 
 def test_encrypted_extensions_round_trip():
@@ -280,7 +280,7 @@ def test_encrypted_extensions_framing():
 
 def test_certificate_becomes_the_tls12_body_in_place():
     chain = [os.urandom(300), os.urandom(1), os.urandom(70000)]
-    m = K.certificate13(chain)
+    m = KSRV.certificate13(chain)
     body = memoryview(m)[4:]
     v = K.parse_certificate13(body)
     exp = b"".join(len(c).to_bytes(3, "big") + c for c in chain)
@@ -306,7 +306,7 @@ def test_certificate_with_a_real_chain_validates(tmp_path):
     run("x509", "-req", "-in", "leaf.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-days", "2",
         "-extfile", "ext.cnf", "-outform", "DER", "-out", "leaf.der")
     der = open(os.path.join(d, "leaf.der"), "rb").read()
-    m = K.certificate13([der])
+    m = KSRV.certificate13([der])
     v = K.parse_certificate13(memoryview(m)[4:])
     key = x509.validate(v, os.path.join(d, "ca.pem"), b"localhost", int(time.time()))
     assert len(key) == 65
@@ -327,26 +327,26 @@ def test_certificate_rules(body, code):
 
 
 def test_certificate_verify_and_signed_content():
-    m = K.certificate_verify(0x0804, b"\x11" * 256)
+    m = KSRV.certificate_verify(0x0804, b"\x11" * 256)
     assert K.parse_certificate_verify(memoryview(m)[4:]) == (0x0804, b"\x11" * 256)
-    assert alert(K.parse_certificate_verify, memoryview(K.certificate_verify(0x0401, b"x"))[4:]) == 47
+    assert alert(K.parse_certificate_verify, memoryview(KSRV.certificate_verify(0x0401, b"x"))[4:]) == 47
     assert alert(K.parse_certificate_verify, b"\x04\x03\x00\x05abcd") == 50
     assert alert(K.parse_certificate_verify, b"\x04\x03\x00\x00") == 50
     th = bytes(range(32))
-    c = K.signed_content(th)
+    c = H.signed_content(th)
     assert c == b" " * 64 + b"TLS 1.3, server CertificateVerify" + b"\x00" + th and len(c) == 130
-    assert K.signed_content(th, True)[64:97] == b"TLS 1.3, client CertificateVerify"
+    assert H.signed_content(th, True)[64:97] == b"TLS 1.3, client CertificateVerify"
 
 
 def test_new_session_ticket_round_trip_and_rules():
-    m = K.new_session_ticket13(604800, 0xDEADBEEF, b"\x00\x01", b"T" * 100, 16384)
+    m = KSRV.new_session_ticket13(604800, 0xDEADBEEF, b"\x00\x01", b"T" * 100, 16384)
     assert K.parse_new_session_ticket13(memoryview(m)[4:]) == (604800, 0xDEADBEEF, b"\x00\x01", b"T" * 100,
                                                                 16384)
-    m = K.new_session_ticket13(7200, 1, b"", b"t")
+    m = KSRV.new_session_ticket13(7200, 1, b"", b"t")
     assert K.parse_new_session_ticket13(memoryview(m)[4:]) == (7200, 1, b"", b"t", 0)
     with pytest.raises(ValueError):
-        K.new_session_ticket13(604801, 0, b"", b"t")
-    b = bytearray(memoryview(K.new_session_ticket13(60, 0, b"n", b"tk"))[4:])
+        KSRV.new_session_ticket13(604801, 0, b"", b"t")
+    b = bytearray(memoryview(KSRV.new_session_ticket13(60, 0, b"n", b"tk"))[4:])
     b[0:4] = (604801).to_bytes(4, "big")
     assert alert(K.parse_new_session_ticket13, b) == 47  # lifetime over 7 days
     # unknown extensions are ignored; a second early_data or a bad size is not
@@ -360,10 +360,10 @@ def test_new_session_ticket_round_trip_and_rules():
 
 
 def test_key_update():
-    assert bytes(K.key_update(True)) == b"\x18\x00\x00\x01\x01"
-    assert K.parse_key_update(b"\x01") is True and K.parse_key_update(b"\x00") is False
-    assert alert(K.parse_key_update, b"\x02") == 47
-    assert alert(K.parse_key_update, b"\x00\x00") == 50
+    assert bytes(H.key_update_message(True)) == b"\x18\x00\x00\x01\x01"
+    assert H.parse_key_update(b"\x01") is True and H.parse_key_update(b"\x00") is False
+    assert alert(H.parse_key_update, b"\x02") == 47
+    assert alert(H.parse_key_update, b"\x00\x00") == 50
 
 
 # --- real peers ------------------------------------------------------------------------------------------
@@ -576,7 +576,7 @@ def test_openssl_negotiating_12_with_a_13_capable_server_sets_the_sentinel(from_
 
 MP_SCRIPT = """
 import sys
-from microticket.tls import codec13 as K
+from microticket.tls import codec13 as K, codec13_server as KSRV, hs13 as H
 from microticket.tls.server import parse_client_hello
 from microticket import errors
 
@@ -598,7 +598,7 @@ def run(kind, hx, *a):
     try:
         if kind == 'ch':
             body = memoryview(b)[4:]
-            return show(K.client_hello13_exts(body, parse_client_hello(body)[5]))
+            return show(KSRV.client_hello13_exts(body, parse_client_hello(body)[5]))
         if kind == 'sh':
             return show(K.parse_server_hello13(memoryview(b)[4:], bytes.fromhex(a[0]), [0x1301, 0x1303],
                                                [29, 23], [int(x) for x in a[1].split()], int(a[2])))
@@ -614,7 +614,7 @@ def run(kind, hx, *a):
         if kind == 'nst':
             return show(K.parse_new_session_ticket13(memoryview(b)[4:]))
         if kind == 'ku':
-            return show(K.parse_key_update(memoryview(b)[4:]))
+            return show(H.parse_key_update(memoryview(b)[4:]))
         if kind == 'tl':
             m = bytearray(b)
             n = K.truncated_len(m)
@@ -644,26 +644,26 @@ def test_the_parsers_agree_under_micropython(mp, from_openssl):
     cases.append(("ch", hello(BASE + [ks((X25519, bytes(32)), (X25519, bytes(32)))]).hex()))
     cases.append(("ch", raw_hello(PSK_BASE + [(41, psk_data([b"t"], [bytes(32)])), (0, b"")]).hex()))
     cases.append(("ch", hello(BASE).hex()))
-    sh = K.server_hello13(b"\x01" * 32, SID, GCM, X25519, b"\x02" * 32, 0)
+    sh = KSRV.server_hello13(b"\x01" * 32, SID, GCM, X25519, b"\x02" * 32, 0)
     cases.append(("sh", sh.hex(), SID.hex(), "29", "1"))
     cases.append(("sh", sh.hex(), SID.hex(), "23", "1"))
-    cases.append(("sh", K.server_hello13(None, SID, GCM, P256, None).hex(), SID.hex(), "29", "0"))
+    cases.append(("sh", KSRV.server_hello13(None, SID, GCM, P256, None).hex(), SID.hex(), "29", "0"))
     for name, shared in (("hrr", "23"), ("sh", "29"), ("hrr", "29")):
         m = from_openssl[name]
         cases.append(("sh", m.hex(), m[39:71].hex(), shared, "0"))
     cases.append(("dg", from_openssl["sh12"].hex()))
-    cases.append(("ee", K.encrypted_extensions([(0, b""), (16, b"\x00\x03\x02h2"), (42, b"")]).hex()))
-    cases.append(("ee", K.encrypted_extensions([(35, b"")]).hex()))
-    cases.append(("cert", K.certificate13([b"\x30" * 40, b"\x31" * 3]).hex()))
+    cases.append(("ee", KSRV.encrypted_extensions([(0, b""), (16, b"\x00\x03\x02h2"), (42, b"")]).hex()))
+    cases.append(("ee", KSRV.encrypted_extensions([(35, b"")]).hex()))
+    cases.append(("cert", KSRV.certificate13([b"\x30" * 40, b"\x31" * 3]).hex()))
     cases.append(("cert", "0b00000401000000"))
     cases.append(("cert", "0b0000090000000600000261620000"))
-    cases.append(("cv", K.certificate_verify(0x0403, b"\x30" * 70).hex()))
-    cases.append(("cv", K.certificate_verify(0x0401, b"\x30" * 70).hex()))
-    cases.append(("nst", K.new_session_ticket13(3600, 0x80000001, b"\x05", b"T" * 20, 1024).hex()))
-    nst = bytearray(K.new_session_ticket13(3600, 1, b"", b"T"))
+    cases.append(("cv", KSRV.certificate_verify(0x0403, b"\x30" * 70).hex()))
+    cases.append(("cv", KSRV.certificate_verify(0x0401, b"\x30" * 70).hex()))
+    cases.append(("nst", KSRV.new_session_ticket13(3600, 0x80000001, b"\x05", b"T" * 20, 1024).hex()))
+    nst = bytearray(KSRV.new_session_ticket13(3600, 1, b"", b"T"))
     nst[4:8] = (604801).to_bytes(4, "big")
     cases.append(("nst", nst.hex()))
-    cases.append(("ku", K.key_update(True).hex()))
+    cases.append(("ku", H.key_update_message(True).hex()))
     cases.append(("ku", "1800000102"))
     lines = "\n".join("|".join(c) for c in cases) + "\n"
     # the same script on CPython (through the shim) gives the expected lines

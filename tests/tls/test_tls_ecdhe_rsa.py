@@ -27,7 +27,7 @@ def creds(tmp_path_factory):
 
 
 def pair(cfg, pin, cache, now=T0, tamper=None, suites=None):
-    c = Client("host:443", pin_sha256=pin, cache=cache, suites=suites)
+    c = Client("host:443", pin_sha256=pin, cache=cache, suites=suites, max_version=0x0303)
     s = TlsServer(cfg)
     c.trace = []
     s.trace = []
@@ -81,7 +81,7 @@ _SIGALGS = b"\x00\x0d\x00\x08\x00\x06\x04\x03\x08\x04\x04\x01"  # ecdsa, rsa_pss
 
 
 def _hello_with(cfg, pin, old, new):
-    c = Client("h", pin_sha256=pin)
+    c = Client("h", pin_sha256=pin, max_version=0x0303)
     c.start(T0)
     ch = bytes(c.data_to_send())
     assert old in ch

@@ -16,7 +16,7 @@ from consts import PSK, PSK_IDENTITY as ID, TLS_T0 as T0
 
 def pair():
     cfg = ServerConfig(KeyRing.generate(T0), psk={ID: PSK})
-    return Client("srv", ID, PSK, cache=TicketCache()), TlsServer(cfg)
+    return Client("srv", ID, PSK, cache=TicketCache(), max_version=0x0303), TlsServer(cfg)  # (TLS 1.2's flows)
 
 
 def test_a_bug_sends_internal_error_and_propagates(monkeypatch):

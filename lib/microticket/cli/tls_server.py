@@ -1,4 +1,4 @@
-"""`tls-server --port P ...`: serves TLS 1.2 connections, many at once (asyncio), each with deadlines (echo,
+"""`tls-server --port P ...`: serves TLS 1.3 and 1.2 connections, many at once (asyncio), each with deadlines (echo,
 or a short page for an HTTP GET). Options: microticket.cli.usage (``tls-server --help``)."""
 
 import gc
@@ -31,7 +31,7 @@ def _run(argv):
     try:
         a = parse(argv, "tls-server", "no-tickets", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
                   "host reissue count:0..1000000000 timeout:1..86400 psk-hint max-record:512..16384 "
-                  "max-connections:1..100000 sessions:0..1000000 suites", "")
+                  "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes", "")
         if a is None:
             return 0
         o = a[1]
@@ -46,6 +46,11 @@ def _run(argv):
         reissue = o.get("reissue", "always")
         if reissue not in ("always", "renew", "never"):
             raise ValueError("--reissue must be always, renew or never, not %r" % reissue)
+        # (bytes: a str constant is an interned string on a board's heap for good, a bytes one is not)
+        if o.get("max-version", "").encode() not in (b"", b"1.2", b"1.3"):
+            raise ValueError("--max-version must be 1.2 or 1.3")
+        if o.get("psk-modes", "").encode() not in (b"", b"dhe", b"dhe,ke", b"ke,dhe"):
+            raise ValueError("--psk-modes must be dhe or dhe,ke")
     except ValueError as e:
         return fail(e)
     except OSError as e:  # an unreadable --psk-file
@@ -108,7 +113,13 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout):
         served = 0
         while not count or served < count:
             conn_sock, _ = ls.accept()
-            srv = TlsServer(cfg, reuse=srv)
+            try:
+                srv = TlsServer(cfg, reuse=srv)
+            except MemoryError:  # no room for this connection: refused in one line, the next one may fit
+                conn_sock.close()
+                served += 1
+                out("connection %d: refused (no room)" % served)
+                continue
             serve.serve_connection(conn_sock, srv, http_or_echo(srv), handshake_s=timeout, idle_s=timeout)
             served += 1
             _report(served, srv, ALERT_NAMES)
@@ -130,6 +141,18 @@ def _default_record():
     return 16384 if free > 196608 else (4096 if free > 98304 else 2048)
 
 
+def _default_version():
+    """--max-version's default, from the free heap as --max-record's: b"1.3" where the heap is large or cannot
+    be told (CPython), b"1.2" below 144 KB free (a TLS 1.3 handshake from .mpy files takes about 150 KB of
+    heap on the unix port; TLS 1.2 fits in less than half). A board that wants TLS 1.3 in less says
+    --max-version 1.3 (from ROMFS, where the code stays in flash, it needs far less: README, "Memory")."""
+    import gc
+    try:
+        return b"1.3" if gc.mem_free() > 147456 else b"1.2"
+    except AttributeError:
+        return b"1.3"
+
+
 def _report(n, s, names):
     """One line for the connection ``n`` that ended (its server engine ``s``): its alert, or what it agreed
     (_agreed)."""
@@ -143,8 +166,8 @@ def _report(n, s, names):
 def _agreed(s):
     """What the connection of the server engine ``s`` agreed, for the log line and the page: version, suite,
     how it resumed (from a ticket, from the session ID, or not) and whether a ticket was issued."""
-    return ("TLS 1.2, %s, resumed: %s, new ticket: %s" % (
-        s.suite_name(), ("from a ticket" if s.ticket_offered else "from the session ID") if s.resumed
+    return ("TLS 1.%d, %s, resumed: %s, new ticket: %s" % (
+        3 if s.suite >> 8 == 0x13 else 2, s.suite_name(), ("from a ticket" if s.ticket_offered else "from the session ID") if s.resumed
         else "no", "yes" if s.ticket_issued else "no")).encode()
 
 
@@ -185,7 +208,10 @@ async def _serve(cfg, host, port, count, limit, timeout):
             state[0] -= 1
             state[1] += 1
             pool.append(srv)
-            _report(state[1], srv, ALERT_NAMES)
+            try:
+                _report(state[1], srv, ALERT_NAMES)
+            except MemoryError:  # no room even for the line: the next connection's report says more
+                pass
             if count and state[1] >= count:
                 done.set()
 
@@ -355,7 +381,10 @@ def server_config(o, psk, max_fragment, reissue):
                        issue_tickets="no-tickets" not in o, reissue=reissue, keylog=keylog(o.get("keylog")),
                        psk_hint=o.get("psk-hint", "").encode(),
                        sessions=o.get("sessions", 8 if sys.implementation.name == "micropython" else 1024),
-                       suites=suite_list(o["suites"]) if "suites" in o else None)
+                       suites=suite_list(o["suites"]) if "suites" in o else None,
+                       psk_ke=b"ke" in o.get("psk-modes", "").encode())
+    if (o.get("max-version", "").encode() or _default_version()) == b"1.2":  # no TLS 1.3 suite (0x13xx)
+        cfg.suites = [x for x in cfg.suites if x >> 8 != 0x13]
     # serve.serve_connection sends the output after every step and every reply, so the output buffer
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all

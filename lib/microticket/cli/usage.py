@@ -4,7 +4,7 @@ module is a heap object when the module is loaded (even from ROMFS), so the comm
 _TOP = """usage: python -m microticket COMMAND [OPTION ...]    (micropython -m microticket, MICROPYPATH=lib)
 
 commands:
-  tls-server     serve TLS 1.2 with RFC 5077 session tickets (PSK, or an RSA or ECDSA P-256 certificate)
+  tls-server     serve TLS 1.3 and 1.2 with session tickets (PSK, or an RSA or ECDSA P-256 certificate)
   tls-client     one TLS 1.3 or 1.2 connection, resumed from a ticket cache when it can be
   keys           make, rotate or show a ticket key file
   ike-gateway    an IKEv2 responder with RFC 5723 tickets (by value or by reference)
@@ -17,12 +17,12 @@ exits with status 2; a runtime failure (an unreadable or damaged file, a network
 _TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-identity ID] | --cert CERT.pem [--key KEY.pem])
                   [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
                   [--count N] [--timeout S] [--max-connections N] [--psk-hint TEXT] [--max-record N]
-                  [--sessions N] [--suites LIST] [--keylog FILE]
+                  [--sessions N] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3] [--psk-modes dhe[,ke]]
 
-Serves TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET once its header
+Serves TLS 1.3 and TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET once its header
 is complete (so `openssl s_time -www /` works) with a small page saying what the connection agreed, whose
 script fetches /connection on a second connection (a browser shows whether it resumed). The first output
-line is "listening on HOST:PORT"; then one line per connection: its alert, or "connection N: TLS 1.2,
+line is "listening on HOST:PORT"; then one line per connection: its alert, or "connection N: TLS 1.3|1.2,
 SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
 
   --port P          TCP port; 0 binds a free port, and the first line names the port bound
@@ -51,6 +51,11 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
   --sessions N      session-ID cache slots for clients that send no session_ticket extension (curl);
                     0: none (default 1024; 8 on MicroPython)
   --keylog FILE     append NSS key log lines (secrets! for Wireshark)
+  --max-version V   1.3: TLS 1.3 for clients that offer it (RFC 8446: tickets sealed with the same keys,
+                    external PSKs with --psk), TLS 1.2 for the others; 1.2: TLS 1.2 only. Default 1.3, or
+                    1.2 below 144 KB of free heap (a board profile, as --max-record)
+  --psk-modes M     TLS 1.3 PSK key exchange modes taken: dhe (default: psk_dhe_ke only), or dhe,ke (psk_ke
+                    too: resumption and external PSKs without (EC)DHE, for boards)
 Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent", each one
 refused for want of room "connection N: refused (...)".
 """

@@ -12,8 +12,9 @@ when the ServerHello says TLS 1.3 (``c._TABLE = TABLE``). Loaded only by a clien
     EncryptedExtensions, then Certificate and CertificateVerify (not when a PSK was accepted): the
                   certificate checked by the authentication module (a pin or X.509, as TLS 1.2), the
                   signature (ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256) over the transcript
-    Finished      the server's checked; ChangeCipherSpec (middlebox compatibility, appendix D.4: the
-                  ClientHello's legacy_session_id is 32 random bytes) and ours sent; application keys
+    Finished      the server's checked, ours sent (after a ServerHello what we send is protected: our
+                  ChangeCipherSpec of middlebox compatibility, appendix D.4, goes first, the
+                  ClientHello's legacy_session_id being 32 random bytes); application keys
     after it      NewSessionTicket (whenever it comes: a ("ticket", server_id, entry) event each, the
                   ticket's PSK derived from the resumption secret and its nonce, its lifetime at most 7
                   days, its ticket_age_add kept for obfuscated_ticket_age), KeyUpdate
@@ -199,6 +200,10 @@ def _server_hello13(c, b, r):
     dhe = ecdhe.shared(group, kx[_K_PRIV], share) if group else None
     kx = None
     hs13.handshake_keys(c, psk, dhe)
+    # from here on what we send is protected, an alert too (section 5.1): the compatibility ChangeCipherSpec
+    # first (appendix D.4), then our handshake traffic keys
+    hs13.send_ccs(c)
+    hs13.switch_write(c, True)
     c.state = _S_EE
 
 
@@ -255,7 +260,7 @@ def _on_certificate_verify(c, t, b):
     ec = isinstance(key, bytes)  # a P-256 point, or an RSA public key
     if ec != (scheme == _SIG_ECDSA_SECP256R1_SHA256):
         raise errors.TlsAlert(_ILLEGAL_PARAMETER, "CertificateVerify scheme")
-    h = crypto.sha256(codec13.signed_content(c._take_hash()))
+    h = crypto.sha256(hs13.signed_content(c._take_hash()))
     if ec:
         from microticket.pk import p256
         ok = p256.verify(key, h, sig)
@@ -275,8 +280,6 @@ def _on_finished(c, t, b):
     rl.read = None
     th = c._take_hash()
     hs13.application_keys(c, th)
-    hs13.send_ccs(c)
-    hs13.switch_write(c, True)
     if c._opt & _O_CR:  # an empty Certificate (section 4.4.2), our Finished over it too
         ctx = c._kx[5]
         k = len(ctx) + 3

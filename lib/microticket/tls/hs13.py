@@ -1,6 +1,7 @@
 """What both roles' TLS 1.3 handshakes (RFC 8446) run on top of the one engine (microticket.tls.engine):
 the key schedule's steps with the engine's transcript, the traffic keys switched on in the record layer,
-Finished messages, the dropped ChangeCipherSpec, KeyUpdate and the key log. Loaded only by a TLS 1.3
+Finished messages, the dropped ChangeCipherSpec, KeyUpdate, CertificateVerify's signed content and the key
+log. Loaded only by a TLS 1.3
 connection (microticket.tls.client13, microticket.tls.server13 hold the roles' state tables).
 
 The engine's fields a TLS 1.3 connection uses (no field of its own: every name costs a board heap):
@@ -34,6 +35,10 @@ _DECODE_ERROR = const(50)
 _DECRYPT_ERROR = const(51)
 _UNEXPECTED_MESSAGE = const(10)
 _C_CHACHA = const(4)  # microticket.tls.engine's cipher numbers
+_ILLEGAL_PARAMETER = const(47)
+_SPACES = const(b"                                                                ")  # 64 (section 4.4.3)
+_CV_CONTEXT = const(b"TLS 1.3, server CertificateVerify\x00")
+_CV_CLIENT_CONTEXT = const(b"TLS 1.3, client CertificateVerify\x00")
 ST_OPEN13 = const(99)
 
 
@@ -158,14 +163,13 @@ def on_ccs(eng, t, b):
 def on_key_update(eng, t, b):
     """KeyUpdate (section 4.6.3): the peer's traffic secret steps; when it asks, ours steps too, after a
     KeyUpdate (not requesting one) sent under the old keys."""
-    from microticket.tls.codec13 import parse_key_update, key_update
     request = parse_key_update(b)
     kx = eng._kx
     i = 1 + eng.is_client
     kx[i] = keys13.label(kx[i], b"traffic upd")
     switch_read(eng)
     if request:
-        update_write(eng, key_update(False))
+        update_write(eng, key_update_message(False))
 
 
 def update_write(eng, m):
@@ -183,5 +187,24 @@ def key_update(eng, request=True):
     TLS 1.3 connection (Engine.key_update calls it)."""
     if not eng.handshake_done or eng.closed or eng.state != ST_OPEN13:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "not open")
-    from microticket.tls.codec13 import key_update as ku
-    update_write(eng, ku(request))
+    update_write(eng, key_update_message(request))
+
+
+def parse_key_update(b):
+    """True when the KeyUpdate body ``b`` asks for an update in return (section 4.6.3)."""
+    if len(b) != 1:
+        raise errors.TlsAlert(_DECODE_ERROR, "KeyUpdate")
+    if b[0] > 1:
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "KeyUpdate")
+    return b[0] == 1
+
+
+def key_update_message(request):
+    """A KeyUpdate message (update_requested when ``request``)."""
+    return bytearray((_HT_KEY_UPDATE, 0, 0, 1, 1 if request else 0))
+
+
+def signed_content(th, client=False):
+    """What a CertificateVerify signs (section 4.4.3): 64 spaces, the context string of the server (or
+    the ``client``), a zero byte, the transcript hash ``th``."""
+    return _SPACES + (_CV_CLIENT_CONTEXT if client else _CV_CONTEXT) + th

@@ -92,7 +92,7 @@ async def aio_serve_connection(reader, writer, conn, handler, clock=wall_clock, 
     finally:
         try:
             await _aflush(writer, conn)
-        except OSError:
+        except (OSError, MemoryError):  # (the alert of a connection that ran out of memory, if it fits)
             pass
         writer.close()
         try:

@@ -29,11 +29,10 @@ from microticket import crypto
 from microticket.errors import TlsAlert, DecodeError, TicketRejected, MicroticketError
 from microticket.tls import engine as M
 from microticket.tls.engine import Engine
+from microticket.tls.server_hello import server_hello  # (both versions': TLS 1.3's is microticket.tls.codec13's)
 
-_state = None  # microticket.tls.state, imported by the first ticket issued
 
 _VERSION_TLS12 = const(0x0303)
-_HT_SERVER_HELLO = const(2)
 _HT_NEW_SESSION_TICKET = const(4)
 _HT_CLIENT_HELLO = const(1)
 _HT_CLIENT_KEY_EXCHANGE = const(16)
@@ -60,6 +59,10 @@ _KX_PSK = const(1)  # microticket.tls.engine.KX_*
 _KX_ECDHE_PSK = const(2)
 _KX_ECDHE_RSA = const(3)
 _KX_ECDHE_ECDSA = const(4)
+_KX_TLS13 = const(5)
+_VERSION_TLS13 = const(0x0304)
+_EXT_PRE_SHARED_KEY = const(41)
+_EXT_SUPPORTED_VERSIONS = const(43)
 _SIG_RSA_PKCS1_SHA256 = const(0x0401)
 _SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
 _SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
@@ -67,6 +70,7 @@ _SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
 # suites first (cryptolib and hashlib code: the cheapest on a board), then AEAD. Certificates: AEAD first
 # (browsers and Mozilla's configurations offer nothing else but CBC with SHA-1), then CBC.
 _PSK_SUITES = const(b"\x00\xae\xc0\x37\x00\xa8\xcc\xac\xcc\xab\xc0\xa8\xc0\xa4")
+_TLS13_SUITES = const(b"\x13\x01\x13\x03\x13\x04")  # AES-128-GCM, ChaCha20-Poly1305, AES-128-CCM
 _CERT_SUITES = const(b"\xc0\x2b\xc0\x2f\xcc\xa9\xcc\xa8\xc0\x23\xc0\x27\xc0\x09\xc0\x13")
 _MAX_PLAINTEXT = const(16384)
 _HT_CCS = const(0x100)  # ChangeCipherSpec in the table (microticket.tls.engine)
@@ -94,16 +98,22 @@ class ServerConfig:
     cert_chain     list of DER certificates, leaf first, and ``key``, its private key: RSA
                    (microticket.pk.rsa_sign) for the ECDHE_RSA suites or P-256 (microticket.pk.p256) for
                    ECDHE_ECDSA (microticket.pk.pem.load_private_key reads either)
-    suites         preference order; defaults to every suite the credentials allow
+    suites         preference order; defaults to every suite the credentials allow, TLS 1.3's last (their
+                   order among themselves is TLS 1.3's; the TLS 1.2 handshake never picks one). With a TLS
+                   1.3 suite the server does TLS 1.3 for clients that offer it (microticket.tls.server13),
+                   and TLS 1.2 for the others with the downgrade sentinel (RFC 8446 section 4.1.3); without
+                   one (tls-server --max-version 1.2) TLS 1.2 only, no sentinel
+    psk_ke         TLS 1.3 resumption and external PSKs without (EC)DHE (psk_ke) when the client offers it
     sessions       slots of the session-ID cache (clients that send no session_ticket extension); 0: none
-    issue_tickets  issue a ticket in full handshakes (when the client asks with the extension)
+    issue_tickets  issue a ticket in full handshakes (TLS 1.2: when the client asks with the extension);
+                   a number: how many NewSessionTickets follow a TLS 1.3 handshake (True: 1)
     reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
     accept_rfc4507 accept the double-length SessionTicket encoding of RFC 4507 (RFC 5077 appendix A)
     """
 
     def __init__(self, ring=None, psk=None, cert_chain=None, key=None, suites=None, issue_tickets=True,
                  reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=_MAX_PLAINTEXT, keylog=None,
-                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200):
+                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200, psk_ke=False):
         self.ring = ring
         self.psk_hint = psk_hint
         self.psk = psk or {}
@@ -115,14 +125,15 @@ class ServerConfig:
             cert_kx = _KX_ECDHE_RSA if hasattr(key, "sign_pkcs1_sha256") else _KX_ECDHE_ECDSA
         self.cert_kx = cert_kx
         if suites is None:
-            d = (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"")
+            d = (_PSK_SUITES if self.psk else b"") + (_CERT_SUITES if cert_kx else b"") + _TLS13_SUITES
             suites = [(d[i] << 8) | d[i + 1] for i in range(0, len(d), 2)]
-            suites = [x for x in suites if M.suite_info(x) & 7 < _KX_ECDHE_RSA or M.suite_info(x) & 7 == cert_kx]
+            suites = [x for x in suites if M.suite_info(x) & 7 in (_KX_PSK, _KX_ECDHE_PSK, _KX_TLS13, cert_kx)]
         for x in suites:
             k = M.suite_info(x) & 7
-            if not k or (k < _KX_ECDHE_RSA and not self.psk) or (k >= _KX_ECDHE_RSA and k != cert_kx):
+            if not k or (k < _KX_ECDHE_RSA and not self.psk) or (_KX_ECDHE_RSA <= k < _KX_TLS13 and k != cert_kx):
                 raise ValueError("server: suite 0x%04x needs its credential" % x)
         self.suites = suites
+        self.psk_ke = psk_ke
         self.issue_tickets = issue_tickets
         self.reissue = reissue
         self.accept_rfc4507 = accept_rfc4507
@@ -240,31 +251,6 @@ def parse_extension(t, d):
     return d
 
 
-def server_hello(random, session_id, suite, b):
-    """A ServerHello with the extensions ``b``: (type, bytes) in sending order."""
-    elen = 0
-    for _, d in b:
-        elen += 4 + len(d)
-    k = len(session_id)
-    body = 2 + 32 + 1 + k + 3 + (2 + elen if b else 0)
-    m = bytearray(4 + body)
-    m[0] = _HT_SERVER_HELLO
-    m[2] = body >> 8
-    m[3] = body & 0xFF
-    m[4] = 3
-    m[5] = 3
-    m[6:38] = random
-    m[38] = k
-    m[39:39 + k] = session_id
-    p = 39 + k
-    m[p] = suite >> 8
-    m[p + 1] = suite & 0xFF
-    p += 3  # compression: null
-    if b:
-        M.put_extensions(m, p, b, elen)
-    return m
-
-
 def new_session_ticket(hint, ticket):
     """A NewSessionTicket."""
     k = len(ticket)
@@ -344,7 +330,8 @@ class TlsServer(Engine):
     # --- ClientHello -----------------------------------------------------------------------------
 
     def _on_client_hello(self, t, body):
-        version, random, sid, suites, compression, exts = parse_client_hello(body)
+        ch = parse_client_hello(body)
+        version, random, sid, suites, compression, exts = ch
         if version < _VERSION_TLS12:
             raise TlsAlert(_PROTOCOL_VERSION, "TLS 1.2 only")
         if 0 not in compression:
@@ -377,6 +364,29 @@ class TlsServer(Engine):
             # RFC 8422 section 5.1.2: the list must hold uncompressed (0)
             raise TlsAlert(_ILLEGAL_PARAMETER, "ec_point_formats without uncompressed")
 
+        # supported_versions (RFC 8446 section 4.2.1): 1.3 when offered, allowed, with a suite both sides
+        # have and a way to authenticate (our certificate, or the client's PSK); else 1.2, which must be
+        # offered there too. The rest of a 1.3 ClientHello is microticket.tls.codec13's, loaded with
+        # microticket.tls.server13 when 1.3 is chosen (a second ClientHello after its HelloRetryRequest
+        # comes here too, and must go there).
+        cfg = self.cfg
+        down = False
+        d = exts.get(_EXT_SUPPORTED_VERSIONS)
+        if d is not None:
+            v = [(d[i] << 8) | d[i + 1] for i in range(1, len(d) - 1, 2)]
+            if _VERSION_TLS13 in v:
+                for x in cfg.suites:
+                    if M.suite_info(x) & 7 == _KX_TLS13:
+                        # RFC 8446 section 4.1.3: a 1.3 server negotiating 1.2 says so in its random
+                        down = True
+                        if x in suites and (cfg.cert_kx or _EXT_PRE_SHARED_KEY in exts):
+                            from microticket.tls import server13
+                            return server13.client_hello(self, body, ch, mfl, sigalgs)
+            if _VERSION_TLS12 not in v:
+                raise TlsAlert(_PROTOCOL_VERSION, "no TLS 1.2 in supported_versions")
+        if self.state != _S_HELLO:
+            raise TlsAlert(_ILLEGAL_PARAMETER, "second ClientHello changed")
+
         state = None
         cache = self.cfg.sessions
         if _EXT_SESSION_TICKET in exts:
@@ -389,7 +399,7 @@ class TlsServer(Engine):
         if state is not None:
             state = self._check_resumable(state, suites, client_ems)
 
-        self.server_random = self.rl.rng(32)
+        self.server_random = self.rl.rng(24) + b"DOWNGRD\x01" if down else self.rl.rng(32)
         ring = self.cfg.ring
         if state is not None:
             self.resumed = True
@@ -527,7 +537,7 @@ class TlsServer(Engine):
             if s not in offered:
                 continue
             k = M.suite_info(s) & 7
-            if (k != _KX_PSK and not group) or (k >= _KX_ECDHE_RSA and not scheme):
+            if (k != _KX_PSK and not group) or (k >= _KX_ECDHE_RSA and not scheme) or k == _KX_TLS13:
                 continue
             self.group = group
             self.sig_scheme = scheme
@@ -554,12 +564,10 @@ class TlsServer(Engine):
     def _session(self):
         """The session's StatePlaintext (microticket.tls.state): what a ticket seals and the session-ID
         cache keeps."""
-        global _state
-        if _state is None:
-            from microticket.tls import state as _state
+        from microticket.tls.state import StatePlaintext, AUTH_PSK, AUTH_ANONYMOUS  # with the first ticket
         # the client authenticates with the PSK, or not at all (certificate suites: no client certificates)
-        auth = _state.AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else _state.AUTH_ANONYMOUS
-        return _state.StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
+        auth = AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else AUTH_ANONYMOUS
+        return StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
                                      identity=self.psk_identity, timestamp=self.now, ems=self.ems,
                                      created=self._created, server_name=self.server_name)
 

@@ -18,6 +18,14 @@ additions follow in a versioned tail, so a state without the tail (layout 0) sti
     uint32          created;                   4   when the session was first established (kept across renewals)
     opaque          server_name<0..255>;           SNI host name the session was made for (RFC 6066)
 
+A TLS 1.3 state (protocol_version 0x0304, RFC 8446 section 4.6.1) has the same fields with two changes:
+master_secret is the ticket's PSK (32 bytes: HKDF-Expand-Label(resumption_master_secret, "resumption",
+ticket_nonce)), and its tail is layout 2, which adds after server_name
+    uint32          ticket_age_add;            4   the ticket's age_add (RFC 8446 section 4.6.1)
+``timestamp`` is when the ticket was issued (the server's side of the ticket age check). A 1.3 state
+always has layout 2 and a 1.2 state never does: a TLS 1.2 ticket never decodes as a 1.3 PSK nor the
+reverse (the server also checks ``version``).
+
 A decoder never trusts a length: every overrun, a bad type or a layout it does not know is a DecodeError.
 """
 
@@ -30,17 +38,20 @@ AUTH_ANONYMOUS = const(0)
 AUTH_CERT = const(1)
 AUTH_PSK = const(2)
 
-LAYOUT = const(1)
-FLAG_EMS = const(1)
-MASTER_SECRET_LEN = const(48)
-MAX_SERVER_NAME = const(255)
+_LAYOUT = const(1)
+_LAYOUT13 = const(2)
+_VERSION_TLS13 = const(0x0304)
+_PSK13_LEN = const(32)
+_FLAG_EMS = const(1)
+_MASTER_SECRET_LEN = const(48)
+_MAX_SERVER_NAME = const(255)
 
 
 class StatePlaintext:
     def __init__(self, version, cipher_suite, master_secret, auth_type=AUTH_ANONYMOUS, identity=b"",
-                 cert_list=(), timestamp=0, ems=False, created=0, server_name=b"", compression=0):
-        if len(master_secret) != MASTER_SECRET_LEN:
-            raise ValueError("master_secret must be 48 bytes")
+                 cert_list=(), timestamp=0, ems=False, created=0, server_name=b"", compression=0, age_add=0):
+        if len(master_secret) != (_PSK13_LEN if version == _VERSION_TLS13 else _MASTER_SECRET_LEN):
+            raise ValueError("master_secret must be 48 bytes (TLS 1.3: a 32-byte PSK)")
         if auth_type not in (AUTH_ANONYMOUS, AUTH_CERT, AUTH_PSK):
             raise ValueError("unknown client authentication type")
         self.version = version
@@ -49,15 +60,20 @@ class StatePlaintext:
         self.master_secret = bytes(master_secret)
         self.auth_type = auth_type
         self.identity = bytes(identity)
-        self.cert_list = tuple(bytes(c) for c in cert_list)
+        self.cert_list = tuple([bytes(c) for c in cert_list])
         self.timestamp = timestamp
         self.ems = bool(ems)
         self.created = created
         self.server_name = bytes(server_name)
-        self.layout = LAYOUT
+        self.layout = _LAYOUT
+        if version == _VERSION_TLS13:  # (a TLS 1.2 state holds no attribute it does not use: a board's heap)
+            self.age_add = age_add
+            self.layout = _LAYOUT13
 
     def encoded_len(self):
-        n = 2 + 2 + 1 + MASTER_SECRET_LEN + 1 + 4 + 1 + 1 + 4 + 1 + len(self.server_name)
+        n = 2 + 2 + 1 + len(self.master_secret) + 1 + 4 + 1 + 1 + 4 + 1 + len(self.server_name)
+        if self.layout == _LAYOUT13:
+            n += 4
         if self.auth_type == AUTH_CERT:
             n += 3
             for c in self.cert_list:
@@ -68,7 +84,7 @@ class StatePlaintext:
 
     def encode(self, buf=None):
         """The encoded state as bytes, or written into ``buf`` (returns the length then)."""
-        if len(self.server_name) > MAX_SERVER_NAME:
+        if len(self.server_name) > _MAX_SERVER_NAME:
             raise ValueError("server name too long")
         out = buf if buf is not None else bytearray(self.encoded_len())
         w = Writer(out)
@@ -85,10 +101,12 @@ class StatePlaintext:
         elif self.auth_type == AUTH_PSK:
             w.vec(2, self.identity)
         w.u32(self.timestamp)
-        w.u8(LAYOUT)
-        w.u8(FLAG_EMS if self.ems else 0)
+        w.u8(self.layout)
+        w.u8(_FLAG_EMS if self.ems else 0)
         w.u32(self.created)
         w.vec(1, self.server_name)
+        if self.layout == _LAYOUT13:
+            w.u32(self.age_add)
         if buf is not None:
             return w.pos
         return bytes(out)
@@ -101,7 +119,7 @@ class StatePlaintext:
         compression = r.u8()
         if compression != 0:
             raise DecodeError("state: compression must be null")
-        ms = bytes(r.take(MASTER_SECRET_LEN))
+        ms = bytes(r.take(_PSK13_LEN if version == _VERSION_TLS13 else _MASTER_SECRET_LEN))
         auth = r.u8()
         identity = b""
         certs = []
@@ -115,19 +133,20 @@ class StatePlaintext:
             raise DecodeError("state: unknown client authentication type")
         timestamp = r.u32()
         st = cls(version, suite, ms, auth, identity, certs, timestamp)
-        if r.remaining() == 0:
+        if r.remaining() == 0 and st.layout == _LAYOUT:
             st.layout = 0  # plain RFC 5077 state: no tail
             st.created = timestamp
             return st
-        layout = r.u8()
-        if layout != LAYOUT:
+        if r.u8() != st.layout:  # layout 2 for TLS 1.3, 1 for any other version
             raise DecodeError("state: unknown layout")
         flags = r.u8()
-        if flags & ~FLAG_EMS:
+        if flags & ~_FLAG_EMS:
             raise DecodeError("state: unknown flags")
-        st.ems = bool(flags & FLAG_EMS)
+        st.ems = bool(flags & _FLAG_EMS)
         st.created = r.u32()
         st.server_name = bytes(r.vec(1))
+        if st.layout == _LAYOUT13:
+            st.age_add = r.u32()
         r.done()
         return st
 
