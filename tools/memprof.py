@@ -41,6 +41,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -281,6 +282,7 @@ class TlsFullServer(CliScenario):
     subcommand = "tls-server"
     CIPHER = "ECDHE-RSA-AES128-SHA256"
     newkey = "rsa:2048"
+    tls13 = False  # a TLS 1.3 handshake instead (--max-version 1.3, s_client -tls1_3, CIPHER a 1.3 suite)
 
     def missing(self):
         if not shutil.which("openssl"):
@@ -296,7 +298,7 @@ class TlsFullServer(CliScenario):
     def completes_once(self, heapsize):
         def command(port):  # (argv, env)
             return self.mp_cmd(["tls-server", "--port", str(port), "--cert", self.cert, "--key", self.key,
-                                "--max-record", "2048"], heapsize)
+                                "--max-record", "2048"] + (["--max-version", "1.3"] if self.tls13 else []), heapsize)
         try:
             srv = procs.start_on_free_port(lambda port: command(port)[0], env=command(0)[1], cwd=self.work)
         except RuntimeError:  # it never listened (too small a heap to load the key)
@@ -304,6 +306,16 @@ class TlsFullServer(CliScenario):
         port = srv.port
         try:
             procs.empty_connection(port)  # served first, as the readiness probe did when the figures were measured
+            if self.tls13:  # the ticket comes after the handshake (s_client may quit first): the server says
+                r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_3",
+                                    "-ciphersuites", self.CIPHER, "-maxfraglen", "2048"], input=b"",
+                                   capture_output=True, timeout=60)
+                deadline = time.time() + 10  # the line of the connection (the probe's is the first)
+                while "connection 2:" not in srv.output() and time.time() < deadline:
+                    time.sleep(0.1)
+                log = srv.output()
+                return b"New, TLSv1.3, Cipher is " + self.CIPHER.encode() in r.stdout and \
+                    "TLS 1.3, %s, resumed: no, new ticket: yes" % self.CIPHER in log
             r = subprocess.run(["openssl", "s_client", "-connect", "127.0.0.1:%d" % port, "-tls1_2", "-cipher",
                                 self.CIPHER, "-maxfraglen", "2048"], input=b"", capture_output=True, timeout=60)
             # the handshake completed AND the ticket arrived: a server that runs out of heap while sealing
@@ -470,6 +482,11 @@ register(TlsFullServer("tls-full-ecdsa-server", None, "New, ",
                        doc="TLS 1.2 server CLI: one full ECDHE_ECDSA handshake on AES-128-GCM (P-256 "
                            "certificate) with openssl s_client, ticket issued")).__dict__.update(
     CIPHER="ECDHE-ECDSA-AES128-GCM-SHA256", newkey="ec")
+register(TlsFullServer("tls13-full-ecdsa-server", None, "New, ",
+                       ("microticket/tls/server13.py", "microticket/pk/p256.py"),
+                       doc="TLS 1.3 server CLI: one full handshake on TLS_AES_128_GCM_SHA256 (x25519, P-256 "
+                           "CertificateVerify) with openssl s_client -tls1_3, ticket issued")).__dict__.update(
+    CIPHER="TLS_AES_128_GCM_SHA256", newkey="ec", tls13=True)
 register(TlsFullServer("tls-full-server", None, "New, ", ("microticket/tls/server.py", "microticket/cli/tls_server.py"),
                        doc="TLS 1.2 server CLI: one full ECDHE_RSA handshake (RSA-2048) with openssl "
                            "s_client, ticket issued"))

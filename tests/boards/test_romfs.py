@@ -226,7 +226,8 @@ def test_server_from_romfs_full_then_resumed(mp, romfs, tmp_path):
 # and 40 KB. The full handshake is pinned at 41: its smallest heap varies by up to 512 bytes from run to run
 # (the X25519 shares and the RSA signature are new each time, and so are their big-int temporaries), and
 # CI must not be decided by that noise.
-PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 36, "tls-full-pin-client": 42}
+# (issue 13: tls-full-pin-client 43428 B with --max-version 1.2, the image grown by TLS 1.3: 43, was 42)
+PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 36, "tls-full-pin-client": 43}
 # Issue 11's suites (ECDSA P-256, AES-128-GCM), measured the same way: resumed on GCM 38.0 KiB (46.6 before
 # the GCM path shrank), resumed on ChaCha20-Poly1305 33.7 KiB (38.3), a full ECDHE_ECDSA handshake on GCM
 # 47.2 KiB (50.8). The issue's targets are 32, 40 and 48 KB: missed. What the GCM path adds to the resumed
@@ -244,7 +245,12 @@ AEAD_ROMFS_HEAP_KB = {"tls-resume-pin-gcm-client": 40, "tls-resume-chacha-client
                      "tls-full-ecdsa-server": 70,
                      # issue 12: the full ECDHE_ECDSA client validating a 3-certificate P-256 chain against a
                      # 3-root CA file (--ca-file): 52725 B = 51.5 KiB; the issue's target is 64 KB
-                     "tls-full-x509-client": 53}
+                     "tls-full-x509-client": 53,
+                     # issue 13, TLS 1.3 (TLS_AES_128_GCM_SHA256): the client resuming with psk_ke (a ticket of
+                     # openssl s_server -tls1_3, no key exchange: the board's cheapest) 53668 B; a full
+                     # handshake verifying a pinned P-256 CertificateVerify 63396 B; the server's full
+                     # handshake with a P-256 certificate (s_client -tls1_3) 79012 B
+                     "tls13-resume-ke-client": 55, "tls13-full-ecdsa-client": 64, "tls13-full-ecdsa-server": 80}
 
 
 @pytest.mark.micropython
@@ -261,8 +267,9 @@ def test_ecdhe_rsa_client_from_romfs_within_its_targets(mp):
 @pytest.mark.micropython
 @pytest.mark.interop
 def test_ecdsa_and_gcm_from_romfs_within_their_pins(mp):
-    """The ECDHE_ECDSA / AES-128-GCM client (resumed and full), the resumed ChaCha20-Poly1305 client and the
-    ECDSA server from ROMFS (memprof's scenarios, searched to 512 bytes) within today's pins."""
+    """The ECDHE_ECDSA / AES-128-GCM client (resumed and full), the resumed ChaCha20-Poly1305 client, the
+    ECDSA server, and TLS 1.3's client (resumed with psk_ke, full) and server (full) from ROMFS (memprof's
+    scenarios, searched to 512 bytes) within today's pins."""
     names = sorted(AEAD_ROMFS_HEAP_KB)
     for r in memprof.profile(names, step=512, romfs=True):
         assert r["status"] == "ok", r

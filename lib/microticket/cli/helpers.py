@@ -75,15 +75,3 @@ def suite_list(text):
             raise ValueError("--suites: not a suite of ours: %r" % name)
         out.append(n)
     return out
-
-
-def psk_modes(text):
-    """--psk-modes: comma-separated dhe (psk_dhe_ke, 1) and ke (psk_ke, 0), TLS 1.3's PSK key exchange
-    modes (RFC 8446 section 4.2.9) -> their numbers as bytes, in the order given."""
-    out = b""
-    for m in text.split(","):
-        m = m.strip()
-        if m not in ("dhe", "ke") or (m == "dhe" and 1 in out) or (m == "ke" and 0 in out):
-            raise ValueError("--psk-modes must be dhe, ke or both (dhe,ke), not %r" % text)
-        out += b"\x01" if m == "dhe" else b"\x00"
-    return out

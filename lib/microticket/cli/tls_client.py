@@ -55,9 +55,11 @@ def _run(argv):
         v = o.get("max-version", "").encode()
         if v and v != b"1.2" and v != b"1.3":
             raise ValueError("--max-version must be 1.2 or 1.3, not %r" % o["max-version"])
-        if "psk-modes" in o:
-            from microticket.cli.helpers import psk_modes
-            o["psk-modes"] = psk_modes(o["psk-modes"])
+        if "psk-modes" in o:  # dhe (psk_dhe_ke: 1), ke (psk_ke: 0), in the order given (bytes: no interned text)
+            m = o["psk-modes"].encode()
+            if m not in (b"dhe", b"ke", b"dhe,ke", b"ke,dhe"):
+                raise ValueError("--psk-modes must be dhe, ke or both (dhe,ke), not %r" % o["psk-modes"])
+            o["psk-modes"] = bytes(1 if x == b"dhe" else 0 for x in m.split(b","))
     except ValueError as e:
         return fail(e)
     except OSError as e:  # an unreadable --psk-file or --ca-file

@@ -32,7 +32,7 @@ from micropython import const
 
 from microticket import crypto
 from microticket import errors
-from microticket.tls import codec13, hs13, keys13, ecdhe
+from microticket.tls import codec13, hs13, keys13
 from microticket.tls.engine import suite_info, client_hello
 from microticket.tls.cache import store_ticket, entry
 
@@ -112,6 +112,7 @@ def start(c, e):
     # without a certificate's authentication)
     if psk is None or opt & _O_DHE or (c.pin_sha256 is not None or c.trust is not None) and not ticket:
         kx[_K_GROUP] = _GROUP_X25519
+        from microticket.tls import ecdhe  # (not loaded by a psk_ke resumption)
         kx[_K_PRIV], kx[_K_PUB] = ecdhe.keypair(_GROUP_X25519, rng)
     hs13.transcript(c, 6)
     m = _hello(c)
@@ -154,7 +155,7 @@ def _on_server_hello(c, b):
         codec13.check_downgrade(b)
         p = 35 + b[34]
         if p + 2 <= len(b) and suite_info((b[p] << 8) | b[p + 1]) & 7 == _KX_TLS13:
-            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello cipher_suite")
+            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
         c._kx = None
         return False
     c._TABLE = TABLE
@@ -168,7 +169,7 @@ def _server_hello13(c, b, r):
     opt = c._opt
     if hrr:
         if opt & _O_HRR:
-            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "second HelloRetryRequest")
+            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "HelloRetryRequest")
         c._opt |= _O_HRR
         c.suite = suite
         # the transcript from now on: message_hash(ClientHello1), the HelloRetryRequest (section 4.4.1)
@@ -178,26 +179,30 @@ def _server_hello13(c, b, r):
         hs13.transcript(c, 6, prefix)
         if group:
             kx[_K_GROUP] = group
+            from microticket.tls import ecdhe
             kx[_K_PRIV], kx[_K_PUB] = ecdhe.keypair(group, c.rl.rng)
         m = _hello(c, cookie)
         c._send_message(m)
         c.state = _S_SH2
         return
     if opt & _O_HRR and suite != c.suite:
-        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello cipher_suite")  # section 4.1.4
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")  # section 4.1.4
     c.suite = suite
     c.server_random = bytes(b[2:34])
     psk = None
     if sel >= 0:
         if not group and not opt & _O_KE:
-            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello psk_ke")
+            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "ServerHello")
         psk = kx[_K_PSK]
         c._opt |= _O_PSK_OK
         c.resumed = kx[_K_TICKET]
     elif kx[_K_TICKET] is False and c.pin_sha256 is None and c.trust is None:
         # an external PSK refused, and no way to authenticate a certificate
-        raise errors.TlsAlert(_HANDSHAKE_FAILURE, "ServerHello pre_shared_key")
-    dhe = ecdhe.shared(group, kx[_K_PRIV], share) if group else None
+        raise errors.TlsAlert(_HANDSHAKE_FAILURE, "ServerHello")
+    dhe = None
+    if group:
+        from microticket.tls import ecdhe
+        dhe = ecdhe.shared(group, kx[_K_PRIV], share)
     kx = None
     hs13.handshake_keys(c, psk, dhe)
     # from here on what we send is protected, an alert too (section 5.1): the compatibility ChangeCipherSpec
@@ -212,7 +217,7 @@ def _on_server_hello2(c, t, b):
     r = codec13.parse_server_hello13(b, c._sid, [c.suite], [_GROUP_X25519, _GROUP_SECP256R1],
                                      [kx[_K_GROUP]] if kx[_K_GROUP] else [], 1 if kx[_K_ID] is not None else 0)
     if r is None or r[0]:
-        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHello after HelloRetryRequest")
+        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHello")
     _server_hello13(c, b, r)
 
 
@@ -220,12 +225,12 @@ def _on_encrypted_extensions(c, t, b):
     sni, alpn, mfl, early = codec13.parse_encrypted_extensions(b, c._sent)
     if mfl:
         if mfl != (c._opt >> 8) & 7:  # _O_MFL (microticket.tls.client): the code we asked for
-            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "EncryptedExtensions max_fragment_length")
+            raise errors.TlsAlert(_ILLEGAL_PARAMETER, "EncryptedExtensions")
         rl = c.rl
         rl.max_out = min(rl.max_out, 256 << mfl)
         rl.max_in = min(rl.max_in, 256 << mfl)
     if early:
-        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "EncryptedExtensions early_data")  # we send none
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "EncryptedExtensions")  # we send none
     if c._opt & _O_PSK_OK:
         c._fin_hash = c._take_hash()  # for the server Finished
         c.state = _S_FIN
@@ -247,7 +252,7 @@ def _on_certificate_request(c, t, b):
 
 def _on_certificate(c, t, b):
     if c.pin_sha256 is None and c.trust is None:
-        raise errors.TlsAlert(_HANDSHAKE_FAILURE, "no certificate authentication")
+        raise errors.TlsAlert(_HANDSHAKE_FAILURE, "Certificate")
     from microticket.tls.kx_ecdhe_cert import client_certificate
     c._kx.append(client_certificate(c, codec13.parse_certificate13(b)))
     c._fin_hash = c._take_hash()  # for CertificateVerify
@@ -259,7 +264,7 @@ def _on_certificate_verify(c, t, b):
     key = c._kx.pop()
     ec = isinstance(key, bytes)  # a P-256 point, or an RSA public key
     if ec != (scheme == _SIG_ECDSA_SECP256R1_SHA256):
-        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "CertificateVerify scheme")
+        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "CertificateVerify")
     h = crypto.sha256(hs13.signed_content(c._take_hash()))
     if ec:
         from microticket.pk import p256
@@ -267,7 +272,7 @@ def _on_certificate_verify(c, t, b):
     else:
         ok = key.verify_pss_sha256(h, sig)
     if not ok:
-        raise errors.TlsAlert(_DECRYPT_ERROR, "bad CertificateVerify signature")
+        raise errors.TlsAlert(_DECRYPT_ERROR, "CertificateVerify")
     c._fin_hash = c._take_hash()  # for the server Finished
     c.state = _S_FIN
 

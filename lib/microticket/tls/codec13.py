@@ -182,19 +182,19 @@ def parse_server_hello13(b, sid, suites, groups, shared, ids):
             raise _alert(_DECODE_ERROR, "ServerHello")
         if (b[q] << 8) | b[q + 1] == _EXT_SUPPORTED_VERSIONS:
             if b[q + 3] != 2 or b[q + 2]:
-                raise _alert(_DECODE_ERROR, "ServerHello supported_versions")
+                raise _alert(_DECODE_ERROR, "ServerHello")
             v = (b[q + 4] << 8) | b[q + 5]
         q += 4 + ((b[q + 2] << 8) | b[q + 3])
     if v < 0:
         return None
     # section 4.1.3: 1.3 only; legacy_version 1.2; the session ID echoed; an offered suite; no compression
     if v != _VERSION_TLS13 or ((b[0] << 8) | b[1]) != _VERSION_TLS12:
-        raise _alert(_ILLEGAL_PARAMETER, "ServerHello supported_versions")
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello")
     if sl != len(sid) or bytes(b[35:p]) != sid:
-        raise _alert(_ILLEGAL_PARAMETER, "ServerHello legacy_session_id_echo")
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello")
     suite = (b[p] << 8) | b[p + 1]
     if suite not in suites or b[p + 2]:
-        raise _alert(_ILLEGAL_PARAMETER, "ServerHello cipher_suite")
+        raise _alert(_ILLEGAL_PARAMETER, "ServerHello")
     hrr = bytes(b[2:34]) == _HRR_RANDOM
     group = 0
     share = None
@@ -207,47 +207,47 @@ def parse_server_hello13(b, sid, suites, groups, shared, ids):
         k = (b[p + 2] << 8) | b[p + 3]
         p += 4
         if t in seen:
-            raise _alert(_DECODE_ERROR, "ServerHello duplicate extension")
+            raise _alert(_DECODE_ERROR, "ServerHello")
         seen.append(t)
         if t == _EXT_KEY_SHARE:
             if k < 2:
-                raise _alert(_DECODE_ERROR, "ServerHello key_share")
+                raise _alert(_DECODE_ERROR, "ServerHello")
             group = (b[p] << 8) | b[p + 1]
             if hrr:
                 # section 4.2.8: a group offered in supported_groups, not one that already had a share
                 if k != 2:
-                    raise _alert(_DECODE_ERROR, "HelloRetryRequest key_share")
+                    raise _alert(_DECODE_ERROR, "HelloRetryRequest")
                 if group not in groups or group in shared:
-                    raise _alert(_ILLEGAL_PARAMETER, "HelloRetryRequest key_share")
+                    raise _alert(_ILLEGAL_PARAMETER, "HelloRetryRequest")
             else:
                 if k < 4 or 4 + ((b[p + 2] << 8) | b[p + 3]) != k or k == 4:
-                    raise _alert(_DECODE_ERROR, "ServerHello key_share")
+                    raise _alert(_DECODE_ERROR, "ServerHello")
                 if group not in shared:
-                    raise _alert(_ILLEGAL_PARAMETER, "ServerHello key_share")
+                    raise _alert(_ILLEGAL_PARAMETER, "ServerHello")
                 share = bytes(b[p + 4:p + k])
         elif t == _EXT_PRE_SHARED_KEY and not hrr:
             if k != 2:
-                raise _alert(_DECODE_ERROR, "ServerHello pre_shared_key")
+                raise _alert(_DECODE_ERROR, "ServerHello")
             sel = (b[p] << 8) | b[p + 1]
             if sel >= ids:  # none offered: ids == 0 refuses any
-                raise _alert(_ILLEGAL_PARAMETER, "ServerHello pre_shared_key")
+                raise _alert(_ILLEGAL_PARAMETER, "ServerHello")
         elif t == _EXT_COOKIE and hrr:
             if k < 3 or 2 + ((b[p] << 8) | b[p + 1]) != k:
-                raise _alert(_DECODE_ERROR, "HelloRetryRequest cookie")
+                raise _alert(_DECODE_ERROR, "HelloRetryRequest")
             cookie = bytes(b[p + 2:p + k])
         elif t != _EXT_SUPPORTED_VERSIONS:
             # an extension the ServerHello may not carry (section 4.2): one a client sends is misplaced,
             # any other was never requested
             if t in (_EXT_SERVER_NAME, _EXT_MAX_FRAGMENT_LENGTH, _EXT_SUPPORTED_GROUPS, _EXT_SIGNATURE_ALGORITHMS,
                      _EXT_ALPN, _EXT_EARLY_DATA, _EXT_PSK_KEY_EXCHANGE_MODES, _EXT_COOKIE, _EXT_PRE_SHARED_KEY):
-                raise _alert(_ILLEGAL_PARAMETER, "ServerHello extension %d" % t)
-            raise _alert(_UNSUPPORTED_EXTENSION, "ServerHello extension %d" % t)
+                raise _alert(_ILLEGAL_PARAMETER, "ServerHello")
+            raise _alert(_UNSUPPORTED_EXTENSION, "ServerHello")
         p += k
     if hrr:
         if not group and cookie is None:  # section 4.1.4: a retry that would change nothing
             raise _alert(_ILLEGAL_PARAMETER, "HelloRetryRequest")
     elif not group and sel < 0:
-        raise _alert(_MISSING_EXTENSION, "ServerHello key_share")
+        raise _alert(_MISSING_EXTENSION, "ServerHello")
     return hrr, suite, group, share, sel, cookie
 
 
@@ -283,7 +283,7 @@ def parse_encrypted_extensions(b, sent):
             raise _alert(_DECODE_ERROR, "EncryptedExtensions")
         seen.append(t)
         if t not in sent:
-            raise _alert(_UNSUPPORTED_EXTENSION, "EncryptedExtensions extension %d" % t)
+            raise _alert(_UNSUPPORTED_EXTENSION, "EncryptedExtensions")
         if t == _EXT_SERVER_NAME or t == _EXT_EARLY_DATA:
             if k:
                 raise _alert(_DECODE_ERROR, "EncryptedExtensions")
@@ -293,18 +293,18 @@ def parse_encrypted_extensions(b, sent):
                 sni = True
         elif t == _EXT_SUPPORTED_GROUPS:
             if k < 4 or k & 1 or 2 + ((b[p] << 8) | b[p + 1]) != k:
-                raise _alert(_DECODE_ERROR, "EncryptedExtensions supported_groups")
+                raise _alert(_DECODE_ERROR, "EncryptedExtensions")
         elif t == _EXT_ALPN:
             # RFC 7301 section 3.1: exactly one non-empty protocol name
             if k < 4 or 2 + ((b[p] << 8) | b[p + 1]) != k or 3 + b[p + 2] != k:
-                raise _alert(_DECODE_ERROR, "EncryptedExtensions ALPN")
+                raise _alert(_DECODE_ERROR, "EncryptedExtensions")
             alpn = bytes(b[p + 3:p + k])
         elif t == _EXT_MAX_FRAGMENT_LENGTH:
             if k != 1 or not 1 <= b[p] <= 4:
-                raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions max_fragment_length")
+                raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions")
             mfl = b[p]
         else:
-            raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions extension %d" % t)
+            raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions")
         p += k
     return sni, alpn, mfl, early
 
@@ -319,11 +319,11 @@ def parse_certificate13(b):
     (the client requests neither status_request nor signed_certificate_timestamp)."""
     n = len(b)
     if n and b[0]:
-        raise _alert(_ILLEGAL_PARAMETER, "Certificate request context")
+        raise _alert(_ILLEGAL_PARAMETER, "Certificate")
     if n < 4 or 4 + ((b[1] << 16) | (b[2] << 8) | b[3]) != n:
         raise _alert(_DECODE_ERROR, "Certificate")
     if n == 4:
-        raise _alert(_DECODE_ERROR, "Certificate empty")
+        raise _alert(_DECODE_ERROR, "Certificate")
     mv = memoryview(b)
     p = 4
     w = 4  # where the next entry's 3-byte length | DER goes
@@ -335,9 +335,9 @@ def parse_certificate13(b):
             raise _alert(_DECODE_ERROR, "Certificate")
         e = (b[p + k] << 8) | b[p + k + 1]
         if p + k + 2 + e > n:
-            raise _alert(_DECODE_ERROR, "Certificate extensions")
+            raise _alert(_DECODE_ERROR, "Certificate")
         if e:
-            raise _alert(_UNSUPPORTED_EXTENSION, "Certificate extension")
+            raise _alert(_UNSUPPORTED_EXTENSION, "Certificate")
         if w != p:
             mv[w:w + k] = mv[p:p + k]
         w += k
@@ -357,7 +357,7 @@ def parse_certificate_verify(b):
         raise _alert(_DECODE_ERROR, "CertificateVerify")
     s = (b[0] << 8) | b[1]
     if s != _SIG_ECDSA_SECP256R1_SHA256 and s != _SIG_RSA_PSS_RSAE_SHA256:
-        raise _alert(_ILLEGAL_PARAMETER, "CertificateVerify scheme")
+        raise _alert(_ILLEGAL_PARAMETER, "CertificateVerify")
     return s, bytes(b[4:n])
 
 
@@ -370,33 +370,33 @@ def parse_new_session_ticket13(b):
         raise _alert(_DECODE_ERROR, "NewSessionTicket")
     life = (b[0] << 24) | (b[1] << 16) | (b[2] << 8) | b[3]
     if life > _MAX_LIFETIME:
-        raise _alert(_ILLEGAL_PARAMETER, "NewSessionTicket lifetime")
+        raise _alert(_ILLEGAL_PARAMETER, "NewSessionTicket")
     age_add = (b[4] << 24) | (b[5] << 16) | (b[6] << 8) | b[7]
     p = 9 + b[8]
     nonce = bytes(b[9:p])
     k = (b[p] << 8) | b[p + 1]
     p += 2
     if not k or p + k + 2 > n:
-        raise _alert(_DECODE_ERROR, "NewSessionTicket ticket")
+        raise _alert(_DECODE_ERROR, "NewSessionTicket")
     ticket = bytes(b[p:p + k])
     p += k
     if p + 2 + ((b[p] << 8) | b[p + 1]) != n:
-        raise _alert(_DECODE_ERROR, "NewSessionTicket extensions")
+        raise _alert(_DECODE_ERROR, "NewSessionTicket")
     p += 2
     early = 0
     seen = []
     while p < n:
         if p + 4 > n:
-            raise _alert(_DECODE_ERROR, "NewSessionTicket extensions")
+            raise _alert(_DECODE_ERROR, "NewSessionTicket")
         t = (b[p] << 8) | b[p + 1]
         k = (b[p + 2] << 8) | b[p + 3]
         p += 4
         if p + k > n or t in seen:
-            raise _alert(_DECODE_ERROR, "NewSessionTicket extensions")
+            raise _alert(_DECODE_ERROR, "NewSessionTicket")
         seen.append(t)
         if t == _EXT_EARLY_DATA:
             if k != 4:
-                raise _alert(_DECODE_ERROR, "NewSessionTicket early_data")
+                raise _alert(_DECODE_ERROR, "NewSessionTicket")
             early = (b[p] << 24) | (b[p + 1] << 16) | (b[p + 2] << 8) | b[p + 3]
         p += k
     return life, age_add, nonce, ticket, early

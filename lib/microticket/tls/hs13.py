@@ -60,8 +60,9 @@ def message_hash(ch_hash):
 
 
 def _log(eng, name, secret):
+    # the labels are bytes constants: a board holds no string object for them
     if eng.keylog is not None:
-        eng.keylog(name + " " + to_hex(eng.client_random) + " " + to_hex(secret))
+        eng.keylog(name.decode() + " " + to_hex(eng.client_random) + " " + to_hex(secret))
 
 
 def _cs(eng, secret):
@@ -82,8 +83,8 @@ def handshake_keys(eng, psk, dhe):
     s = keys13.label(hs, b"s hs traffic", th)
     # [stage secret, client traffic, server traffic, client handshake traffic, server handshake traffic]
     eng._kx = [hs, c, s, c, s]
-    _log(eng, "CLIENT_HANDSHAKE_TRAFFIC_SECRET", c)
-    _log(eng, "SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
+    _log(eng, b"CLIENT_HANDSHAKE_TRAFFIC_SECRET", c)
+    _log(eng, b"SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
     switch_read(eng, True)
 
 
@@ -131,10 +132,10 @@ def application_keys(eng, th):
     kx[0] = ms
     kx[1] = c
     kx[2] = s
-    _log(eng, "CLIENT_TRAFFIC_SECRET_0", c)
-    _log(eng, "SERVER_TRAFFIC_SECRET_0", s)
+    _log(eng, b"CLIENT_TRAFFIC_SECRET_0", c)
+    _log(eng, b"SERVER_TRAFFIC_SECRET_0", s)
     if eng.keylog is not None:
-        _log(eng, "EXPORTER_SECRET", keys13.label(ms, b"exp master", th))
+        _log(eng, b"EXPORTER_SECRET", keys13.label(ms, b"exp master", th))
 
 
 def resumption_secret(eng, th):
