@@ -397,10 +397,11 @@ class Engine:
             if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
                 self._hl = 0
                 mv = memoryview(hb)
-                rd = self.rl.read
                 self._dispatch(hb[0], mv[4:hl], mv[0:hl])
-                if len(view) and self.rl.read is not rd:  # RFC 8446 section 5.1
-                    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
+                if self._hl:  # -1: it changed the keys we read with (below)
+                    self._hl = 0
+                    if len(view):
+                        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
         n = len(view)
         p = 0
         while n - p >= 4 and not self.closed:
@@ -409,12 +410,14 @@ class Engine:
                 raise errors.TlsAlert(_ILLEGAL_PARAMETER, "handshake message")
             if n - p < 4 + length:
                 break
-            rd = self.rl.read
             self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
             p += 4 + length
-            if p < n and self.rl.read is not rd:
-                # RFC 8446 section 5.1: a message that changes the keys we read with ends its record
-                raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
+            if self._hl:
+                # -1 (microticket.tls.hs13.switch_read): the message changed the keys we read with, so it
+                # must end its record (RFC 8446 section 5.1); no reference to the old keys is held meanwhile
+                self._hl = 0
+                if p < n:
+                    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
         if p < n and not self.closed:
             if hb is None:
                 hb = self._hb = bytearray(cap)
