@@ -55,6 +55,9 @@ _GROUP_SECP256R1 = const(23)
 _GROUP_X25519 = const(29)
 _SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
 _MAX_TICKET = const(2048)  # microticket.tls.cache
+# SHA-256("HelloRetryRequest"), the random of a HelloRetryRequest (section 4.1.3; codec13's)
+_HRR_RANDOM = const(b"\xcf\x21\xad\x74\xe5\x9a\x61\x11\xbe\x1d\x8c\x02\x1e\x65\xb8\x91"
+                    b"\xc2\xa2\x11\x16\x7a\xbb\x8c\x5e\x07\x9e\x09\xe2\xc8\xa8\x33\x9c")
 # states (engine: 32..98 the TLS 1.3 handshake's, 99 open)
 _S_SH2 = const(33)   # ServerHello after our second ClientHello
 _S_EE = const(34)    # EncryptedExtensions
@@ -213,6 +216,8 @@ def _server_hello13(c, b, r):
 
 
 def _on_server_hello2(c, t, b):
+    if bytes(b[2:34]) == _HRR_RANDOM:  # section 4.1.4: before the checks a first one gets (its group ...)
+        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "second HelloRetryRequest")
     kx = c._kx
     r = codec13.parse_server_hello13(b, c._sid, [c.suite], [_GROUP_X25519, _GROUP_SECP256R1],
                                      [kx[_K_GROUP]] if kx[_K_GROUP] else [], 1 if kx[_K_ID] is not None else 0)

@@ -398,6 +398,10 @@ class Engine:
                 self._hl = 0
                 mv = memoryview(hb)
                 self._dispatch(hb[0], mv[4:hl], mv[0:hl])
+                if self._hl:  # -1: it changed the keys we read with (below)
+                    self._hl = 0
+                    if len(view):
+                        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
         n = len(view)
         p = 0
         while n - p >= 4 and not self.closed:
@@ -408,6 +412,12 @@ class Engine:
                 break
             self._dispatch(view[p], view[p + 4:p + 4 + length], view[p:p + 4 + length])
             p += 4 + length
+            if self._hl:
+                # -1 (microticket.tls.hs13.switch_read): the message changed the keys we read with, so it
+                # must end its record (RFC 8446 section 5.1); no reference to the old keys is held meanwhile
+                self._hl = 0
+                if p < n:
+                    raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
         if p < n and not self.closed:
             if hb is None:
                 hb = self._hb = bytearray(cap)

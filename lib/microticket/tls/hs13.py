@@ -94,8 +94,10 @@ def switch_write(eng, hs=False):
 
 
 def switch_read(eng, hs=False):
-    """The peer's traffic secret switched on for what we read: the handshake's (``hs``) or the current."""
+    """The peer's traffic secret switched on for what we read: the handshake's (``hs``) or the current. The
+    message that called it must end its record (section 5.1): _hl = -1 tells the engine to check."""
     eng.rl.read = _cs(eng, eng._kx[(3 if hs else 1) + eng.is_client])
+    eng._hl = -1
 
 
 def finished_data(eng, client, th):

@@ -17,7 +17,8 @@ inner content type the engine dispatches on. An unprotected change_cipher_spec r
 section 5 lets a peer send during the handshake for middlebox compatibility) passes through unopened as
 [start, length, 20]: the engine checks that it is the single byte 1 and drops it. Any other outer type is
 unexpected_message; a body over 2^14 + 256 bytes or an inner plaintext over 2^14 + 1 record_overflow; a
-wrong tag bad_record_mac; an inner plaintext of zeros only unexpected_message (section 5.4).
+wrong tag bad_record_mac; an inner plaintext of zeros only, or a protected change_cipher_spec,
+unexpected_message (sections 5.4, 5).
 
 ``cs[_PAD]`` (item 9) is the number of zero bytes of padding ``write`` adds to every record (0 unless the
 engine sets it). A new traffic secret (the handshake's, the application's, a KeyUpdate) gets a new state:
@@ -99,9 +100,9 @@ def open(self, b, t, start, length):
         n -= 1
         while n >= 0 and b[start + n] == 0:
             n -= 1
-        if n < 0:
+        t = b[start + n] if n >= 0 else 0
+        if t == 0 or t == _CT_CHANGE_CIPHER_SPEC:  # section 5: a protected change_cipher_spec too
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
-        t = b[start + n]
     r[0] = start
     r[1] = n
     r[2] = t
