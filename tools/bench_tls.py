@@ -8,7 +8,8 @@
    printed as rates and as ratios to ours.
 2. MicroPython (unix port, .mpy): the server's CPU time for a full handshake and for a resumed one
    (in-process client/server pair, only the server's receive_data calls timed), ECDHE_RSA on CBC and GCM,
-   ECDHE_ECDSA (P-256) on GCM and ChaCha20-Poly1305.
+   ECDHE_ECDSA (P-256) on GCM and ChaCha20-Poly1305 (TLS 1.2: the client offers no TLS 1.3); the X.509-validating
+   client's CPU (TLS 1.2).
 3. MicroPython: the smallest `-X heapsize` at which (a) a resumed client handshake (our client CLI against
    our CPython server) and (b) a full ECDHE_RSA server handshake (our server CLI, `openssl s_client`)
    complete; binary search in 1 KB steps.
@@ -16,7 +17,7 @@
    server's and the (pinning) client's CPU for a full handshake, a ticket resumption with psk_dhe_ke and one
    with psk_ke, beside a TLS 1.2 full handshake and ticket resumption on the same certificate (GCM); ratios
    full / resumed and TLS 1.3 resumed / TLS 1.2 resumed, bytes on the wire per resumed handshake. Median of
-   --rounds (5) in-process handshakes of each kind per runtime. `--cpu-only` runs 2 to 4 (without the
+   --rounds (5) in-process handshakes of each kind per runtime. `--cpu-only` runs 2 and 4 (without the
    openssl peers); `--tls13-only` with it: 4 alone (about 10 s).
 
 Every process is started on a free loopback port and stopped by PID.
@@ -121,7 +122,7 @@ cfg = ServerConfig(KeyRing.generate(1000), cert_chain=chain, key=keys.load_priva
 cache = TicketCache()
 
 def run(now):
-    c = Client("srv", pin_sha256=pin, cache=cache)
+    c = Client("srv", pin_sha256=pin, cache=cache, max_version=0x0303)  # TLS 1.2 (TLS 1.3: CPU13)
     s = TlsServer(cfg)
     c.start(now)
     spent = 0
@@ -185,7 +186,7 @@ def bench_mp_cpu(cert, key, mpy, rounds=5):
     certificate's signature: RSA-2048 with PSS, or P-256 ECDSA), and the ratios the issue budgets: full /
     resumed (>= 100x), the P-256 full handshake / the RSA-2048 one (<= 1/3)."""
     ec = make_ec_cert(os.path.dirname(cert))
-    print("\n== MicroPython server CPU per handshake (X25519; RSA-2048 or P-256; median of %d) ==" % rounds)
+    print("\n== MicroPython TLS 1.2 server CPU per handshake (X25519; RSA-2048 or P-256; median of %d) ==" % rounds)
     fulls = {}
     for kind, suite, label in CPU_CASES:
         c, k = (cert, key) if kind == "rsa" else ec
@@ -391,7 +392,7 @@ def validate():
     x509.validate(memoryview(chain), ca, name, at)
 
 def handshake(now):
-    c = Client("srv", trust=lambda: open(ca, "rb"), server_name=name.encode(), cache=cache)
+    c = Client("srv", trust=lambda: open(ca, "rb"), server_name=name.encode(), cache=cache, max_version=0x0303)
     s = TlsServer(cfg)
     c.start(now)
     spent = 0
@@ -432,10 +433,12 @@ print("RESUMED", res[2] / 1000)
 def bench_mp_x509(mpy, d):
     """MicroPython: validating a 3-certificate chain (tests/x509corpus.make_heap_case: leaf and two
     intermediates, the root the middle one of a 3-root CA file), and the validating client's CPU for a full
-    ECDHE handshake (validation, X25519, the signature) and for a resumed one, timed in its receive_data."""
+    TLS 1.2 ECDHE handshake (validation, X25519, the signature) and for a resumed one, timed in its receive_data
+    (a Client offers TLS 1.3 by default, and the default ServerConfig takes it: pinned to TLS 1.2 here)."""
     sys.path.insert(0, os.path.join(ROOT, "tests"))
     import x509corpus
-    print("\n== MicroPython client CPU with X.509 validation (3-certificate chain, 3-root CA file; median of 5) ==")
+    print("\n== MicroPython TLS 1.2 client CPU with X.509 validation (3-certificate chain, 3-root CA file; "
+          "median of 5) ==")
     for kind in ("ec", "rsa"):
         w = os.path.join(d, "x509-" + kind)
         chain, ca, name, at = x509corpus.make_heap_case(w, kind)
