@@ -18,7 +18,7 @@
    with psk_ke, beside a TLS 1.2 full handshake and ticket resumption on the same certificate (GCM); ratios
    full / resumed and TLS 1.3 resumed / TLS 1.2 resumed, bytes on the wire per resumed handshake. Median of
    --rounds (5) in-process handshakes of each kind per runtime. `--cpu-only` runs 2 and 4 (without the
-   openssl peers); `--tls13-only` with it: 4 alone (about 10 s).
+   openssl peers); `--tls13-only` with it: 4 alone (about 6 s).
 
 Every process is started on a free loopback port and stopped by PID.
 """
