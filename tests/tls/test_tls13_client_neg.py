@@ -148,7 +148,7 @@ def test_server_hello_selecting_an_identity_not_offered_is_illegal_parameter(pki
         return x
     c = _client(pki, pin_sha256=None, psk_identity=P.PSK_IDENTITY, psk=P.PSK)
     c, s = P.pump(c, _server(pki), T0, tamper=fn)
-    assert tampered and c.alert_sent == ILLEGAL_PARAMETER and "pre_shared_key" in c.error_message
+    assert tampered and c.alert_sent == ILLEGAL_PARAMETER and c.error_message == "ServerHello"
 
 
 def test_server_hello_with_pre_shared_key_when_none_offered_is_illegal_parameter(pki):
@@ -217,7 +217,7 @@ def test_hello_retry_request_then_server_hello_with_another_suite_is_illegal_par
     s.receive_data(c.data_to_send(), T0)  # the second ClientHello, taken by a server as a first one
     assert s.alert_sent is None
     c.receive_data(s.data_to_send(), T0)
-    assert c.alert_sent == ILLEGAL_PARAMETER and "cipher_suite" in c.error_message, c.error_message
+    assert c.alert_sent == ILLEGAL_PARAMETER and c.error_message == "ServerHello", c.error_message
 
 
 @pytest.mark.parametrize("life,ok", [(604800, True), (604801, False), (0xFFFFFFFF, False)])

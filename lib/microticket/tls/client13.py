@@ -170,9 +170,7 @@ def _server_hello13(c, b, r):
     hrr, suite, group, share, sel, cookie = r
     kx = c._kx
     opt = c._opt
-    if hrr:
-        if opt & _O_HRR:
-            raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "HelloRetryRequest")
+    if hrr:  # (the first: _on_server_hello2 refuses a second one)
         c._opt |= _O_HRR
         c.suite = suite
         # the transcript from now on: message_hash(ClientHello1), the HelloRetryRequest (section 4.4.1)

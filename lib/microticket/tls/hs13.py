@@ -187,7 +187,7 @@ def update_write(eng, m):
 
 def key_update(eng, request=True):
     """Update our sending keys (and, ``request``, ask the peer to update its own): the public API of a
-    TLS 1.3 connection (Engine.key_update calls it)."""
+    TLS 1.3 connection that is open (``hs13.key_update(conn)``; drain data_to_send() after it)."""
     if not eng.handshake_done or eng.closed or eng.state != ST_OPEN13:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "not open")
     update_write(eng, key_update_message(request))
