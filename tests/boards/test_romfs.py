@@ -241,11 +241,13 @@ PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 36, "tls-full-pin-client": 
 # (tls-full-ecdsa-client: 49189 B at the stop, searched to 512 B, after p256's DER signature parser became a
 # function P-384 shares and the record layer passed TLS 1.3's inner type up: pinned at 49, one step above 48)
 # (issue 13: tls-resume-pin-gcm-client 40136 B with --max-version 1.2, pinned at 40, was 39)
-AEAD_ROMFS_HEAP_KB = {"tls-resume-pin-gcm-client": 40, "tls-resume-chacha-client": 35, "tls-full-ecdsa-client": 50,
+# (issue 13, searched to 512 B as below: resumed ChaCha20 36130 B, was pinned at 35; resumed GCM 40738 B; the
+# X.509 client 54050 B, was pinned at 53: the TLS 1.3 modules grew the image and the 1.2 paths' shared modules)
+AEAD_ROMFS_HEAP_KB = {"tls-resume-pin-gcm-client": 41, "tls-resume-chacha-client": 36, "tls-full-ecdsa-client": 50,
                      "tls-full-ecdsa-server": 70,
                      # issue 12: the full ECDHE_ECDSA client validating a 3-certificate P-256 chain against a
                      # 3-root CA file (--ca-file): 52725 B = 51.5 KiB; the issue's target is 64 KB
-                     "tls-full-x509-client": 53,
+                     "tls-full-x509-client": 54,
                      # issue 13, TLS 1.3 (TLS_AES_128_GCM_SHA256): the client resuming with psk_ke (a ticket of
                      # openssl s_server -tls1_3, no key exchange: the board's cheapest) 53668 B; a full
                      # handshake verifying a pinned P-256 CertificateVerify 63396 B; the server's full
