@@ -437,7 +437,8 @@ def _short(e):
 
 
 def _say(line):
-    print(line)
+    # one write per line: the server's own "connection N:" lines come from another thread
+    sys.stdout.write(line + "\n")
     sys.stdout.flush()
 
 
