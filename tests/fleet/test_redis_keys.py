@@ -273,3 +273,73 @@ def test_redis_stopped_and_restarted_no_failed_handshake(rds, tmp_path):
     for x in logs:
         assert x.count("unreachable") == 1, x  # said once
         assert "reachable again" in x, x
+
+
+# --- keys new|rotate|show on a redis:// URL ---------------------------------------------------------------------
+
+def _keys(*args):
+    from tlspeers import our_cmd, our_env
+    import subprocess
+    return subprocess.run(our_cmd("cpython", "keys", list(args)), capture_output=True, text=True, timeout=30,
+                          env=our_env("cpython"))
+
+
+def test_keys_command_new_rotate_show(rds):
+    url = _url(rds, "k1:", ahead=30)
+    r = _keys("show", url)
+    assert r.returncode == 1 and "no keys under k1:keys" in r.stderr
+    r = _keys("new", url, "--lifetime", "600")
+    assert r.returncode == 0, r.stderr
+    assert "lifetime 600 s" in r.stdout and "1 key(s), leader none" in r.stdout and "seals+opens" in r.stdout
+    assert _keys("new", url).returncode == 1  # never over a fleet's keys
+    r = _keys("rotate", url)  # no leader runs: done here, under the lock
+    assert r.returncode == 0, r.stderr
+    assert "2 key(s)" in r.stdout and re.search(r"opens, seals in (29|30) s", r.stdout), r.stdout
+    assert _client(rds).get("k1:leader") is None  # released
+    doc = RK.check_doc(_client(rds).get("k1:keys"))
+    assert all(len(e["aes"]) == 32 for e in doc["keys"]) and doc["keys"][0]["aes"] not in r.stdout  # no secret shown
+
+
+def test_keys_rotate_asks_the_running_leader(rds):
+    url = _url(rds, "k2:")
+    srv = start_our_server(["--psk", PSK, "--keys", url])
+    try:
+        before = RK.check_doc(_client(rds).get("k2:keys"))
+        r = _keys("rotate", url)
+        assert r.returncode == 0, r.stderr
+        assert "leader pid %d" % srv.pid in r.stdout and "opens, seals in" in r.stdout, r.stdout
+        after = RK.check_doc(_client(rds).get("k2:keys"))
+        assert len(after["keys"]) == len(before["keys"]) + 1
+    finally:
+        log = srv.stop()
+    assert "key %s added" % after["keys"][0]["name"][:8] in log
+
+
+def test_redis_password_and_refusals(tmp_path):
+    """AUTH through the URL (redis://:PASS@ or USER:PASS@), a wrong password and an unreachable Redis: one
+    error line at start, exit 1, the password never printed."""
+    d = str(tmp_path)
+    peer = on_free_port(lambda p: Peer(_redis_cmd(p, d) + ["--requirepass", "s3cret-pw"], port=p))
+    try:
+        good = "redis://:s3cret-pw@127.0.0.1:%d/1?prefix=a:&lock-ttl=1" % peer.port
+        srv = start_our_server(["--psk", PSK, "--keys", good])
+        try:
+            o, r = _resume(srv.port, str(tmp_path / "c.json"))
+            assert o.get("resumed") == "no" and o.get("ticket") == "yes", r.stdout + r.stderr
+        finally:
+            log = srv.stop()
+        assert "rotation leader" in log and "s3cret" not in log
+        from tlspeers import our_cmd, our_env
+        import subprocess
+        for url in ("redis://:wrong-pw@127.0.0.1:%d/1?lock-ttl=1" % peer.port,
+                    "redis://u:wrong-pw@127.0.0.1:%d/1?lock-ttl=1" % peer.port):
+            r = subprocess.run(our_cmd("cpython", "tls-server", ["--port", "0", "--psk", PSK, "--keys", url]),
+                               capture_output=True, text=True, timeout=30, env=our_env("cpython"))
+            assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+            assert r.stderr.startswith("error: redis://127"), r.stderr
+            assert "wrong-pw" not in r.stderr
+    finally:
+        peer.stop()
+    r = subprocess.run(our_cmd("cpython", "tls-server", ["--port", "0", "--psk", PSK, "--keys", good]),
+                       capture_output=True, text=True, timeout=30, env=our_env("cpython"))
+    assert r.returncode == 1 and r.stderr.startswith("error: redis://127.0.0.1") and "s3cret" not in r.stderr

@@ -118,6 +118,9 @@ The ticket key file (microticket.ticket.KeyRing, JSON, owner-only):
             ticket lifetime in seconds, default 86400)
   rotate    add a new sealing key; keys whose decrypt window has closed are dropped
   show      key names, ages and roles (seals+opens, opens, expired), never a secret
+KEYFILE may be a fleet's redis://[USER:PASS@]HOST:PORT/DB[?prefix=P...] (CPython only; see tls-server --help):
+new makes the fleet's first key unless it has keys; rotate adds a key that seals `ahead` s from now (the
+rotation leader does it when one runs); show also says which process leads and which key is pre-distributed.
 """
 
 _IKE_GATEWAY = """usage: ike-gateway --port P --psk HEX --id ID [--host H] [--tickets value|reference]

@@ -163,14 +163,16 @@ def ring_view(doc, now):
     return view
 
 
-def leader_update(doc, now):
+def leader_update(doc, now, force=False):
     """The leader's changes to ``doc`` at ``now`` (in place): a key added ``ahead`` seconds before it is to
-    seal (one every ``rotate`` seconds), keys whose window has closed dropped. True if anything changed."""
+    seal (one every ``rotate`` seconds; ``force``: now, as `keys rotate` asks, unless one is pending), keys
+    whose window has closed dropped. True if anything changed."""
     keys = doc["keys"]
     changed = False
     newest = keys[0]
-    if newest["from"] <= now and now >= newest["from"] + doc["rotate"] - doc["ahead"]:
-        keys.insert(0, new_entry(now, max(now + doc["ahead"], newest["from"] + doc["rotate"]), doc["profile"]))
+    if newest["from"] <= now and (force or now >= newest["from"] + doc["rotate"] - doc["ahead"]):
+        start = now + doc["ahead"] if force else max(now + doc["ahead"], newest["from"] + doc["rotate"])
+        keys.insert(0, new_entry(now, start, doc["profile"]))
         changed = True
     keep = [e for e, _ in ring_view(doc, now)]
     if len(keep) < len(keys):
@@ -212,7 +214,7 @@ class KeySync:
     def __init__(self, url, out=None, clock=time.time):
         self.url, self.opts, self.shown = parse_url(url)
         p = self.opts["prefix"]
-        self.k_keys, self.k_lock, self.channel = p + "keys", p + "leader", p + "events"
+        self.k_keys, self.k_lock, self.channel, self.k_rotate = p + "keys", p + "leader", p + "events", p + "rotate"
         self.token = "%d:%s" % (os.getpid(), _hex(os.urandom(8)))
         self.ttl = self.opts["lock-ttl"]
         self.out = out or _say
@@ -272,12 +274,13 @@ class KeySync:
             except DecodeError as e:
                 self.out("keys: %s%s in Redis: %s: replaced" % (self.shown + "/", self.k_keys, e))
         changed = False
+        force = bool(self.r.delete(self.k_rotate))  # `keys rotate` asked for a key now
         if doc is None:
             # a fresh Redis, or one restarted without its data: the keys held in memory go back (no ticket
             # sealed under them is lost), or the fleet's first key
             doc = self.doc or new_doc(now, self.opts)
             changed = True
-        if leader_update(doc, now):
+        if leader_update(doc, now, force):
             changed = True
             self.out("keys: key %s added, seals from %+.1f s" % (doc["keys"][0]["name"][:8],
                                                                 doc["keys"][0]["from"] - now))
@@ -450,3 +453,86 @@ def load(url, now, **kw):
     ring = sync.make_ring(time.time(), **kw)
     sync.run_in_background()
     return ring
+
+
+# --- `keys new|rotate|show redis://...` ------------------------------------------------------------------------
+
+def main(action, url, o, now):
+    """The keys command for a redis:// URL (microticket.cli.keys): ``o`` its options (profile, lifetime for
+    new). new: the fleet's first key, unless Redis holds keys under the prefix already; rotate: a new key
+    ``ahead`` seconds from now, by the leader when one runs (asked through PREFIXrotate), else here under
+    the lock; show: the keys' names, times and roles, and the leader, never a secret. Exit status."""
+    import redis  # cpython-only
+    try:
+        sync = KeySync(url)
+    except ValueError as e:
+        return _fail(e)
+    try:
+        sync.connect()
+        r = sync.r
+        raw = r.get(sync.k_keys)
+        doc = check_doc(raw) if raw is not None else None
+        if action == "new":
+            if doc is not None:
+                return _fail("%s: holds keys under %skeys already (keys rotate, or another prefix)" %
+                             (sync.shown, sync.opts["prefix"]))
+            opts = dict(sync.opts)
+            opts["lifetime"] = o.get("lifetime", opts["lifetime"])
+            doc = new_doc(now, opts, o.get("profile", "rfc5077"))
+            if not _under_lock(sync, doc):
+                return _fail("%s: a rotation leader holds %s: it made the keys" % (sync.shown, sync.k_lock))
+        elif doc is None:
+            return _fail("%s: no keys under %skeys (keys new)" % (sync.shown, sync.opts["prefix"]))
+        elif action == "rotate":
+            v = doc["version"]
+            if not _under_lock(sync, doc, now):
+                # a leader runs: it rotates at its next renewal (every third of its lock's TTL)
+                r.set(sync.k_rotate, "1", px=int(sync.ttl * 3000))
+                end = time.time() + 2 * sync.ttl
+                while time.time() < end and doc["version"] == v:
+                    time.sleep(0.05)
+                    doc = check_doc(r.get(sync.k_keys))
+                if doc["version"] == v:
+                    return _fail("%s: the leader did not rotate within %.0f s" % (sync.shown, 2 * sync.ttl))
+        leader = r.get(sync.k_lock)
+    except (redis.RedisError, OSError) as e:
+        return _fail("%s: %s" % (sync.shown, _short(e)))
+    except DecodeError as e:
+        return _fail("%s: %s" % (sync.shown, e))
+    finally:
+        sync.disconnect()
+    _show(sync, doc, now, leader)
+    return 0
+
+
+def _under_lock(sync, doc, now=None):
+    """Write ``doc`` (with ``now``: rotated first) holding the lock for the moment; False if a leader holds it."""
+    r = sync.r
+    if not r.set(sync.k_lock, sync.token, nx=True, px=int(sync.ttl * 1000)):
+        return False
+    sync.leader = True
+    if now is None or leader_update(doc, now, True):
+        r.eval(_WRITE, 3, sync.k_lock, sync.k_keys, sync.channel, sync.token, json.dumps(doc), str(doc["version"]))
+    sync.release()
+    return True
+
+
+def _fail(reason):
+    sys.stderr.write("error: %s\n" % reason)
+    return 1
+
+
+def _show(sync, doc, now, leader):
+    print("fleet keys %s prefix \"%s\": profile %s, lifetime %d s, rotate %g s, ahead %g s, %d key(s), "
+          "leader %s" % (sync.shown, sync.opts["prefix"], doc["profile"], doc["lifetime"], doc["rotate"],
+                         doc["ahead"], len(doc["keys"]), "pid " + leader.decode().split(":")[0] if leader else "none"))
+    opening = set(e["name"] for e, _ in ring_view(doc, now))
+    sealing = ring_view(doc, now)[0][0]["name"]
+    for e in doc["keys"]:
+        if e["name"] == sealing:
+            role = "seals+opens"
+        elif e["from"] > now:
+            role = "opens, seals in %.0f s" % (e["from"] - now)
+        else:
+            role = "opens" if e["name"] in opening else "expired"
+        print("  %s  age %7d s  %s" % (e["name"], now - e["created"], role))
