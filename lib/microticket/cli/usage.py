@@ -34,15 +34,8 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
   --cert, --key     PEM certificate chain and its private key: RSA (ECDHE_RSA suites) or P-256 (SEC 1 or
                     PKCS#8: ECDHE_ECDSA suites); --key defaults to --cert
   --keys KEYFILE    ticket key ring loaded from KEYFILE, or made there (default: a ring in memory)
-  --keys redis://[USER:PASS@]HOST:PORT/DB[?prefix=P&rotate=S&ahead=S&lifetime=S&lock-ttl=S&poll=S]
-                    (CPython only; rediss:// for TLS) the keys a fleet of servers shares in Redis, never
-                    on this server's disk: one server at a time is the rotation leader (a lock renewed
-                    every lock-ttl/3, default TTL 10 s; another takes over when it dies), which adds a
-                    key `ahead` s (default 120) before it seals, one every `rotate` s (default 43200),
-                    and drops a key `lifetime` s (default 86400) after it stopped sealing; servers
-                    follow by pub/sub, polling every `poll` s (default 10). Redis down: one line, the
-                    keys held keep sealing and opening, reconnects with backoff (prefix default
-                    "microticket:")
+  --keys redis://HOST:PORT/DB[?prefix=P...]  (CPython) a fleet's keys in Redis, rotated by a leader:
+                    README, "Fleet keys in Redis"
   --reissue WHEN    a new ticket on resumption: always (default), renew (only for a ticket sealed
                     under an older key), never
   --no-tickets      issue no tickets
@@ -118,9 +111,7 @@ The ticket key file (microticket.ticket.KeyRing, JSON, owner-only):
             ticket lifetime in seconds, default 86400)
   rotate    add a new sealing key; keys whose decrypt window has closed are dropped
   show      key names, ages and roles (seals+opens, opens, expired), never a secret
-KEYFILE may be a fleet's redis://[USER:PASS@]HOST:PORT/DB[?prefix=P...] (CPython only; see tls-server --help):
-new makes the fleet's first key unless it has keys; rotate adds a key that seals `ahead` s from now (the
-rotation leader does it when one runs); show also says which process leads and which key is pre-distributed.
+KEYFILE may be a fleet's redis://HOST:PORT/DB[?prefix=P...] (CPython): README, "Fleet keys in Redis".
 """
 
 _IKE_GATEWAY = """usage: ike-gateway --port P --psk HEX --id ID [--host H] [--tickets value|reference]
