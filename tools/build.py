@@ -83,6 +83,7 @@ def compile_tree(src_root, out_root, mpy_cross=None, extra_args=(), arch="host",
     interns that path anyway, and an .mpy naming the same string adds no second interned string (one qstr
     per module less on the heap, measured: 16 on the resumed client's path)."""
     exe = mpy_cross or find_mpy_cross()
+    skip = cpython_only_files() if os.path.isdir(os.path.join(src_root, load_parts()["package"])) else set()
     if arch == "host":
         arch = host_arch()
     if arch and native:
@@ -98,8 +99,8 @@ def compile_tree(src_root, out_root, mpy_cross=None, extra_args=(), arch="host",
                     continue
                 src = os.path.join(dirpath, fn)
                 rel = os.path.relpath(src, src_root)
-                if only is not None and rel.replace(os.sep, "/") not in only:
-                    continue
+                if only is not None and rel.replace(os.sep, "/") not in only or rel.replace(os.sep, "/") in skip:
+                    continue  # (CPython-only parts, e.g. fleet: never compiled for a board)
                 dst = os.path.join(out_root, rel[:-3] + ".mpy")
                 os.makedirs(os.path.dirname(dst), exist_ok=True)
                 if not native:
@@ -230,6 +231,16 @@ def unassigned_modules(doc=None, lib_root=LIB):
                 if rel not in listed:
                     found.append(rel)
     return sorted(found)
+
+
+def cpython_only_files(doc=None):
+    """The source files of the parts marked "cpython_only" (fleet: Redis), which no board gets."""
+    doc = doc or load_parts()
+    out = set()
+    for name, part in doc["parts"].items():
+        if part.get("cpython_only"):
+            out.update(own_modules(name, doc))
+    return out
 
 
 def installable_parts(doc=None):

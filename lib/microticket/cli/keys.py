@@ -1,6 +1,7 @@
 """`keys new|rotate|show KEYFILE [--profile rfc5077|draft07] [--lifetime SECONDS]`: the ticket key file of
 microticket.ticket: make one, rotate it (a new sealing key; keys whose decrypt window has closed are
-dropped), or show it (key names, ages and roles, never a secret). Help: ``keys --help``."""
+dropped), or show it (key names, ages and roles, never a secret). KEYFILE may be a redis:// URL (CPython:
+microticket.fleet.redis_keys.main). Help: ``keys --help``."""
 
 from microticket.cli import parse, fail
 
@@ -26,6 +27,9 @@ def main(argv, now=None):
     if now is None:
         import time
         now = int(time.time())
+    if path.encode().split(b"://")[0] in (b"redis", b"rediss"):
+        # a fleet's keys in Redis (CPython only): imported by a name in bytes, as tls_server does it
+        return __import__(b"microticket.fleet.redis_keys".decode(), None, None, (True,)).main(action, path, o, now)
     try:
         if action == "new":
             ring = KeyRing.generate(now, profile=profile, lifetime=lifetime)

@@ -34,6 +34,8 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
   --cert, --key     PEM certificate chain and its private key: RSA (ECDHE_RSA suites) or P-256 (SEC 1 or
                     PKCS#8: ECDHE_ECDSA suites); --key defaults to --cert
   --keys KEYFILE    ticket key ring loaded from KEYFILE, or made there (default: a ring in memory)
+  --keys redis://HOST:PORT/DB[?prefix=P...]  (CPython) a fleet's keys in Redis, rotated by a leader:
+                    README, "Fleet keys in Redis"
   --reissue WHEN    a new ticket on resumption: always (default), renew (only for a ticket sealed
                     under an older key), never
   --no-tickets      issue no tickets
@@ -109,6 +111,7 @@ The ticket key file (microticket.ticket.KeyRing, JSON, owner-only):
             ticket lifetime in seconds, default 86400)
   rotate    add a new sealing key; keys whose decrypt window has closed are dropped
   show      key names, ages and roles (seals+opens, opens, expired), never a secret
+KEYFILE may be a fleet's redis://HOST:PORT/DB[?prefix=P...] (CPython): README, "Fleet keys in Redis".
 """
 
 _IKE_GATEWAY = """usage: ike-gateway --port P --psk HEX --id ID [--host H] [--tickets value|reference]

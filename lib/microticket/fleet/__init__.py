@@ -1,0 +1,3 @@
+"""CPython-side parts for a fleet of servers: no board part installs this package and nothing a board loads
+imports it (the commands import it only for a redis:// --keys). microticket.fleet.redis_keys: the ticket
+keys shared through Redis, with a rotation leader."""
