@@ -280,3 +280,20 @@ def make_rsa_cert(directory, cn="localhost"):
     spki = key.public_key().public_bytes(serialization.Encoding.DER,
                                          serialization.PublicFormat.SubjectPublicKeyInfo)
     return cert_path, key_path, hashlib.sha256(der).hexdigest(), hashlib.sha256(spki).hexdigest()
+
+
+def self_signed_certs(directory):
+    """{"ec": ..., "rsa": ...}: a self-signed P-256 and RSA-2048 certificate for CN and DNS "localhost" (the
+    openssl CLI), each (cert path, key path, SHA-256 of the certificate's DER as hex: a --pin-sha256)."""
+    import hashlib
+    out = {}
+    for kind, newkey in (("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
+                         ("rsa", ["-newkey", "rsa:2048"])):
+        cert, key = os.path.join(directory, kind + ".pem"), os.path.join(directory, kind + ".key")
+        subprocess.run(["openssl", "req", "-x509"] + newkey + ["-nodes", "-keyout", key, "-out", cert, "-days", "2",
+                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
+                       check=True, capture_output=True)
+        der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
+                             capture_output=True).stdout
+        out[kind] = (cert, key, hashlib.sha256(der).hexdigest())
+    return out

@@ -265,7 +265,16 @@ def test_redis_stopped_and_restarted_no_failed_handshake(rds, tmp_path):
             except PortInUse:
                 time.sleep(0.2)
         _resume_loop(servers, caches, 3.0, failures, log)
-        doc = RK.check_doc(_client(rds).get(prefix + "keys"))  # given back by the leader from memory
+        # given back by the leader from memory once it reconnects (its backoff doubles up to 5 s: a loaded
+        # machine may take that long; bounded wait)
+        deadline = time.time() + 15
+        raw = _client(rds).get(prefix + "keys")
+        while raw is None and time.time() < deadline:
+            time.sleep(0.2)
+            raw = _client(rds).get(prefix + "keys")
+        doc = RK.check_doc(raw)
+        while time.time() < deadline and not all("reachable again" in x.output() for x in servers):
+            time.sleep(0.2)  # every server back (each on its own backoff)
     finally:
         logs = [s.stop() for s in servers]
     assert not failures, failures

@@ -11,8 +11,6 @@ handshake then a resumption from the NewSessionTicket that came after it:
 - tshark decrypts a TLS 1.3 session with our client's key log (the TLS 1.3 SSLKEYLOGFILE lines).
 nginx with Mozilla's "modern" configuration (TLS 1.3 only) is in test_tls_web_peers.py."""
 
-import hashlib
-import os
 import socket
 import ssl
 import subprocess
@@ -31,18 +29,7 @@ RUNTIMES = P.runtimes()
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("certs13"))
-    out = {}
-    for kind, newkey in (("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
-                         ("rsa", ["-newkey", "rsa:2048"])):
-        cert, key = os.path.join(d, kind + ".pem"), os.path.join(d, kind + ".key")
-        subprocess.run(["openssl", "req", "-x509"] + newkey + ["-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                        "-subj", "/CN=localhost", "-addext", "subjectAltName=DNS:localhost"],
-                       check=True, capture_output=True)
-        der = subprocess.run(["openssl", "x509", "-in", cert, "-outform", "DER"], check=True,
-                             capture_output=True).stdout
-        out[kind] = (cert, key, hashlib.sha256(der).hexdigest())
-    return out
+    return P.self_signed_certs(str(tmp_path_factory.mktemp("certs13")))
 
 
 def s_server(extra):

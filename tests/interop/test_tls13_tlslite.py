@@ -12,10 +12,7 @@ runtimes:
 """
 
 import hashlib
-import os
 import socket
-import ssl
-import subprocess
 import threading
 
 import pytest
@@ -34,16 +31,7 @@ HRR_RANDOM = hashlib.sha256(b"HelloRetryRequest").digest()
 
 @pytest.fixture(scope="module")
 def certs(tmp_path_factory):
-    d = str(tmp_path_factory.mktemp("tlslite13"))
-    out = {}
-    for kind, newkey in (("ec", ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"]),
-                         ("rsa", ["-newkey", "rsa:2048"])):
-        cert, key = os.path.join(d, kind + ".pem"), os.path.join(d, kind + ".key")
-        subprocess.run(["openssl", "req", "-x509"] + newkey + ["-nodes", "-keyout", key, "-out", cert, "-days", "2",
-                        "-subj", "/CN=localhost"], check=True, capture_output=True)
-        pin = hashlib.sha256(ssl.PEM_cert_to_DER_cert(open(cert).read())).hexdigest()
-        out[kind] = (cert, key, pin)
-    return out
+    return P.self_signed_certs(str(tmp_path_factory.mktemp("tlslite13")))
 
 
 class Tap:
