@@ -297,3 +297,18 @@ def self_signed_certs(directory):
                              capture_output=True).stdout
         out[kind] = (cert, key, hashlib.sha256(der).hexdigest())
     return out
+
+
+def client_hello13(random, sid, suites, ext):
+    """A ClientHello offering TLS 1.3 with the extensions ``ext`` (codec13.hello_exts13's, pre_shared_key
+    last), built the way our client builds one: engine.client_hello, TLS 1.2's renegotiation_info beside
+    them (and ec_point_formats with an ECDHE suite among ``suites``), ``ext`` last."""
+    from microticket.tls import engine
+
+    class Hello:
+        client_random = random
+        _sid = sid
+        _opt = 0  # no session_ticket, EMS or ETM, no max_fragment_length
+        server_name = b""
+    Hello.suites = list(suites)
+    return engine.client_hello(Hello, None, list(ext))[0]

@@ -33,7 +33,7 @@ def alert(fn, *a):
 
 
 def hello(ext, sid=SID, suites=(GCM,)):
-    return K.client_hello13(b"\x07" * 32, sid, list(suites), ext)
+    return tlspeers.client_hello13(b"\x07" * 32, sid, list(suites), ext)
 
 
 def server_side(m):
@@ -75,12 +75,19 @@ def test_client_hello_cookie_echo_and_one_share():
     assert [g for g, _ in shares] == [P256] and cookie == b"c00kie" and psk is None and modes == b"\x01\x00"
 
 
-def test_client_hello_refuses_a_short_session_id_or_a_psk_not_last():
-    ext = K.hello_exts13([X25519], [(X25519, bytes(32))], psk=(b"t", 0, 0))
-    with pytest.raises(ValueError):
-        hello(ext, sid=b"\x01" * 8)
-    with pytest.raises(ValueError):
-        hello(ext + [(0, b"")])
+def test_our_client_hello_has_a_32_byte_session_id_and_the_psk_last():
+    """What the removed standalone builder refused, now a property of the one ClientHello our client
+    builds (engine.client_hello with client13's extensions): a 32-byte legacy_session_id (appendix D.4)
+    and pre_shared_key the last extension (section 4.2.11), even with TLS 1.2's extensions beside it."""
+    from microticket.tls.client import Client
+    from microticket.tls.cache import TicketCache, entry
+    cache = TicketCache()
+    cache.put("s", entry(b"T" * 40, b"k" * 32, GCM, False, 100, 3600))
+    c = Client("s", pin_sha256=bytes(32), cache=cache)
+    c.start(101)
+    m = c.data_to_send()[5:]
+    assert m[38] == 32 and c._sent[-1] == 41
+    assert K.truncated_len(bytearray(m)) == len(m) - 35  # one 32-byte binder, at the very end
 
 
 def test_a_tls12_client_hello_is_not_13():
@@ -144,8 +151,8 @@ def test_pre_shared_key_rules(ext, code):
 
 
 def raw_hello(ext):
-    """A ClientHello with the extensions ``ext`` as given (client_hello13 refuses a pre_shared_key that is
-    not last)."""
+    """A ClientHello with the extensions ``ext`` as given, in that order (our client always puts
+    pre_shared_key last: this one need not)."""
     e = b"".join(bytes((t >> 8, t & 0xFF, len(d) >> 8, len(d) & 0xFF)) + d for t, d in ext)
     body = b"\x03\x03" + bytes(32) + b"\x20" + SID + b"\x00\x02\x13\x01\x01\x00" + len(e).to_bytes(2, "big") + e
     return bytearray(b"\x01" + len(body).to_bytes(3, "big") + body)

@@ -55,7 +55,7 @@ def _hello(rng, groups=(X25519,), share=True, psk=None, binder_psk=None, binder_
     ext = codec13.hello_exts13(list(groups), shares, modes=modes, psk=psk)
     if sni is not None:
         ext.insert(0, (0, bytes((0, len(sni) + 3, 0, 0, len(sni))) + sni))
-    m = codec13.client_hello13(rng(32), rng(32), list(suites), ext)
+    m = P.client_hello13(rng(32), rng(32), list(suites), ext)
     if psk is not None:
         n = codec13.truncated_len(m)
         bk = keys13.label(keys13.stage(None, binder_psk), binder_label, None)
@@ -209,7 +209,7 @@ def test_downgrade_sentinel_only_from_a_tls13_server(ec_cert):
     rng = crypto.urandom
     ext = codec13.hello_exts13([X25519], [(X25519, ecdhe.keypair(X25519, rng)[1])])
     ext.append((11, b"\x01\x00"))
-    m = codec13.client_hello13(rng(32), rng(32), [0x1302, 0xC02B], ext)
+    m = P.client_hello13(rng(32), rng(32), [0x1302, 0xC02B], ext)
     rec = bytes((22, 3, 1, len(m) >> 8, len(m) & 0xFF)) + bytes(m)
     # with TLS 1.3 suites of its own the server is a 1.3 server and says so; without, a 1.2 server
     for suites, sentinel in (([0x1301, 0xC02B], True), ([0xC02B], False)):

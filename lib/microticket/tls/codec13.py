@@ -6,13 +6,14 @@ Builders return the whole message (4-byte header included); parsers take the bod
 microticket.tls.codec13_server, what both take (CertificateVerify's signed content, KeyUpdate) is in
 microticket.tls.hs13: a board loads only its own role's half.
 
-hello_exts13 (the 1.3 extensions of a ClientHello, pre_shared_key last with a zero binder), client_hello13
-(a ClientHello of those alone), truncated_len / put_binder (RFC 8446 section 4.2.11.2),
+hello_exts13 (the 1.3 extensions of a ClientHello, pre_shared_key last with a zero binder: the ClientHello
+itself is microticket.tls.engine.client_hello's, TLS 1.2's beside them), truncated_len / put_binder (RFC 8446
+section 4.2.11.2),
 parse_server_hello13 (ServerHello or HelloRetryRequest), check_downgrade (section 4.1.3),
 parse_encrypted_extensions, parse_certificate13, parse_certificate_verify, parse_new_session_ticket13.
 
 Middlebox compatibility (appendix D.4): the client's legacy_session_id is 32 random bytes drawn from the
-engine's rng (client_hello13 refuses any other size).
+engine's rng (microticket.tls.client13).
 """
 
 from micropython import const
@@ -104,39 +105,6 @@ def hello_exts13(groups, shares, modes=b"\x01\x00", cookie=None, psk=None, hl=32
         d[10 + n] = hl
         ext.append((_EXT_PRE_SHARED_KEY, d))
     return ext
-
-
-def client_hello13(random, sid, suites, ext):
-    """A ClientHello (legacy_version 1.2, ``random``, the 32-byte legacy_session_id ``sid`` of appendix D.4,
-    ``suites``, null compression) with the extensions ``ext`` [(type, data)]; pre_shared_key, if any, must
-    be the last (section 4.2.11)."""
-    if len(sid) != 32 or any(t == _EXT_PRE_SHARED_KEY for t, _ in ext[:-1]):
-        raise ValueError("ClientHello")
-    elen = 0
-    for _, d in ext:
-        elen += 4 + len(d)
-    ns = 2 * len(suites)
-    body = 2 + 32 + 33 + 2 + ns + 2 + 2 + elen
-    m = bytearray(4 + body)
-    m[0] = _HT_CLIENT_HELLO
-    m[1] = body >> 16
-    m[2] = (body >> 8) & 0xFF
-    m[3] = body & 0xFF
-    m[4] = 3
-    m[5] = 3
-    m[6:38] = random
-    m[38] = 32
-    m[39:71] = sid
-    m[71] = ns >> 8
-    m[72] = ns & 0xFF
-    p = 73
-    for s in suites:
-        m[p] = s >> 8
-        m[p + 1] = s & 0xFF
-        p += 2
-    m[p] = 1  # compression methods: null only
-    put_extensions(m, p + 2, ext, elen)
-    return m
 
 
 def truncated_len(m, hl=32):
