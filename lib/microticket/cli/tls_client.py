@@ -2,8 +2,9 @@
 Options and output: microticket.cli.usage (``tls-client --help``)."""
 
 import socket
+import sys
 
-from microticket.cli import parse, fail
+from microticket.cli import fail
 
 # Collect after every 1024 bytes allocated (MicroPython's gc.threshold): imports and the
 # handshake's short-lived objects are then cleared before they scatter holes between the objects that
@@ -29,44 +30,21 @@ def main(argv):
 
 
 def _run(argv):
+    # the options checked and the client engine made by a module unloaded before the connection (its code's
+    # objects and messages would be heap for the whole handshake on a board)
+    from microticket.cli import tls_client_config as setup
     try:
-        a = parse(argv, "tls-client", "empty-session-id no-ems no-etm time-unknown",
-                  "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
-                  "timeout:1..86400 suites ca-file max-version psk-modes",
-                  "HOST PORT:1..65535")
-        if a is None:
-            return 0
-        (host, port), o = a
-        psk = o.get("psk")
-        if "psk-file" in o:
-            from microticket.cli.helpers import psk_file
-            psk = psk_file(o["psk-file"])
-        pin = o.get("pin-sha256")
-        if pin is not None and len(pin) != 32:
-            raise ValueError("--pin-sha256 must be 64 hex digits (a SHA-256 hash)")
-        if "ca-file" in o:
-            try:
-                open(o["ca-file"]).close()  # unreadable: one error line now, not a failed handshake later
-            except OSError as e:
-                return fail("--ca-file %s: %s" % (o["ca-file"], e), 1)
-        if psk is None and pin is None and "ca-file" not in o:
-            raise ValueError("need --psk, --pin-sha256 or --ca-file")
-        # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
-        v = o.get("max-version", "").encode()
-        if v and v != b"1.2" and v != b"1.3":
-            raise ValueError("--max-version must be 1.2 or 1.3, not %r" % o["max-version"])
-        if "psk-modes" in o:  # dhe (psk_dhe_ke: 1), ke (psk_ke: 0), in the order given (bytes: no interned text)
-            m = o["psk-modes"].encode()
-            if m not in (b"dhe", b"ke", b"dhe,ke", b"ke,dhe"):
-                raise ValueError("--psk-modes must be dhe, ke or both (dhe,ke), not %r" % o["psk-modes"])
-            o["psk-modes"] = bytes(1 if x == b"dhe" else 0 for x in m.split(b","))
-    except ValueError as e:
-        return fail(e)
-    except OSError as e:  # an unreadable --psk-file or --ca-file
+        r = setup.main(argv, lambda path: lambda: open(path, "rb"))
+    except OSError as e:  # (a ticket cache that cannot be read: a damaged one reads as empty)
         return fail(e, 1)
+    setup = None
+    sys.modules.pop("microticket.cli.tls_client_config")  # unloaded: out of sys.modules and of its package
+    delattr(sys.modules["microticket.cli"], "tls_client_config")
+    if not isinstance(r, tuple):
+        return r  # --help, or the one-line error already printed
+    cli, o, host, port = r
     s = None
     try:
-        cli = make_client(o, host, port, psk, pin)
         # the driver after the engine's buffers: its code fills holes instead of taking room they need
         from microticket.tls import driver
         s = socket.socket()
@@ -110,48 +88,3 @@ def _run(argv):
         if s is not None:
             s.close()
     return 0
-
-
-def make_client(o, host, port, psk, pin):
-    """The client engine for these options, with its ticket cache (read here and by the engine; the
-    driver persists the engine's ticket events).
-    Board-sized buffers: a PSK server sends small messages, a certificate chain needs room; the
-    ClientHello flight is sized to the cached ticket it carries (no ticket: 512 bytes). The drivers send
-    the output after every step, so it holds a flight or one record (plus an alert), not both."""
-    import time
-    from microticket.tls.cache import TicketCache
-    cache = TicketCache(o.get("cache"))
-    ca = o.get("ca-file")
-    # a validated chain must name the server: --server-name, or the HOST given
-    name = o.get("server-name", host if ca else "")
-    server_id = name if name else "%s:%d" % (host, port)
-    ident = o.get("psk-identity", "Client_identity").encode()
-    entry = cache.get(server_id, int(time.time()))
-    wb_cap = 512 + len(name) + len(ident) + (len(entry[0]) if entry is not None else 0)  # [0]: its ticket
-    entry = None
-    import gc
-    gc.collect()   # the cache file's parse garbage gone before the buffers take their contiguous runs
-    mfl = o.get("mfl", 0)
-    max_fragment = (256 << mfl) if mfl else 16384
-    sid_mode = "empty" if "empty-session-id" in o else "random"
-    log = None
-    if "keylog" in o:
-        from microticket.cli.helpers import keylog
-        log = keylog(o["keylog"])
-    trust = None
-    if ca:
-        def trust():
-            return open(ca, "rb")
-    suites = None
-    if "suites" in o:
-        from microticket.cli.helpers import suite_list
-        suites = suite_list(o["suites"])
-    # the one client engine; its output buffer holds the ClientHello flight (at most ~130 bytes beside
-    # the ticket, the name and the identity) and an alert; the records it sends are cut to fit that buffer
-    from microticket.tls.client import Client
-    return Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache, suites=suites,
-                  server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
-                  ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
-                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256), trust=trust,
-                  time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
-                  max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304)
