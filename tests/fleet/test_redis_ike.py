@@ -247,6 +247,27 @@ def test_redis_stopped_and_restarted_empty_fails_closed(tmp_path):
     assert sum(x.count("established resumed") for x in text) == 1  # only s1's one resumption, at B
 
 
+def test_gateway_refusals_at_start(tmp_path):
+    """Redis unreachable when the gateway starts: one error line naming the URL without its password, exit 1
+    (it has no keys to serve with); --rotate with a redis:// URL is a usage error (the leader rotates)."""
+    import socket
+    import subprocess
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]  # bound, never listening: connections refused
+    try:
+        cmd, env = ikepeers._cmd_env("cpython")
+        base = cmd + [ikepeers.cli_script("ike_gateway"), "--port", "0", "--psk", PSK.hex(), "--id", "gw"]
+        url = "redis://u:pw-secret@127.0.0.1:%d/0?lock-ttl=1" % port
+        r = subprocess.run(base + ["--keys", url], capture_output=True, text=True, timeout=30, env=env)
+        assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+        assert r.stderr.startswith("error: redis://127.0.0.1:%d/0: " % port) and "pw-secret" not in r.stderr
+        r = subprocess.run(base + ["--keys", url, "--rotate"], capture_output=True, text=True, timeout=30, env=env)
+        assert r.returncode == 2 and r.stderr.startswith("error: --rotate is for a key file"), r.stderr
+    finally:
+        s.close()
+
+
 @pytest.mark.micropython
 def test_board_keyed_by_remote_id_resumes_at_another_gateway(rds, tmp_path, mp):
     gws = _start(_url(rds["peer"].port, "p3:"), n=2)
@@ -261,3 +282,61 @@ def test_board_keyed_by_remote_id_resumes_at_another_gateway(rds, tmp_path, mp):
     finally:
         for g in gws:
             g.stop()
+
+
+# --- an ACL user, and TLS to Redis (issue 15 step 1) ------------------------------------------------------
+
+def _tls_files(d):
+    import subprocess
+    cert, key = os.path.join(d, "redis.pem"), os.path.join(d, "redis.key")
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                    "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True, timeout=30)
+    return cert, key
+
+
+@pytest.mark.parametrize("how", ["acl", "tls"])
+def test_acl_user_and_tls_to_redis(tmp_path, how):
+    """A fleet on a Redis whose only user is an ACL user limited to the fleet's prefix (keys and channel),
+    or reached over TLS only (rediss://, the test's own CA): a TLS server and two IKE gateways share keys,
+    tickets resume across them, and no password is ever printed."""
+    from tlspeers import start_our_server, run_our_client, parse_client_output
+    d = str(tmp_path)
+    if how == "acl":
+        conf = os.path.join(d, "redis.conf")
+        with open(conf, "w") as f:  # no default user: only "fleet", on the fleet's keys and channel only
+            f.write("user default off\nuser fleet on >s3cret-acl ~fleet:* &fleet:* +@all\n")
+        peer = start_redis(d, conf=conf)
+        url = "redis://fleet:s3cret-acl@127.0.0.1:%d/0?prefix=fleet:&lock-ttl=1.5" % peer.port
+    else:
+        cert, key = _tls_files(d)
+        try:
+            peer = start_redis(d, tls=(cert, key))
+        except RuntimeError as e:  # Debian builds it with TLS; another build may lack it
+            pytest.skip("this redis-server has no TLS support: %s" % str(e)[-200:])
+        url = "rediss://127.0.0.1:%d/0?prefix=fleet:&lock-ttl=1.5&ssl_ca_certs=%s" % (peer.port, cert)
+    procs_ = []
+    try:
+        tls = start_our_server(["--psk", PSK.hex(), "--keys", url])
+        procs_.append(tls)
+        gws = _start(url, n=2)
+        procs_.extend(g.peer for g in gws)
+        cache = str(tmp_path / "c.json")
+        for want in ("no", "yes"):
+            r = run_our_client(tls.port, ["--psk", PSK.hex(), "--cache", cache, "--send", "hi", "--timeout", "5"])
+            assert parse_client_output(r.stdout).get("resumed") == want, r.stdout + r.stderr
+        store = str(tmp_path / "s.json")
+        lines, r = _ini(gws[0], store)
+        assert lines == ["established: full", "ticket: lifetime 3600"], r.stdout + r.stderr
+        lines, r = _ini(gws[1], store)
+        assert lines == ["established: resumed", "ticket: lifetime 3600"], r.stdout + r.stderr
+        if how == "acl":
+            c = redis.Redis(host="127.0.0.1", port=peer.port, username="fleet", password="s3cret-acl")
+            assert c.get("fleet:keys") and c.keys("fleet:ike:*")  # the IKE state under the fleet's prefix
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                c.get("other:keys")  # the user reaches nothing else
+    finally:
+        logs = [p.stop() for p in procs_]
+        peer.stop()
+    assert sum("rotation leader" in x for x in logs) == 1, logs
+    assert not any("s3cret" in x for x in logs)
