@@ -152,6 +152,43 @@ def test_a_ticket_raced_at_two_gateways_resumes_at_one(rds, mode):
         assert [e[0] for e in race(*alone)] == [("established", "resumed")] * 2
 
 
+def test_redis_down_fails_closed_and_revocations_are_replayed(tmp_path):
+    """In process: Redis stopped -> a check refuses (store-unavailable), a claim answers False, a ticket by
+    reference is not stored, the outage said once; a revocation made meanwhile reaches Redis once it is back."""
+    d = str(tmp_path)
+    peer = start_redis(d)
+    port = peer.port
+    lines = []
+    try:
+        s = RI.Shared(_url(port, "d1:"), LIFE, out=lines.append)
+        s.check()
+        s.run_in_background()
+        used, refs = RI.RedisUsed(s), RI.RedisRefs(s, KeyRing.generate(int(time.time())), LIFE)
+        peer.stop()
+        tok = os.urandom(32)
+        assert used.add(tok, 0) is False  # not claimed (and kept to replay: the revocation of a deleted SA)
+        for probe in (lambda: tok in used, lambda: refs.get(b"r" * 16)):
+            with pytest.raises(T.TicketRejected) as e:
+                probe()
+            assert str(e.value) == "store-unavailable"
+        assert refs.remove(b"r" * 16) is False
+        assert len(lines) == 1 and "unreachable" in lines[0] and "resumption refused" in lines[0], lines
+        peer = start_redis(d, port)  # back, empty: the thread reconnects, sees the list lost, replays
+        deadline = time.time() + 10
+        while s.down and time.time() < deadline:
+            time.sleep(0.05)
+        assert not s.down and lines[-1].endswith("reachable again"), lines
+        c = redis.Redis(host="127.0.0.1", port=port)
+        assert c.exists("d1:ike:used:" + tok.hex()) and 0 < c.pttl("d1:ike:used:" + tok.hex()) <= (LIFE + 60) * 1000
+        assert any("lost its one-time-use list" in x for x in lines), lines
+        with pytest.raises(T.TicketRejected) as e:  # Redis's list is new: nothing by value until old tickets expire
+            os.urandom(32) in used
+        assert str(e.value) == "store-lost"
+        s.stopped = True
+    finally:
+        peer.stop()
+
+
 # --- three ike-gateway processes on one Redis ------------------------------------------------------------
 
 def _start(url, mode="value", n=3):
