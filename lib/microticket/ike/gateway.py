@@ -150,8 +150,8 @@ class Gateway:
         self.max_sas = max_sas
         self.ticket_policy = ticket_policy
         self.max_ticket_life = lifetime if reauth is None else min(lifetime, reauth)
-        self.refs = refs or T.RefStore(ref_capacity)
-        self.used = used or T.UsedTickets(self.max_ticket_life)
+        self.refs = T.RefStore(ref_capacity) if refs is None else refs  # (an empty RefStore is falsy)
+        self.used = T.UsedTickets(self.max_ticket_life) if used is None else used
         self._cookie_secret = self.rng(32)
         self._sas = {}  # SPIr -> _Sa
         self._order = []  # SPIr, oldest first
