@@ -356,7 +356,7 @@ class IkeResume(CliScenario):
         udp.run_initiator(ini, "127.0.0.1", self.gw.port, timeout=20)
         if os.path.exists(self.store):
             os.remove(self.store)
-        TicketStore(self.store).put("127.0.0.1:%d" % self.gw.port, ini.new_ticket)
+        TicketStore(self.store).put("gw.example", ini.new_ticket)  # keyed by --remote-id (issue 15)
         args = ["127.0.0.1", str(self.gw.port), "--psk", self.PSK, "--id", "client.example", "--remote-id",
                 "gw.example", "--store", self.store]
         if self.romfs:

@@ -7,7 +7,6 @@ and restarted mid-run fails no handshake."""
 
 import os
 import re
-import shutil
 import signal
 import sys
 import time
@@ -25,30 +24,10 @@ from microticket.fleet import redis_keys as RK  # noqa: E402
 from microticket.ticket import KeyRing  # noqa: E402
 from microticket.errors import TicketRejected  # noqa: E402
 
-REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+from redispeers import redis_cmd as _redis_cmd, start_redis as _start_redis  # noqa: E402 (the fixture rds: conftest.py)
+
 PSK = "00112233445566778899aabbccddeeff"
 TTL = 1.5  # the lock's TTL in these tests (seconds)
-
-
-def _redis_cmd(port, d):
-    return [REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-            "--dir", d, "--protected-mode", "yes", "--daemonize", "no", "--logfile", ""]
-
-
-def _start_redis(d, port=None):
-    if port is not None:
-        return Peer(_redis_cmd(port, d), port=port)
-    return on_free_port(lambda p: Peer(_redis_cmd(p, d), port=p))
-
-
-@pytest.fixture(scope="module")
-def rds(tmp_path_factory):
-    if not os.path.exists(REDIS_SERVER):
-        pytest.skip("redis-server missing")
-    d = str(tmp_path_factory.mktemp("redis"))
-    box = {"peer": _start_redis(d), "dir": d}
-    yield box
-    box["peer"].stop()
 
 
 def _client(rds):

@@ -478,7 +478,7 @@ def test_cli_micropython_initiator(gateway_factory, tmp_path, mp, mode):
     # a reused ticket: put the already used record back in the store
     r = ikepeers.run_initiator(_ini_args(gw, store, "--delete"), runtime="micropython")
     assert _lines(r) == ["established: resumed", "ticket: lifetime 3600", "closed: deleted"]
-    assert TicketStore(store).peek("127.0.0.1:%d" % gw.port) is None  # deleted with the SA
+    assert TicketStore(store).peek("gw.example") is None  # deleted with the SA (keyed by --remote-id)
     r = ikepeers.run_initiator(["logout", "--store", store], runtime="micropython")
     assert r.stdout.strip() == "logout: tickets deleted" and not os.path.exists(store)
     events = gw.stop()
@@ -493,6 +493,29 @@ def test_cli_micropython_gateway(gateway_factory, tmp_path, mp):
     assert _lines(r) == ["established: full", "ticket: lifetime 3600"], r.stdout + r.stderr
     r = ikepeers.run_initiator(_ini_args(gw, store))
     assert _lines(r) == ["established: resumed", "ticket: lifetime 3600"], r.stdout + r.stderr
+
+
+def test_cli_store_keyed_by_remote_id_else_host_port(gateway_factory, tmp_path):
+    # two gateways of one fleet (one key file): with --remote-id the board's ticket is the gateway identity's
+    # and resumes at the other gateway; without it, it is HOST:PORT's and is not presented elsewhere
+    keys = str(tmp_path / "keys.json")
+    a = gateway_factory("--keys", keys)
+    b = gateway_factory("--keys", keys)
+    store = str(tmp_path / "s.json")
+    assert _lines(ikepeers.run_initiator(_ini_args(a, store)))[0] == "established: full"
+    assert TicketStore(store).peek("gw.example") is not None and len(TicketStore(store)) == 1
+    r = ikepeers.run_initiator(_ini_args(b, store))
+    assert _lines(r) == ["established: resumed", "ticket: lifetime 3600"], r.stdout + r.stderr
+    plain = str(tmp_path / "p.json")
+    args = _ini_args(a, plain)
+    i = args.index("--remote-id")
+    del args[i:i + 2]
+    assert _lines(ikepeers.run_initiator(args))[0] == "established: full"
+    assert TicketStore(plain).peek("127.0.0.1:%d" % a.port) is not None
+    args[1] = str(b.port)
+    r = ikepeers.run_initiator(args)
+    assert _lines(r)[0] == "established: full", r.stdout  # nothing presented: no "resume failed"
+    assert len(TicketStore(plain)) == 2
 
 
 def test_cli_reused_ticket_nack_full(gateway_factory, tmp_path):
@@ -529,7 +552,7 @@ def test_cli_failed_resumption_falls_back_to_full_in_the_same_run(gateway_factor
     gw_args, first, why, learned = REFUSALS[refusal]
     gw = gateway_factory(*gw_args)
     store = str(tmp_path / "s.json")
-    peer = "127.0.0.1:%d" % gw.port
+    peer = "gw.example"  # the store's key: --remote-id
     r = ikepeers.run_initiator(_ini_args(gw, store, *first), runtime=runtime)
     assert _lines(r) == ["established: full", "ticket: lifetime 3600"], r.stdout + r.stderr
     t0 = time.time()

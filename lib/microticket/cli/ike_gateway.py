@@ -40,13 +40,23 @@ def main(argv):
     from microticket.ike.gateway import Gateway, serve
     now = int(time.time())
     kf = o.get("keys")
+    ring = refs = used = None
+    if kf and kf.encode().split(b"://")[0] in (b"redis", b"rediss"):
+        # a fleet's keys, tickets by reference and one-time-use list in Redis (CPython only:
+        # microticket.fleet.redis_ike, imported by a name in bytes as tls_server does it: no board part names it)
+        if "rotate" in o:
+            return fail("--rotate is for a key file (a fleet's leader rotates; `keys rotate URL` asks it)")
+        try:  # (the errors name the URL without its password)
+            ring, refs, used = __import__(b"microticket.fleet.redis_ike".decode(), None, None, (True,)).load(
+                kf, now, lifetime if reauth is None else min(lifetime, reauth))
+        except ValueError as e:
+            return fail(e, 1)
     try:
-        ring = None
-        if kf:
+        if kf and ring is None:
             try:
                 ring = KeyRing.load(kf, now)
             except OSError:
-                ring = None   # no key file yet: made below
+                pass   # no key file yet: made below
             if ring is not None and "rotate" in o:
                 ring.rotate(now)
                 ring.save(kf)
@@ -58,7 +68,7 @@ def main(argv):
         return fail("--keys %s: %s" % (kf, e), 1)
     gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
                  cookie=True if "cookie" in o else None, auth_mode=None if auth_mode == "both" else auth_mode, ticket_policy=policy,
-                 resume=resume)
+                 resume=resume, refs=refs, used=used)
     host = o.get("host", "0.0.0.0")
     ai = socket.getaddrinfo(host, port, 0, socket.SOCK_DGRAM)[0]
     s = socket.socket(ai[0], socket.SOCK_DGRAM)
@@ -67,7 +77,7 @@ def main(argv):
     except OSError as e:
         s.close()
         return fail("%s:%d: %s" % (host, port, e), 1)
-    out("ike-gateway: listening on %d (tickets=%s)" % (port, mode))
+    out("ike-gateway: listening on %d (tickets=%s%s)" % (port, mode, "" if used is None else ", shared in Redis"))
 
     def after():
         for ev in gw.events():

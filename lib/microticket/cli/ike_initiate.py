@@ -55,7 +55,9 @@ def main(argv):
             return 0
         psk = o["psk"]
         timeout = o.get("timeout", 20)
-        peer = "%s:%d" % (host, port)
+        # the ticket is the gateway's identity's (--remote-id: any gateway of a fleet sharing its tickets
+        # resumes it, wherever the board lands next), else HOST:PORT's
+        peer = o.get("remote-id") or "%s:%d" % (host, port)
         now = udp.now()
         later = "ticket-later" in o
         ini = I.Initiator(psk, o["id"], idr=o.get("remote-id"), group=group, groups=groups,

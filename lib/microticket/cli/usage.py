@@ -127,6 +127,10 @@ An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output
   --psk HEX, --id ID the pre-shared key and the gateway's identity
   --tickets MODE     RFC 5723 tickets by value (default) or by reference
   --keys KEYFILE     ticket key ring loaded from KEYFILE, or made there; --rotate: a new sealing key first
+  --keys redis://HOST:PORT/DB[?prefix=P...]  (CPython) a fleet of gateways in Redis: the fleet's keys
+                     (rotated by a leader), tickets by reference and the one-time-use list shared, a ticket
+                     claimed atomically; Redis down: resumption refused (TICKET_NACK), full exchanges go
+                     on. README, "IKE gateways in Redis"
   --lifetime S       IKE SA lifetime in seconds (default 3600); --reauth S: re-authentication time
                      (a ticket's lifetime is the smaller of the two)
   --cookie           always ask for a COOKIE (RFC 7296 section 2.6); without it, COOKIEs are asked for while
@@ -144,20 +148,22 @@ _IKE_INITIATE = """usage: ike-initiate HOST PORT --psk HEX --id ID --store FILE 
        ike-initiate logout --store FILE
 
 Prints "established: full|resumed" then "ticket: lifetime N|ack|nack|none" (exit 0), or "failed:
-REASON" (exit 1). With a stored, unexpired ticket for HOST:PORT it resumes (RFC 5723) unless --full; a
+REASON" (exit 1). With a stored, unexpired ticket for the gateway it resumes (RFC 5723) unless --full; a
 resumption that fails (TICKET_NACK, AUTHENTICATION_FAILED, no answer within 7 s) falls back to a full
 exchange in the same run: "established: full (resume failed: REASON)". The SA is left without a
 Delete (an interrupted session, what resumption is for) unless --delete, which sends Delete and drops
 the ticket (RFC 5723 section 6.2). `logout` deletes every stored ticket.
 
-  --store FILE       the ticket store (JSON, owner-only)
+  --store FILE       the ticket store (JSON, owner-only), one ticket per gateway: its identity
+                     (--remote-id ID: any gateway of a fleet sharing tickets resumes it) or else HOST:PORT
+  --remote-id ID     the gateway's identity: sent as IDr, checked in its IKE_AUTH answer
   --group G          the one DH group offered, 31 (Curve25519, default) or 14 (MODP-2048)
   --groups LIST      offer more (comma-separated); INVALID_KE_PAYLOAD is then retried
   --nat-t            the non-ESP marker (RFC 3948); always used on a port other than 500
   --child            ask for a Child SA;  --no-ticket: request no ticket;  --ticket-later: request it
                      in an INFORMATIONAL exchange after IKE_AUTH
   --auth-mode MODE   what a resumed IKE_AUTH signs: message or signed; default: the reading learned for
-                     HOST:PORT (kept with its ticket), else message (the deployed gateways' reading)
+                     gateway (kept with its ticket), else message (the deployed gateways' reading)
   --timeout S        give up after S seconds (default 20)
   --debug-keys       print SKEYSEED, SK_* and AUTH in hex (for tests; never in production)
 """

@@ -23,13 +23,20 @@ Requests handled (window 1 per SA, retransmitted requests answered from the cach
                      ``auth_mode`` reading (keys.resume_auth) with IDi/IDr equal to the ticket's;
                      N(TICKET_REQUEST) -> N(TICKET_LT_OPAQUE) (or ACK/NACK by ``ticket_policy``);
                      a Child SA request gets N(NO_PROPOSAL_CHOSEN) (this gateway is IKE-only).
-                     After a resumed IKE_AUTH the ticket is marked used and the old SA silently deleted
-                     (RFC 5723 4.3.4).
+                     A resumed IKE_AUTH whose AUTH checks claims the ticket (one call: ``used.add`` or
+                     ``refs.remove`` says whether this call made the claim; a shared store makes it one
+                     atomic step), answered only if the claim is its own, else AUTHENTICATION_FAILED; the
+                     old SA is silently deleted (RFC 5723 4.3.4).
   INFORMATIONAL      Delete (tickets of that SA revoked, 6.2 / 9.8), TICKET_REQUEST, liveness.
   CREATE_CHILD_SA    IKE SA rekey (RFC 7296 2.18): SA(IKE, SPIi), Ni, KE -> SA(new SPIr), Nr, KE; the new
                      SA takes over, the old SA's tickets are revoked (RFC 5723 6.2), N(TICKET_REQUEST) gets a
                      ticket for the NEW SA; the initiator deletes the old SA. A Child SA -> N(NO_ADDITIONAL_SAS).
 Ticket lifetime = min(IKE SA lifetime, re-authentication time) - always finite (RFC 5723 section 6.2).
+
+``refs`` and ``used`` (default: ticket.RefStore, ticket.UsedTickets in this process) may be stores shared by a
+fleet of gateways (microticket.fleet.redis_ike): they do I/O, as the key ring may, injected like it. A store
+that cannot answer raises TicketRejected from ``get``/``in``/``put`` (TICKET_NACK, no ticket issued by
+reference) and answers False from ``add``/``remove`` (no claim): resumption fails closed.
 """
 
 from micropython import const
@@ -109,7 +116,7 @@ class Gateway:
     def __init__(self, psk, idr, ring=None, tickets="value", rng=None, lifetime=3600, reauth=None,
                  cookie=None, auth_mode=None, groups=(31, 14), max_sas=64, ref_capacity=64,
                  ticket_policy="issue", psks=None, resume="accept", max_half=None, cookie_threshold=8,
-                 half_open_timeout=30):
+                 half_open_timeout=30, refs=None, used=None):
         if tickets not in ("value", "reference"):
             raise ValueError("tickets must be 'value' or 'reference'")
         if lifetime <= 0 or (reauth is not None and reauth <= 0):
@@ -143,8 +150,8 @@ class Gateway:
         self.max_sas = max_sas
         self.ticket_policy = ticket_policy
         self.max_ticket_life = lifetime if reauth is None else min(lifetime, reauth)
-        self.refs = T.RefStore(ref_capacity)
-        self.used = T.UsedTickets(self.max_ticket_life)
+        self.refs = T.RefStore(ref_capacity) if refs is None else refs  # (an empty RefStore is falsy)
+        self.used = T.UsedTickets(self.max_ticket_life) if used is None else used
         self._cookie_secret = self.rng(32)
         self._sas = {}  # SPIr -> _Sa
         self._order = []  # SPIr, oldest first
@@ -417,9 +424,11 @@ class Gateway:
             for a in self.auth_modes:
                 if crypto.ct_equal(K.resume_auth(a, sa.keys.sk_pi, sa.req_raw, sa.nr, idi), got):
                     mode = a
-            still = (sa.resumed_token is None or sa.resumed_token not in self.used) and \
-                (sa.resumed_ref is None or self.refs.get(sa.resumed_ref) is not None)
-            if meth != _AUTH_PSK or not still or mode is None:
+            # the ticket is used now (RFC 5723 4.3.1): claimed in one call that says whether the claim is
+            # this one's (not checked here and marked later: a ticket raced at two gateways sharing the
+            # list is accepted by one), only once its AUTH checks (a replayed ticket without SK_d burns none)
+            if meth != _AUTH_PSK or mode is None or not (
+                    self.used.add(sa.resumed_token, now) if sa.resumed_ref is None else self.refs.remove(sa.resumed_ref)):
                 return self._auth_failed(sa, m)
             auth_r = K.resume_auth(mode, sa.keys.sk_pr, sa.resp_raw, sa.ni, idr)
         else:
@@ -442,11 +451,7 @@ class Gateway:
             sa.inflight = None
         sa.req_raw = sa.resp_raw = None
         if st is not None:
-            # the ticket is used now (RFC 5723 4.3.1); the SA it came from goes silently (4.3.4)
-            if sa.resumed_token is not None:
-                self.used.add(sa.resumed_token, now)
-            if sa.resumed_ref is not None:
-                self.refs.remove(sa.resumed_ref)
+            # the SA the ticket came from goes silently (4.3.4)
             old = self._sas.get(st.spi_r)
             if old is not None and old.spi_i == st.spi_i and old is not sa:
                 self._drop_sa(st.spi_r)
@@ -485,7 +490,11 @@ class Gateway:
             tk = T.seal_value(self.ring, st, self.rng)
             sa.tokens.append(T.ticket_token(tk))
         else:
-            tk = T.seal_reference(self.ring, self.refs, st, self.rng)
+            try:
+                tk = T.seal_reference(self.ring, self.refs, st, self.rng)
+            except TicketRejected as e:  # a shared store that cannot hold the state now
+                self._event(("ticket_rejected", e.reason))
+                return (_PT_NOTIFY, M.notify_body(_TICKET_NACK))
             sa.tokens.append(bytes(tk[13:13 + T.REF_LEN]))
         if len(sa.tokens) > 4:
             sa.tokens.pop(0)

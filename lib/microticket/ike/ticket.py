@@ -11,7 +11,8 @@ first 8 octets of the ring key's name, looked up with KeyRing.find_key, so a key
 opens nothing here either; AES-128-CBC + HMAC-SHA-256 over the whole protected part):
     format_version(1)=1 | reserved[3]=0 | key_id[8] | IV[16] | AES-128-CBC(state | PKCS#7 pad) | MAC[32]
 
-By reference (Appendix A.2): the state stays in a bounded ``RefStore`` on the gateway:
+By reference (Appendix A.2): the state stays in a bounded ``RefStore`` on the gateway (or any store with
+its put/get/remove, such as a fleet's shared one, microticket.fleet.redis_ike):
     format_version(1)=1 | reserved[3] | key_id[8] | u8 len | state_ref[16] | expiration u32 | MAC[32]
 
 ``open_*`` checks in this order: length -> version -> key_id lookup (no crypto for unknown keys) ->
@@ -19,6 +20,9 @@ MAC in constant time -> decrypt / fetch -> padding -> expiration; a refusal rais
 One-time use: ``UsedTickets`` is a two-generation Bloom filter of the MACs of used or revoked tickets
 (section 9.8's invalid ticket list in constant space); a generation lives one maximum ticket lifetime, so
 an entry is kept at least until its ticket expired. False positives only cost a full exchange.
+Claiming a ticket is one call that says whether this call made the claim: ``used.add(token, now)`` (True: it
+was not in the list) or ``refs.remove(ref)`` (True: the state was there), so a shared store can make it one
+atomic step (SET NX, DEL) and a ticket raced at two gateways is accepted by one of them only.
 """
 
 from micropython import const
@@ -163,9 +167,12 @@ class RefStore:
         return self._map.get(ref)
 
     def remove(self, ref):
+        """True if ``ref`` was held (the caller is the one that removed it)."""
         if ref in self._map:
             del self._map[ref]
             self._order.remove(ref)
+            return True
+        return False
 
     def __len__(self):
         return len(self._order)
@@ -240,9 +247,12 @@ class UsedTickets:
         return out
 
     def add(self, token, now):
+        """True if ``token`` was not in the list yet (a false positive says False: a full exchange)."""
+        new = token not in self
         self._roll(now)
         for i in self._idx(token):
             self._cur[i >> 3] |= 1 << (i & 7)
+        return new
 
     def __contains__(self, token):
         idx = self._idx(token)

@@ -1,6 +1,6 @@
 """The initiator's ticket store (RFC 5723 sections 4.2, 4.3.1, 6.2), persisted as JSON.
 
-One record per peer ("host:port"), as made by Initiator (every "from the ticket" item of section 5 plus
+One record per peer (the gateway's identity, --remote-id, else "host:port"), as made by Initiator (every "from the ticket" item of section 5 plus
 the opaque ticket and its absolute expiry). Rules enforced here:
 - ``take(peer, now)`` removes the record before returning it, and writes the file, so a ticket is never
   presented twice, even across a crash (4.3.1 "MUST NOT reuse");
