@@ -51,40 +51,26 @@ def _run(argv):
         s.settimeout(o.get("timeout", 10))
         s.connect(socket.getaddrinfo(host, port)[0][-1])
         cli.start(driver.wall_clock())
-        if not driver.run_handshake(s, cli):
-            if cli.trust is not None and cli.alert_sent in (42, 43, 45, 46, 48):
-                # the chain refused (microticket.pk.x509): one line with the reason
-                print("certificate: " + cli.error_message)
-                return 1
-            from microticket.tls.alerts import ALERT_NAMES
-            print("handshake failed: alert sent %s (%s), received %s (%s)" % (
-                cli.alert_sent, ALERT_NAMES.get(cli.alert_sent, "-"), cli.alert_received,
-                ALERT_NAMES.get(cli.alert_received, "-")))
-            return fail("handshake failed: " + (cli.error_message if cli.alert_sent is not None else
-                                                "alert received"), 1)
-        v13 = cli.suite >> 8 == 0x13  # a TLS 1.3 suite
+        ok = driver.run_handshake(s, cli)
         reply = None
-        if "send" in o:
+        if ok and "send" in o:
             driver.write_app(s, cli, o["send"].encode())
             reply = driver.read_app(s, cli)
-        elif v13 and not cli.ticket_received and cli.cache.path:
+        elif ok and cli.suite >> 8 == 0x13 and not cli.ticket_received and cli.cache.path:
             # TLS 1.3 tickets come after the handshake (RFC 8446 section 4.6.1): wait for one, briefly
             s.settimeout(min(o.get("timeout", 10), 2))
             while not cli.ticket_received and not cli.closed:
                 driver.pump_once(s, cli, driver.wall_clock)
-        print("version: TLS 1.3" if v13 else "version: TLS 1.2")
-        print("resumed: " + ("yes" if cli.resumed else "no"))
-        from microticket.tls.engine import suite_name
-        print("suite: " + suite_name(cli.suite))
-        print("ticket: " + ("yes" if cli.ticket_received else "no"))
-        if reply is not None:
-            print("reply: " + reply.decode())
-        driver.close(s, cli)
-        s = None
+        # the report by the start's module, loaded again now: its text is not held during the handshake
+        from microticket.cli import tls_client_config as setup
+        r = setup.report(cli, reply)
+        if ok:
+            driver.close(s, cli)
+            s = None
+        return r
     except OSError as e:
         # the cache file cannot be written, the peer refuses or goes away, a timeout
         return fail("%s:%d: %s" % (host, port, e), 1)
     finally:
         if s is not None:
             s.close()
-    return 0

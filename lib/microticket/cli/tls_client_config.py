@@ -1,6 +1,7 @@
-"""tls-client's start: its options checked, then the client engine made with its ticket cache. A module of its
-own, unloaded by microticket.cli.tls_client before it connects: on a board its code's objects and messages would
-otherwise be heap for the whole handshake."""
+"""tls-client's parts outside the connection: its start (the options checked, the client engine made with its
+ticket cache) and its report (what the connection agreed, or why it failed). A module of its own, unloaded by
+microticket.cli.tls_client before it connects and loaded again after the handshake: on a board its code's
+objects and messages would otherwise be heap during the handshake, the client's peak."""
 
 from microticket.cli import parse, fail
 
@@ -84,3 +85,30 @@ def main(argv, trust):
                   hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256), trust=trust,
                   time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
                   max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304), o, host, port
+
+
+def report(conn, data):
+    """Print what the connection of the client engine ``conn`` agreed (``data``: what the server answered to
+    --send, or None), or why its handshake failed; the exit status. (Few new names: each is a board's
+    interned string for good, and the resumed ChaCha20 client sits at the edge of a qstr pool.)"""
+    cli = conn
+    reply = data
+    if not cli.handshake_done:
+        if cli.trust is not None and cli.alert_sent in (42, 43, 45, 46, 48):
+            # the chain refused (microticket.pk.x509): one line with the reason
+            print("certificate: " + cli.error_message)
+            return 1
+        from microticket.tls.alerts import ALERT_NAMES
+        print("handshake failed: alert sent %s (%s), received %s (%s)" % (
+            cli.alert_sent, ALERT_NAMES.get(cli.alert_sent, "-"), cli.alert_received,
+            ALERT_NAMES.get(cli.alert_received, "-")))
+        return fail("handshake failed: " + (cli.error_message if cli.alert_sent is not None else
+                                            "alert received"), 1)
+    from microticket.tls.engine import suite_name
+    # (one text and bytes: a str constant of 10 characters or fewer is an interned string for good)
+    yn = b"no yes".split()
+    t = "version: TLS 1.%d\nresumed: %s\nsuite: %s\nticket: %s" % (
+        3 if cli.suite >> 8 == 0x13 else 2, yn[cli.resumed].decode(), suite_name(cli.suite),
+        yn[cli.ticket_received].decode())
+    print(t if reply is None else "%s\nreply: %s" % (t, reply.decode()))
+    return 0
