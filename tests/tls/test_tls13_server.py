@@ -393,3 +393,19 @@ def test_tshark_decrypts_tls13_with_our_keylog(runtime, ec_cert, tmp_path):
     assert v.count("Handshake Type: Certificate Verify (15)") == 1  # the full handshake only
     assert "Extension: pre_shared_key" in v and "Malformed" not in v and "malformed" not in v
     assert v.count("TLS 1.3, TLS_AES_128_GCM_SHA256, resumed: ") == 2  # the pages, decrypted
+
+
+def test_an_error_after_the_server_hello_reaches_the_client(monkeypatch):
+    """A failure after our ServerHello switched the write keys (here in EncryptedExtensions): the ServerHello
+    goes out before the alert, so the client can read the alert under the handshake keys (dropping the
+    flight left the client an encrypted record before any ServerHello: unexpected_message, no alert)."""
+    from microticket.errors import TlsAlert
+    from microticket.tls import codec13_server
+
+    def refuse(ext):
+        raise TlsAlert(40, "refused after the ServerHello")
+    monkeypatch.setattr(codec13_server, "encrypted_extensions", refuse)
+    c = P.psk_client(max_version=0x0304)
+    s = P.psk_server(KeyRing.generate(NOW))
+    P.pump(c, s, NOW)
+    assert s.alert_sent == 40 and c.alert_received == 40 and c.alert_sent is None

@@ -14,7 +14,7 @@ def main(argv, trust):
     try:
         a = parse(argv, "tls-client", "empty-session-id no-ems no-etm time-unknown",
                   "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
-                  "timeout:1..86400 suites ca-file max-version psk-modes",
+                  "timeout:1..86400 suites ca-file max-version psk-modes alpn",
                   "HOST PORT:1..65535")
         if a is None:
             return 0
@@ -31,6 +31,8 @@ def main(argv, trust):
                 open(o["ca-file"]).close()  # unreadable: one error line now, not a failed handshake later
             except OSError as e:
                 return fail("--ca-file %s: %s" % (o["ca-file"], e), 1)
+        if "alpn" in o and [x for x in o["alpn"].encode().split(b",") if not 0 < len(x) < 256]:
+            raise ValueError("--alpn: protocol names of 1..255 bytes, comma-separated")
         if psk is None and pin is None and "ca-file" not in o:
             raise ValueError("need --psk, --pin-sha256 or --ca-file")
         # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
@@ -84,7 +86,8 @@ def main(argv, trust):
                   ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
                   hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256), trust=trust,
                   time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
-                  max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304), o, host, port
+                  max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
+                  alpn=o["alpn"].encode().split(b",") if "alpn" in o else None), o, host, port
 
 
 def report(conn, data):
@@ -110,5 +113,7 @@ def report(conn, data):
     t = "version: TLS 1.%d\nresumed: %s\nsuite: %s\nticket: %s" % (
         3 if cli.suite >> 8 == 0x13 else 2, yn[cli.resumed].decode(), suite_name(cli.suite),
         yn[cli.ticket_received].decode())
+    if getattr(cli, "alpn", None) is not None:  # (--alpn given)
+        t = "%s\nalpn: %s" % (t, (cli.alpn_protocol or b"none").decode())
     print(t if reply is None else "%s\nreply: %s" % (t, reply.decode()))
     return 0

@@ -123,9 +123,12 @@ def _report(n, s, names):
 def _agreed(s):
     """What the connection of the server engine ``s`` agreed, for the log line and the page: version, suite,
     how it resumed (from a ticket, from the session ID, or not) and whether a ticket was issued."""
-    return ("TLS 1.%d, %s, resumed: %s, new ticket: %s" % (
+    t = "TLS 1.%d, %s, resumed: %s, new ticket: %s" % (
         3 if s.suite >> 8 == 0x13 else 2, s.suite_name(), ("from a ticket" if s.ticket_offered else "from the session ID") if s.resumed
-        else "no", "yes" if s.ticket_issued else "no")).encode()
+        else "no", "yes" if s.ticket_issued else "no")
+    if s.alpn_protocol is not None:
+        t = "%s, alpn: %s" % (t, s.alpn_protocol.decode())
+    return t.encode()
 
 
 async def _serve(cfg, host, port, count, limit, timeout):

@@ -15,7 +15,7 @@ def configure(argv):
     try:
         a = parse(argv, "tls-server", "no-tickets", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
                   "host reissue count:0..1000000000 timeout:1..86400 psk-hint max-record:512..16384 "
-                  "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes", "")
+                  "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes alpn", "")
         if a is None:
             return 0
         o = a[1]
@@ -35,6 +35,8 @@ def configure(argv):
             raise ValueError("--max-version must be 1.2 or 1.3")
         if o.get("psk-modes", "").encode() not in (b"", b"dhe", b"dhe,ke", b"ke,dhe"):
             raise ValueError("--psk-modes must be dhe or dhe,ke")
+        if "alpn" in o and [x for x in o["alpn"].encode().split(b",") if not 0 < len(x) < 256]:
+            raise ValueError("--alpn: protocol names of 1..255 bytes, comma-separated")
     except ValueError as e:
         return fail(e)
     except OSError as e:  # an unreadable --psk-file
@@ -152,7 +154,8 @@ def server_config(o, psk, max_fragment, reissue):
                        psk_hint=o.get("psk-hint", "").encode(),
                        sessions=o.get("sessions", 8 if sys.implementation.name == "micropython" else 1024),
                        suites=suite_list(o["suites"]) if "suites" in o else None,
-                       psk_ke=b"ke" in o.get("psk-modes", "").encode())
+                       psk_ke=b"ke" in o.get("psk-modes", "").encode(),
+                       alpn=o["alpn"].encode().split(b",") if "alpn" in o else None)
     if (o.get("max-version", "").encode() or _default_version()) == b"1.2":  # no TLS 1.3 suite (0x13xx)
         cfg.suites = [x for x in cfg.suites if x >> 8 != 0x13]
     # serve.serve_connection sends the output after every step and every reply, so the output buffer

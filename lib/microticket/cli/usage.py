@@ -18,6 +18,7 @@ _TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-id
                   [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
                   [--count N] [--timeout S] [--max-connections N] [--psk-hint TEXT] [--max-record N]
                   [--sessions N] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3] [--psk-modes dhe[,ke]]
+                  [--alpn LIST]
 
 Serves TLS 1.3 and TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET once its header
 is complete (so `openssl s_time -www /` works) with a small page saying what the connection agreed, whose
@@ -58,6 +59,9 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
                     1.2 below 144 KB of free heap (a board profile, as --max-record)
   --psk-modes M     TLS 1.3 PSK key exchange modes taken: dhe (default: psk_dhe_ke only), or dhe,ke (psk_ke
                     too: resumption and external PSKs without (EC)DHE, for boards)
+  --alpn LIST       application protocols served (RFC 7301), in preference order, comma-separated (e.g.
+                    http/1.1): a client that offers ALPN gets the first of them it offered, or the alert
+                    no_application_protocol; the connection line then ends with ", alpn: NAME"
 Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent", each one
 refused for want of room "connection N: refused (...)".
 """
@@ -66,11 +70,11 @@ _TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-i
                   [--time-unknown]) [--cache FILE]
                   [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
                   [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3]
-                  [--psk-modes dhe,ke]
+                  [--psk-modes dhe,ke] [--alpn LIST]
 
 One TLS 1.3 or TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there.
-Prints "version: TLS 1.3|TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", then "reply: TEXT"
-for --send. TLS 1.3 tickets come after the handshake: without --send the client waits for one (at most 2
+Prints "version: TLS 1.3|TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", with --alpn
+"alpn: NAME|none", then "reply: TEXT" for --send. TLS 1.3 tickets come after the handshake: without --send the client waits for one (at most 2
 s) before it closes.
 A failed handshake prints "handshake failed: alert sent ..., received ..." and exits with status 1.
 
@@ -102,6 +106,9 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
                        ke (psk_ke: no key exchange at all, a few HMACs; OpenSSL takes it with
                        -allow_no_dhe_kex, else asks for a share: a full handshake),
                        comma-separated (default dhe,ke)
+  --alpn LIST          application protocols offered (RFC 7301), comma-separated, in preference order
+                       (e.g. x-amzn-mqtt-ca for MQTT on port 443, or h2,http/1.1); the server's choice is
+                       printed "alpn: NAME" ("alpn: none": it agreed to none)
 """
 
 _KEYS = """usage: keys new|rotate|show KEYFILE [--profile rfc5077|draft07] [--lifetime SECONDS]

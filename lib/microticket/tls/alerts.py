@@ -5,4 +5,4 @@ ALERT_NAMES = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac"
                40: "handshake_failure", 42: "bad_certificate", 47: "illegal_parameter", 50: "decode_error",
                51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security",
                80: "internal_error", 100: "no_renegotiation", 110: "unsupported_extension",
-               115: "unknown_psk_identity"}
+               115: "unknown_psk_identity", 120: "no_application_protocol"}

@@ -105,7 +105,7 @@ class Client(Engine):
                  server_name=b"", request_ticket=True, session_id="random", max_fragment_length=0,
                  reuse_tickets=True, ems=True, etm=True, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT,
                  hs_cap=0, out_cap=0, reuse=None, trust=None, time_unknown=False, max_version=_VERSION_TLS13,
-                 psk_modes=b"\x01\x00"):
+                 psk_modes=b"\x01\x00", alpn=None):
         """``psk_identity``/``psk``: the PSK suites; ``pin_sha256``: the SHA-256 of the server's DER
         certificate or of its SubjectPublicKeyInfo, for ECDHE_RSA (no X.509 path validation). ``suites``
         defaults to every suite the credentials allow (PSK and ECDHE_PSK; ECDHE_ECDSA and ECDHE_RSA).
@@ -125,7 +125,10 @@ class Client(Engine):
         ``max_version``: 0x0304 (the default) offers TLS 1.3 (its suites first, microticket.tls.client13)
         beside TLS 1.2, 0x0303 TLS 1.2 only; ``suites`` given decide it instead (a TLS 1.3 suite among them
         offers TLS 1.3). ``psk_modes``: TLS 1.3's psk_key_exchange_modes, bytes of 1 (psk_dhe_ke) and 0
-        (psk_ke): with b"\\x00" alone a resumption (or an external PSK) sends no key share at all."""
+        (psk_ke): with b"\\x00" alone a resumption (or an external PSK) sends no key share at all.
+        ``alpn``: the application protocols to offer (RFC 7301: bytes, in our preference order, e.g.
+        [b"x-amzn-mqtt-ca"] or [b"h2", b"http/1.1"]); the one the server agreed to is ``alpn_protocol``
+        after the handshake (None: the server agreed to none)."""
         cert = pin_sha256 if trust is None else trust
         if suites is None:
             d = (_TLS13_SUITES if max_version >= _VERSION_TLS13 else b"") + \
@@ -161,6 +164,9 @@ class Client(Engine):
         self.pin_sha256 = pin_sha256
         if trust is not None:
             self.trust = trust
+        if alpn:  # (the ProtocolNameList offered: an attribute only of a client that offers one)
+            from microticket.tls.alpn import encode
+            self.alpn = encode(alpn)
         self.cache = cache
         self.suites = suites
         self.server_name = server_name

@@ -234,6 +234,9 @@ def _on_encrypted_extensions(c, t, b):
         rl.max_in = min(rl.max_in, 256 << mfl)
     if early:
         raise errors.TlsAlert(_ILLEGAL_PARAMETER, "EncryptedExtensions")  # we send none
+    if alpn is not None:
+        from microticket.tls import alpn as a
+        c.alpn_protocol = a.parse(c, alpn)
     if c._opt & _O_PSK_OK:
         c._fin_hash = c._take_hash()  # for the server Finished
         c.state = _S_FIN

@@ -227,7 +227,7 @@ def check_downgrade(b):
 
 
 def parse_encrypted_extensions(b, sent):
-    """(server_name acknowledged, ALPN protocol or None, max_fragment_length code or 0, early_data
+    """(server_name acknowledged, the ALPN extension's data or None, max_fragment_length code or 0, early_data
     accepted) of an EncryptedExtensions body ``b``; ``sent``: the ClientHello's extension types. What a
     client may get (section 4.2 table): server_name (empty), supported_groups (the server's, checked and
     dropped), ALPN (one protocol), max_fragment_length, early_data (empty). One not sent is
@@ -263,10 +263,7 @@ def parse_encrypted_extensions(b, sent):
             if k < 4 or k & 1 or 2 + ((b[p] << 8) | b[p + 1]) != k:
                 raise _alert(_DECODE_ERROR, "EncryptedExtensions")
         elif t == _EXT_ALPN:
-            # RFC 7301 section 3.1: exactly one non-empty protocol name
-            if k < 4 or 2 + ((b[p] << 8) | b[p + 1]) != k or 3 + b[p + 2] != k:
-                raise _alert(_DECODE_ERROR, "EncryptedExtensions")
-            alpn = bytes(b[p + 3:p + k])
+            alpn = b[p:p + k]  # checked by microticket.tls.alpn.parse (RFC 7301 section 3.1)
         elif t == _EXT_MAX_FRAGMENT_LENGTH:
             if k != 1 or not 1 <= b[p] <= 4:
                 raise _alert(_ILLEGAL_PARAMETER, "EncryptedExtensions")

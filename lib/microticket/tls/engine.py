@@ -78,6 +78,7 @@ _EXT_MAX_FRAGMENT_LENGTH = const(1)
 _EXT_SUPPORTED_GROUPS = const(10)
 _EXT_EC_POINT_FORMATS = const(11)
 _EXT_SIGNATURE_ALGORITHMS = const(13)
+_EXT_ALPN = const(16)
 _EXT_ENCRYPT_THEN_MAC = const(22)
 _EXT_EXTENDED_MASTER_SECRET = const(23)
 _EXT_SESSION_TICKET = const(35)
@@ -175,6 +176,7 @@ class Engine:
     alert_sent = None      # the alert we sent, or None
     alert_received = None  # the fatal alert we received, or None
     error_message = ""     # why we sent the alert (the TlsAlert's text)
+    alpn_protocol = None   # the application protocol agreed (RFC 7301, microticket.tls.alpn), or None
     _fin_hash = None       # a transcript hash taken early (the EMS session hash), handed out next
     _kx = None             # the full handshake's key-exchange state (its kx module's)
 
@@ -320,7 +322,12 @@ class Engine:
         else:
             desc = _DECODE_ERROR if isinstance(e, errors.DecodeError) else _INTERNAL_ERROR
             why = str(e)
-        self.rl._oe = 0  # output of this call not sent yet (a flight half written) is dropped
+        rl = self.rl
+        if rl.write_cs is None:
+            # plaintext output of this call not sent yet (a flight half written) is dropped; once a flight
+            # switched our write keys (a TLS 1.3 ServerHello, a ChangeCipherSpec) it is sent before the
+            # alert, protected by those keys: without it the peer could not read the alert
+            rl._oe = 0
         self._alert(_LEVEL_FATAL, desc)
         self.alert_sent = desc
         self.error_message = why
@@ -570,6 +577,9 @@ def client_hello(c, ticket, data=None):
     if kx & (1 << _KX_ECDHE_RSA | 1 << _KX_ECDHE_ECDSA):
         # ecdsa_secp256r1_sha256, rsa_pss_rsae_sha256, rsa_pkcs1_sha256 (RFC 8446 section 4.2.3)
         ext.append((_EXT_SIGNATURE_ALGORITHMS, b"\x00\x06\x04\x03\x08\x04\x04\x01"))
+    a = getattr(c, "alpn", None)  # (a client that offers ALPN has the attribute: microticket.tls.alpn)
+    if a is not None:
+        ext.append((_EXT_ALPN, a))
     if opt & _O_TICKET:
         ext.append((_EXT_SESSION_TICKET, ticket or b""))
     if opt & _O_ETM:
@@ -681,6 +691,9 @@ def parse_server_hello(c, b):
             if k != 0 and (k != 2 or b[p] or b[p + 1]):
                 raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")
             c._opt |= _O_EXPECT_NST
+        elif t == _EXT_ALPN:
+            from microticket.tls import alpn
+            c.alpn_protocol = alpn.parse(c, b[p:p + k])
         elif t != _EXT_EC_POINT_FORMATS and t != _EXT_SUPPORTED_GROUPS and k:
             raise errors.TlsAlert(_DECODE_ERROR, "ServerHello")  # server_name, etm, ems: empty
         elif t == _EXT_EXTENDED_MASTER_SECRET:

@@ -50,6 +50,7 @@ _EXT_MAX_FRAGMENT_LENGTH = const(1)
 _EXT_SUPPORTED_GROUPS = const(10)
 _EXT_EC_POINT_FORMATS = const(11)
 _EXT_SIGNATURE_ALGORITHMS = const(13)
+_EXT_ALPN = const(16)
 _EXT_ENCRYPT_THEN_MAC = const(22)
 _EXT_EXTENDED_MASTER_SECRET = const(23)
 _EXT_SESSION_TICKET = const(35)
@@ -109,12 +110,20 @@ class ServerConfig:
                    a number: how many NewSessionTickets follow a TLS 1.3 handshake (True: 1)
     reissue        REISSUE_ALWAYS / REISSUE_RENEW / REISSUE_NEVER on resumption
     accept_rfc4507 accept the double-length SessionTicket encoding of RFC 4507 (RFC 5077 appendix A)
+    alpn           the application protocols served (RFC 7301, microticket.tls.alpn), in preference order
+                   (e.g. [b"http/1.1"]): a client offering ALPN gets the first of them it offered, or the
+                   no_application_protocol alert; None: the extension is ignored
     """
 
     def __init__(self, ring=None, psk=None, cert_chain=None, key=None, suites=None, issue_tickets=True,
                  reissue=REISSUE_ALWAYS, accept_rfc4507=True, max_fragment=_MAX_PLAINTEXT, keylog=None,
-                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200, psk_ke=False):
+                 hs_cap=0, psk_hint=b"", out_cap=0, sessions=0, session_lifetime=7200, psk_ke=False, alpn=None):
         self.ring = ring
+        self.alpn = None
+        if alpn:
+            from microticket.tls.alpn import encode
+            encode(alpn)  # (names of 1..255 bytes: ValueError otherwise)
+            self.alpn = [bytes(x) for x in alpn]
         self.psk_hint = psk_hint
         self.psk = psk or {}
         self.cert_chain = cert_chain or []
@@ -442,6 +451,9 @@ class TlsServer(Engine):
             ext.append((_EXT_MAX_FRAGMENT_LENGTH, bytes((mfl,))))
         if not self.resumed and (M.suite_info(self.suite) & 7) != _KX_PSK and _EXT_EC_POINT_FORMATS in exts:
             ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))
+        if cfg.alpn and _EXT_ALPN in exts:  # (RFC 7301: in every handshake, a resumption too)
+            from microticket.tls import alpn
+            alpn.reply(self, exts, ext)
         self._queue(server_hello(self.server_random, sid if self.resumed else self._sid, self.suite, ext))
 
         if self.resumed:

@@ -60,6 +60,7 @@ _ILLEGAL_PARAMETER = const(47)
 _DECRYPT_ERROR = const(51)
 _EXT_SERVER_NAME = const(0)
 _EXT_MAX_FRAGMENT_LENGTH = const(1)
+_EXT_ALPN = const(16)
 _EXT_PADDING = const(21)
 _EXT_PRE_SHARED_KEY = const(41)
 _EXT_EARLY_DATA = const(42)
@@ -132,6 +133,10 @@ def client_hello(s, body, ch, mfl, sigalgs):
         raise errors.TlsAlert(_HANDSHAKE_FAILURE if not suite else _ILLEGAL_PARAMETER, "TLS 1.3 suite")
     s.suite = suite
     s.client_random = ch[1]
+    ee = []  # EncryptedExtensions'
+    if cfg.alpn and _EXT_ALPN in exts:  # before anything is sent (RFC 7301: every handshake, a resumption too)
+        from microticket.tls import alpn
+        alpn.reply(s, exts, ee)
     share = None
     for g, k in shares:
         if g == _GROUP_X25519 or g == _GROUP_SECP256R1:
@@ -195,7 +200,6 @@ def client_hello(s, body, ch, mfl, sigalgs):
     hs13.handshake_keys(s, key, z)
     hs13.switch_write(s, True)
     z = pub = None
-    ee = []
     if s.server_name and not s.resumed:
         ee.append((_EXT_SERVER_NAME, b""))
     if mfl:
