@@ -273,7 +273,7 @@ class NginxServer:
 
 
 def start_nginx(dir, cert, key, tls="intermediate", root_html=None, pages=None, curves=None, tls12_only=False,
-                keepalive=True, timeout=20.0):
+                keepalive=True, timeout=20.0, client_ca=None):
     """nginx (``nginx -c FILE -p DIR``, no daemon, no master process, every path under ``dir``) serving HTTPS on a
     free 127.0.0.1 port with ``cert`` (PEM, may hold a chain) and ``key``.
 
@@ -282,7 +282,8 @@ def start_nginx(dir, cert, key, tls="intermediate", root_html=None, pages=None, 
     default the generator's X25519:prime256v1:secp384r1 (intermediate) or OpenSSL's (debian). ``tls12_only``:
     TLS 1.2 alone. ``keepalive=False``: every response says ``Connection: close`` and the connection ends (a
     browser's next request is a new TLS connection). ``root_html``: the text of /index.html; ``pages``: more
-    {name: text} files at the root. The access log records $ssl_session_reused, $ssl_protocol, $ssl_cipher,
+    {name: text} files at the root. ``client_ca``: a CA file; clients must present a certificate it issued
+    (``ssl_verify_client on``: a client without one gets 400). The access log records $ssl_session_reused, $ssl_protocol, $ssl_cipher,
     $ssl_curve (NginxServer.log_lines).
 
     nginx cannot listen on port 0: it is told a port free a moment ago, watched until its PID holds it, and
@@ -309,6 +310,8 @@ def start_nginx(dir, cert, key, tls="intermediate", root_html=None, pages=None, 
     tls_lines = _TLS_LINES[tls].format(
         protocols=protocols, curves=curves or MOZ_INTERMEDIATE_CURVES, ciphers=MOZ_INTERMEDIATE_CIPHERS,
         dhparam=dhparam, curve_line="ssl_ecdh_curve %s;" % curves if curves else "")
+    if client_ca:
+        tls_lines += "\n        ssl_client_certificate %s;\n        ssl_verify_client on;\n" % os.path.abspath(client_ca)
 
     for log in ("access.log", "error.log"):  # this server's lines only
         open(os.path.join(dir, log), "w").close()

@@ -34,7 +34,9 @@ def _run(argv):
     # objects and messages would be heap for the whole handshake on a board)
     from microticket.cli import tls_client_config as setup
     try:
-        r = setup.main(argv, lambda path: lambda: open(path, "rb"))
+        # a function made here, not by the setup module (its functions would keep it loaded): a call of f
+        # with its arguments made later, when the engine asks (the CA file, the client certificate)
+        r = setup.main(argv, lambda f, *a: lambda: f(*a))
     except OSError as e:  # (a ticket cache that cannot be read: a damaged one reads as empty)
         return fail(e, 1)
     setup = None

@@ -6,15 +6,16 @@ objects and messages would otherwise be heap during the handshake, the client's 
 from microticket.cli import parse, fail
 
 
-def main(argv, trust):
+def main(argv, later):
     """(client engine, options, host, port) for tls-client's ``argv``, or the exit code when there is nothing
     to connect (``--help``: 0; a bad option or an unreadable file: its one error line printed, 2 or 1).
-    ``trust(path)``: the CA file's opener for the engine (made by the caller: a function made here would keep
-    this module alive). A damaged ticket cache reads as empty."""
+    ``later(f, *args)``: a function calling f(*args) when called (made by the caller: a function made here
+    would keep this module alive), for the CA file's opener and the client certificate's loader, which the
+    engine calls when it needs them. A damaged ticket cache reads as empty."""
     try:
         a = parse(argv, "tls-client", "empty-session-id no-ems no-etm time-unknown",
                   "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
-                  "timeout:1..86400 suites ca-file max-version psk-modes alpn",
+                  "timeout:1..86400 suites ca-file max-version psk-modes alpn cert key",
                   "HOST PORT:1..65535")
         if a is None:
             return 0
@@ -33,6 +34,19 @@ def main(argv, trust):
                 return fail("--ca-file %s: %s" % (o["ca-file"], e), 1)
         if "alpn" in o and [x for x in o["alpn"].encode().split(b",") if not 0 < len(x) < 256]:
             raise ValueError("--alpn: protocol names of 1..255 bytes, comma-separated")
+        cert_room = 0
+        if "cert" in o:  # unreadable or damaged: one error line now, not a failed handshake later (it is
+            # read again when a server asks: not held meanwhile)
+            from microticket.cli.credentials import load_credentials
+            try:
+                chain, key = load_credentials(o["cert"], o.get("key", o["cert"]))
+            except ValueError as e:
+                return fail(e, 1)
+            # our flight then holds the chain and a CertificateVerify beside ClientKeyExchange and Finished
+            cert_room = 64 + (key.size if key.kind == "rsa" else 72)
+            for d in chain:
+                cert_room += 3 + len(d)
+            chain = key = None
         if psk is None and pin is None and "ca-file" not in o:
             raise ValueError("need --psk, --pin-sha256 or --ca-file")
         # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
@@ -73,7 +87,11 @@ def main(argv, trust):
     if "keylog" in o:
         from microticket.cli.helpers import keylog
         log = keylog(o["keylog"])
-    trust = trust(ca) if ca else None
+    trust = later(open, ca, "rb") if ca else None
+    cc = None
+    if "cert" in o:  # read when a server asks for a client certificate (microticket.tls.client_auth)
+        from microticket.cli.credentials import load_credentials
+        cc = later(load_credentials, o["cert"], o.get("key", o["cert"]))
     suites = None
     if "suites" in o:
         from microticket.cli.helpers import suite_list
@@ -84,10 +102,10 @@ def main(argv, trust):
     return Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache, suites=suites,
                   server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
                   ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
-                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256), trust=trust,
+                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room, trust=trust,
                   time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
                   max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
-                  alpn=o["alpn"].encode().split(b",") if "alpn" in o else None), o, host, port
+                  alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc), o, host, port
 
 
 def report(conn, data):
@@ -115,5 +133,12 @@ def report(conn, data):
         yn[cli.ticket_received].decode())
     if getattr(cli, "alpn", None) is not None:  # (--alpn given)
         t = "%s\nalpn: %s" % (t, (cli.alpn_protocol or b"none").decode())
-    print(t if reply is None else "%s\nreply: %s" % (t, reply.decode()))
-    return 0
+    if reply is not None:
+        t = "%s\nreply: %s" % (t, reply.decode())
+    if cli.alert_received is None:
+        print(t)
+        return 0
+    # a fatal alert after our Finished: TLS 1.3 servers check a client certificate (or its absence) then
+    from microticket.tls.alerts import ALERT_NAMES
+    print("%s\nclosed: alert received %d (%s)" % (t, cli.alert_received, ALERT_NAMES.get(cli.alert_received, "-")))
+    return 1

@@ -32,8 +32,11 @@ def _run(argv):
     from microticket.cli import tls_server_config as setup
     r = setup.configure(argv)
     setup = None
-    sys.modules.pop("microticket.cli.tls_server_config")  # unloaded: out of sys.modules and of its package
-    delattr(sys.modules["microticket.cli"], "tls_server_config")
+    pkg = sys.modules["microticket.cli"]
+    for name in ("tls_server_config", "credentials"):  # unloaded: out of sys.modules and of their package
+        sys.modules.pop("microticket.cli." + name, None)
+        if name in pkg.__dict__:
+            delattr(pkg, name)
     if not isinstance(r, tuple):
         return r  # --help, or the one-line error already printed
     cfg, o = r

@@ -72,48 +72,6 @@ def _default_version():
         return b"1.3"
 
 
-def _read(path):
-    # one bytearray of the file's size, filled in place (read() grows its buffer as it goes); the PEM in
-    # it is then decoded where it lies (pem.pem_decode_in_place): one buffer per file, nothing else
-    with open(path, "rb") as f:
-        buf = bytearray(f.seek(0, 2))
-        f.seek(0)
-        n = f.readinto(buf)
-    if n is not None and n < len(buf):
-        buf = buf[:n]
-    return buf
-
-
-def _load_credentials(cert, key):
-    """(DER certificate chain, private key: RSA or P-256, microticket.pk.keys) from the PEM files ``cert`` and
-    ``key``, then the DER/PEM parser is unloaded: a server needs it only at start, and on a board its code and
-    objects are heap until it goes. (Few names: on a board each is an interned string on the heap for good.)"""
-    from microticket.pk import der, pem, keys
-    from microticket.errors import MicroticketError
-    # garbage of the imports is freed first, so that the certificate and the key's integers (long-lived)
-    # land in its holes, not on top of the heap where they would split the room the connection's
-    # buffers need (measured on the unix port: 3 KB less minimum heap)
-    gc.collect()
-    what = ("cert", cert)
-    try:
-        chain = pem.read_pem_certs(_read(cert), True)
-        if not chain:
-            raise ValueError("no CERTIFICATE block")
-        what = ("key", key)
-        key = keys.load_private_key(_read(key), True)
-    except (OSError, ValueError, MicroticketError) as e:
-        raise ValueError("--%s %s: %s" % (what + (e,)))
-    if key.kind == "rsa":
-        key.d = None  # the CRT signature never uses d: one 2048-bit integer less for the server's lifetime
-    der = pem = keys = None
-    pk = sys.modules.get("microticket.pk")
-    for name in ("keys", "pem", "der"):  # unloaded: out of sys.modules and of their package
-        sys.modules.pop("microticket.pk." + name, None)
-        if pk is not None and name in pk.__dict__:
-            delattr(pk, name)
-    return chain, key
-
-
 def server_config(o, psk, max_fragment, reissue):
     import time
     from microticket import ticket
@@ -125,7 +83,8 @@ def server_config(o, psk, max_fragment, reissue):
     if psk is not None:
         psk = {o.get("psk-identity", "Client_identity").encode(): psk}
     if "cert" in o:
-        cert_chain, cert_key = _load_credentials(o["cert"], o.get("key", o["cert"]))
+        from microticket.cli.credentials import load_credentials  # (unloaded with this module: tls_server)
+        cert_chain, cert_key = load_credentials(o["cert"], o.get("key", o["cert"]))
     keys = o.get("keys")
     ring = None
     if "no-tickets" not in o or keys:

@@ -70,7 +70,7 @@ _TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-i
                   [--time-unknown]) [--cache FILE]
                   [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
                   [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3]
-                  [--psk-modes dhe,ke] [--alpn LIST]
+                  [--psk-modes dhe,ke] [--alpn LIST] [--cert FILE --key FILE]
 
 One TLS 1.3 or TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there.
 Prints "version: TLS 1.3|TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", with --alpn
@@ -109,6 +109,9 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
   --alpn LIST          application protocols offered (RFC 7301), comma-separated, in preference order
                        (e.g. x-amzn-mqtt-ca for MQTT on port 443, or h2,http/1.1); the server's choice is
                        printed "alpn: NAME" ("alpn: none": it agreed to none)
+  --cert FILE, --key FILE  a client certificate (PEM chain, leaf first) and its RSA or P-256 key (PEM), read
+                       only when a server asks (mutual TLS: AWS IoT, nginx ssl_verify_client, mosquitto
+                       require_certificate); without them such a server gets an empty Certificate
 """
 
 _KEYS = """usage: keys new|rotate|show KEYFILE [--profile rfc5077|draft07] [--lifetime SECONDS]

@@ -2,7 +2,10 @@
 command line that prints an alert name does not load microticket.tls.const."""
 
 ALERT_NAMES = {0: "close_notify", 10: "unexpected_message", 20: "bad_record_mac", 22: "record_overflow",
-               40: "handshake_failure", 42: "bad_certificate", 47: "illegal_parameter", 50: "decode_error",
+               40: "handshake_failure", 42: "bad_certificate", 43: "unsupported_certificate",
+               44: "certificate_revoked", 45: "certificate_expired", 46: "certificate_unknown",
+               47: "illegal_parameter", 48: "unknown_ca", 49: "access_denied", 50: "decode_error",
                51: "decrypt_error", 70: "protocol_version", 71: "insufficient_security",
-               80: "internal_error", 100: "no_renegotiation", 110: "unsupported_extension",
-               115: "unknown_psk_identity", 120: "no_application_protocol"}
+               80: "internal_error", 90: "user_canceled", 100: "no_renegotiation", 109: "missing_extension",
+               110: "unsupported_extension", 112: "unrecognized_name", 115: "unknown_psk_identity",
+               116: "certificate_required", 120: "no_application_protocol"}

@@ -42,6 +42,7 @@ _HT_SERVER_HELLO = const(2)
 _HT_NEW_SESSION_TICKET = const(4)
 _HT_CERTIFICATE = const(11)
 _HT_SERVER_KEY_EXCHANGE = const(12)
+_HT_CERTIFICATE_REQUEST = const(13)
 _HT_SERVER_HELLO_DONE = const(14)
 _HT_FINISHED = const(20)
 _LEVEL_WARNING = const(1)
@@ -105,7 +106,7 @@ class Client(Engine):
                  server_name=b"", request_ticket=True, session_id="random", max_fragment_length=0,
                  reuse_tickets=True, ems=True, etm=True, rng=None, keylog=None, max_fragment=_MAX_PLAINTEXT,
                  hs_cap=0, out_cap=0, reuse=None, trust=None, time_unknown=False, max_version=_VERSION_TLS13,
-                 psk_modes=b"\x01\x00", alpn=None):
+                 psk_modes=b"\x01\x00", alpn=None, client_cert=None):
         """``psk_identity``/``psk``: the PSK suites; ``pin_sha256``: the SHA-256 of the server's DER
         certificate or of its SubjectPublicKeyInfo, for ECDHE_RSA (no X.509 path validation). ``suites``
         defaults to every suite the credentials allow (PSK and ECDHE_PSK; ECDHE_ECDSA and ECDHE_RSA).
@@ -128,7 +129,10 @@ class Client(Engine):
         (psk_ke): with b"\\x00" alone a resumption (or an external PSK) sends no key share at all.
         ``alpn``: the application protocols to offer (RFC 7301: bytes, in our preference order, e.g.
         [b"x-amzn-mqtt-ca"] or [b"h2", b"http/1.1"]); the one the server agreed to is ``alpn_protocol``
-        after the handshake (None: the server agreed to none)."""
+        after the handshake (None: the server agreed to none).
+        ``client_cert``: a function returning (chain: [DER, leaf first], private key: microticket.pk.keys,
+        RSA or P-256), called only when a server asks for a certificate (microticket.tls.client_auth);
+        without it such a server gets an empty Certificate."""
         cert = pin_sha256 if trust is None else trust
         if suites is None:
             d = (_TLS13_SUITES if max_version >= _VERSION_TLS13 else b"") + \
@@ -164,6 +168,9 @@ class Client(Engine):
         self.pin_sha256 = pin_sha256
         if trust is not None:
             self.trust = trust
+        if client_cert is not None:  # (an attribute only of a client that has one)
+            self.client_cert = client_cert
+            self._th.append(crypto.hash_new("sha256"))  # TLS 1.2: the CertificateVerify's snapshot
         if alpn:  # (the ProtocolNameList offered: an attribute only of a client that offers one)
             from microticket.tls.alpn import encode
             self.alpn = encode(alpn)
@@ -262,6 +269,10 @@ class Client(Engine):
         module takes them (loaded now, never by a resumption)."""
         if self._opt & _O_ECHOED:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
+        if t == _HT_CERTIFICATE_REQUEST:  # after ServerKeyExchange: what our Certificate will hold
+            from microticket.tls import client_auth
+            client_auth.request12(self, b)
+            return
         if (engine.suite_info(self.suite) & 7) >= _KX_ECDHE_RSA:
             from microticket.tls import kx_ecdhe_cert as kx
         else:
@@ -280,6 +291,13 @@ class Client(Engine):
         else:
             self._make_keys(key)
             self._kx = None
+            cc = getattr(self, "_cc", None)
+            if cc is not None and cc[0]:  # our certificate went out: CertificateVerify (RFC 5246 7.4.8)
+                # over the messages up to ClientKeyExchange (the extended master secret's session hash)
+                th = self._fin_hash if self.ems else self._take_hash()
+                self._fin_hash = None
+                from microticket.tls import client_auth
+                self._send_message(client_auth.verify(self, th, False))
             self._send_ccs_finished()
             self.state = _S_NST
 
@@ -304,6 +322,7 @@ Client._TABLE = {
     _S_AFTER_SH << 9 | _HT_SERVER_HELLO_DONE: Client._full,
     _S_SKE << 9 | _HT_SERVER_KEY_EXCHANGE: Client._full,
     _S_SHD << 9 | _HT_SERVER_HELLO_DONE: Client._full,
+    _S_SHD << 9 | _HT_CERTIFICATE_REQUEST: Client._full,
     _S_NST << 9 | _HT_NEW_SESSION_TICKET: Client._on_new_session_ticket,
     _S_NST << 9 | _HT_CCS: Client._on_server_ccs,
     _S_CCS << 9 | _HT_CCS: Client._on_server_ccs,

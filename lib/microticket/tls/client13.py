@@ -117,7 +117,7 @@ def start(c, e):
         kx[_K_GROUP] = _GROUP_X25519
         from microticket.tls import ecdhe  # (not loaded by a psk_ke resumption)
         kx[_K_PRIV], kx[_K_PUB] = ecdhe.keypair(_GROUP_X25519, rng)
-    hs13.transcript(c, 6)
+    hs13.transcript(c, 7 if getattr(c, "client_cert", None) else 6)  # (+1: our CertificateVerify's)
     m = _hello(c)
     kx[_K_CH1] = crypto.sha256(m)
     return m
@@ -177,7 +177,7 @@ def _server_hello13(c, b, r):
         n = len(b)
         prefix = hs13.message_hash(kx[_K_CH1]) + bytes((_HT_SERVER_HELLO, n >> 16, (n >> 8) & 0xFF, n & 0xFF)) + b
         kx[_K_PREFIX] = prefix
-        hs13.transcript(c, 6, prefix)
+        hs13.transcript(c, 7 if getattr(c, "client_cert", None) else 6, prefix)
         if group:
             kx[_K_GROUP] = group
             from microticket.tls import ecdhe
@@ -245,8 +245,9 @@ def _on_encrypted_extensions(c, t, b):
 
 
 def _on_certificate_request(c, t, b):
-    """CertificateRequest (section 4.3.2): we have no client certificate, so our Certificate will be empty
-    (section 4.4.2), echoing the request's context (kept in _kx); its extensions are not needed for that."""
+    """CertificateRequest (section 4.3.2): our Certificate (after the server Finished) echoes the request's
+    context (kept in _kx); with a client certificate (``client_cert``) microticket.tls.client_auth reads the
+    request's signature_algorithms and chooses, else the Certificate is empty (section 4.4.2)."""
     n = len(b)
     if n < 3 or 1 + b[0] + 2 > n or 3 + b[0] + ((b[1 + b[0]] << 8) | b[2 + b[0]]) != n:
         raise errors.TlsAlert(_DECODE_ERROR, "CertificateRequest")
@@ -254,6 +255,9 @@ def _on_certificate_request(c, t, b):
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "CertificateRequest")
     c._opt |= _O_CR
     c._kx.append(bytes(b[0:1 + b[0]]))  # the context, its length byte first
+    if getattr(c, "client_cert", None) is not None:
+        from microticket.tls import client_auth
+        client_auth.request13(c, b, 1 + b[0])
 
 
 def _on_certificate(c, t, b):
@@ -291,11 +295,19 @@ def _on_finished(c, t, b):
     rl.read = None
     th = c._take_hash()
     hs13.application_keys(c, th)
-    if c._opt & _O_CR:  # an empty Certificate (section 4.4.2), our Finished over it too
+    if c._opt & _O_CR:  # our Certificate (section 4.4.2; empty without one), our Finished over it too
         ctx = c._kx[5]
-        k = len(ctx) + 3
-        c._send_message(bytes((_HT_CERTIFICATE, 0, 0, k)) + ctx + b"\0\0\0")
-        th = c._take_hash()
+        if getattr(c, "_cc", None) is not None:
+            from microticket.tls import client_auth
+            c._send_message(client_auth.certificate(c, ctx))
+            th = c._take_hash()
+            if c._cc[0]:  # our CertificateVerify (section 4.4.3), over the transcript up to the Certificate
+                c._send_message(client_auth.verify(c, th, True))
+                th = c._take_hash()
+        else:
+            k = len(ctx) + 3
+            c._send_message(bytes((_HT_CERTIFICATE, 0, 0, k)) + ctx + b"\0\0\0")
+            th = c._take_hash()
     c._send_message(hs13.finished_message(c, th))
     rl.write_cs = None
     hs13.switch_write(c)

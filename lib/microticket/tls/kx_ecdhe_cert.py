@@ -111,6 +111,9 @@ def client_key_exchange(c, after_server_key_exchange):
     if not after_server_key_exchange:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
     g, point = c._kx
+    if getattr(c, "_cc", None) is not None:  # the server asked for our certificate (RFC 5246 7.4.6)
+        from microticket.tls import client_auth
+        c._send_message(client_auth.certificate(c))
     priv, pub = ecdhe.keypair(g, c.rl.rng)
     z = ecdhe.shared(g, priv, point)
     k = len(pub)
