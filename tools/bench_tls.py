@@ -561,6 +561,68 @@ def bench_mp_heap(cert, key, mpy, d):
           " frozen into a board's firmware they live in flash)")
 
 
+# --- N processes on one port (--reuse-port) --------------------------------------------------------------
+
+def s_time_many(port, seconds, clients):
+    """Connections per second of ``clients`` `openssl s_time -reuse` processes run at once against ``port``."""
+    t = time.perf_counter()
+    procs_ = [subprocess.Popen(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-reuse",
+                                "-tls1_2", "-time", str(seconds), "-cipher", CIPHER], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True) for _ in range(clients)]
+    total = 0
+    for p in procs_:
+        out_, _ = p.communicate(timeout=seconds * 4 + 60)
+        m = re.search(r"(\d+) connections in [\d.]+ real seconds", out_)
+        total += int(m.group(1)) if m else 0
+    return total / (time.perf_counter() - t)
+
+
+def start_fleet(n, cert, key, keys, reuse=True):
+    """``n`` `tls-server` processes on one port (the first binds port 0, the others the port it got), one key
+    file; stopped by the caller (each by its PID)."""
+    extra = ["--cert", cert, "--key", key, "--keys", keys, "--max-version", "1.2"] + (["--reuse-port"] if reuse
+                                                                                       else [])
+    first = start_on_free_port(lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port",
+                                             str(port)] + extra, env=env_py())
+    peers = [first]
+    try:
+        for _ in range(n - 1):
+            peers.append(Peer([sys.executable, "-m", "microticket", "tls-server", "--port", str(first.port)]
+                              + extra, first.port, env=env_py()))
+    except Exception:
+        for p in peers:
+            p.stop()
+        raise
+    return peers
+
+
+def bench_reuse_port(d, seconds, clients=4, counts=(1, 2)):
+    """Resumed handshakes/s of N `tls-server --reuse-port` processes sharing one port and one key file, driven
+    by ``clients`` s_time processes at once (on the same machine: the clients' CPU counts against the cores
+    the servers have); the ratio N processes / one."""
+    cert, key = make_cert(d)
+    keys = os.path.join(d, "fleet-keys.json")
+    print("\n== N tls-server --reuse-port processes on one port, one key file: %d s_time -reuse clients at once "
+          "(%s, %ds; %d cores) ==" % (clients, CIPHER, seconds, os.cpu_count()))
+    rates = {}
+    for n in counts:
+        peers = start_fleet(n, cert, key, keys)
+        try:
+            before = [cpu_seconds(p.pid) for p in peers]
+            rate = s_time_many(peers[0].port, seconds, clients)
+            after = [cpu_seconds(p.pid) for p in peers]
+        finally:
+            outs = [p.stop() for p in peers]
+        served = [len(re.findall(r"^connection \d+: TLS 1\.2, .*resumed: from a ticket", o, re.M)) for o in outs]
+        rates[n] = rate
+        cpu = sum(a - b for a, b in zip(after, before))
+        print("  %d process%s: %8.1f /s   resumed per process: %s   servers' CPU: %.2f s of %d s x %d cores"
+              % (n, "es" if n > 1 else "  ", rate, "/".join(str(x) for x in served), cpu, seconds, os.cpu_count()))
+    for n in counts[1:]:
+        print("  %d processes / 1 process: %.2fx" % (n, rates[n] / rates[counts[0]]))
+    return rates
+
+
 # --- profile of one resumed handshake (--profile) ---------------------------------------------------------
 # Where a resumed TLS 1.2 handshake's microseconds go in one CPython server process, in two parts:
 # (a) sans-IO: the conversations of `openssl s_time -reuse` are recorded once (the bytes each read returned,
@@ -828,6 +890,14 @@ def main(argv):
         d = tempfile.mkdtemp(prefix="mt-bench-")
         try:
             bench_profile(d, seconds)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        return 0
+    if "--reuse-port" in argv:
+        d = tempfile.mkdtemp(prefix="mt-bench-")
+        try:
+            clients = int(argv[argv.index("--clients") + 1]) if "--clients" in argv else 4
+            bench_reuse_port(d, seconds, clients)
         finally:
             shutil.rmtree(d, ignore_errors=True)
         return 0

@@ -8,6 +8,7 @@ under the real MicroPython interpreter (tests/core/test_memory.py).
 """
 
 import builtins
+from hmac import compare_digest as _compare_digest
 
 
 def _cast(x):
@@ -61,10 +62,16 @@ def _flip(p, n):
 
 
 def _xor_diff(a, b, off, n):
-    # microticket.crypto._xor_diff: the OR of a[i] ^ b[off + i] over n bytes
+    # microticket.crypto._xor_diff: the OR of a[i] ^ b[off + i] over n bytes. Equal bytes (a MAC that
+    # verifies): 0, from hmac.compare_digest (constant time); the OR itself only when they differ, which
+    # compare_digest has said in constant time already
     if n <= 0:
         return 0
-    return _fold_or(int.from_bytes(a[0:n], "big") ^ int.from_bytes(b[off:off + n], "big"), n)
+    x = a[0:n]
+    y = b[off:off + n]
+    if _compare_digest(x, y):
+        return 0
+    return _fold_or(int.from_bytes(x, "big") ^ int.from_bytes(y, "big"), n)
 
 
 def _pad_diff(p, end, pad):
@@ -76,8 +83,14 @@ def _pad_diff(p, end, pad):
         for i in range(end - pad, end):
             d |= p[i] ^ pad
         return d
-    return _fold_or(int.from_bytes(p[end - pad:end], "big") ^ int.from_bytes(bytes((pad,)) * pad, "big"),
-                    pad)
+    x = p[end - pad:end]
+    y = _PADS.get(pad) or _PADS.setdefault(pad, bytes((pad,)) * pad)
+    if _compare_digest(x, y):
+        return 0
+    return _fold_or(int.from_bytes(x, "big") ^ int.from_bytes(y, "big"), pad)
+
+
+_PADS = {}
 
 
 _FAST = {"microticket.crypto._flip": _flip, "microticket.crypto._xor_diff": _xor_diff,

@@ -1,142 +1,181 @@
-"""CPython's `tls-server` loop: asyncio protocols around TlsServer engines, no streams (CPython only).
+"""CPython's `tls-server` loop: one epoll loop around TlsServer engines (CPython on Linux only).
 
     _serve(cfg, host, port, count, limit, timeout, reuse_port) -> exit status
 
-What microticket.cli.tls_server._serve and microticket.tls.serve.aio_serve_connection do on a board, with
-the same behaviour seen from the wire and the same output lines (one per connection: what it agreed, or
-the alert sent, or refused), at a fraction of the cost per connection on CPython: the engine is fed from
-``data_received`` and its output written at once, so a connection costs no task, no stream reader or
-writer and no ``wait_for`` per read (measured with `python tools/bench_tls.py --profile`: the streams
-driver took about as much of a resumed handshake's time as the engine and its crypto together).
+What microticket.cli.tls_server._serve and microticket.tls.serve.aio_serve_connection do on a board (asyncio
+streams), with the same behaviour seen from the wire and the same output lines (one per connection: what it
+agreed, or the alert sent, or refused), at a fraction of the cost per connection: a readable socket is read
+straight into the engine and its output sent at once, with no task, stream, future or callback handle per
+connection or per read (measured with `python tools/bench_tls.py --profile`: asyncio's streams took about as
+much of a resumed handshake's CPU as the engine and its crypto together, asyncio's protocols about half).
 
 - Deadlines as aio_serve_connection's: the whole handshake within ``timeout`` seconds of the connection,
-  then at most ``timeout`` seconds without data; one timer per connection, rearmed only when it fires.
+  then at most ``timeout`` seconds without data; one timer per connection in a heap, re-armed when it fires.
 - At most ``limit`` connections at once; one beyond is closed at once and reported "refused".
+- A peer that does not read its output: the connection stops being read until its output has gone (the
+  engine's buffers are not overwritten while output waits: it is copied out).
 - Buffers: a finished connection's engine leaves its buffers to the next (``reuse=``), as on a board.
-- ``reuse_port``: the listening socket gets SO_REUSEPORT, so N processes serve one port (the kernel spreads
-  the connections); they share tickets through one --keys file or Redis.
+- ``reuse_port``: SO_REUSEPORT's number, set on the listening socket, so N processes serve one port (the
+  kernel spreads the connections over them); they share tickets through one --keys file or Redis.
 
 Named ``_serve`` as the function it stands in for: the command reaches it by a name it already has (no new
 name in a board's qstr pool: microticket.cli.tls_server imports this module by a bytes name).
 """
 
-import asyncio
+import heapq
+import select
 import socket
 import time
+import traceback
 
 from microticket.cli import out
 from microticket.tls.alerts import ALERT_NAMES
 from microticket.tls.serve import answer
 from microticket.tls.server import TlsServer
 
+_IN = select.EPOLLIN
+_OUT = select.EPOLLOUT
+_RECV = 65536
 
-def _serve(cfg, host, port, count, limit, timeout, reuse_port=False):
-    return asyncio.run(_main(cfg, host, port, count, limit, timeout, reuse_port))
+# a connection: a list (fields by index)
+_SOCK, _SRV, _HANDLER, _START, _LAST, _PENDING = range(6)
 
 
-async def _main(cfg, host, port, count, limit, timeout, reuse_port):
+def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
     from microticket.cli.tls_server import http_or_echo, _report
-    loop = asyncio.get_running_loop()
-    done = loop.create_future()
-    st = [0, 0]  # connections active, connections served
-    pool = [TlsServer(cfg)]  # finished engines whose buffers the next connections take over
-
-    def clock():
-        return int(time.time())
-
-    class Conn(asyncio.Protocol):
-        srv = None
-        tr = None
-        timer = None
-        last = 0.0
-        ended = False
-
-        def connection_made(self, tr):
-            self.tr = tr
-            if st[0] >= limit:  # no room: refused at once, said in one line
-                self.ended = True
-                tr.abort()
-                st[1] += 1
-                out("connection %d: refused (%d being served, no room for more)" % (st[1], st[0]))
-                self._count()
-                return
-            st[0] += 1
-            srv = self.srv = TlsServer(cfg, reuse=pool.pop() if pool else None)
-            self.handler = http_or_echo(srv)
-            self.start = self.last = loop.time()
-            self.timer = loop.call_at(self.start + timeout, self._expire)
-
-        def _expire(self):
-            # the handshake's deadline counts from the connection; after it, the time since data last came
-            now = loop.time()
-            due = (self.start if not self.srv.handshake_done else self.last) + timeout
-            if now < due:
-                self.timer = loop.call_at(due, self._expire)
-            else:
-                self.timer = None
-                self.tr.close()
-
-        def data_received(self, data):
-            srv = self.srv
-            if srv is None or srv.closed:
-                return
-            self.last = loop.time()
-            for e in srv.receive_data(data, clock()):
-                if e[0] == "data" and not srv.closed:
-                    answer(srv, self.handler, e[1])
-            self._flush()
-
-        def eof_received(self):
-            if self.srv is not None and not self.srv.closed:
-                self.srv.receive_data(b"", clock())
-                self._flush()
-            return False  # the transport closes
-
-        def _flush(self):
-            srv = self.srv
-            d = srv.data_to_send()  # a copy: the transport may keep it while the engine reuses its buffer
-            if d:
-                self.tr.write(d)
-            if srv.closed:
-                self.tr.close()  # after what was written
-
-        def pause_writing(self):  # a peer that does not read: stop reading it (its data waits in the kernel)
-            self.tr.pause_reading()
-
-        def resume_writing(self):
-            self.tr.resume_reading()
-
-        def connection_lost(self, exc):
-            if self.ended:
-                return
-            self.ended = True
-            if self.timer is not None:
-                self.timer.cancel()
-            st[0] -= 1
-            st[1] += 1
-            pool.append(self.srv)
-            _report(st[1], self.srv, ALERT_NAMES)
-            self._count()
-
-        def _count(self):
-            if count and st[1] >= count and not done.done():
-                done.set_result(None)
-
     ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         if reuse_port:
-            ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+            ls.setsockopt(socket.SOL_SOCKET, reuse_port, 1)
         ls.bind(socket.getaddrinfo(host, port)[0][-1])
         ls.listen(128)
         ls.setblocking(False)
     except OSError:
         ls.close()
         raise
-    server = await loop.create_server(Conn, sock=ls)
+    ep = select.epoll()
+    lfd = ls.fileno()
+    ep.register(lfd, _IN)
+    conns = {}  # fd: connection
+    timers = []  # heap of (deadline, number, fd, connection)
+    pool = [TlsServer(cfg)]  # finished engines whose buffers the next connections take over
+    served = 0
+    made = 0  # connections accepted (a timer's tie-breaker)
     out("listening on %s:%d" % (host, ls.getsockname()[1]))
+
+    def end(fd, c):
+        nonlocal served
+        del conns[fd]
+        try:
+            ep.unregister(fd)
+        except OSError:
+            pass
+        c[_SOCK].close()
+        served += 1
+        pool.append(c[_SRV])
+        _report(served, c[_SRV], ALERT_NAMES)
+
+    def flush(fd, c):
+        # the engine's output sent at once; what the socket does not take waits (a copy), reading paused
+        srv = c[_SRV]
+        d = srv.data_to_send(True)
+        if len(d):
+            if c[_PENDING] is not None:
+                c[_PENDING] += d
+            else:
+                try:
+                    n = c[_SOCK].send(d)
+                except BlockingIOError:
+                    n = 0
+                if n < len(d):
+                    c[_PENDING] = bytearray(d[n:])
+                    ep.modify(fd, _OUT)
+        if srv.closed and c[_PENDING] is None:
+            end(fd, c)
+
+    def readable(fd, c):
+        try:
+            data = c[_SOCK].recv(_RECV)
+        except BlockingIOError:
+            return
+        except OSError:  # reset: the end of the stream
+            data = b""
+        srv = c[_SRV]
+        c[_LAST] = time.monotonic()
+        for e in srv.receive_data(data, int(time.time())):
+            if e[0] == "data" and not srv.closed:
+                answer(srv, c[_HANDLER], e[1])
+        flush(fd, c)  # (b"": the engine has closed, the end of the stream)
+
+    def writable(fd, c):
+        p = c[_PENDING]
+        n = c[_SOCK].send(p)
+        del p[:n]
+        if not p:
+            c[_PENDING] = None
+            if c[_SRV].closed:
+                end(fd, c)
+            else:
+                ep.modify(fd, _IN)
+                flush(fd, c)
+
     try:
-        await done  # without --count: until interrupted
+        while not count or served < count:
+            wait = -1
+            if timers:
+                wait = max(0.0, timers[0][0] - time.monotonic())
+            for fd, ev in ep.poll(wait):
+                if fd == lfd:
+                    while True:
+                        try:
+                            s, _ = ls.accept()
+                        except (BlockingIOError, InterruptedError):
+                            break
+                        except OSError:  # (out of descriptors, the peer gone): the next one
+                            break
+                        if len(conns) >= limit:  # no room: refused at once, said in one line
+                            s.close()
+                            served += 1
+                            out("connection %d: refused (%d being served, no room for more)" % (served, len(conns)))
+                            continue
+                        s.setblocking(False)
+                        srv = TlsServer(cfg, reuse=pool.pop() if pool else None)
+                        now = time.monotonic()
+                        c = [s, srv, http_or_echo(srv), now, now, None]
+                        conns[s.fileno()] = c
+                        ep.register(s.fileno(), _IN)
+                        made += 1
+                        heapq.heappush(timers, (now + timeout, made, s.fileno(), c))
+                    continue
+                c = conns.get(fd)
+                if c is None:
+                    continue
+                try:
+                    if ev & _OUT and c[_PENDING] is not None:
+                        writable(fd, c)
+                    else:
+                        readable(fd, c)
+                except OSError:
+                    if fd in conns:
+                        end(fd, c)
+                except Exception:  # a bug in the engine: this connection ends, the server goes on
+                    traceback.print_exc()
+                    if fd in conns:
+                        end(fd, c)
+            now = time.monotonic()
+            while timers and timers[0][0] <= now:
+                _, k, fd, c = heapq.heappop(timers)
+                if conns.get(fd) is not c:
+                    continue  # ended already (the descriptor may be another connection's now)
+                due = (c[_START] if not c[_SRV].handshake_done else c[_LAST]) + timeout
+                if due > now:
+                    heapq.heappush(timers, (due, k, fd, c))
+                else:
+                    end(fd, c)
     finally:
-        server.close()
+        for fd, c in list(conns.items()):
+            c[_SOCK].close()
+        ep.close()
+        ls.close()
     return 0
