@@ -40,6 +40,7 @@ ROOT = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "ports", "cpython"), os.path.join(ROOT, "lib")]
 
 import ikepeers  # noqa: E402
+import procs  # noqa: E402 (tools/)
 import mpharness  # noqa: E402
 
 PSK = "30313233343536373839616263646566"
@@ -130,8 +131,11 @@ PSK = bytes.fromhex("PSKHEX")
 gws = [(h, int(p)) for h, p in (g.rsplit(":", 1) for g in sys.argv[1].split(","))]
 seconds = float(sys.argv[2])
 first = int(sys.argv[3])  # which gateway this client starts with (clients spread over the gateways)
+# an identity of its own: a gateway replaces the IKE SA of an identity when another one is established
+# with it (the other client's exchange in flight would be dropped: "unknown IKE SA")
+idi = "client%d.example" % first
 ok = nack = lost = 0
-full = I.Initiator(PSK, "client.example", idr="gw.example", group=31, groups=(31,))
+full = I.Initiator(PSK, idi, idr="gw.example", group=31, groups=(31,))
 ev = udp.run_initiator(full, gws[first % len(gws)][0], gws[first % len(gws)][1], timeout=20)
 ticket = full.new_ticket
 if ticket is None:
@@ -143,7 +147,7 @@ why = None
 while time.time() - t0 < seconds:
     h, p = gws[i % len(gws)]
     i += 1
-    ini = I.Initiator(PSK, "client.example", ticket=ticket)
+    ini = I.Initiator(PSK, idi, ticket=ticket)
     ev = udp.run_initiator(ini, h, p, timeout=5)
     if ("established", "resumed") in ev and ini.new_ticket is not None:
         ok += 1
@@ -155,22 +159,13 @@ while time.time() - t0 < seconds:
         why = repr(ev)[-300:]
     ticket = ini.new_ticket
     if ticket is None:  # a new one from a full exchange (not counted)
-        ini = I.Initiator(PSK, "client.example", idr="gw.example", group=31, groups=(31,))
+        ini = I.Initiator(PSK, idi, idr="gw.example", group=31, groups=(31,))
         udp.run_initiator(ini, h, p, timeout=20)
         ticket = ini.new_ticket
         if ticket is None:
             break
 print(json.dumps({"ok": ok, "nack": nack, "lost": lost, "s": time.time() - t0, "why": why}))
 """.replace("PSKHEX", PSK)
-
-
-def _cpu_seconds(pid):
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
 
 
 def bench_rate(argv):
@@ -191,7 +186,7 @@ def bench_rate(argv):
             f.write(_RATE_CLIENT)
         env = dict(os.environ)
         env["PYTHONPATH"] = os.path.join(ROOT, "lib") + os.pathsep + os.path.join(ROOT, "ports", "cpython")
-        cpu0 = _cpu_seconds(gw.peer.pid) if gw else None
+        cpu0 = procs.cpu_seconds(gw.peer.pid) if gw else None
         t = time.time()
         ps = [subprocess.Popen([sys.executable, fn, ",".join(gws), str(seconds), str(k)], stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True, env=env) for k in range(clients)]
@@ -203,7 +198,7 @@ def bench_rate(argv):
             except (ValueError, IndexError):
                 res.append({"ok": 0, "nack": 0, "lost": 1, "s": 0.0, "why": (o + e)[-300:]})
         wall = time.time() - t
-        cpu1 = _cpu_seconds(gw.peer.pid) if gw else None
+        cpu1 = procs.cpu_seconds(gw.peer.pid) if gw else None
     finally:
         if gw:
             gw.stop()

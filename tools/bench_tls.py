@@ -1,11 +1,12 @@
 """TLS benchmarks, printed in one run.
 
-    python tools/bench_tls.py [--time SECONDS] [--no-mp] [--no-heap] [--rounds N]
-                              [--heap-only | --cpu-only [--tls13-only]]
+    python tools/bench_tls.py [--time SECONDS] [--clients K] [--no-mp] [--no-heap] [--rounds N]
+                              [--heap-only | --cpu-only [--tls13-only] | --profile [--top] | --reuse-port]
 
-1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -www /` against
-   our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
-   printed as rates and as ratios to ours.
+1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -tls1_2 -www /`
+   against our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
+   printed as rates and as ratios to ours, with each server's CPU per handshake (/proc); with --clients K
+   also ours and s_server under K s_time processes at once.
 2. MicroPython (unix port, .mpy): the server's CPU time for a full handshake and for a resumed one
    (in-process client/server pair, only the server's receive_data calls timed), ECDHE_RSA on CBC and GCM,
    ECDHE_ECDSA (P-256) on GCM and ChaCha20-Poly1305 (TLS 1.2: the client offers no TLS 1.3); the X.509-validating
@@ -19,6 +20,11 @@
    full / resumed and TLS 1.3 resumed / TLS 1.2 resumed, bytes on the wire per resumed handshake. Median of
    --rounds (5) in-process handshakes of each kind per runtime. `--cpu-only` runs 2 and 4 (without the
    openssl peers); `--tls13-only` with it: 4 alone (about 6 s).
+5. --profile: where a resumed TLS 1.2 handshake's time goes in one CPython server process (engine, crypto,
+   the handler, the driver, syscalls): a sans-IO replay of recorded s_time connections, and the live server
+   under cProfile (see bench_profile); --top adds the profiles' top functions.
+6. --reuse-port: N `tls-server --reuse-port` processes on one port and one key file against one, under
+   --clients K (4) s_time processes at once (bench_reuse_port).
 
 Every process is started on a free loopback port and stopped by PID.
 """
@@ -40,7 +46,7 @@ CIPHER = "ECDHE-RSA-AES128-SHA256"
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import procs  # noqa: E402
-from procs import Peer, empty_connection, start_on_free_port  # noqa: E402
+from procs import Peer, cpu_seconds, empty_connection, start_on_free_port  # noqa: E402
 micropython = procs.micropython_bin
 
 
@@ -75,16 +81,6 @@ def s_time(port, seconds):
     return int(m.group(1)) / t
 
 
-def cpu_seconds(pid):
-    """User + system CPU seconds the process ``pid`` has used (/proc/PID/stat; Linux), None if unknown."""
-    try:
-        with open("/proc/%d/stat" % pid) as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError):
-        return None
-
-
 def s_time_cpu(peers, seconds):
     """(connections/s, server CPU in us per connection) of s_time against the processes ``peers`` (one port)."""
     before = [cpu_seconds(p.pid) for p in peers]
@@ -97,7 +93,7 @@ def s_time_cpu(peers, seconds):
     return rate, (sum(after) - sum(before)) / (rate * t) * 1e6
 
 
-def bench_resumed_rate(d, seconds):
+def bench_resumed_rate(d, seconds, clients=1):
     cert, key = make_cert(d)
     tls_py = os.path.join(BIN, "tls.py")
     # ours is told a port (started again on another if it was taken); the others bind port 0 and the port
@@ -133,6 +129,22 @@ def bench_resumed_rate(d, seconds):
                   % (name, rate, ratio, "%.0f us" % cpu if cpu else "?"))
     if results[0][1] and results[2][1]:
         print("  microticket / openssl s_server: %.2fx" % (results[0][1] / results[2][1]))
+    if clients > 1:  # the same two servers, loaded by several s_time processes at once
+        rates = []
+        for i in (0, 2):
+            peer = rows[i][1]()
+            try:
+                before = cpu_seconds(peer.pid)
+                t = time.perf_counter()
+                rate = s_time_many(peer.port, seconds, clients)
+                t = time.perf_counter() - t
+                cpu = cpu_seconds(peer.pid) - before
+            finally:
+                peer.stop()
+            rates.append(rate)
+            print("  %-28s %9.1f /s   with %d s_time clients at once; server CPU %.2f s in %.1f s"
+                  % (rows[i][0], rate, clients, cpu, t))
+        print("  microticket / openssl s_server, %d clients at once: %.2fx" % (clients, rates[0] / rates[1]))
     return cert, key, results
 
 
@@ -919,7 +931,8 @@ def main(argv):
         seconds = int(argv[argv.index("--time") + 1])
     d = tempfile.mkdtemp(prefix="mt-bench-")
     try:
-        cert, key, _ = bench_resumed_rate(d, seconds)
+        cert, key, _ = bench_resumed_rate(d, seconds, int(argv[argv.index("--clients") + 1]) if "--clients" in argv
+                                          else 1)
         if "--no-mp" not in argv and micropython():
             mpy = mpy_dir()
             bench_mp_cpu(cert, key, mpy)

@@ -91,6 +91,19 @@ def test_http_answer_waits_for_the_whole_header_and_echo_ignores_records(runtime
     assert echo == b"Good morning", echo
 
 
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_echo_of_many_records_arriving_at_once(runtime):
+    """200 KB sent in one go (13 full records, several of them in one read of the server's socket) come back
+    whole: every record's reply leaves the output buffer before the next record is answered."""
+    srv = P.start_our_server(["--psk-identity", P.PSK_ID, "--psk", P.PSK_HEX], runtime)
+    data = bytes(range(256)) * 800
+    try:
+        got = _talk(srv.port, [data])
+    finally:
+        log = srv.stop()
+    assert got == data, (len(got), log[-2000:])
+
+
 # --- many clients at once, deadlines, a bound (issue 14, item 1) ------------------------------------------
 
 @pytest.mark.interop

@@ -71,8 +71,8 @@ def _run(argv):
             return fail(b"--reuse-port: this runtime's socket module has no SO_REUSEPORT".decode(), 2)
     try:
         if sys.implementation.name != "micropython":
-            # CPython: asyncio protocols instead of streams (microticket.fleet.serve: the same behaviour, a
-            # fraction of the cost per connection), SO_REUSEPORT with --reuse-port
+            # CPython: one epoll loop instead of asyncio's streams (microticket.fleet.serve: the same
+            # behaviour, a fraction of the cost per connection), SO_REUSEPORT with --reuse-port
             return __import__(b"microticket.fleet.serve".decode(), None, None, (True,))._serve(
                 cfg, host, o["port"], o.get("count", 0), limit, o.get("timeout", 10), reuse)
         if limit == 1 or reuse:  # room for one connection: served one at a time, no event loop in the heap

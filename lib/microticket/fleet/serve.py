@@ -1,4 +1,5 @@
-"""CPython's `tls-server` loop: one epoll loop around TlsServer engines (CPython on Linux only).
+"""CPython's `tls-server` loop: one epoll loop around TlsServer engines (CPython; elsewhere than Linux, the
+command's asyncio loop).
 
     _serve(cfg, host, port, count, limit, timeout, reuse_port) -> exit status
 
@@ -33,8 +34,8 @@ from microticket.tls.alerts import ALERT_NAMES
 from microticket.tls.serve import answer
 from microticket.tls.server import TlsServer
 
-_IN = select.EPOLLIN
-_OUT = select.EPOLLOUT
+_IN = getattr(select, "EPOLLIN", 1)
+_OUT = getattr(select, "EPOLLOUT", 4)
 _RECV = 65536
 
 # a connection: a list (fields by index)
@@ -43,6 +44,12 @@ _SOCK, _SRV, _HANDLER, _START, _LAST, _PENDING = range(6)
 
 def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
     from microticket.cli.tls_server import http_or_echo, _report
+    if not hasattr(select, "epoll"):  # (not Linux) the command's asyncio loop, as on a board
+        if reuse_port:
+            raise OSError("--reuse-port needs Linux's epoll here")
+        import asyncio
+        from microticket.cli import tls_server
+        return asyncio.run(tls_server._serve(cfg, host, port, count, limit, timeout))
     ls = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     try:
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -76,10 +83,9 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
         pool.append(c[_SRV])
         _report(served, c[_SRV], ALERT_NAMES)
 
-    def flush(fd, c):
+    def send(fd, c):
         # the engine's output sent at once; what the socket does not take waits (a copy), reading paused
-        srv = c[_SRV]
-        d = srv.data_to_send(True)
+        d = c[_SRV].data_to_send(True)
         if len(d):
             if c[_PENDING] is not None:
                 c[_PENDING] += d
@@ -91,7 +97,10 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                 if n < len(d):
                     c[_PENDING] = bytearray(d[n:])
                     ep.modify(fd, _OUT)
-        if srv.closed and c[_PENDING] is None:
+
+    def flush(fd, c):
+        send(fd, c)
+        if c[_SRV].closed and c[_PENDING] is None:
             end(fd, c)
 
     def readable(fd, c):
@@ -105,6 +114,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
         c[_LAST] = time.monotonic()
         for e in srv.receive_data(data, int(time.time())):
             if e[0] == "data" and not srv.closed:
+                send(fd, c)  # one reply at a time in the engine's output buffer (a flight or a record)
                 answer(srv, c[_HANDLER], e[1])
         flush(fd, c)  # (b"": the engine has closed, the end of the stream)
 
