@@ -7,8 +7,8 @@ What microticket.cli.tls_server._serve and microticket.tls.serve.aio_serve_conne
 streams), with the same behaviour seen from the wire and the same output lines (one per connection: what it
 agreed, or the alert sent, or refused), at a fraction of the cost per connection: a readable socket is read
 straight into the engine and its output sent at once, with no task, stream, future or callback handle per
-connection or per read (measured with `python tools/bench_tls.py --profile`: asyncio's streams took about as
-much of a resumed handshake's CPU as the engine and its crypto together, asyncio's protocols about half).
+connection or per read (measured with `python tools/bench_tls.py --profile`, a resumed TLS 1.2 handshake:
+asyncio's streams took 138-173 us of the server's 455-486 us of CPU, this loop 8-15 us).
 
 - Deadlines as aio_serve_connection's: the whole handshake within ``timeout`` seconds of the connection,
   then at most ``timeout`` seconds without data; one timer per connection in a heap, re-armed when it fires.
