@@ -681,7 +681,7 @@ def _category(filename, name):
                                                                      "/hmac.py", "/hashlib.py")) \
             or "/microticket/aead/" in f:
         return "crypto"
-    if f.endswith(("/tls/serve.py", "/tls/aio.py", "/tls/driver.py")) or "/asyncio/" in f \
+    if f.endswith(("/tls/serve.py", "/tls/aio.py", "/tls/driver.py", "/fleet/serve.py")) or "/asyncio/" in f \
             or f.endswith(("/selectors.py", "/socket.py")):
         return "driver"
     if "/microticket/cli/" in f:

@@ -86,12 +86,12 @@ class Hmac:
         _flip(pad, 0x36)
         self._pad = pad
         # Where hash objects can be copied (CPython's hashlib; not MicroPython's), keep the states after
-        # the pads and copy them per call instead of hashing the pads again.
+        # the pads and copy them per call instead of hashing the pads again (the block is not used again:
+        # left as the outer one)
         if _CAN_COPY:
             self._inner = ctor(pad)
             _flip(pad, 0x6A)
             self._outer = ctor(pad)
-            _flip(pad, 0x6A)
 
     def mac(self, a, b=None, c=None, d=None):
         i = self._inner

@@ -16,6 +16,7 @@ asyncio's streams took 138-173 us of the server's 455-486 us of CPU, this loop 8
 - A peer that does not read its output: the connection stops being read until its output has gone (the
   engine's buffers are not overwritten while output waits: it is copied out).
 - Buffers: a finished connection's engine leaves its buffers to the next (``reuse=``), as on a board.
+- Randomness: the engines' rng hands out os.urandom's bytes read 4 KB at a time (``_pooled_random``).
 - ``reuse_port``: SO_REUSEPORT's number, set on the listening socket, so N processes serve one port (the
   kernel spreads the connections over them); they share tickets through one --keys file or Redis.
 
@@ -42,6 +43,22 @@ _RECV = 65536
 _SOCK, _SRV, _HANDLER, _START, _LAST, _PENDING = range(6)
 
 
+def _pooled_random():
+    """An rng for the engines (``rng(n) -> n bytes``): os.urandom read 4 KB at a time and handed out once
+    each, instead of a getrandom system call for every IV and random (about six per resumed handshake)."""
+    import os
+    st = [b"", 0]
+
+    def rng(n):
+        b, p = st
+        if p + n > len(b):
+            b = st[0] = os.urandom(4096 if n < 4096 else n)
+            p = 0
+        st[1] = p + n
+        return b[p:p + n]
+    return rng
+
+
 def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
     from microticket.cli.tls_server import http_or_echo, _report
     if not hasattr(select, "epoll"):  # (not Linux) the command's asyncio loop, as on a board
@@ -66,7 +83,8 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
     ep.register(lfd, _IN)
     conns = {}  # fd: connection
     timers = []  # heap of (deadline, number, fd, connection)
-    pool = [TlsServer(cfg)]  # finished engines whose buffers the next connections take over
+    rng = _pooled_random()
+    pool = [TlsServer(cfg, rng)]  # finished engines whose buffers the next connections take over
     served = 0
     made = 0  # connections accepted (a timer's tie-breaker)
     out("listening on %s:%d" % (host, ls.getsockname()[1]))
@@ -150,7 +168,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                             out("connection %d: refused (%d being served, no room for more)" % (served, len(conns)))
                             continue
                         s.setblocking(False)
-                        srv = TlsServer(cfg, reuse=pool.pop() if pool else None)
+                        srv = TlsServer(cfg, rng, pool.pop() if pool else None)
                         now = time.monotonic()
                         c = [s, srv, http_or_echo(srv), now, now, None]
                         conns[s.fileno()] = c
