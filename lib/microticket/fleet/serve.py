@@ -24,11 +24,9 @@ Named ``_serve`` as the function it stands in for: the command reaches it by a n
 name in a board's qstr pool: microticket.cli.tls_server imports this module by a bytes name).
 """
 
-import heapq
 import select
 import socket
 import time
-import traceback
 
 from microticket.cli import out
 from microticket.tls.alerts import ALERT_NAMES
@@ -60,6 +58,7 @@ def _pooled_random():
 
 
 def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
+    import heapq  # cpython-only
     from microticket.cli.tls_server import http_or_echo, _report
     if not hasattr(select, "epoll"):  # (not Linux) the command's asyncio loop, as on a board
         if reuse_port:
@@ -188,6 +187,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                     if fd in conns:
                         end(fd, c)
                 except Exception:  # a bug in the engine: this connection ends, the server goes on
+                    import traceback  # cpython-only
                     traceback.print_exc()
                     if fd in conns:
                         end(fd, c)
