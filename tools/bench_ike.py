@@ -1,6 +1,8 @@
-"""IKEv2 initiator cost on MicroPython: full exchange (DH group 14, group 31) vs RFC 5723 resumption.
+"""IKEv2 initiator cost on MicroPython: full exchange (DH group 14, group 31) vs RFC 5723 resumption; the
+gateway's resumptions per second (--rate).
 
     python tools/bench_ike.py [--rounds N] [--no-heap] [--json]
+    python tools/bench_ike.py --rate [--seconds S] [--clients K] [--gateways [HOST:]PORT,...]
 
 Starts our gateway (CPython, ``ike-gateway``) on a free loopback port, then runs the initiator under the
 MicroPython unix port over real UDP and reports, per kind of exchange:
@@ -14,19 +16,31 @@ reader would keep ~1.8 KB of its own) and for the ``ike-initiate`` CLI (run from
 tests/ikepeers.py does). Success is not strictly monotonic in the heap size (fragmentation): a binary search
 can land ~1 KB below the size from which every heap works (tests/ike/test_ike_micropython.py pins that one).
 Every process it starts is stopped by PID.
+
+--rate: resumptions per second that gateways serve. K CPython initiator processes (default 4) each make
+one full exchange, then resume in a loop for S seconds (default 5), each resumption from the ticket the
+previous one got (N(TICKET_REQUEST) in every IKE_AUTH, by value), the gateways taken in turn. Without
+--gateways it starts one `ike-gateway` (CPython) and prints its CPU per resumption (/proc) as well; with
+--gateways it drives gateways already running (e.g. three sharing their ticket state through Redis: a
+ticket issued at one gateway is then resumed at the next). The initiators run on the same machine: their
+CPU counts against the cores the gateways have. Failures (a resumption refused, a timeout) are counted
+and printed, never retried.
 """
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path[:0] = [os.path.join(ROOT, "tests"), os.path.join(ROOT, "ports", "cpython"), os.path.join(ROOT, "lib")]
 
 import ikepeers  # noqa: E402
+import procs  # noqa: E402 (tools/)
 import mpharness  # noqa: E402
 
 PSK = "30313233343536373839616263646566"
@@ -110,7 +124,108 @@ def _heap_search(ok, lo=2048, hi=131072, step=256):
     return hi
 
 
+_RATE_CLIENT = r"""
+import json, sys, time
+from microticket.ike import initiator as I, udp
+PSK = bytes.fromhex("PSKHEX")
+gws = [(h, int(p)) for h, p in (g.rsplit(":", 1) for g in sys.argv[1].split(","))]
+seconds = float(sys.argv[2])
+first = int(sys.argv[3])  # which gateway this client starts with (clients spread over the gateways)
+# an identity of its own: a gateway replaces the IKE SA of an identity when another one is established
+# with it (the other client's exchange in flight would be dropped: "unknown IKE SA")
+idi = "client%d.example" % first
+ok = nack = lost = 0
+full = I.Initiator(PSK, idi, idr="gw.example", group=31, groups=(31,))
+ev = udp.run_initiator(full, gws[first % len(gws)][0], gws[first % len(gws)][1], timeout=20)
+ticket = full.new_ticket
+if ticket is None:
+    print(json.dumps({"ok": 0, "nack": 0, "lost": 1, "s": 0.0, "why": repr(ev)}))
+    raise SystemExit(0)
+t0 = time.time()
+i = first + 1
+why = None
+while time.time() - t0 < seconds:
+    h, p = gws[i % len(gws)]
+    i += 1
+    ini = I.Initiator(PSK, idi, ticket=ticket)
+    ev = udp.run_initiator(ini, h, p, timeout=5)
+    if ("established", "resumed") in ev and ini.new_ticket is not None:
+        ok += 1
+    elif [e for e in ev if e[0] == "resume_failed"]:
+        nack += 1  # refused (TICKET_NACK): the initiator fell back to a full exchange, which got a ticket
+        why = why or repr([e for e in ev if e[0] == "resume_failed"])
+    else:
+        lost += 1
+        why = repr(ev)[-300:]
+    ticket = ini.new_ticket
+    if ticket is None:  # a new one from a full exchange (not counted)
+        ini = I.Initiator(PSK, idi, idr="gw.example", group=31, groups=(31,))
+        udp.run_initiator(ini, h, p, timeout=20)
+        ticket = ini.new_ticket
+        if ticket is None:
+            break
+print(json.dumps({"ok": ok, "nack": nack, "lost": lost, "s": time.time() - t0, "why": why}))
+""".replace("PSKHEX", PSK)
+
+
+def bench_rate(argv):
+    """Resumptions per second served by one gateway we start, or by the gateways given (--gateways)."""
+    seconds = float(argv[argv.index("--seconds") + 1]) if "--seconds" in argv else 5.0
+    clients = int(argv[argv.index("--clients") + 1]) if "--clients" in argv else 4
+    gw = None
+    if "--gateways" in argv:
+        gws = [g if ":" in g else "127.0.0.1:" + g for g in argv[argv.index("--gateways") + 1].split(",")]
+    else:
+        gw = ikepeers.GatewayProcess(["--psk", PSK, "--id", "gw.example"])
+        gw.start()
+        gws = ["127.0.0.1:%d" % gw.port]
+    work = tempfile.mkdtemp(prefix="mt-benchike-")
+    try:
+        fn = os.path.join(work, "rate.py")
+        with open(fn, "w") as f:
+            f.write(_RATE_CLIENT)
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.path.join(ROOT, "lib") + os.pathsep + os.path.join(ROOT, "ports", "cpython")
+        cpu0 = procs.cpu_seconds(gw.peer.pid) if gw else None
+        t = time.time()
+        ps = [subprocess.Popen([sys.executable, fn, ",".join(gws), str(seconds), str(k)], stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True, env=env) for k in range(clients)]
+        res = []
+        for p in ps:
+            o, e = p.communicate(timeout=seconds * 4 + 120)
+            try:
+                res.append(json.loads(o.strip().splitlines()[-1]))
+            except (ValueError, IndexError):
+                res.append({"ok": 0, "nack": 0, "lost": 1, "s": 0.0, "why": (o + e)[-300:]})
+        wall = time.time() - t
+        cpu1 = procs.cpu_seconds(gw.peer.pid) if gw else None
+    finally:
+        if gw:
+            gw.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    ok = sum(r["ok"] for r in res)
+    nack = sum(r["nack"] for r in res)
+    lost = sum(r["lost"] for r in res)
+    rate = sum(r["ok"] / r["s"] for r in res if r["s"])  # each client's rate, summed
+    print("IKEv2 resumptions/s (RFC 5723, ticket by value, a new ticket each time), %d CPython initiator "
+          "processes, %.0f s, %d cores, gateway%s %s" % (clients, seconds, os.cpu_count(),
+                                                "s" if len(gws) > 1 else "", ",".join(gws)))
+    print("  %8.1f resumptions/s   (%d resumed; %d refused with TICKET_NACK, then a full exchange; %d failed "
+          "otherwise: no answer in 5 s)" % (rate, ok, nack, lost))
+    if cpu0 is not None and cpu1 is not None and ok:
+        print("  the gateway's CPU: %.0f us per resumption (/proc; %.2f s in %.1f s)"
+              % ((cpu1 - cpu0) / ok * 1e6, cpu1 - cpu0, wall))
+    for r in res:
+        if r.get("why"):
+            print("  a failure: %s" % r["why"])
+            break
+    return rate
+
+
 def main(argv):
+    if "--rate" in argv:
+        bench_rate(argv)
+        return 0
     rounds = 5
     if "--rounds" in argv:
         rounds = int(argv[argv.index("--rounds") + 1])

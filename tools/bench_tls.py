@@ -1,11 +1,12 @@
 """TLS benchmarks, printed in one run.
 
-    python tools/bench_tls.py [--time SECONDS] [--no-mp] [--no-heap] [--rounds N]
-                              [--heap-only | --cpu-only [--tls13-only]]
+    python tools/bench_tls.py [--time SECONDS] [--clients K] [--no-mp] [--no-heap] [--rounds N]
+                              [--heap-only | --cpu-only [--tls13-only] | --profile [--top] | --reuse-port]
 
-1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -www /` against
-   our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
-   printed as rates and as ratios to ours.
+1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -tls1_2 -www /`
+   against our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
+   printed as rates and as ratios to ours, with each server's CPU per handshake (/proc); with --clients K
+   also ours and s_server under K s_time processes at once.
 2. MicroPython (unix port, .mpy): the server's CPU time for a full handshake and for a resumed one
    (in-process client/server pair, only the server's receive_data calls timed), ECDHE_RSA on CBC and GCM,
    ECDHE_ECDSA (P-256) on GCM and ChaCha20-Poly1305 (TLS 1.2: the client offers no TLS 1.3); the X.509-validating
@@ -19,6 +20,11 @@
    full / resumed and TLS 1.3 resumed / TLS 1.2 resumed, bytes on the wire per resumed handshake. Median of
    --rounds (5) in-process handshakes of each kind per runtime. `--cpu-only` runs 2 and 4 (without the
    openssl peers); `--tls13-only` with it: 4 alone (about 6 s).
+5. --profile: where a resumed TLS 1.2 handshake's time goes in one CPython server process (engine, crypto,
+   the handler, the driver, syscalls): a sans-IO replay of recorded s_time connections, and the live server
+   under cProfile (see bench_profile); --top adds the profiles' top functions.
+6. --reuse-port: N `tls-server --reuse-port` processes on one port and one key file against one, under
+   --clients K (4) s_time processes at once (bench_reuse_port).
 
 Every process is started on a free loopback port and stopped by PID.
 """
@@ -29,6 +35,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 LIB = os.path.join(ROOT, "lib")
@@ -39,7 +46,7 @@ CIPHER = "ECDHE-RSA-AES128-SHA256"
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import procs  # noqa: E402
-from procs import Peer, empty_connection, start_on_free_port  # noqa: E402
+from procs import Peer, cpu_seconds, empty_connection, start_on_free_port  # noqa: E402
 micropython = procs.micropython_bin
 
 
@@ -60,16 +67,33 @@ def make_cert(d):
 
 
 def s_time(port, seconds):
-    r = subprocess.run(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-reuse",
+    """Connections per second of `openssl s_time -reuse -tls1_2` against ``port``: its count over the wall time
+    of its run as measured here (s_time prints whole seconds, which is up to 20% off in a 5 s run; the
+    process start and its first, full, handshake are in the time measured: about 1%)."""
+    t = time.perf_counter()
+    r = subprocess.run(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-reuse", "-tls1_2",
                         "-time", str(seconds), "-cipher", CIPHER], capture_output=True, text=True,
                        timeout=seconds * 4 + 60)
-    m = re.search(r"(\d+) connections in (\d+) real seconds", r.stdout)
-    if not m or int(m.group(2)) == 0:
+    t = time.perf_counter() - t
+    m = re.search(r"(\d+) connections in [\d.]+ real seconds", r.stdout)
+    if not m or int(m.group(1)) == 0:
         return None
-    return int(m.group(1)) / int(m.group(2))
+    return int(m.group(1)) / t
 
 
-def bench_resumed_rate(d, seconds):
+def s_time_cpu(peers, seconds):
+    """(connections/s, server CPU in us per connection) of s_time against the processes ``peers`` (one port)."""
+    before = [cpu_seconds(p.pid) for p in peers]
+    t = time.perf_counter()
+    rate = s_time(peers[0].port, seconds)
+    t = time.perf_counter() - t
+    after = [cpu_seconds(p.pid) for p in peers]
+    if rate is None or None in before or None in after:
+        return rate, None
+    return rate, (sum(after) - sum(before)) / (rate * t) * 1e6
+
+
+def bench_resumed_rate(d, seconds, clients=1):
     cert, key = make_cert(d)
     tls_py = os.path.join(BIN, "tls.py")
     # ours is told a port (started again on another if it was taken); the others bind port 0 and the port
@@ -88,19 +112,39 @@ def bench_resumed_rate(d, seconds):
         except RuntimeError:
             peer = None
         try:
-            rate = s_time(peer.port, seconds) if peer else None
+            rate, cpu = s_time_cpu([peer], seconds) if peer else (None, None)
         finally:
             if peer:
                 peer.stop()
-        results.append((name, rate))
-    print("\n== resumed TLS 1.2 handshakes/s, openssl s_time -reuse -www / (%s, %ds) ==" % (CIPHER, seconds))
+        results.append((name, rate, cpu))
+    print("\n== resumed TLS 1.2 handshakes/s, openssl s_time -reuse -tls1_2 -www / (%s, %ds; %d cores) =="
+          % (CIPHER, seconds, os.cpu_count()))
     base = results[0][1]
-    for name, rate in results:
+    for name, rate, cpu in results:
         if rate is None:
             print("  %-28s  failed" % name)
         else:
             ratio = (rate / base) if base else float("nan")
-            print("  %-28s %9.1f /s   ratio to microticket: %6.2f" % (name, rate, ratio))
+            print("  %-28s %9.1f /s   ratio to microticket: %6.2f   server CPU per handshake: %s"
+                  % (name, rate, ratio, "%.0f us" % cpu if cpu else "?"))
+    if results[0][1] and results[2][1]:
+        print("  microticket / openssl s_server: %.2fx" % (results[0][1] / results[2][1]))
+    if clients > 1:  # the same two servers, loaded by several s_time processes at once
+        rates = []
+        for i in (0, 2):
+            peer = rows[i][1]()
+            try:
+                before = cpu_seconds(peer.pid)
+                t = time.perf_counter()
+                rate = s_time_many(peer.port, seconds, clients)
+                t = time.perf_counter() - t
+                cpu = cpu_seconds(peer.pid) - before
+            finally:
+                peer.stop()
+            rates.append(rate)
+            print("  %-28s %9.1f /s   with %d s_time clients at once; server CPU %.2f s in %.1f s"
+                  % (rows[i][0], rate, clients, cpu, t))
+        print("  microticket / openssl s_server, %d clients at once: %.2fx" % (clients, rates[0] / rates[1]))
     return cert, key, results
 
 
@@ -529,9 +573,346 @@ def bench_mp_heap(cert, key, mpy, d):
           " frozen into a board's firmware they live in flash)")
 
 
+# --- N processes on one port (--reuse-port) --------------------------------------------------------------
+
+def s_time_many(port, seconds, clients):
+    """Connections per second of ``clients`` `openssl s_time -reuse` processes run at once against ``port``."""
+    t = time.perf_counter()
+    procs_ = [subprocess.Popen(["openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-reuse",
+                                "-tls1_2", "-time", str(seconds), "-cipher", CIPHER], stdout=subprocess.PIPE,
+                               stderr=subprocess.DEVNULL, text=True) for _ in range(clients)]
+    total = 0
+    for p in procs_:
+        out_, _ = p.communicate(timeout=seconds * 4 + 60)
+        m = re.search(r"(\d+) connections in [\d.]+ real seconds", out_)
+        total += int(m.group(1)) if m else 0
+    return total / (time.perf_counter() - t)
+
+
+def start_fleet(n, cert, key, keys, reuse=True):
+    """``n`` `tls-server` processes on one port (the first binds port 0, the others the port it got), one key
+    file; stopped by the caller (each by its PID)."""
+    extra = ["--cert", cert, "--key", key, "--keys", keys, "--max-version", "1.2"] + (["--reuse-port"] if reuse
+                                                                                       else [])
+    first = start_on_free_port(lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port",
+                                             str(port)] + extra, env=env_py())
+    peers = [first]
+    try:
+        for _ in range(n - 1):
+            peers.append(Peer([sys.executable, "-m", "microticket", "tls-server", "--port", str(first.port)]
+                              + extra, first.port, env=env_py()))
+    except Exception:
+        for p in peers:
+            p.stop()
+        raise
+    return peers
+
+
+def bench_reuse_port(d, seconds, clients=4, counts=(1, 2)):
+    """Resumed handshakes/s of N `tls-server --reuse-port` processes sharing one port and one key file, driven
+    by ``clients`` s_time processes at once (on the same machine: the clients' CPU counts against the cores
+    the servers have); the ratio N processes / one."""
+    cert, key = make_cert(d)
+    keys = os.path.join(d, "fleet-keys.json")
+    print("\n== N tls-server --reuse-port processes on one port, one key file: %d s_time -reuse clients at once "
+          "(%s, %ds; %d cores) ==" % (clients, CIPHER, seconds, os.cpu_count()))
+    rates = {}
+    for n in counts:
+        peers = start_fleet(n, cert, key, keys)
+        try:
+            before = [cpu_seconds(p.pid) for p in peers]
+            rate = s_time_many(peers[0].port, seconds, clients)
+            after = [cpu_seconds(p.pid) for p in peers]
+        finally:
+            outs = [p.stop() for p in peers]
+        served = [len(re.findall(r"^connection \d+: TLS 1\.2, .*resumed: from a ticket", o, re.M)) for o in outs]
+        rates[n] = rate
+        cpu = sum(a - b for a, b in zip(after, before))
+        print("  %d process%s: %8.1f /s   resumed per process: %s   servers' CPU: %.2f s of %d s x %d cores"
+              % (n, "es" if n > 1 else "  ", rate, "/".join(str(x) for x in served), cpu, seconds, os.cpu_count()))
+    for n in counts[1:]:
+        print("  %d processes / 1 process: %.2fx" % (n, rates[n] / rates[counts[0]]))
+    return rates
+
+
+# --- profile of one resumed handshake (--profile) ---------------------------------------------------------
+# Where a resumed TLS 1.2 handshake's microseconds go in one CPython server process, in two parts:
+# (a) sans-IO: the conversations of `openssl s_time -reuse` are recorded once (the bytes each read returned,
+#     against our asyncio driver with a seeded rng and a fixed clock), then a resumed one is replayed into
+#     fresh TlsServer engines with the same seeds (no sockets): the server answers identically, so the
+#     client's recorded Finished verifies; timed without a profiler, then once under cProfile, split into
+#     engine, crypto and the handler;
+# (b) the live server (`tls-server` under cProfile in its own process) against `openssl s_time -reuse`:
+#     the same split plus the syscalls and the driver (tls/serve.py, the asyncio loop).
+# A built-in function's time goes to its category when it is one of hashing, ciphers or sockets, else to its
+# callers' categories in proportion.
+
+PROF_NOW = 1800000000
+
+PROF_SERVER = r"""
+import cProfile, sys
+from microticket.cli import tls_server
+pr = cProfile.Profile()
+pr.enable()
+try:
+    tls_server.main(sys.argv[2:])
+finally:
+    pr.disable()
+    pr.dump_stats(sys.argv[1])
+"""
+
+CATEGORIES = ("engine", "crypto", "handler", "driver", "syscalls", "other", "wait")
+
+
+def _category(filename, name):
+    f = filename.replace(os.sep, "/")
+    if filename == "~":
+        n = name.lower()
+        if any(w in n for w in ("hash", "sha", "hmac", "cipher", "aes", "encrypt", "decrypt", "cryptography",
+                                "_rust", "update", "finalize", "digest", "randbytes", "urandom")):
+            return "crypto"
+        if "epoll" in n:
+            return "wait"  # the loop waiting for the client (excluded from the shares)
+        if any(w in n for w in ("_socket", "posix.read", "posix.write", "ssl")):
+            return "syscalls"
+        return None  # a plain built-in (len, bytes ops...): its callers'
+    if "/ports/cpython/" in f or "/cryptography/" in f or f.endswith(("/microticket/crypto.py",
+                                                                     "/microticket/prf.py", "/random.py",
+                                                                     "/hmac.py", "/hashlib.py")) \
+            or "/microticket/aead/" in f:
+        return "crypto"
+    if f.endswith(("/tls/serve.py", "/tls/aio.py", "/tls/driver.py", "/fleet/serve.py")) or "/asyncio/" in f \
+            or f.endswith(("/selectors.py", "/socket.py")):
+        return "driver"
+    if "/microticket/cli/" in f:
+        return "handler"
+    if "/microticket/" in f:
+        return "engine"
+    return "other"
+
+
+def profile_split(stats):
+    """{category: seconds of own time} from a pstats.Stats (see CATEGORIES and _category)."""
+    st = stats.stats
+    cat = {}
+    for fn in st:
+        cat[fn] = _category(fn[0], fn[2])
+    out = dict.fromkeys(CATEGORIES, 0.0)
+
+    def owner(fn, depth=0):
+        c = cat.get(fn)
+        if c is not None or depth > 6:
+            return c or "other"
+        callers = st[fn][4]
+        if not callers:
+            return "other"
+        best = max(callers, key=lambda k: callers[k][2] if isinstance(callers[k], tuple) else 0)
+        return owner(best, depth + 1)
+
+    for fn, (cc, nc, tt, ct, callers) in st.items():
+        c = cat[fn]
+        if c is not None:
+            out[c] += tt
+            continue
+        shares = [(k, v[2]) for k, v in callers.items()] if callers else []
+        total = sum(s for _, s in shares)
+        if not total:
+            out[owner(fn)] += tt
+            continue
+        for k, s in shares:
+            out[owner(k)] += tt * s / total
+    return out
+
+
+def _print_split(label, split, per_hs, n):
+    """Each category's share of the profiled time (waiting excluded) and that share of ``per_hs``, the cost
+    per handshake measured without the profiler (the profiler inflates Python calls more than C ones: the
+    shares are approximate)."""
+    total = sum(v for c, v in split.items() if c != "wait") or 1.0
+    print("  %s: %d handshakes; the profile's shares of %.1f us per handshake measured without it:"
+          % (label, n, per_hs))
+    for c in CATEGORIES:
+        if split[c] and c != "wait":
+            print("    %-9s %5.1f%%  %7.1f us   (profiled: %7.1f us)"
+                  % (c, 100 * split[c] / total, per_hs * split[c] / total, split[c] / n * 1e6))
+    if split["wait"]:
+        print("    (waiting in epoll, not counted: %.1f us per handshake profiled)" % (split["wait"] / n * 1e6))
+
+
+_POOL = bytes(range(256)) * 16  # the seeded rngs' bytes
+
+
+def _rng(pos):
+    at = [pos]
+
+    def rng(n):
+        p = at[0]
+        at[0] = p + n
+        return _POOL[p % 2048:p % 2048 + n]
+    return rng
+
+
+def _seeded(cfg):
+    # what makes a connection's answer repeatable: the ring's rng and its encryptor's CBC state reset (the
+    # encryptor made here, outside what is timed); the engine's rng
+    from microticket import crypto
+    ring = cfg.ring
+    ring.rng = _rng(1000)
+    for k in ring.keys:
+        k.encryptor = crypto.aes_cbc_encryptor(k.aes_key, bytes(16))
+    return _rng(0)
+
+
+def record_s_time(cfg, seconds=1):
+    """[(chunks read, resumed, handshake done)] of the connections `openssl s_time -reuse` makes against our
+    asyncio driver (the CLI's handler, a fixed clock, seeded rngs: see _seeded)."""
+    import asyncio
+    from microticket.tls.server import TlsServer
+    from microticket.tls import serve
+    from microticket.cli.tls_server import http_or_echo
+    conns = []
+
+    class Recording:
+        def __init__(self, reader, rec):
+            self.reader, self.rec = reader, rec
+
+        async def read(self, n):
+            d = await self.reader.read(n)
+            self.rec.append(bytes(d))
+            return d
+
+    async def handle(reader, writer):
+        rec = []
+        srv = TlsServer(cfg, rng=_seeded(cfg))
+        await serve.aio_serve_connection(Recording(reader, rec), writer, srv, http_or_echo(srv),
+                                         clock=lambda: PROF_NOW, handshake_s=10, idle_s=10)
+        conns.append((rec, srv.resumed, srv.handshake_done and srv.alert_sent is None))
+
+    async def run():
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        p = await asyncio.create_subprocess_exec(
+            "openssl", "s_time", "-connect", "127.0.0.1:%d" % port, "-www", "/", "-reuse", "-tls1_2", "-time",
+            str(seconds), "-cipher", CIPHER, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        await p.wait()
+        server.close()
+    asyncio.run(run())
+    return conns
+
+
+def replay(cfg, chunks, prev=None):
+    """One recorded connection replayed into a TlsServer (sans-IO, the CLI's handler); returns the engine."""
+    from microticket.tls.server import TlsServer
+    from microticket.tls.serve import answer
+    from microticket.cli.tls_server import http_or_echo
+    srv = TlsServer(cfg, rng=_seeded(cfg), reuse=prev)
+    h = http_or_echo(srv)
+    for d in chunks:
+        for e in srv.receive_data(d, PROF_NOW):
+            if e[0] == "data" and not srv.closed:
+                answer(srv, h, e[1])
+        srv.data_to_send()
+        if srv.closed:
+            break
+    return srv
+
+
+def bench_profile(d, seconds, n=2000):
+    import cProfile
+    import pstats
+    sys.path[:0] = [LIB, PORTS]
+    from microticket.cli.tls_server import server_config
+    cert, key = make_cert(d)
+    o = {"cert": cert, "key": key, "max-version": "1.2"}
+    cfg = server_config(o, None, 16384, "always")
+    from microticket import ticket
+    cfg.ring = ticket.KeyRing.generate(PROF_NOW - 10)
+    print("\n== profile: one resumed TLS 1.2 handshake (%s) in one CPython server process ==" % CIPHER)
+    conns = record_s_time(cfg)
+    resumed = [c for c in conns if c[1] and c[2]]
+    if not resumed:
+        print("  recording failed: %d connections, none resumed" % len(conns))
+        return
+    chunks = resumed[-1][0]
+    s = replay(cfg, chunks)
+    if not (s.resumed and s.handshake_done and s.alert_sent is None):
+        print("  replay failed: the recorded client's Finished did not verify (alert %s)" % s.alert_sent)
+        return
+    prev = s
+    for _ in range(200):
+        prev = replay(cfg, chunks, prev)
+    runs = []
+    for _ in range(5):  # the best of 5 (a shared machine)
+        t = time.perf_counter()
+        for _ in range(n // 5):
+            prev = replay(cfg, chunks, prev)
+        runs.append((time.perf_counter() - t) / (n // 5) * 1e6)
+    per = min(runs)
+    pr = cProfile.Profile()
+    pr.enable()
+    for _ in range(n):
+        prev = replay(cfg, chunks, prev)
+    pr.disable()
+    print("  (a) sans-IO replay of a recorded `s_time -reuse` connection: %d reads, %d bytes in; %.1f us per "
+          "handshake, %.0f/s" % (len(chunks), sum(len(c) for c in chunks), per, 1e6 / per))
+    _print_split("engine + crypto + handler", profile_split(pstats.Stats(pr)), per, n)
+    if "--top" in sys.argv:
+        pstats.Stats(pr).sort_stats("tottime").print_stats(25)
+
+    # (b) the live server under cProfile, then the same server unprofiled, against s_time
+    prof = os.path.join(d, "server.prof")
+    script = os.path.join(d, "prof_server.py")
+    with open(script, "w") as f:
+        f.write(PROF_SERVER)
+    args = ["--port", "0", "--cert", cert, "--key", key]
+    rate = None
+    peer = start_on_free_port(lambda port: [sys.executable, script, prof] + args, env=env_py())
+    try:
+        rate_p = s_time(peer.port, seconds)
+    finally:
+        import signal
+        peer.proc.send_signal(signal.SIGINT)
+        try:
+            peer.proc.wait(20)
+        finally:
+            peer.stop()
+    peer = start_on_free_port(lambda port: [sys.executable, "-m", "microticket", "tls-server"] + args, env=env_py())
+    try:
+        rate, cpu = s_time_cpu([peer], seconds)
+    finally:
+        peer.stop()
+    if not (rate and cpu and rate_p and os.path.exists(prof)):
+        print("  (b) live server: failed")
+        return
+    st = pstats.Stats(prof)
+    hs = int(rate_p * seconds)
+    print("  (b) live `tls-server` against s_time -reuse (%ds): %.0f/s, server CPU %.1f us per handshake "
+          "(/proc; profiled: %.0f/s)" % (seconds, rate, cpu, rate_p))
+    _print_split("whole process", profile_split(st), cpu, hs)
+    if "--top" in sys.argv:
+        st.sort_stats("tottime").print_stats(30)
+
+
 def main(argv):
     seconds = 5
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 5
+    if "--time" in argv:
+        seconds = int(argv[argv.index("--time") + 1])
+    if "--profile" in argv:
+        d = tempfile.mkdtemp(prefix="mt-bench-")
+        try:
+            bench_profile(d, seconds)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        return 0
+    if "--reuse-port" in argv:
+        d = tempfile.mkdtemp(prefix="mt-bench-")
+        try:
+            clients = int(argv[argv.index("--clients") + 1]) if "--clients" in argv else 4
+            bench_reuse_port(d, seconds, clients)
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+        return 0
     if "--heap-only" in argv:
         d = tempfile.mkdtemp(prefix="mt-bench-")
         cert, key = make_cert(d)
@@ -550,7 +931,8 @@ def main(argv):
         seconds = int(argv[argv.index("--time") + 1])
     d = tempfile.mkdtemp(prefix="mt-bench-")
     try:
-        cert, key, _ = bench_resumed_rate(d, seconds)
+        cert, key, _ = bench_resumed_rate(d, seconds, int(argv[argv.index("--clients") + 1]) if "--clients" in argv
+                                          else 1)
         if "--no-mp" not in argv and micropython():
             mpy = mpy_dir()
             bench_mp_cpu(cert, key, mpy)

@@ -184,6 +184,16 @@ class Peer:
         return self.log.read().decode("utf-8", "replace")
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds the process ``pid`` has used (/proc/PID/stat; Linux), None if unknown."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return None
+
+
 def empty_connection(port):
     """Connect to 127.0.0.1:port and close: what a TCP readiness probe did. The heap figures of our servers
     under MicroPython were measured with such a connection served first (its buffers are then reused), so

@@ -50,10 +50,11 @@ def sha1(data):
 
 
 @micropython.viper
-def _flip(p: ptr8):
-    # the inner key block <-> the outer one, in place: (k ^ 0x36) ^ 0x6A == k ^ 0x5C (RFC 2104 ipad/opad)
+def _flip(p: ptr8, n: int):
+    # the 64-byte key block XOR n, in place: n = 0x36 makes the inner block from the key, then 0x6A turns it
+    # into the outer one and back ((k ^ 0x36) ^ 0x6A == k ^ 0x5C, RFC 2104 ipad/opad)
     for i in range(64):
-        p[i] ^= 0x6A
+        p[i] ^= n
 
 
 class Hmac:
@@ -81,16 +82,16 @@ class Hmac:
             h.update(key)
             key = h.digest()
         pad = bytearray(64)
-        for i in range(64):
-            pad[i] = (key[i] if i < len(key) else 0) ^ 0x36
+        pad[0:len(key)] = key
+        _flip(pad, 0x36)
         self._pad = pad
         # Where hash objects can be copied (CPython's hashlib; not MicroPython's), keep the states after
-        # the pads and copy them per call instead of hashing the pads again.
+        # the pads and copy them per call instead of hashing the pads again (the block is not used again:
+        # left as the outer one)
         if _CAN_COPY:
             self._inner = ctor(pad)
-            _flip(pad)
+            _flip(pad, 0x6A)
             self._outer = ctor(pad)
-            _flip(pad)
 
     def mac(self, a, b=None, c=None, d=None):
         i = self._inner
@@ -105,9 +106,9 @@ class Hmac:
             h.update(d)
         a = h.digest()
         if i is None:
-            _flip(pad)   # key XOR opad (nothing between the two flips can raise)
+            _flip(pad, 0x6A)   # key XOR opad (nothing between the two flips can raise)
             h = self._ctor(pad)
-            _flip(pad)
+            _flip(pad, 0x6A)
         else:
             h = self._outer.copy()
         h.update(a)

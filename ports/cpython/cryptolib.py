@@ -36,11 +36,21 @@ class aes:
         self._dir = _NONE
         self._update = None
 
+    def _bind(self, direction):
+        # the cipher context of the first direction used; the other one is refused from then on
+        if self._dir != _NONE:
+            raise ValueError("can't encrypt & decrypt")
+        mode = modes.ECB() if self._mode == _MODE_ECB else modes.CBC(self._iv)
+        cipher = Cipher(algorithms.AES(self._key), mode)
+        self._update = (cipher.encryptor() if direction == _ENC else cipher.decryptor()).update
+        self._dir = direction
+
     def _process(self, direction, in_buf, out_buf):
         # the checks in MicroPython's order: input length, output size, then the direction
-        if type(in_buf) is str:  # MicroPython str objects expose their UTF-8 bytes as a buffer
+        t = type(in_buf)
+        if t is str:  # MicroPython str objects expose their UTF-8 bytes as a buffer
             in_buf = in_buf.encode()
-        elif type(in_buf) is memoryview and in_buf.itemsize != 1:
+        elif t is memoryview and in_buf.itemsize != 1:
             in_buf = in_buf.cast("B")
         n = len(in_buf)
         if n % 16:
@@ -48,12 +58,7 @@ class aes:
         if out_buf is not None and len(out_buf) < n:  # (a read-only out_buf fails below with TypeError)
             raise ValueError("output too small")
         if self._dir != direction:
-            if self._dir != _NONE:
-                raise ValueError("can't encrypt & decrypt")
-            mode = modes.ECB() if self._mode == _MODE_ECB else modes.CBC(self._iv)
-            cipher = Cipher(algorithms.AES(self._key), mode)
-            self._update = (cipher.encryptor() if direction == _ENC else cipher.decryptor()).update
-            self._dir = direction
+            self._bind(direction)
         if out_buf is None:
             return self._update(in_buf)
         out_buf[:n] = self._update(in_buf)

@@ -47,3 +47,47 @@ def test_viper_word_casts():
     assert ptr16(b)[2] == 0x0304 and ptr8(b) is b and uint(5) == 5  # noqa: F821
     with pytest.raises((ValueError, TypeError)):
         w[0] = 1 << 32
+
+
+def test_viper_equivalents_match_their_bodies():
+    """The shim's CPython equivalents of viper functions (ports/cpython/micropython.py) give what the Python
+    bodies give, on the same inputs, results and in-place effects alike; and they are in use."""
+    import os
+    import random
+    from microticket import crypto, ticket
+    rnd = random.Random(15)
+    for f in (crypto._flip, crypto._xor_diff, ticket._pad_diff):
+        assert f.__wrapped__ is not f  # the equivalent, not the body
+    for _ in range(300):
+        p = bytearray(os.urandom(64))
+        q = bytearray(p)
+        n = rnd.choice((0x36, 0x6A, 0, 0xFF, rnd.randrange(256)))
+        crypto._flip(p, n)
+        crypto._flip.__wrapped__(q, n)
+        assert p == q
+        n = rnd.choice((0, 1, 16, 20, 32, rnd.randrange(70)))
+        a = os.urandom(n)
+        off = rnd.randrange(8)
+        b = bytearray(os.urandom(off + n))
+        if rnd.random() < 0.5:
+            b[off:off + n] = a
+            if n and rnd.random() < 0.5:
+                b[off + rnd.randrange(n)] ^= 1 << rnd.randrange(8)
+        for x, y in ((a, b), (memoryview(a), memoryview(b))):
+            assert crypto._xor_diff(x, y, off, n) == crypto._xor_diff.__wrapped__(x, y, off, n)
+        pad = rnd.randrange(0, 18)
+        end = 20 + rnd.randrange(40)
+        buf = bytearray(os.urandom(64))
+        if rnd.random() < 0.6:
+            buf[end - pad:end] = bytes((pad,)) * pad
+            if pad and rnd.random() < 0.4:
+                buf[end - 1 - rnd.randrange(pad)] ^= 1 << rnd.randrange(8)
+        assert ticket._pad_diff(buf, end, pad) == ticket._pad_diff.__wrapped__(buf, end, pad)
+    assert ticket._pad_diff(bytearray(600), 600, 300) == ticket._pad_diff.__wrapped__(bytearray(600), 600, 300)
+    # and the HMAC built on _flip is still RFC 2104's, for keys shorter than, as long as and longer than a block
+    import hashlib
+    import hmac
+    for n in (0, 16, 32, 64, 65, 100):
+        key = os.urandom(n)
+        assert crypto.Hmac(key).mac(b"abc", b"def") == hmac.new(key, b"abcdef", hashlib.sha256).digest()
+        assert crypto.Hmac(key, "sha1").mac(b"x") == hmac.new(key, b"x", hashlib.sha1).digest()

@@ -43,9 +43,20 @@ def _run(argv):
     gc.collect()
     host = o.get("host", "127.0.0.1")
     limit = o.get("max-connections", 0) or connection_limit(cfg)
+    reuse = 0
+    if o.get(b"reuse-port".decode()):  # (names in bytes: no new qstr on a board, which pays only when asked)
+        import socket
+        reuse = getattr(socket, b"SO_REUSEPORT".decode(), 0)
+        if not reuse:
+            return fail(b"--reuse-port: this runtime's socket module has no SO_REUSEPORT".decode(), 2)
     try:
-        if limit == 1:  # room for one connection: served one at a time, no event loop in the heap
-            return _serve_one_at_a_time(cfg, host, o["port"], o.get("count", 0), o.get("timeout", 10))
+        if sys.implementation.name != "micropython":
+            # CPython: one epoll loop instead of asyncio's streams (microticket.fleet.serve: the same
+            # behaviour, a fraction of the cost per connection), SO_REUSEPORT with --reuse-port
+            return __import__(b"microticket.fleet.serve".decode(), None, None, (True,))._serve(
+                cfg, host, o["port"], o.get("count", 0), limit, o.get("timeout", 10), reuse)
+        if limit == 1 or reuse:  # room for one connection: served one at a time, no event loop in the heap
+            return _serve_one_at_a_time(cfg, host, o["port"], o.get("count", 0), o.get("timeout", 10), reuse)
         import asyncio
         return asyncio.run(_serve(cfg, host, o["port"], o.get("count", 0), limit, o.get("timeout", 10)))
     except OSError as e:
@@ -77,9 +88,11 @@ def connection_limit(cfg):
     return max(1, (gc.mem_free() - peak - _LOOP_COST) // per)
 
 
-def _serve_one_at_a_time(cfg, host, port, count, timeout):
+def _serve_one_at_a_time(cfg, host, port, count, timeout, reuse=0):
     """A board with room for one connection: a blocking loop, each connection with its deadlines
-    (microticket.tls.serve.serve_connection), every connection's server on the previous one's buffers."""
+    (microticket.tls.serve.serve_connection), every connection's server on the previous one's buffers.
+    ``reuse``: SO_REUSEPORT's number, set on the listening socket (--reuse-port; asyncio's start_server on
+    MicroPython cannot set it, so a MicroPython socket module that has it serves one at a time)."""
     import socket
     from microticket.cli.helpers import bind
     from microticket.tls.server import TlsServer
@@ -91,6 +104,8 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout):
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     except (AttributeError, OSError):
         pass
+    if reuse:
+        ls.setsockopt(socket.SOL_SOCKET, reuse, 1)
     try:
         port = bind(ls, host, port)
         ls.listen(1)

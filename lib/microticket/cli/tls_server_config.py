@@ -13,7 +13,7 @@ def configure(argv):
     """(ServerConfig, options) for tls-server's ``argv``, or the exit code when there is nothing to serve
     (``--help``: 0; a bad option or an unreadable file: its one error line printed, 2 or 1)."""
     try:
-        a = parse(argv, "tls-server", "no-tickets", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
+        a = parse(argv, "tls-server", "no-tickets reuse-port", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
                   "host reissue count:0..1000000000 timeout:1..86400 psk-hint max-record:512..16384 "
                   "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes alpn", "")
         if a is None:

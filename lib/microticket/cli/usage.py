@@ -16,7 +16,7 @@ exits with status 2; a runtime failure (an unreadable or damaged file, a network
 
 _TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-identity ID] | --cert CERT.pem [--key KEY.pem])
                   [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
-                  [--count N] [--timeout S] [--max-connections N] [--psk-hint TEXT] [--max-record N]
+                  [--count N] [--timeout S] [--max-connections N] [--reuse-port] [--psk-hint TEXT] [--max-record N]
                   [--sessions N] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3] [--psk-modes dhe[,ke]]
                   [--alpn LIST]
 
@@ -45,6 +45,9 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
                     data after it (default 10): a slow or idle client holds its place that long only
   --max-connections N  connections served at once; more are closed at once, not queued (default: what
                     the free heap holds, buffers by --max-record; 100 where it cannot be told: CPython)
+  --reuse-port      SO_REUSEPORT on the listening socket: several processes serve one --port (the kernel
+                    spreads the connections), sharing ticket keys through --keys (a file or redis://);
+                    CPython (a socket module without SO_REUSEPORT, as MicroPython's: an error)
   --max-record N    record buffers for N bytes of plaintext, 512..16384 (a board profile; default
                     16384, or what the free heap holds as the board profiles do: 4096 below 192 KB free,
                     2048 below 96 KB): clients must negotiate max_fragment_length (RFC 6066) or send
