@@ -66,7 +66,7 @@ def test_a_message_missing_from_the_table_is_unexpected_message(role):
     types = {k & 0x1FF for k in table}
     if role == "client":
         assert types == {C.HT_SERVER_HELLO, C.HT_NEW_SESSION_TICKET, C.HT_CERTIFICATE, C.HT_SERVER_KEY_EXCHANGE,
-                         C.HT_SERVER_HELLO_DONE, C.HT_FINISHED, 0x100}
+                         C.HT_CERTIFICATE_REQUEST, C.HT_SERVER_HELLO_DONE, C.HT_FINISHED, 0x100}
     else:
         assert types == {C.HT_CLIENT_HELLO, C.HT_CLIENT_KEY_EXCHANGE, C.HT_FINISHED, 0x100}
     for state in {k >> 9 for k in table}:
