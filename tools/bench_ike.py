@@ -2,7 +2,7 @@
 gateway's resumptions per second (--rate).
 
     python tools/bench_ike.py [--rounds N] [--no-heap] [--json]
-    python tools/bench_ike.py --rate [--seconds S] [--clients K] [--gateways [HOST:]PORT,...]
+    python tools/bench_ike.py --rate [--seconds S] [--clients K] [--gateways [HOST:]PORT,... | --redis N]
 
 Starts our gateway (CPython, ``ike-gateway``) on a free loopback port, then runs the initiator under the
 MicroPython unix port over real UDP and reports, per kind of exchange:
@@ -21,6 +21,7 @@ Every process it starts is stopped by PID.
 one full exchange, then resume in a loop for S seconds (default 5), each resumption from the ticket the
 previous one got (N(TICKET_REQUEST) in every IKE_AUTH, by value), the gateways taken in turn. Without
 --gateways it starts one `ike-gateway` (CPython) and prints its CPU per resumption (/proc) as well; with
+--redis N it starts a redis-server and N gateways sharing it (--keys redis://...); with
 --gateways it drives gateways already running (e.g. three sharing their ticket state through Redis: a
 ticket issued at one gateway is then resumed at the next). The initiators run on the same machine: their
 CPU counts against the cores the gateways have. Failures (a resumption refused, a timeout) are counted
@@ -173,13 +174,23 @@ def bench_rate(argv):
     seconds = float(argv[argv.index("--seconds") + 1]) if "--seconds" in argv else 5.0
     clients = int(argv[argv.index("--clients") + 1]) if "--clients" in argv else 4
     gw = None
+    fleet = []  # --redis N: N gateways sharing a redis-server we start (keys, one-time-use list)
+    rds = None
+    work = tempfile.mkdtemp(prefix="mt-benchike-")
     if "--gateways" in argv:
         gws = [g if ":" in g else "127.0.0.1:" + g for g in argv[argv.index("--gateways") + 1].split(",")]
+    elif "--redis" in argv:
+        sys.path.insert(0, os.path.join(ROOT, "tests"))
+        import redispeers
+        rds = redispeers.start_redis(work)
+        url = "redis://127.0.0.1:%d/0?prefix=bench:" % rds.port
+        for _ in range(int(argv[argv.index("--redis") + 1])):
+            fleet.append(ikepeers.GatewayProcess(["--psk", PSK, "--id", "gw.example", "--keys", url]).start())
+        gws = ["127.0.0.1:%d" % g.port for g in fleet]
     else:
         gw = ikepeers.GatewayProcess(["--psk", PSK, "--id", "gw.example"])
         gw.start()
         gws = ["127.0.0.1:%d" % gw.port]
-    work = tempfile.mkdtemp(prefix="mt-benchike-")
     try:
         fn = os.path.join(work, "rate.py")
         with open(fn, "w") as f:
@@ -202,14 +213,20 @@ def bench_rate(argv):
     finally:
         if gw:
             gw.stop()
+        for g in fleet:
+            g.stop()
+        if rds is not None:
+            rds.stop()
         shutil.rmtree(work, ignore_errors=True)
     ok = sum(r["ok"] for r in res)
     nack = sum(r["nack"] for r in res)
     lost = sum(r["lost"] for r in res)
     rate = sum(r["ok"] / r["s"] for r in res if r["s"])  # each client's rate, summed
     print("IKEv2 resumptions/s (RFC 5723, ticket by value, a new ticket each time), %d CPython initiator "
-          "processes, %.0f s, %d cores, gateway%s %s" % (clients, seconds, os.cpu_count(),
-                                                "s" if len(gws) > 1 else "", ",".join(gws)))
+          "processes, %.0f s, %d cores, gateway%s %s%s" % (clients, seconds, os.cpu_count(),
+                                                  "s" if len(gws) > 1 else "", ",".join(gws),
+                                                  " sharing a redis-server (each resumption at the next gateway)"
+                                                  if fleet else ""))
     print("  %8.1f resumptions/s   (%d resumed; %d refused with TICKET_NACK, then a full exchange; %d failed "
           "otherwise: no answer in 5 s)" % (rate, ok, nack, lost))
     if cpu0 is not None and cpu1 is not None and ok:

@@ -405,6 +405,45 @@ def test_used_tickets_bloom_generations():
     assert b"a" * 32 not in u and b"b" * 32 in u
 
 
+def test_used_tickets_sized_for_its_capacity():
+    """Within its capacity the one-time-use list refuses almost no fresh ticket (a false positive costs a full
+    exchange); the old fixed 8192-bit, 4-hash filter refused 35% of fresh tickets after 3000 used ones."""
+    import hashlib
+
+    def fresh(u, n, tag):
+        return sum(hashlib.sha256(b"%s%d" % (tag, i)).digest() in u for i in range(n))
+    u = T.UsedTickets(period=3600, capacity=5000)
+    for i in range(5000):
+        u.add(hashlib.sha256(b"used%d" % i).digest(), 0)
+    assert fresh(u, 20000, b"fresh") <= 20000 * 0.002
+    assert all(hashlib.sha256(b"used%d" % i).digest() in u for i in range(5000))  # never a used one missed
+    old = T.UsedTickets(period=3600, bits=8192, hashes=4)
+    for i in range(3000):
+        old.add(hashlib.sha256(b"used%d" % i).digest(), 0)
+    assert fresh(old, 2000, b"fresh") > 2000 * 0.2  # (what a gateway at volume saw: sized now)
+
+
+def test_a_table_full_of_established_sas_keeps_the_exchanges_in_flight():
+    """With the table full of established SAs, a new first message pushes out the oldest established SA, not
+    another initiator's half-open exchange (it used to: that initiator's IKE_AUTH then met an unknown SA)."""
+    gw = make_gw(max_sas=4, max_half=2, cookie=False)
+    inis = [full(gw, T0 + i)[0] for i in range(3)]  # 3 established
+    a = I.Initiator(PSK, "client.example", idr="gw.example")
+    a.start(T0 + 5)
+    (d,) = a.datagrams()
+    (r,) = gw.handle(d, T0 + 5, b"a")  # a half-open exchange in flight: the table is full now
+    b = I.Initiator(PSK, "client.example", idr="gw.example")
+    assert ("established", "full") in pump(b, gw, T0 + 6)  # a fifth: the oldest established SA goes
+    a.receive(r, T0 + 7)
+    for x in a.datagrams():
+        for y in gw.handle(x, T0 + 7, b"a"):
+            a.receive(y, T0 + 7)
+    assert ("established", "full") in a.events(), a.events()
+    assert gw.sa_count() == 4
+    # the oldest established SA was the one pushed out; the others are there
+    assert inis[0].spi_r not in gw._sas and inis[1].spi_r in gw._sas and inis[2].spi_r in gw._sas
+
+
 def test_ticket_store_file(tmp_path):
     p = str(tmp_path / "tickets.json")
     s = TicketStore(p)

@@ -9,7 +9,8 @@ def main(argv):
     import socket
     try:
         a = parse(argv, "ike-gateway", "cookie rotate", "port:0..65535 psk:hex id tickets keys host "
-                  "lifetime:1..1000000000 reauth:1..1000000000 auth-mode ticket-policy resume", "")
+                  "lifetime:1..1000000000 reauth:1..1000000000 auth-mode ticket-policy resume "
+                  "max-sas:2..1000000 used-capacity:1..100000000", "")
         if a is None:
             return 0
         o = a[1]
@@ -66,7 +67,10 @@ def main(argv):
                 ring.save(kf)
     except (OSError, ValueError, MicroticketError) as e:
         return fail("--keys %s: %s" % (kf, e), 1)
+    import sys
+    big = sys.implementation.name != "micropython"  # a server's heap, not a board's
     gw = Gateway(psk, o["id"], ring=ring, tickets=mode, lifetime=lifetime, reauth=reauth,
+                 max_sas=o.get("max-sas", 4096 if big else 64), used_capacity=o.get("used-capacity", 100000 if big else 512),
                  cookie=True if "cookie" in o else None, auth_mode=None if auth_mode == "both" else auth_mode, ticket_policy=policy,
                  resume=resume, refs=refs, used=used)
     host = o.get("host", "0.0.0.0")

@@ -130,7 +130,7 @@ KEYFILE may be a fleet's redis://HOST:PORT/DB[?prefix=P...] (CPython): README, "
 _IKE_GATEWAY = """usage: ike-gateway --port P --psk HEX --id ID [--host H] [--tickets value|reference]
                    [--keys KEYFILE] [--rotate] [--lifetime S] [--reauth S] [--cookie]
                    [--auth-mode signed|message|both] [--ticket-policy issue|ack|nack]
-                   [--resume accept|nack|drop]
+                   [--resume accept|nack|drop] [--max-sas N] [--used-capacity N]
 
 An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output line is
 "ike-gateway: listening on PORT (tickets=MODE)"; then one "event: ..." line per event (never a secret).
@@ -153,6 +153,12 @@ An IKEv2 responder (IKE SA only) answering on UDP until killed. The first output
   --ticket-policy P  answer TICKET_REQUEST with a ticket (issue, default), TICKET_ACK or TICKET_NACK
   --resume R         answer IKE_SESSION_RESUME (accept, default), refuse every ticket (nack) or never
                      answer it (drop, as a gateway without RFC 5723): to test initiators' fallback
+  --max-sas N        IKE SAs held at once (default 4096 on CPython, 64 on MicroPython); half-open ones at
+                     most half of them. When full, the oldest established SA goes (a flood only pushes
+                     out half-open SAs, never an exchange in flight while they are within their bound)
+  --used-capacity N  tickets by value used per ticket lifetime that the one-time-use list holds at a false
+                     positive rate under 0.1% (default 100000 on CPython: 400 KB; 512 on MicroPython: 2 KB);
+                     past it, fresh tickets are refused more often (TICKET_NACK, then a full exchange)
 """
 
 _IKE_INITIATE = """usage: ike-initiate HOST PORT --psk HEX --id ID --store FILE [--remote-id ID] [--group 14|31]

@@ -116,7 +116,7 @@ class Gateway:
     def __init__(self, psk, idr, ring=None, tickets="value", rng=None, lifetime=3600, reauth=None,
                  cookie=None, auth_mode=None, groups=(31, 14), max_sas=64, ref_capacity=64,
                  ticket_policy="issue", psks=None, resume="accept", max_half=None, cookie_threshold=8,
-                 half_open_timeout=30, refs=None, used=None):
+                 half_open_timeout=30, refs=None, used=None, used_capacity=512):
         if tickets not in ("value", "reference"):
             raise ValueError("tickets must be 'value' or 'reference'")
         if lifetime <= 0 or (reauth is not None and reauth <= 0):
@@ -151,7 +151,9 @@ class Gateway:
         self.ticket_policy = ticket_policy
         self.max_ticket_life = lifetime if reauth is None else min(lifetime, reauth)
         self.refs = T.RefStore(ref_capacity) if refs is None else refs  # (an empty RefStore is falsy)
-        self.used = T.UsedTickets(self.max_ticket_life) if used is None else used
+        # the one-time-use list: sized for ``used_capacity`` tickets used per ticket lifetime (a board's
+        # default, 1 KB a generation; tools and servers size it to their load: ike-gateway on CPython)
+        self.used = T.UsedTickets(self.max_ticket_life, capacity=used_capacity) if used is None else used
         self._cookie_secret = self.rng(32)
         self._sas = {}  # SPIr -> _Sa
         self._order = []  # SPIr, oldest first
@@ -273,12 +275,14 @@ class Gateway:
         return t == _COOKIE and crypto.ct_equal(data, self._cookie_value(m, peer))
 
     def _new_sa(self, m, peer, now):
-        # bounded tables: a flood of first messages pushes out the oldest half-open SAs (at most max_half),
-        # before established ones (at most max_sas SAs in all)
+        # bounded tables: half-open SAs at most max_half (a flood of first messages pushes out the oldest
+        # half-open ones, never an established SA), max_sas SAs in all (a table full of established SAs
+        # gives up its oldest one: not an exchange in flight while half-open SAs are within their bound)
         while self._order and (len(self._order) >= self.max_sas or len(self._half) >= self.max_half):
+            half = len(self._half) >= self.max_half
             victim = self._order[0]
             for spi in self._order:
-                if self._sas[spi].state == HALF_OPEN:
+                if (self._sas[spi].state == HALF_OPEN) == half:
                     victim = spi
                     break
             self._drop_sa(victim)

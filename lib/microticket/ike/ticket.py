@@ -219,12 +219,18 @@ def ticket_token(ticket):
 
 
 class UsedTickets:
-    """Two-generation Bloom filter (RFC 5723 section 9.8) of ticket tokens; constant space."""
+    """Two-generation Bloom filter (RFC 5723 section 9.8) of ticket tokens; constant space. ``capacity``: the
+    tokens one generation (one ``period``) holds at a false-positive rate under 0.1%: 16 bits and 8 hashes a
+    token (a false positive costs a full exchange; past its capacity the rate climbs: with 4x as many, 1 in
+    2). ``bits`` overrides the size."""
 
-    def __init__(self, period, bits=8192, hashes=4, now=0):
+    def __init__(self, period, bits=None, hashes=8, now=0, capacity=512):
         self.period = period
+        if bits is None:
+            bits = max(1024, 16 * capacity)
+        bits = (bits + 7) & ~7
         self.bits = bits
-        self.hashes = hashes
+        self.hashes = min(hashes, 8)  # (8 indexes of 32 bits in one SHA-256)
         self._cur = bytearray(bits // 8)
         self._old = bytearray(bits // 8)
         self._since = now
