@@ -105,3 +105,37 @@ def test_the_credential_is_read_only_when_a_server_asks():
     assert c.calls == 0
     A.request12(c, cr12([CT_ECDSA], [ECDSA]))
     assert c.calls == 1
+
+
+def test_a_certificate_request_in_a_psk_suite_is_unexpected_message():
+    """RFC 4279: no CertificateRequest in a PSK handshake. The server's flight (ServerHello, a
+    ServerKeyExchange with its hint, ServerHelloDone) with one inserted before ServerHelloDone."""
+    import tlspeers as P
+    from microticket.ticket import KeyRing
+
+    def insert_cr(direction, data):
+        if direction != "s2c" or data[0] != 22:
+            return data
+        msgs, p = [], 0
+        while p < len(data):  # the records' handshake messages
+            n = (data[p + 3] << 8) | data[p + 4]
+            body = bytes(data[p + 5:p + 5 + n])
+            q = 0
+            while q < len(body):
+                k = (body[q + 1] << 16) | (body[q + 2] << 8) | body[q + 3]
+                msgs.append(body[q:q + 4 + k])
+                q += 4 + k
+            p += 5 + n
+        cr = cr12([CT_ECDSA], [ECDSA])
+        out = b""
+        for m in msgs:
+            if m[0] == 14:  # ServerHelloDone
+                out += b"\x16\x03\x03" + bytes(((len(cr) + 4) >> 8, (len(cr) + 4) & 0xFF)) + \
+                    bytes((13, 0, len(cr) >> 8, len(cr) & 0xFF)) + cr
+            out += b"\x16\x03\x03" + bytes((len(m) >> 8, len(m) & 0xFF)) + m
+        return out
+    c = P.psk_client()
+    s = P.psk_server(KeyRing.generate(1000), psk_hint=b"hint")
+    P.pump(c, s, 1000, tamper=insert_cr)
+    assert c.alert_sent == 10 and not c.handshake_done, (c.alert_sent, c.error_message)
+    assert "CertificateRequest" in c.error_message

@@ -47,3 +47,16 @@ def load_credentials(cert, key):
         if pk is not None and name in pk.__dict__:
             delattr(pk, name)
     return chain, key
+
+
+def client(o, f):
+    """tls-client's --cert/--key (options ``o``): (the loader the engine calls when a server asks, made by
+    ``f(load_credentials, cert, key)``; the room the client's flight then needs for the chain and a
+    CertificateVerify). Read once now to check them: an unreadable or damaged file is a ValueError naming it
+    (one error line)."""
+    cert, key = o["cert"], o.get("key", o["cert"])
+    chain, k = load_credentials(cert, key)
+    room = 64 + (k.size if k.kind == "rsa" else 72)
+    for d in chain:
+        room += 3 + len(d)
+    return f(load_credentials, cert, key), room

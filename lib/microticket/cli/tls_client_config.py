@@ -6,12 +6,12 @@ objects and messages would otherwise be heap during the handshake, the client's 
 from microticket.cli import parse, fail
 
 
-def main(argv, later):
+def main(argv, f):
     """(client engine, options, host, port) for tls-client's ``argv``, or the exit code when there is nothing
     to connect (``--help``: 0; a bad option or an unreadable file: its one error line printed, 2 or 1).
-    ``later(f, *args)``: a function calling f(*args) when called (made by the caller: a function made here
-    would keep this module alive), for the CA file's opener and the client certificate's loader, which the
-    engine calls when it needs them. A damaged ticket cache reads as empty."""
+    ``f(g, *args)``: a function calling g(*args) when called (made by the caller: a function made here would
+    keep this module alive), for the CA file's opener and the client certificate's loader, which the engine
+    calls when it needs them. A damaged ticket cache reads as empty."""
     try:
         a = parse(argv, "tls-client", "empty-session-id no-ems no-etm time-unknown",
                   "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
@@ -34,19 +34,14 @@ def main(argv, later):
                 return fail("--ca-file %s: %s" % (o["ca-file"], e), 1)
         if "alpn" in o and [x for x in o["alpn"].encode().split(b",") if not 0 < len(x) < 256]:
             raise ValueError("--alpn: protocol names of 1..255 bytes, comma-separated")
+        cc = None
         cert_room = 0
-        if "cert" in o:  # unreadable or damaged: one error line now, not a failed handshake later (it is
-            # read again when a server asks: not held meanwhile)
-            from microticket.cli.credentials import load_credentials
+        if "cert" in o:  # checked now (one error line), read again when a server asks (microticket.cli.credentials;
+            # imported by a name in bytes: no interned name on a board that has no client certificate)
             try:
-                chain, key = load_credentials(o["cert"], o.get("key", o["cert"]))
-            except ValueError as e:
+                cc, cert_room = __import__(b"microticket.cli.credentials".decode(), None, None, (True,)).client(o, f)
+            except ValueError as e:  # an unreadable or damaged file: a runtime failure, status 1
                 return fail(e, 1)
-            # our flight then holds the chain and a CertificateVerify beside ClientKeyExchange and Finished
-            cert_room = 64 + (key.size if key.kind == "rsa" else 72)
-            for d in chain:
-                cert_room += 3 + len(d)
-            chain = key = None
         if psk is None and pin is None and "ca-file" not in o:
             raise ValueError("need --psk, --pin-sha256 or --ca-file")
         # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
@@ -87,11 +82,7 @@ def main(argv, later):
     if "keylog" in o:
         from microticket.cli.helpers import keylog
         log = keylog(o["keylog"])
-    trust = later(open, ca, "rb") if ca else None
-    cc = None
-    if "cert" in o:  # read when a server asks for a client certificate (microticket.tls.client_auth)
-        from microticket.cli.credentials import load_credentials
-        cc = later(load_credentials, o["cert"], o.get("key", o["cert"]))
+    trust = f(open, ca, "rb") if ca else None
     suites = None
     if "suites" in o:
         from microticket.cli.helpers import suite_list

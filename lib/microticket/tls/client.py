@@ -172,8 +172,8 @@ class Client(Engine):
             self.client_cert = client_cert
             self._th.append(crypto.hash_new("sha256"))  # TLS 1.2: the CertificateVerify's snapshot
         if alpn:  # (the ProtocolNameList offered: an attribute only of a client that offers one)
-            from microticket.tls.alpn import encode
-            self.alpn = encode(alpn)
+            from microticket.tls import alpn as a
+            self.alpn = a.encode(alpn)
         self.cache = cache
         self.suites = suites
         self.server_name = server_name
@@ -269,10 +269,6 @@ class Client(Engine):
         module takes them (loaded now, never by a resumption)."""
         if self._opt & _O_ECHOED:
             raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "resumption")
-        if t == _HT_CERTIFICATE_REQUEST:  # after ServerKeyExchange: what our Certificate will hold
-            from microticket.tls import client_auth
-            client_auth.request12(self, b)
-            return
         if (engine.suite_info(self.suite) & 7) >= _KX_ECDHE_RSA:
             from microticket.tls import kx_ecdhe_cert as kx
         else:
@@ -288,16 +284,10 @@ class Client(Engine):
             self.state = _S_SKE
         elif t == _HT_SERVER_KEY_EXCHANGE:
             self.state = _S_SHD
-        else:
-            self._make_keys(key)
+        elif t == _HT_SERVER_HELLO_DONE:  # (a CertificateRequest changes no state: microticket.tls.client_auth)
+            if key is not None:  # (None: the module made the keys, with our CertificateVerify after them)
+                self._make_keys(key)
             self._kx = None
-            cc = getattr(self, "_cc", None)
-            if cc is not None and cc[0]:  # our certificate went out: CertificateVerify (RFC 5246 7.4.8)
-                # over the messages up to ClientKeyExchange (the extended master secret's session hash)
-                th = self._fin_hash if self.ems else self._take_hash()
-                self._fin_hash = None
-                from microticket.tls import client_auth
-                self._send_message(client_auth.verify(self, th, False))
             self._send_ccs_finished()
             self.state = _S_NST
 

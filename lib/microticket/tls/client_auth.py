@@ -20,7 +20,6 @@ from microticket import crypto
 from microticket import errors
 from microticket.tls.engine import suite_info
 
-_HT_CERTIFICATE = const(11)
 _HT_CERTIFICATE_VERIFY = const(15)
 _UNEXPECTED_MESSAGE = const(10)
 _DECODE_ERROR = const(50)
@@ -98,35 +97,14 @@ def request13(c, b, p):
 
 
 def certificate(c, ctx=None):
-    """Our Certificate: TLS 1.2's certificate_list, or (``ctx``: the request's context, its length byte
-    first) TLS 1.3's with the context and CertificateEntries without extensions; empty without a
-    certificate to send."""
+    """Our Certificate: TLS 1.2's, or (``ctx``: the request's context, its length byte first) TLS 1.3's; empty
+    without a certificate to send. (The servers' builders: one per version.)"""
     chain = c._cc[1] or ()
-    e = 0 if ctx is None else 2  # each entry's extensions<0..2^16-1> (TLS 1.3)
-    k = 0
-    for d in chain:
-        k += 3 + len(d) + e
-    h = b"" if ctx is None else ctx
-    n = len(h) + 3 + k
-    m = bytearray(4 + n)
-    m[0] = _HT_CERTIFICATE
-    m[1] = n >> 16
-    m[2] = (n >> 8) & 0xFF
-    m[3] = n & 0xFF
-    p = 4 + len(h)
-    m[4:p] = h
-    m[p] = k >> 16
-    m[p + 1] = (k >> 8) & 0xFF
-    m[p + 2] = k & 0xFF
-    p += 3
-    for d in chain:
-        x = len(d)
-        m[p] = x >> 16
-        m[p + 1] = (x >> 8) & 0xFF
-        m[p + 2] = x & 0xFF
-        m[p + 3:p + 3 + x] = d
-        p += 3 + x + e
-    return m
+    if ctx is None:
+        from microticket.tls.kx_ecdhe_cert import certificate
+        return certificate(chain)
+    from microticket.tls.codec13_server import certificate13
+    return certificate13(chain, ctx)
 
 
 def verify(c, th, v13):

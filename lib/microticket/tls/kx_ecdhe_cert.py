@@ -20,6 +20,7 @@ from microticket.tls.engine import suite_info
 
 _HT_CERTIFICATE = const(11)
 _HT_SERVER_KEY_EXCHANGE = const(12)
+_HT_CERTIFICATE_REQUEST = const(13)
 _HT_CLIENT_KEY_EXCHANGE = const(16)
 _UNEXPECTED_MESSAGE = const(10)
 _BAD_CERTIFICATE = const(42)
@@ -50,6 +51,9 @@ def client_message(c, t, b, ok):
         return None
     if t == _HT_SERVER_KEY_EXCHANGE:
         return client_server_key_exchange(c, b, ok)
+    if t == _HT_CERTIFICATE_REQUEST:  # what our Certificate will hold (the client's certificate, if any)
+        from microticket.tls import client_auth
+        return client_auth.request12(c, b)
     return client_key_exchange(c, ok)
 
 
@@ -107,11 +111,14 @@ def client_server_key_exchange(c, b, after_certificate):
 
 
 def client_key_exchange(c, after_server_key_exchange):
-    """Send ClientKeyExchange (our share, ECPoint<1..255>); returns the premaster secret."""
+    """Send ClientKeyExchange (our share, ECPoint<1..255>), after our Certificate when the server asked;
+    returns the premaster secret, or None when we sent a certificate (the keys made here, then our
+    CertificateVerify)."""
     if not after_server_key_exchange:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
     g, point = c._kx
-    if getattr(c, "_cc", None) is not None:  # the server asked for our certificate (RFC 5246 7.4.6)
+    cc = getattr(c, "_cc", None)
+    if cc is not None:  # the server asked for our certificate (RFC 5246 7.4.6)
         from microticket.tls import client_auth
         c._send_message(client_auth.certificate(c))
     priv, pub = ecdhe.keypair(g, c.rl.rng)
@@ -123,7 +130,16 @@ def client_key_exchange(c, after_server_key_exchange):
     m[4] = k
     m[5:] = pub
     c._send_message(m)
-    return z
+    if cc is None or not cc[0]:
+        return z
+    # our certificate went out: the keys now, then CertificateVerify (RFC 5246 7.4.8) over the messages up to
+    # ClientKeyExchange (the extended master secret's session hash); our Finished is over it too (None: the
+    # keys are made)
+    c._make_keys(z)
+    th = c._fin_hash if c.ems else c._take_hash()
+    c._fin_hash = None
+    c._send_message(client_auth.verify(c, th, False))
+    return None
 
 
 # --- server ----------------------------------------------------------------------------------------
@@ -132,9 +148,9 @@ def _header(t, n):
     return bytes((t, n >> 16, (n >> 8) & 0xFF, n & 0xFF))
 
 
-def server_flight(s):
-    """Certificate (the configured chain, leaf first), then the signed ServerKeyExchange."""
-    chain = s.cfg.cert_chain
+def certificate(chain):
+    """A TLS 1.2 Certificate (RFC 5246 section 7.4.2): certificate_list of ``chain`` (DER, leaf first; empty:
+    a client without a certificate to send, section 7.4.6). Both roles (microticket.tls.client_auth)."""
     n = 0
     for cert in chain:
         n += 3 + len(cert)
@@ -143,8 +159,12 @@ def server_flight(s):
         k = len(cert)
         m += bytes((k >> 16, (k >> 8) & 0xFF, k & 0xFF))
         m += cert
-    s._queue(m)
-    m = None
+    return m
+
+
+def server_flight(s):
+    """Certificate (the configured chain, leaf first), then the signed ServerKeyExchange."""
+    s._queue(certificate(s.cfg.cert_chain))
     s._kx, pub = ecdhe.keypair(s.group, s.rl.rng)
     params = ecdhe.params(s.group, pub)
     digest = _signed_hash(s, params)

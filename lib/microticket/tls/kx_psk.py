@@ -30,6 +30,7 @@ def _ecdhe():
 
 _HT_CERTIFICATE = const(11)
 _HT_SERVER_KEY_EXCHANGE = const(12)
+_HT_CERTIFICATE_REQUEST = const(13)
 _HT_CLIENT_KEY_EXCHANGE = const(16)
 _UNEXPECTED_MESSAGE = const(10)
 _DECODE_ERROR = const(50)
@@ -70,6 +71,8 @@ def client_message(c, t, b, ok):
         return client_certificate(c, b)
     if t == _HT_SERVER_KEY_EXCHANGE:
         return client_server_key_exchange(c, b, ok)
+    if t == _HT_CERTIFICATE_REQUEST:
+        raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "CertificateRequest in a PSK suite")
     return client_key_exchange(c, ok)
 
 
