@@ -273,10 +273,12 @@ def _cmd_env(runtime, heapsize=None, path=None):
     return cmd, env
 
 
-def run_initiator(args, runtime="cpython", timeout=60, heapsize=None, path=None):
+def run_initiator(args, runtime="cpython", timeout=60, heapsize=None, path=None, prefix=()):
+    """``ike-initiate ARGS`` on ``runtime``; ``prefix``: a command that runs it (e.g. nsenter, for a peer in
+    a network namespace of its own: tests/swanpeers.py)."""
     cmd, env = _cmd_env(runtime, heapsize, path)
-    return subprocess.run(cmd + [cli_script("ike_initiate")] + list(args), capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(list(prefix) + cmd + [cli_script("ike_initiate")] + list(args), capture_output=True,
+                          text=True, timeout=timeout, env=env)
 
 
 class GatewayProcess:
