@@ -96,15 +96,12 @@ def request13(c, b, p):
     _choose(c, schemes, b"", True)
 
 
-def certificate(c, ctx=None):
-    """Our Certificate: TLS 1.2's, or (``ctx``: the request's context, its length byte first) TLS 1.3's; empty
-    without a certificate to send. (The servers' builders: one per version.)"""
-    chain = c._cc[1] or ()
-    if ctx is None:
-        from microticket.tls.kx_ecdhe_cert import certificate
-        return certificate(chain)
+def certificate(c, ctx):
+    """Our TLS 1.3 Certificate (``ctx``: the request's context, its length byte first; empty without a
+    certificate to send), with the servers' builder. (TLS 1.2's: microticket.tls.kx_ecdhe_cert.certificate,
+    which sends it before ClientKeyExchange.)"""
     from microticket.tls.codec13_server import certificate13
-    return certificate13(chain, ctx)
+    return certificate13(c._cc[1] or (), ctx)
 
 
 def verify(c, th, v13):

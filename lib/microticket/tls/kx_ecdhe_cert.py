@@ -118,9 +118,8 @@ def client_key_exchange(c, after_server_key_exchange):
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerHelloDone before ServerKeyExchange")
     g, point = c._kx
     cc = getattr(c, "_cc", None)
-    if cc is not None:  # the server asked for our certificate (RFC 5246 7.4.6)
-        from microticket.tls import client_auth
-        c._send_message(client_auth.certificate(c))
+    if cc is not None:  # the server asked for our certificate (RFC 5246 7.4.6): (scheme, chain, key)
+        c._send_message(certificate(cc[1] or ()))
     priv, pub = ecdhe.keypair(g, c.rl.rng)
     z = ecdhe.shared(g, priv, point)
     k = len(pub)
@@ -138,6 +137,7 @@ def client_key_exchange(c, after_server_key_exchange):
     c._make_keys(z)
     th = c._fin_hash if c.ems else c._take_hash()
     c._fin_hash = None
+    from microticket.tls import client_auth
     c._send_message(client_auth.verify(c, th, False))
     return None
 
