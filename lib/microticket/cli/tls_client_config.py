@@ -36,10 +36,11 @@ def main(argv, f):
             raise ValueError("--alpn: protocol names of 1..255 bytes, comma-separated")
         cc = None
         cert_room = 0
-        if "cert" in o:  # checked now (one error line), read again when a server asks (microticket.cli.credentials;
-            # imported by a name in bytes: no interned name on a board that has no client certificate)
+        if "cert" in o:  # checked now (one error line), read again when a server asks (the loader is tls-server's:
+            # microticket.cli.tls_server_config, imported by a name in bytes: no interned name without --cert)
             try:
-                cc, cert_room = __import__(b"microticket.cli.credentials".decode(), None, None, (True,)).client(o, f)
+                cc, cert_room = __import__(b"microticket.cli.tls_server_config".decode(), None, None,
+                                           (True,)).client(o, f)
             except ValueError as e:  # an unreadable or damaged file: a runtime failure, status 1
                 return fail(e, 1)
         if psk is None and pin is None and "ca-file" not in o:

@@ -30,13 +30,10 @@ def _run(argv):
     # the options, the key ring, the certificate and key: read by a module unloaded once they are (its code,
     # messages and objects would be heap for the server's lifetime on a board)
     from microticket.cli import tls_server_config as setup
-    r = setup.configure(argv)
+    r = setup.main(argv)
     setup = None
-    pkg = sys.modules["microticket.cli"]
-    for name in ("tls_server_config", "credentials"):  # unloaded: out of sys.modules and of their package
-        sys.modules.pop("microticket.cli." + name, None)
-        if name in pkg.__dict__:
-            delattr(pkg, name)
+    sys.modules.pop("microticket.cli.tls_server_config")  # unloaded: out of sys.modules and of its package
+    delattr(sys.modules["microticket.cli"], "tls_server_config")
     if not isinstance(r, tuple):
         return r  # --help, or the one-line error already printed
     cfg, o = r
@@ -60,7 +57,7 @@ def _run(argv):
         import asyncio
         return asyncio.run(_serve(cfg, host, o["port"], o.get("count", 0), limit, o.get("timeout", 10)))
     except OSError as e:
-        return fail("%s:%d: %s" % (host, o["port"], e), 1)
+        return fail(b"%s:%d: %s".decode() % (host, o["port"], e), 1)  # (bytes: no interned string)
     except KeyboardInterrupt:
         return 0
 

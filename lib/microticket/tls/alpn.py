@@ -60,7 +60,7 @@ def parse(c, d):
     return got[0]
 
 
-def reply(s, exts, out):
+def answer(s, exts, out):
     """The server engine ``s`` (configured with protocols, ``s.cfg.alpn``) answers the client's ALPN extension
     (in ``exts``, the ClientHello's {type: data}): ``s.alpn_protocol`` set, the reply appended to ``out``
     (the ServerHello's or EncryptedExtensions' [(type, data)])."""

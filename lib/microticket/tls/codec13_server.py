@@ -196,21 +196,21 @@ def encrypted_extensions(ext):
     return m
 
 
-def certificate13(chain, ctx=b"\x00"):
-    """A TLS 1.3 Certificate (section 4.4.2): the request context ``ctx`` (its length byte first: empty for a
-    server's; a client echoes its CertificateRequest's, microticket.tls.client_auth), each DER of ``chain``
+def certificate13(chain, prefix=b"\x00"):
+    """A TLS 1.3 Certificate (section 4.4.2): ``prefix``, the request context with its length byte (empty for
+    a server's; a client echoes its CertificateRequest's, microticket.tls.client_auth), each DER of ``chain``
     (leaf first; empty: a client without one) in a CertificateEntry with no extensions."""
     k = 0
     for c in chain:
         k += 5 + len(c)
-    h = len(ctx)
+    h = len(prefix)
     m = bytearray(7 + h + k)
     m[0] = _HT_CERTIFICATE
     n = k + 3 + h
     m[1] = n >> 16
     m[2] = (n >> 8) & 0xFF
     m[3] = n & 0xFF
-    m[4:4 + h] = ctx
+    m[4:4 + h] = prefix
     p = 4 + h
     m[p] = k >> 16
     m[p + 1] = (k >> 8) & 0xFF

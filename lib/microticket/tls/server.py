@@ -121,8 +121,8 @@ class ServerConfig:
         self.ring = ring
         self.alpn = None
         if alpn:
-            from microticket.tls.alpn import encode
-            encode(alpn)  # (names of 1..255 bytes: ValueError otherwise)
+            from microticket.tls import alpn as a
+            a.encode(alpn)  # (names of 1..255 bytes: ValueError otherwise)
             self.alpn = [bytes(x) for x in alpn]
         self.psk_hint = psk_hint
         self.psk = psk or {}
@@ -453,7 +453,7 @@ class TlsServer(Engine):
             ext.append((_EXT_EC_POINT_FORMATS, b"\x01\x00"))
         if cfg.alpn and _EXT_ALPN in exts:  # (RFC 7301: in every handshake, a resumption too)
             from microticket.tls import alpn
-            alpn.reply(self, exts, ext)
+            alpn.answer(self, exts, ext)
         self._queue(server_hello(self.server_random, sid if self.resumed else self._sid, self.suite, ext))
 
         if self.resumed:

@@ -136,7 +136,7 @@ def client_hello(s, body, ch, mfl, sigalgs):
     ee = []  # EncryptedExtensions'
     if cfg.alpn and _EXT_ALPN in exts:  # before anything is sent (RFC 7301: every handshake, a resumption too)
         from microticket.tls import alpn
-        alpn.reply(s, exts, ee)
+        alpn.answer(s, exts, ee)
     share = None
     for g, k in shares:
         if g == _GROUP_X25519 or g == _GROUP_SECP256R1:
