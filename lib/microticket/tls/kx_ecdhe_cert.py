@@ -150,7 +150,8 @@ def _header(t, n):
 
 def certificate(chain):
     """A TLS 1.2 Certificate (RFC 5246 section 7.4.2): certificate_list of ``chain`` (DER, leaf first; empty:
-    a client without a certificate to send, section 7.4.6). Both roles (microticket.tls.client_auth)."""
+    a client without a certificate to send, section 7.4.6). Both roles: server_flight, and the client's
+    client_key_exchange when the server asked (microticket.tls.client_auth chose the chain)."""
     n = 0
     for cert in chain:
         n += 3 + len(cert)
