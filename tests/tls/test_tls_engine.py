@@ -113,3 +113,21 @@ def test_the_drivers_api():
     assert c.max_send() == 16384
     small = Client("srv", ID, PSK, out_cap=1024)  # records cut to fit the output buffer beside an alert
     assert small.max_send() == 1024 - (5 + 16 + 32 + 16) - 80
+
+
+@pytest.mark.parametrize("version", [0x0303, 0x0304])
+def test_release_drops_the_buffers_and_keeps_the_results(version):
+    """A connection that has ended gives its buffers and keys back (release()); what it agreed stays
+    readable (the CLI's report runs after it), and the engine can no longer be used by mistake."""
+    from tlspeers import pump
+    cfg = ServerConfig(KeyRing.generate(T0), psk={ID: PSK})
+    c, s = pump(Client("srv", ID, PSK, cache=TicketCache(), max_version=version), TlsServer(cfg), now=T0)
+    assert c.handshake_done and s.handshake_done
+    suite, resumed = c.suite, c.resumed
+    c.close()
+    assert c.data_to_send()  # close_notify
+    c.release()
+    assert c.rl is None and c._th is None and c.master is None
+    assert (c.suite, c.resumed, c.handshake_done, c.closed) == (suite, resumed, True, True)
+    with pytest.raises(AttributeError):
+        c.data_to_send()

@@ -44,7 +44,10 @@ def _run(argv):
     delattr(sys.modules["microticket.cli"], "tls_client_config")
     if not isinstance(r, tuple):
         return r  # --help, or the one-line error already printed
-    cli, o, host, port = r
+    (cli, a, kw), o, host, port = r
+    r = None
+    cli = cli(*a, **kw)  # the client engine, its buffers allocated now that the start's module is gone
+    a = kw = None
     s = None
     try:
         # the driver after the engine's buffers: its code fills holes instead of taking room they need
@@ -63,13 +66,14 @@ def _run(argv):
             s.settimeout(min(o.get("timeout", 10), 2))
             while not cli.ticket_received and not cli.closed:
                 driver.pump_once(s, cli, driver.wall_clock)
-        # the report by the start's module, loaded again now: its text is not held during the handshake
-        from microticket.cli import tls_client_config as setup
-        r = setup.report(cli, reply)
         if ok:
             driver.close(s, cli)
             s = None
-        return r
+        # the report by the start's module, loaded again now that the connection's buffers are gone: its
+        # text is held neither during the handshake nor beside them
+        cli.release()
+        from microticket.cli import tls_client_config as setup
+        return setup.report(cli, reply)
     except OSError as e:
         # the cache file cannot be written, the peer refuses or goes away, a timeout
         return fail("%s:%d: %s" % (host, port, e), 1)

@@ -7,7 +7,7 @@ from microticket.cli import parse, fail
 
 
 def main(argv, f):
-    """(client engine, options, host, port) for tls-client's ``argv``, or the exit code when there is nothing
+    """((client engine class, positional arguments, keyword arguments), options, host, port) for tls-client's ``argv``, or the exit code when there is nothing
     to connect (``--help``: 0; a bad option or an unreadable file: its one error line printed, 2 or 1).
     ``f(g, *args)``: a function calling g(*args) when called (made by the caller: a function made here would
     keep this module alive), for the CA file's opener and the client certificate's loader, which the engine
@@ -88,16 +88,19 @@ def main(argv, f):
     if "suites" in o:
         from microticket.cli.helpers import suite_list
         suites = suite_list(o["suites"])
-    # the one client engine; its output buffer holds the ClientHello flight (at most ~130 bytes beside
-    # the ticket, the name and the identity) and an alert; the records it sends are cut to fit that buffer
+    # the one client engine, as the class and its arguments: the caller makes it once this module is gone
+    # (its buffers are the contiguous runs the heap must find). Its output buffer holds the ClientHello
+    # flight (at most ~130 bytes beside the ticket, the name and the identity) and an alert; the records it
+    # sends are cut to fit that buffer
     from microticket.tls.client import Client
-    return Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache, suites=suites,
-                  server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
-                  ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
-                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room, trust=trust,
-                  time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
-                  max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
-                  alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc), o, host, port
+    return (Client, (server_id, ident if psk is not None else b"", psk), dict(
+        pin_sha256=pin, cache=cache, suites=suites,
+        server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
+        ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
+        hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room, trust=trust,
+        time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
+        max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
+        alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc)), o, host, port
 
 
 def report(conn, data):

@@ -245,6 +245,11 @@ class Engine:
             self.closed = True
             self.state = _ST_CLOSED
 
+    def release(self):
+        """Drop the buffers and keys of a connection that has ended (closed or failed): a board gets their
+        heap back for what comes next, and the results (suite, resumed, ALPN, alerts) stay readable."""
+        self.rl = self._hb = self._th = self._pend = self._kx = self.master = None
+
     def receive_data(self, data, now):
         """Bytes from the peer (b"" = the peer closed the stream); returns the events."""
         self.now = now
