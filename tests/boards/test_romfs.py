@@ -27,7 +27,10 @@ ROMFS_MAGIC = b"\xd2\xcd\x31"
 # heap CLIENT_ROMFS_TOO_SMALL_KB does not do (the limit bites, so the pin means something).
 # Issue 13 (TLS 1.3 in the same client): 33480 B with --max-version 1.2 (the TLS 1.3 options in the
 # shared client and cache modules, the larger image's share of the GC's rounding); pinned at 34.
-CLIENT_ROMFS_HEAP_KB = 34
+# Session 20: 32538 B (memprof --step 64, 3 runs alike) once the CLI makes the engine after its start's
+# module is unloaded (its buffers then find their contiguous runs) and releases it before the report:
+# the 32 KB budget met by 230 B; pinned at 33 (the figure moves by up to 512 B as the image changes).
+CLIENT_ROMFS_HEAP_KB = 33
 CLIENT_ROMFS_TOO_SMALL_KB = 26
 # Against openssl s_server (its tickets are larger), a full handshake first, application data both ways and
 # the cache written twice: works from 37 KiB (the full PSK handshake now runs through the key exchange's
@@ -228,7 +231,7 @@ def test_server_from_romfs_full_then_resumed(mp, romfs, tmp_path):
 # CI must not be decided by that noise.
 # (issue 13: tls-full-pin-client 43428 B with --max-version 1.2, the image grown by TLS 1.3: 43, was 42)
 # (session 19: the CLI's start unloaded before it connects: resumed 32534 B, full 42262 B; resumed pinned at 34)
-PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 34, "tls-full-pin-client": 43}
+PIN_CLIENT_ROMFS_HEAP_KB = {"tls-resume-pin-client": 33, "tls-full-pin-client": 43}
 # Issue 11's suites (ECDSA P-256, AES-128-GCM), measured the same way: resumed on GCM 38.0 KiB (46.6 before
 # the GCM path shrank), resumed on ChaCha20-Poly1305 33.7 KiB (38.3), a full ECDHE_ECDSA handshake on GCM
 # 47.2 KiB (50.8). The issue's targets are 32, 40 and 48 KB: missed. What the GCM path adds to the resumed
