@@ -16,7 +16,7 @@ functions run as plain Python (ports/cpython makes the viper decorator a no-op).
 One viper function does all of it (_gcm, a mode per job: counter blocks, tables, XOR, GHASH, tag): each def
 and each name costs a board heap even from ROMFS (a def ~60 bytes, a name an interned string).
 
-Heap: an object holds its key's ECB object and one array of words: its 2 KB of tables, then the GHASH state
+Heap: an object holds its key's ECB object and one buffer of 32-bit words (a bytearray): its 2 KB of tables, then the GHASH state
 and E(J0) (8 words). The keystream buffer (16 counter blocks, encrypted in place) is module-level, made by the
 first object and shared by all: seal and open run start to end without yielding (even under asyncio), and a
 connection has two objects (one per direction), a server several. seal and open allocate nothing:
@@ -289,7 +289,11 @@ class AesGcm:
         self._e = e
         h = bytearray(16)
         e.encrypt(h, h)                  # H = E(0^128)
-        t = array.array("I", range(_WORDS))  # (from a range: no 2 KB of zero bytes made first)
+        # the words: where _gcm is machine code (not a bytecode function like crypto's), a bytearray, which
+        # viper's ptr32 reads as words, made zeroed in 1.8 us where an array from a range takes 11 (of the
+        # 13.5 this constructor took: TLS 1.3 makes four per handshake); bytecode (CPython, a --no-native
+        # build) indexes an array of words (from a range: no 2 KB of zero bytes made first)
+        t = bytearray(_WORDS * 4) if type(_gcm) is not type(crypto.sha1) else array.array("I", range(_WORDS))
         _gcm(t, h, h, 0, 0, 0, _TAB)
         self._t = t
         if _k is None:

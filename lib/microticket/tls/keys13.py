@@ -39,12 +39,18 @@ def label(key, name, data=b"", n=32):
     hm = Hmac(key)
     if data is None:
         data = _EMPTY_HASH
-    info = bytes((n >> 8, n & 0xFF, 6 + len(name))) + b"tls13 " + name + bytes((len(data),)) + data
+    # the label's pieces handed to the MAC as they are (it hashes up to four): no info joined first
+    key = bytes((n >> 8, n & 0xFF, 6 + len(name))) + b"tls13 " + name
+    name = bytes((len(data),))
+    if n <= 32:  # one block: every secret, key and IV of the SHA-256 suites
+        out = hm.mac(key, name, data, b"\x01")
+        return out[:n] if n < 32 else out
+    data = name + data
     out = b""
     t = b""
     i = 1
     while len(out) < n:
-        t = hm.mac(t, info, bytes((i,)))
+        t = hm.mac(t, key, data, bytes((i,)))
         out += t
         i += 1
     return out[:n] if len(out) > n else out
