@@ -78,12 +78,14 @@ def test_openssl_client_gets_our_servers_choice_or_no_application_protocol(runti
     try:
         ok = _s_client(srv.port, version, "h2,http/1.1")
         refused = _s_client(srv.port, version, "spdy/3")
+        again = _s_client(srv.port, version, "spdy/3")  # (the alert names: loaded again for the line)
     finally:
-        log = P.stop_after_lines(srv, 2)
+        log = P.stop_after_lines(srv, 3)
     assert "ALPN protocol: http/1.1" in ok, ok  # the server's preference
     assert "no application protocol" in refused, refused
     assert re.search(r"connection 1: TLS 1\.%s, .*alpn: http/1\.1" % version[-1], log), log
     assert "connection 2: alert 120 (no_application_protocol) sent" in log, log
+    assert "no application protocol" in again and "connection 3: alert 120 (no_application_protocol) sent" in log, log
 
 
 @pytest.mark.interop

@@ -95,7 +95,6 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout, reuse=0):
     from microticket.tls.server import TlsServer
     srv = TlsServer(cfg)  # the first connection's buffers, taken over by every later connection
     from microticket.tls import serve  # after the buffers: its code fills holes, not room they need
-    from microticket.tls.alerts import ALERT_NAMES
     ls = socket.socket()
     try:
         ls.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -119,18 +118,27 @@ def _serve_one_at_a_time(cfg, host, port, count, timeout, reuse=0):
                 continue
             serve.serve_connection(conn_sock, srv, http_or_echo(srv), handshake_s=timeout, idle_s=timeout)
             served += 1
-            _report(served, srv, ALERT_NAMES)
+            _report(served, srv)
     finally:
         ls.close()
     return 0
 
 
-def _report(n, s, names):
+def _report(n, s, names=None):
     """One line for the connection ``n`` that ended (its server engine ``s``): its alert, or what it agreed
-    (_agreed)."""
+    (_agreed). The alerts' names: ``names`` (microticket.tls.alerts.ALERT_NAMES, held by a CPython server),
+    or loaded for the line and unloaded after it: a board server does not hold them (1.3 KB) while it
+    serves."""
     sent = s.alert_sent
     if sent is not None:
-        out("connection %d: alert %d (%s) sent" % (n, sent, names.get(sent, "-")))
+        if names is not None:
+            out("connection %d: alert %d (%s) sent" % (n, sent, names.get(sent, "-")))
+            return
+        from microticket.tls.alerts import ALERT_NAMES
+        out("connection %d: alert %d (%s) sent" % (n, sent, ALERT_NAMES.get(sent, "-")))
+        ALERT_NAMES = None
+        sys.modules.pop("microticket.tls.alerts")
+        delattr(sys.modules["microticket.tls"], "alerts")
     elif s.handshake_done:
         out("connection %d: %s" % (n, _agreed(s).decode()))
 
@@ -154,7 +162,6 @@ async def _serve(cfg, host, port, count, limit, timeout):
     import asyncio
     from microticket.tls.server import TlsServer
     from microticket.tls import serve
-    from microticket.tls.alerts import ALERT_NAMES
     limit = limit or connection_limit(cfg)
     state = [0, 0]  # connections active, connections served
     pool = [TlsServer(cfg)]  # finished servers whose buffers the next connections take over
@@ -184,7 +191,7 @@ async def _serve(cfg, host, port, count, limit, timeout):
             state[1] += 1
             pool.append(srv)
             try:
-                _report(state[1], srv, ALERT_NAMES)
+                _report(state[1], srv)
             except MemoryError:  # no room even for the line: the next connection's report says more
                 pass
             if count and state[1] >= count:
