@@ -498,6 +498,10 @@ register(TlsX509Client("tls13-full-x509-client", None, "resumed: no",
                         ("microticket/tls/client13.py", "microticket/pk/x509.py"),
                         doc="TLS 1.3 client CLI: a full handshake validating a 3-certificate P-256 chain against "
                             "a 3-root CA file (--ca-file), against our CPython server")).max_version = "1.3"
+register(TlsX509Client("tls-full-x509-rsa-client", None, "resumed: no",
+                        ("microticket/tls/client.py", "microticket/pk/x509.py"),
+                        doc="TLS 1.2 client CLI: a full ECDHE_RSA handshake validating a 3-certificate RSA-2048 "
+                            "chain (its Certificate message spans 2 KB records) against a 3-root CA file")).kind = "rsa"
 register(X509Validate("x509-validate", "x509_check", "chain\tok", ("microticket/pk/x509.py",),
                       doc="X.509: a 3-certificate P-256 chain validated against a 3-root CA file (pk.x509)"))
 register(X509Validate("x509-validate-rsa", "x509_check", "chain\tok", ("microticket/pk/x509.py",),

@@ -268,8 +268,9 @@ def reframe_first_record(size):
 def test_message_split_at_every_point(ring, suite, resume):
     """The server's first flight (ServerHello + ServerKeyExchange + ServerHelloDone, or ServerHello +
     NewSessionTicket) cut in two records at every byte: the second record then carries the tail of one
-    message and the further messages whole, which are parsed in place after the reassembled one. The
-    reassembly buffer (hs_cap bytes) is allocated only when a cut falls inside a message."""
+    message and the further messages whole, which are parsed in place after the reassembled one. A
+    reassembly buffer is made only when a cut falls inside a message, of that message's size, and it is
+    dropped once the message is handled."""
     cache = ticket_in_cache(ring, suites=[suite])
     probe = []
     c, s = pump(client(_copy(cache) if resume else TicketCache(), suites=[suite]), server(ring), T0 + 1,
@@ -283,13 +284,20 @@ def test_message_split_at_every_point(ring, suite, resume):
         bounds.add(p)
     assert len(bounds) >= 2  # at least two messages: there are cuts with whole messages after a tail
     for at in range(1, len(body)):
-        c, s = pump(client(_copy(cache) if resume else TicketCache(), suites=[suite]), server(ring), T0 + 2,
-                    tamper=cut_first_record(at))
+        c = client(_copy(cache) if resume else TicketCache(), suites=[suite])
+        reassembled = []  # (the buffer's size, the message's) of each message handled from a buffer of its own
+        dispatch = c._dispatch
+
+        def spy(t, b, raw, c=c, dispatch=dispatch, reassembled=reassembled):
+            if raw is not None and raw.obj is not c.rl._ib:
+                reassembled.append((len(raw.obj), len(raw)))
+            return dispatch(t, b, raw)
+        c._dispatch = spy
+        c, s = pump(c, server(ring), T0 + 2, tamper=cut_first_record(at))
         assert c.handshake_done and s.handshake_done and c.resumed == resume, (at, c.error_message)
         assert c.ticket_received
-        assert (c._hb is None) == (at in bounds), at
-        if c._hb is not None:
-            assert len(c._hb) == c.hs_cap
+        assert (not reassembled) == (at in bounds), at
+        assert all(n == m for n, m in reassembled) and c._hb is None, (at, reassembled)
 
 
 def _copy(cache):
@@ -397,14 +405,15 @@ def test_resumption_does_not_load_x25519(runtime, tmp_path):
 # --- reuse= ---------------------------------------------------------------------------------------------
 
 def test_reuse_takes_over_the_record_layer(ring):
-    """reuse= a finished PskClient of the same sizes: the new client takes its record layer (both buffers)
-    and reassembly buffer, allocating neither, and resumes on them; other sizes get fresh buffers."""
+    """reuse= a finished PskClient of the same sizes: the new client takes its record layer (both buffers),
+    allocating neither, and resumes on them; other sizes get fresh buffers. (No reassembly buffer is held
+    between messages: each split message gets one of its size, dropped once it is handled.)"""
     cache = TicketCache()
     sizes = dict(max_fragment=2048, hs_cap=1024, out_cap=1200)
     c1, s1 = pump(client(cache, **sizes), server(ring), T0, tamper=reframe_first_record(50))
-    assert c1.handshake_done and c1._hb is not None
+    assert c1.handshake_done and c1._hb is None
     c1.send(b"x" * 500)  # leave output and keys behind
-    rl, hb = c1.rl, c1._hb
+    rl = c1.rl
     tracemalloc.start()
     try:
         a = tracemalloc.get_traced_memory()[0]
@@ -414,12 +423,12 @@ def test_reuse_takes_over_the_record_layer(ring):
         fresh = tracemalloc.get_traced_memory()[0] - a - reused
     finally:
         tracemalloc.stop()
-    assert c2.rl is rl and c2._hb is hb and c3.rl is not rl
+    assert c2.rl is rl and c3.rl is not rl
     assert fresh > rl.in_cap + 1200 and reused < 2600, (reused, fresh)  # (less than the smaller buffer more)
     assert rl.pending() == 0 and rl.read is None and rl.write_cs is None
     assert c2.rl.max_out == 1200 - RECORD_ROOM - ALERT_ROOM and c2.rl.max_in == 2048
     c2, s2 = pump(c2, server(ring), T0 + 1, tamper=reframe_first_record(50))
-    assert c2.handshake_done and c2.resumed and c2._hb is hb
+    assert c2.handshake_done and c2.resumed and c2._hb is None
     c2.send(b"y" * 500)
     assert s2.receive_data(c2.data_to_send(), T0 + 1) == [("data", b"y" * 500)]
     # other sizes: nothing is taken over

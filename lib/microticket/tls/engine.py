@@ -183,18 +183,17 @@ class Engine:
     def __init__(self, max_fragment, out_cap, hs_cap, rng, keylog, reuse):
         """Buffers, allocated here and never grown: the record layer's input (one record of
         ``max_fragment`` plaintext plus overhead) and output (``out_cap`` bytes), and the reassembly
-        buffer of a handshake message that spans records (``hs_cap`` bytes, allocated on the first such
-        message: a resumption never needs it, nor a certificate chain that fits a record). ``reuse``: a
+        buffer of a handshake message that spans records (made for each such message, its size, at most
+        ``hs_cap`` bytes: a resumption never needs one, nor a certificate chain that fits a record). ``reuse``: a
         finished engine of the same sizes whose buffers this one takes over (reset, none allocated; the
         old one must not be used again)."""
         rl = reuse.rl if reuse is not None else None
         if rl is not None and rl.in_cap - rl.OVERHEAD_IN == max_fragment and len(rl._ob) == out_cap and \
                 reuse.hs_cap == hs_cap:
             rl.reset(rng)
-            self._hb = reuse._hb
         else:
             rl = RecordLayer(max_fragment, out_cap, rng)
-            self._hb = None  # allocated on the first message that spans records (a resumption has none)
+        self._hb = None  # made for a message that spans records (a resumption has none)
         self.rl = rl  # its rng is the engine's (the one source of randomness)
         if keylog is not None:
             self.keylog = keylog
@@ -392,8 +391,9 @@ class Engine:
     def _on_handshake_bytes(self, view):
         """Whole messages are dispatched where they lie in the record. A message split across records is
         completed in the reassembly buffer first (taking from this record only what it still misses); the
-        record's further messages are then dispatched in place, and a partial one at its end is kept (the
-        buffer, hs_cap bytes, is allocated on the first split)."""
+        record's further messages are then dispatched in place, and a partial one at its end is kept. The
+        buffer is sized to the message (at most hs_cap bytes: an RSA chain of 2.7 KB takes 2.7 KB, not the
+        8 KB a chain may take), made when a message is split and dropped once it is handled."""
         cap = self.hs_cap
         hb = self._hb
         while self._hl and len(view) and not self.closed:
@@ -401,6 +401,10 @@ class Engine:
             want = 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]) if hl >= 4 else 4
             if want > cap:  # a message larger than we take (hs_cap): not malformed, too large
                 raise errors.TlsAlert(_ILLEGAL_PARAMETER, "handshake message")
+            if len(hb) < want:  # its header is complete now: a buffer of the message's size
+                mv = bytearray(want)
+                mv[0:hl] = hb[0:hl]
+                hb = self._hb = mv
             k = min(want - hl, len(view))
             hb[hl:hl + k] = view[0:k]
             hl += k
@@ -409,7 +413,9 @@ class Engine:
             if hl >= 4 and hl == 4 + ((hb[1] << 16) | (hb[2] << 8) | hb[3]):
                 self._hl = 0
                 mv = memoryview(hb)
+                self._hb = None  # (what the handler keeps of the message stays valid: the buffer is not reused)
                 self._dispatch(hb[0], mv[4:hl], mv[0:hl])
+                hb = mv = None
                 if self._hl:  # -1: it changed the keys we read with (below)
                     self._hl = 0
                     if len(view):
@@ -431,10 +437,12 @@ class Engine:
                 if p < n:
                     raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "record")
         if p < n and not self.closed:
-            if hb is None:
-                hb = self._hb = bytearray(cap)
-            hb[0:n - p] = view[p:n]
-            self._hl = n - p
+            n -= p  # (its length checked against hs_cap above when its header is here)
+            k = 4 + ((view[p + 1] << 16) | (view[p + 2] << 8) | view[p + 3]) if n >= 4 else 4
+            if hb is None or len(hb) < k:
+                hb = self._hb = bytearray(k)
+            hb[0:n] = view[p:p + n]
+            self._hl = n
 
     def _dispatch(self, t, b, raw):
         """The handler of (state, message type) from the role's table, called as handler(self, type,
