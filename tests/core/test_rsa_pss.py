@@ -285,4 +285,4 @@ def test_pss_is_not_imported_with_crypto_at_import():
     # the PSS encoder imports microticket.crypto when it runs; rsa.py imports none of it at module level
     with open(os.path.join(os.path.dirname(rsa.__file__), "rsa.py")) as f:
         top = [ln for ln in f.read().splitlines() if ln.startswith(("import ", "from "))]
-    assert top == ["from microticket.errors import DecodeError"]
+    assert [ln.split("#")[0].strip() for ln in top] == ["from microticket import errors"]

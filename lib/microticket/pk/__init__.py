@@ -9,3 +9,20 @@
     microticket.pk.keys     a server's private key of either kind (RSA, P-256) from PEM, and the P-256 key object
     microticket.pk.x509     X.509 path validation and server name matching: a client that trusts a CA file
 """
+
+
+def unload(names):
+    """Modules a handshake is done with, out of sys.modules and of their package, so that their function
+    objects and constants (heap even when the .mpy runs from ROMFS) go with the next collection instead of
+    staying for the process's lifetime; the next handshake that needs one imports it again. ``names``:
+    bytes, space-separated, relative to microticket ("pk.p256 tls.ecdhe"). MicroPython only: on CPython a
+    module is not worth its import time again (and a test's patch of one would be lost)."""
+    import sys
+    if sys.implementation.name != "micropython":
+        return
+    for n in names.split():
+        p, m = n.decode().split(".")
+        sys.modules.pop("microticket." + p + "." + m, None)
+        p = sys.modules.get("microticket." + p)
+        if p is not None and m in p.__dict__:
+            delattr(p, m)

@@ -18,7 +18,7 @@ unix port and with .mpy files every distinct string costs heap (about 1.5 KB for
 
 from micropython import const
 
-from microticket.errors import DecodeError
+from microticket import errors  # DecodeError: the class is made on the first error (microticket.errors)
 
 # Error messages are longer than 10 characters: MicroPython interns a shorter string constant (on a board,
 # heap for good), not a longer one.
@@ -42,10 +42,10 @@ def read_tlv(buf, off, end):
     Returns ``(tag, content_start, content_end)``; the next element starts at ``content_end``.
     """
     if off < 0 or end > len(buf) or off + 2 > end:
-        raise DecodeError("DER overrun")
+        raise errors.DecodeError("DER overrun")
     tag = buf[off]
     if tag & 0x1F == 0x1F:
-        raise DecodeError("bad DER tag")
+        raise errors.DecodeError("bad DER tag")
     first = buf[off + 1]
     off += 2
     if first < 0x80:
@@ -53,20 +53,20 @@ def read_tlv(buf, off, end):
     else:
         nbytes = first & 0x7F
         if nbytes == 0:
-            raise DecodeError("bad DER length")
+            raise errors.DecodeError("bad DER length")
         if nbytes > 3:
-            raise DecodeError("bad DER length")
+            raise errors.DecodeError("bad DER length")
         if off + nbytes > end:
-            raise DecodeError("DER overrun")
+            raise errors.DecodeError("DER overrun")
         length = 0
         for i in range(nbytes):
             length = (length << 8) | buf[off + i]
         off += nbytes
         # X.690 section 10.1: the long form only when needed, without leading zero octets.
         if length < 0x80 or buf[off - nbytes] == 0:
-            raise DecodeError("bad DER length")
+            raise errors.DecodeError("bad DER length")
     if length > end - off:
-        raise DecodeError("DER overrun")
+        raise errors.DecodeError("DER overrun")
     return tag, off, off + length
 
 
@@ -74,7 +74,7 @@ def expect(buf, off, end, tag):
     """Read one element that must carry ``tag``; returns ``(content_start, content_end)``."""
     t, start, stop = read_tlv(buf, off, end)
     if t != tag:
-        raise DecodeError("bad DER tag")
+        raise errors.DecodeError("bad DER tag")
     return start, stop
 
 
@@ -82,9 +82,9 @@ def read_uint(buf, off, end):
     """Read a non-negative INTEGER; returns ``(value, next_offset)``."""
     start, stop = expect(buf, off, end, _TAG_INTEGER)
     if start == stop:
-        raise DecodeError("DER integer")
+        raise errors.DecodeError("DER integer")
     if buf[start] & 0x80:
-        raise DecodeError("DER integer")
+        raise errors.DecodeError("DER integer")
     # straight from a view of the buffer (no bytes copy per integer: keys are parsed on boards)
     return int.from_bytes(buf[start:stop], "big"), stop
 
@@ -111,12 +111,12 @@ def cert_spki(cert_der):
     if tag == _TAG_CONTEXT_0:  # explicit version; then serialNumber
         tag, _, off = read_tlv(buf, off, stop)
     if tag != _TAG_INTEGER:
-        raise DecodeError("X.509 certificate")
+        raise errors.DecodeError("X.509 certificate")
     for _ in range(4):  # signature, issuer, validity, subject
         _, off = expect(buf, off, stop, _TAG_SEQUENCE)
     tag, _, _ = read_tlv(buf, off, stop)
     if tag != _TAG_SEQUENCE:
-        raise DecodeError("X.509 certificate")
+        raise errors.DecodeError("X.509 certificate")
     return element_bytes(buf, off, stop)
 
 
@@ -134,11 +134,11 @@ def check_rsa_algorithm(buf, off, end):
     """Read an AlgorithmIdentifier that must be rsaEncryption with NULL (or absent) parameters."""
     oid, p_start, p_stop, nxt = read_algorithm(buf, off, end)
     if oid != _OID_RSA_ENCRYPTION:
-        raise DecodeError("not an RSA key")
+        raise errors.DecodeError("not an RSA key")
     if p_start != p_stop:
         s, e = expect(buf, p_start, p_stop, _TAG_NULL)
         if s != e or e != p_stop:
-            raise DecodeError("RSA parameters")
+            raise errors.DecodeError("RSA parameters")
     return nxt
 
 
@@ -151,11 +151,11 @@ def spki_rsa_public(spki_der):
     buf = memoryview(spki_der)
     start, stop = expect(buf, 0, len(buf), _TAG_SEQUENCE)
     if stop != len(buf):
-        raise DecodeError("SubjectPublicKeyInfo")
+        raise errors.DecodeError("SubjectPublicKeyInfo")
     off = check_rsa_algorithm(buf, start, stop)
     b_start, b_stop = expect(buf, off, stop, _TAG_BIT_STRING)
     if b_start == b_stop or buf[b_start] != 0:
-        raise DecodeError("SubjectPublicKeyInfo")
+        raise errors.DecodeError("SubjectPublicKeyInfo")
     return rsa_public_key_fields(buf, b_start + 1, b_stop)
 
 
@@ -165,7 +165,7 @@ def rsa_public_key_fields(buf, off, end):
     n, nxt = read_uint(buf, start, stop)
     e, nxt = read_uint(buf, nxt, stop)
     if nxt != stop:
-        raise DecodeError("RSAPublicKey")
+        raise errors.DecodeError("RSAPublicKey")
     return n, e
 
 
@@ -178,15 +178,15 @@ def spki_p256_public(spki_der):
     buf = memoryview(spki_der)
     start, stop = expect(buf, 0, len(buf), _TAG_SEQUENCE)
     if stop != len(buf):
-        raise DecodeError("SubjectPublicKeyInfo")
+        raise errors.DecodeError("SubjectPublicKeyInfo")
     oid, p_start, p_stop, off = read_algorithm(buf, start, stop)
     if oid != b"\x2a\x86\x48\xce\x3d\x02\x01":
-        raise DecodeError("not an EC key")
+        raise errors.DecodeError("not an EC key")
     if element_bytes(buf, p_start, p_stop) != b"\x06\x08\x2a\x86\x48\xce\x3d\x03\x01\x07":
         raise ValueError("EC curve not supported (P-256 only)")
     if p_start + 10 != p_stop:
-        raise DecodeError("SubjectPublicKeyInfo")
+        raise errors.DecodeError("SubjectPublicKeyInfo")
     b_start, b_stop = expect(buf, off, stop, _TAG_BIT_STRING)
     if b_stop != stop or b_stop - b_start != 66 or buf[b_start] != 0 or buf[b_start + 1] != 4:
-        raise DecodeError("SubjectPublicKeyInfo")
+        raise errors.DecodeError("SubjectPublicKeyInfo")
     return bytes(buf[b_start + 1:b_stop])

@@ -53,8 +53,13 @@ class P256PrivateKey:
         self.d = bytes(d)
 
     def sign(self, digest, extra=b""):
-        from microticket.pk import p256
-        return p256.sign(self.d, digest, extra)
+        from microticket.pk import p256, unload
+        sig = p256.sign(self.d, digest, extra)
+        # a handshake signs once, after its other uses of P-256 (a TLS 1.3 server's ECDH; a TLS 1.2 server's
+        # comes later and imports it again): unloaded until the next handshake (MicroPython; see
+        # microticket.pk.unload), so that it is not heap beside the record keys made next
+        unload(b"pk.p256")
+        return sig
 
     def public_key(self):
         """The 65-byte uncompressed public point."""

@@ -15,8 +15,9 @@ k + n, the same point) and written as 65 odd digits in [-15, 15], so every windo
 addition whatever the key; the table holds the 8 odd multiples P..15P. The fixed base G (keypair, sign)
 uses a comb (Lim-Lee, 4 teeth): 63 doublings and up to 64 additions of 15 precomputed points (a 960-byte
 constant: no heap when the .mpy runs from ROMFS). Verification (public scalars) computes u1*G + u2*Q jointly
-(Shamir's trick: one chain of doublings), u2 as a width-5 NAF (about one addition per 6 bits), u1 through
-G's comb table in the chain's last 64 steps.
+(Shamir's trick: one chain of doublings), u2 as a width-4 NAF (about one addition per 5 bits, Q's table
+P..7P: 384 bytes; width 5 was 2% faster with twice the table, and the table's making is a verify's fullest
+moment on the heap), u1 through G's comb table in the chain's last 64 steps.
 
 Signatures: s is emitted as computed (no low-s normalisation: TLS does not need it) and both s and n - s
 are accepted by verify.
@@ -114,38 +115,40 @@ def _add(a, b, c, d, e, f, p=_P):
     default; microticket.pk.p384 passes its own). Every case is handled: either point at infinity (Z = 0),
     P + P (the a = -3 doubling, dbl-2001-b, as inlined in the loops below), P + (-P)."""
     # (a, b, c) is (X1, Y1, Z1) and (d, e, f) is (X2, Y2, Z2); no copies under those names: a frame with
-    # more slots is more heap per call
+    # more slots is more heap per call. A value no longer needed is overwritten by the next one (u2 becomes
+    # H, w S2 then R, hh HH then V, f HHH): an int of 256 bits is 100-130 bytes of heap on MicroPython, and a
+    # local keeps its value until it is overwritten
     if c == 0:
         return d, e % p, f
     if f == 0:
         return a, b, c
-    zz = c * c % p
-    u2 = d * zz % p
-    s2 = e * (zz * c % p) % p
+    w = c * c % p
+    u2 = d * w % p
+    w = e * (w * c % p) % p  # S2
     if f == 1:
         u1 = a
         s1 = b
     else:
-        zz = f * f % p
-        u1 = a * zz % p
-        s1 = b * (zz * f % p) % p
+        u1 = f * f % p
+        s1 = b * (u1 * f % p) % p
+        u1 = a * u1 % p
         c = c * f % p
-    h = u2 - u1
-    r = s2 - s1
-    if h == 0:
-        if r == 0:  # the same point: 2(X2, Y2, Z2)
-            zz = f * f % p
-            yy = e * e % p
-            m = 3 * (d - zz) * (d + zz) % p
-            s = d * yy % p
-            x3 = (m * m - (s << 3)) % p
-            return x3, (m * ((s << 2) - x3) - ((yy * yy) << 3)) % p, (e * f << 1) % p
+    u2 -= u1  # H
+    w -= s1  # R
+    if u2 == 0:
+        if w == 0:  # the same point: 2(X2, Y2, Z2)
+            w = f * f % p
+            w = 3 * (d - w) * (d + w) % p  # M
+            u2 = e * e % p  # YY
+            u1 = d * u2 % p  # S
+            d = (w * w - (u1 << 3)) % p
+            return d, (w * ((u1 << 2) - d) - ((u2 * u2) << 3)) % p, (e * f << 1) % p
         return 1, 1, 0
-    hh = h * h % p
-    hhh = h * hh % p
-    v = u1 * hh % p
-    x3 = (r * r - hhh - (v << 1)) % p
-    return x3, (r * (v - x3) - s1 * hhh) % p, c * h % p
+    hh = u2 * u2 % p
+    f = u2 * hh % p  # HHH
+    hh = u1 * hh % p  # V
+    u1 = (w * w - f - (hh << 1)) % p  # X3
+    return u1, (w * (hh - u1) - s1 * f) % p, c * u2 % p
 
 
 def _affine(a, b, c, p=_P):
@@ -159,27 +162,31 @@ def _affine(a, b, c, p=_P):
     return x * zz % p, y * (zz * zi % p) % p
 
 
-def _row(t, i, n):
+def _row(t, i, n, s=0):
     """Entry ``i`` of a packed table ``t`` whose rows are ``n`` (2: x | y, affine; 3: X | Y | Z) 32-byte
-    big-endian coordinates, as (x, y, z). Tables are kept as bytes, not lists of ints: an int of 256 bits
-    costs 64 bytes of heap or more on MicroPython (twice that when it is a product's remainder), a row of
-    bytes 32 per coordinate, and the conversion on each look-up costs little beside the addition it feeds."""
+    big-endian coordinates, as (x, y, z); with ``s`` true its negative (x, p - y, z). Tables are kept as
+    bytes, not lists of ints: an int of 256 bits costs 64 bytes of heap or more on MicroPython (twice that
+    when it is a product's remainder), a row of bytes 32 per coordinate, and the conversion on each look-up
+    costs little beside the addition it feeds. (Passed on as _add(x, y, z, *_row(...)): the caller's frame
+    keeps no copy of the row after the addition.)"""
     o = i * n << 5
-    return (int.from_bytes(t[o:o + 32], "big"), int.from_bytes(t[o + 32:o + 64], "big"),
+    y = int.from_bytes(t[o + 32:o + 64], "big")
+    return (int.from_bytes(t[o:o + 32], "big"), _P - y if s else y,
             int.from_bytes(t[o + 64:o + 96], "big") if n == 3 else 1)
 
 
-def _table(a, b):
-    """The odd multiples P, 3P, ..., 15P of the affine point P = (x, y) = (a, b), packed in rows X | Y | Z."""
+def _table(a, b, c=768):
+    """The odd multiples P, 3P, ..., 15P of the affine point P = (x, y) = (a, b), packed in rows X | Y | Z
+    (``c``: the table's length, 96 bytes a row; 384 for P..7P)."""
     x, y = a, b
-    t = bytearray(768)  # first, in one piece, before the arithmetic's garbage fragments the heap
+    t = bytearray(c)  # first, in one piece, before the arithmetic's garbage fragments the heap
     dx, dy, dz = _add(x, y, 1, x, y, 1)  # 2P
     z = 1
-    for o in range(0, 768, 96):
+    for o in range(0, c, 96):
         t[o:o + 32] = x.to_bytes(32, "big")
         t[o + 32:o + 64] = y.to_bytes(32, "big")
         t[o + 64:o + 96] = z.to_bytes(32, "big")
-        if o < 672:
+        if o < c - 96:
             x, y, z = _add(dx, dy, dz, x, y, z)
     return t
 
@@ -194,13 +201,14 @@ def _mul_g(k):
     z = 0
     for t in range(63, -1, -1):
         if z:  # doubling (dbl-2001-b), inline
-            zz = z * z % p
-            yy = y * y % p
-            m = 3 * (x - zz) * (x + zz) % p
-            s = x * yy % p
+            m = z * z % p
+            m = 3 * (x - m) * (x + m) % p
             z = (y * z << 1) % p
+            y = y * y % p
+            s = x * y % p
             x = (m * m - (s << 3)) % p
-            y = (m * ((s << 2) - x) - ((yy * yy) << 3)) % p
+            y = (m * ((s << 2) - x) - ((y * y) << 3)) % p
+            m = s = None
         j = t >> 3
         b = t & 7
         i = ((kb[j] >> b) & 1) | (((kb[j + 8] >> b) & 1) << 1) | (((kb[j + 16] >> b) & 1) << 2) | \
@@ -268,16 +276,16 @@ def shared(priv, peer):
     x, y, z = _row(t, k >> 1, 3)  # the top digit: 1 or 3
     for j in range(63, -1, -1):
         for _ in range(4):  # doubling (dbl-2001-b), inline
-            zz = z * z % p
-            yy = y * y % p
-            m = 3 * (x - zz) * (x + zz) % p
-            s = x * yy % p
+            m = z * z % p
+            m = 3 * (x - m) * (x + m) % p
             z = (y * z << 1) % p
+            y = y * y % p
+            s = x * y % p
             x = (m * m - (s << 3)) % p
-            y = (m * ((s << 2) - x) - ((yy * yy) << 3)) % p
+            y = (m * ((s << 2) - x) - ((y * y) << 3)) % p
+            m = s = None
         d = ds[j] - 16
-        x2, y2, z2 = _row(t, (d if d > 0 else -d) >> 1, 3)
-        x, y, z = _add(x, y, z, x2, y2 if d > 0 else p - y2, z2)
+        x, y, z = _add(x, y, z, *_row(t, (d if d > 0 else -d) >> 1, 3, d < 0))
     r = _affine(x, y, z)
     if r is None:
         raise ValueError("P-256 shared secret")
@@ -362,13 +370,18 @@ def verify(pub, digest, sig):
     rs = sig_rs(sig, n)
     if rs is None:
         return False
+    # Q's table first, while little else is held (its construction is verify's fullest moment on the heap)
+    q = _table(qx, qy, 384)
+    qx = qy = None
     r, s = rs
+    rs = None
     w = pow(s, n - 2, n)
     a = (int.from_bytes(digest[:32], "big") * w % n).to_bytes(32, "little")  # bits2int, as in sign
-    # u2 = r * w as a width-5 NAF: 257 digits, least significant first, each 0 or odd in [-15, 15], nonzero
-    # digits at least 5 positions apart; a bytearray holding each nonzero digit plus 16 (so 0 is no digit),
+    # u2 = r * w as a width-4 NAF: 257 digits, least significant first, each 0 or odd in [-7, 7], nonzero
+    # digits at least 4 positions apart; a bytearray holding each nonzero digit plus 16 (so 0 is no digit),
     # the bits read from bytes (small ints only)
     u = (r * w % n).to_bytes(34, "little")
+    s = w = None  # (a local keeps its int until overwritten: see _add)
     b = bytearray(257)
     c = 0  # the carry
     i = 0
@@ -377,22 +390,23 @@ def verify(pub, digest, sig):
             i += 1
             continue
         j = i >> 3
-        k = (((u[j] | (u[j + 1] << 8)) >> (i & 7)) & 31) + c  # odd
-        c = 1 if k > 16 else 0
-        b[i] = k - 32 * c + 16
-        i += 5
-    q = _table(qx, qy)
+        k = (((u[j] | (u[j + 1] << 8)) >> (i & 7)) & 15) + c  # odd
+        c = 1 if k > 8 else 0
+        b[i] = k - 16 * c + 16
+        i += 4
+    u = None
     x = y = 1
     z = 0
     for i in range(256, -1, -1):
         if z:  # doubling (dbl-2001-b), inline
-            zz = z * z % p
-            yy = y * y % p
-            m = 3 * (x - zz) * (x + zz) % p
-            t = x * yy % p
+            m = z * z % p
+            m = 3 * (x - m) * (x + m) % p
             z = (y * z << 1) % p
+            y = y * y % p
+            t = x * y % p
             x = (m * m - (t << 3)) % p
-            y = (m * ((t << 2) - x) - ((yy * yy) << 3)) % p
+            y = (m * ((t << 2) - x) - ((y * y) << 3)) % p
+            m = t = None
         if i < 64:  # G's comb column i (see _mul_g)
             j = i >> 3
             k = i & 7
@@ -403,8 +417,7 @@ def verify(pub, digest, sig):
         d = b[i]
         if d:
             d -= 16
-            x2, y2, z2 = _row(q, (d if d > 0 else -d) >> 1, 3)
-            x, y, z = _add(x, y, z, x2, y2 if d > 0 else p - y2, z2)
+            x, y, z = _add(x, y, z, *_row(q, (d if d > 0 else -d) >> 1, 3, d < 0))
     if z == 0:
         return False
     # x(R) mod n == r, compared without an inversion: X == r * Z^2 (mod p), or (r + n) * Z^2 when r + n < p

@@ -13,7 +13,7 @@ The loaders import microticket.pk.der (the parser, which imports nothing of this
 called, never at import.
 """
 
-from microticket.errors import DecodeError
+from microticket import errors  # DecodeError: the class is made on the first error (microticket.errors)
 
 # EMSA-PKCS1-v1_5 DigestInfo prefix for SHA-256 (RFC 8017 section 9.2, note 1).
 SHA256_DIGEST_INFO = b"\x30\x31\x30\x0d\x06\x09\x60\x86\x48\x01\x65\x03\x04\x02\x01\x05\x00\x04\x20"
@@ -149,7 +149,7 @@ def from_fields(cls, fields):
     try:
         return cls(*fields)
     except ValueError as exc:
-        raise DecodeError(str(exc))
+        raise errors.DecodeError(str(exc))
 
 
 def public_key_from_spki_der(spki_der):

@@ -38,17 +38,25 @@ def keypair(group, rng):
 
 def shared(group, priv, peer):
     """The shared secret with the peer's share ``peer`` (illegal_parameter for a bad share: a point of
-    the wrong length or format, off the curve, or a zero result)."""
+    the wrong length or format, off the curve, or a zero result). The last step of a handshake's key
+    exchange: on MicroPython, microticket.pk.x25519 and this module are unloaded after it (microticket.pk.unload;
+    the next handshake imports them again)."""
     try:
         if group == _GROUP_X25519:
             from microticket.pk import x25519
             if len(peer) != 32:
                 raise ValueError
-            return x25519.x25519_shared(priv, bytes(peer))
-        from microticket.pk import p256
-        return p256.shared(priv, bytes(peer))
+            z = x25519.x25519_shared(priv, bytes(peer))
+        else:
+            from microticket.pk import p256
+            z = p256.shared(priv, bytes(peer))
     except ValueError:
         raise errors.TlsAlert(_ILLEGAL_PARAMETER, "bad ECDH share")
+    # the handshake's last ECDH step (every caller's): X25519 and this module unloaded (P-256 stays: a TLS 1.3
+    # server signs with it next; microticket.tls.kx_ecdhe_cert unloads it)
+    from microticket import pk
+    pk.unload(b"pk.x25519 tls.ecdhe")
+    return z
 
 
 def params(group, public):

@@ -13,9 +13,8 @@ secret is the ECDH shared secret. The contract is the one described in microtick
 
 from micropython import const
 
-from microticket import crypto
+from microticket import crypto, pk
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
-from microticket.tls import ecdhe
 from microticket.tls.engine import suite_info
 
 _HT_CERTIFICATE = const(11)
@@ -31,6 +30,7 @@ _SIG_RSA_PKCS1_SHA256 = const(0x0401)
 _SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
 _SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
 _KX_ECDHE_ECDSA = const(4)  # microticket.tls.engine.KX_ECDHE_ECDSA
+_KX_TLS13 = const(5)
 
 
 def _signed_hash(e, params):
@@ -74,17 +74,24 @@ def client_certificate(c, b):
             raise errors.TlsAlert(_DECODE_ERROR, "Certificate")
         p += 3 + k
     k = (b[3] << 16) | (b[4] << 8) | b[5]
-    if c.trust is None:
-        from microticket.tls import auth_pin as auth
-    else:
+    if c.trust is not None:
         from microticket.tls import auth_x509 as auth
-    return auth.server_key(c, b[6:6 + k], b)
+        return auth.server_key(c, b[6:6 + k], b)
+    from microticket.tls import auth_pin as auth
+    k = auth.server_key(c, b[6:6 + k], b)
+    # the pin's modules are done with (microticket.pk.x509 holds der: not unloaded for a CA file); a TLS 1.3
+    # client is done with this module too (its CertificateVerify is verified by microticket.tls.client13)
+    pk.unload(b"tls.auth_pin pk.der tls.kx_ecdhe_cert" if suite_info(c.suite) & 7 == _KX_TLS13 else
+              b"tls.auth_pin pk.der")
+    auth = None
+    return k
 
 
 def client_server_key_exchange(c, b, after_certificate):
     """ServerECDHParams, SignatureAndHashAlgorithm, signature<0..2^16-1>: verified with the server key."""
     if not after_certificate:
         raise errors.TlsAlert(_UNEXPECTED_MESSAGE, "ServerKeyExchange before Certificate")
+    from microticket.tls import ecdhe
     g, point, p = ecdhe.parse_params(b, 0)
     n = len(b)
     if p + 4 > n or p + 4 + ((b[p + 2] << 8) | b[p + 3]) != n:
@@ -120,8 +127,14 @@ def client_key_exchange(c, after_server_key_exchange):
     cc = getattr(c, "_cc", None)
     if cc is not None:  # the server asked for our certificate (RFC 5246 7.4.6): (scheme, chain, key)
         c._send_message(certificate(cc[1] or ()))
+    from microticket.tls import ecdhe
     priv, pub = ecdhe.keypair(g, c.rl.rng)
     z = ecdhe.shared(g, priv, point)
+    ecdhe = priv = None
+    # the full handshake's public-key work is done: its modules unloaded before the keys are made (on a board
+    # the record protection's tables are the handshake's largest objects; this module goes when its caller
+    # returns); a client certificate's signature imports what it needs again
+    pk.unload(b"pk.p256 pk.rsa tls.kx_ecdhe_cert")
     k = len(pub)
     m = bytearray(5 + k)
     m[0] = _HT_CLIENT_KEY_EXCHANGE
@@ -166,6 +179,7 @@ def certificate(chain):
 def server_flight(s):
     """Certificate (the configured chain, leaf first), then the signed ServerKeyExchange."""
     s._queue(certificate(s.cfg.cert_chain))
+    from microticket.tls import ecdhe
     s._kx, pub = ecdhe.keypair(s.group, s.rl.rng)
     params = ecdhe.params(s.group, pub)
     digest = _signed_hash(s, params)
@@ -187,6 +201,10 @@ def server_client_key_exchange(s, b):
     n = len(b)
     if n < 2 or 1 + b[0] != n:
         raise errors.TlsAlert(_DECODE_ERROR, "ClientKeyExchange")
+    from microticket.tls import ecdhe
     z = ecdhe.shared(s.group, s._kx, b[1:n])
     s._kx = None
+    # P-256 (the signature is sent) and this module are done with until the next full handshake: unloaded
+    # before the keys and the ticket (a board server's smallest heap is at its ticket)
+    pk.unload(b"pk.p256 tls.kx_ecdhe_cert")
     return z

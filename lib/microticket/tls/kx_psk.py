@@ -19,13 +19,12 @@ from micropython import const
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls.engine import suite_info
 
-ecdhe = None  # microticket.tls.ecdhe, imported by the ECDHE_PSK branches only (plain PSK needs no group)
-
 
 def _ecdhe():
-    global ecdhe
-    if ecdhe is None:
-        from microticket.tls import ecdhe
+    # microticket.tls.ecdhe, imported by the ECDHE_PSK branches only (plain PSK needs no group); not kept in a
+    # global: ecdhe.shared unloads it on MicroPython, and a kept one would be a second copy beside the next
+    # handshake's import
+    from microticket.tls import ecdhe
     return ecdhe
 
 _HT_CERTIFICATE = const(11)
