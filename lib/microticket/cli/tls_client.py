@@ -56,7 +56,8 @@ def _run(argv):
         ok = driver.run_handshake(s, cli)
         reply = None
         if ok and "send" in o:
-            driver.write_app(s, cli, o["send"].encode())
+            if not cli._opt & 0x40000:  # (--early-data accepted as 0-RTT: sent already)
+                driver.write_app(s, cli, o["send"].encode())
             reply = driver.read_app(s, cli)
         elif ok and cli.suite >> 8 == 0x13 and not cli.ticket_received and cli.cache.path:
             # TLS 1.3 tickets come after the handshake (RFC 8446 section 4.6.1): wait for one, briefly

@@ -118,7 +118,7 @@ def start(c, e):
             d = getattr(c, b"early_data".decode(), None)
             t = e[_E_EARLY]
             if d and len(d) <= (t[0] << 24) | (t[1] << 16) | (t[2] << 8) | t[3] and \
-                    len(d) + len(e[_E_TICKET]) + 1200 <= len(c.rl._ob):
+                    len(d) + len(e[_E_TICKET]) + 600 <= len(c.rl._ob):
                 opt |= _O_EARLY
                 c._opt = opt
     else:
