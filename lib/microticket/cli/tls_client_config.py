@@ -43,14 +43,12 @@ def main(argv, f):
                                            (True,)).client(o, f)
             except ValueError as e:  # an unreadable or damaged file: a runtime failure, status 1
                 return fail(e, 1)
-        # --early-data TEXT: sent as 0-RTT early data when the cached ticket allows it, otherwise (or refused)
-        # after the handshake as --send sends it; the reply read as for --send (a key by bytes: no interned text)
-        k = b"early-data".decode()
-        early = o[k].encode() if k in o else None
-        if early is not None:
-            if "send" in o:
-                raise ValueError("--early-data and --send: one of them")
-            o["send"] = o[k]
+        # --early-data TEXT: --send's text (it replaces it), sent as 0-RTT early data when the cached ticket
+        # allows it, otherwise (or refused) after the handshake; the reply read as for --send (a key by bytes:
+        # no interned text)
+        e = o.get(b"early-data".decode())
+        if e:
+            o["send"] = e
         if psk is None and pin is None and "ca-file" not in o:
             raise ValueError("need --psk, --pin-sha256 or --ca-file")
         # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
@@ -102,14 +100,12 @@ def main(argv, f):
     c = Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache, suites=suites,
                   server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
                   ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
-                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room + (len(early) + 600 if early else 0),
-                  trust=trust,
+                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room, trust=trust,
                   time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
                   max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
                   alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc)
-    if early is not None:  # (the attribute by a bytes name; 0x80000 in _opt: report prints the early data line)
-        setattr(c, b"early_data".decode(), early)
-        c._opt |= 0x80000
+    if e:  # (the attribute by a bytes name: no interned name without --early-data)
+        setattr(c, b"early_data".decode(), e.encode())
     return c, o, host, port
 
 
@@ -138,9 +134,8 @@ def report(conn, data):
         yn[cli.ticket_received].decode())
     if getattr(cli, "alpn", None) is not None:  # (--alpn given)
         t = "%s\nalpn: %s" % (t, (cli.alpn_protocol or b"none").decode())
-    if cli._opt & 0x80000:  # --early-data: accepted (0x40000), refused (offered: 0x20000) or not offered
-        w = "accepted rejected not offered"
-        t = "%s\nearly data: %s" % (t, w[0:8] if cli._opt & 0x40000 else w[9:17] if cli._opt & 0x20000 else w[18:])
+    if cli._opt & 0x20000:  # --early-data offered (microticket.tls.client13): accepted (0x40000) or refused
+        t += "\nearly data: accepted\nearly data: rejected"[0 if cli._opt & 0x40000 else 21:][:21]
     if reply is not None:
         t = "%s\nreply: %s" % (t, reply.decode())
     if cli.alert_received is None:

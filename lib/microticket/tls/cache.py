@@ -128,10 +128,8 @@ class TicketCache:
                     break
                 d = obj[k]
                 e = [d[f] for f in _FIELDS[:8]] + [d.get("age_add", 0)]  # (files before TLS 1.3)
-                if _FIELDS[9] in d:  # (0-RTT: see _FIELDS)
+                if _FIELDS[9] in d:  # (a TLS 1.3 ticket with early data)
                     e.append(bytes.fromhex(d[_FIELDS[9]]))
-                    if len(e[9]) < 5:
-                        raise ValueError
                 for i in (_E_TICKET, _E_MASTER, _E_NAME, _E_IDENTITY):
                     e[i] = bytes.fromhex(e[i])
                 e[_E_EMS] = bool(e[_E_EMS])

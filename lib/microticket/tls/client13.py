@@ -114,8 +114,8 @@ def start(c, e):
         psk = e[_E_MASTER]
         ident = (e[_E_TICKET], (c.now - e[_E_RECEIVED]) * 1000, e[_E_AGE_ADD])
         ticket = True
-        if len(e) > _E_EARLY:  # 0-RTT (the module note): the name looked up only here, by bytes
-            d = getattr(c, b"early_data".decode(), None)
+        if len(e) > _E_EARLY and len(e[_E_EARLY]) >= 5:  # 0-RTT (the module note): the name looked up only
+            d = getattr(c, b"early_data".decode(), None)  # here, by bytes
             t = e[_E_EARLY]
             if d and len(d) <= (t[0] << 24) | (t[1] << 16) | (t[2] << 8) | t[3] and \
                     len(d) + len(e[_E_TICKET]) + 600 <= len(c.rl._ob):
