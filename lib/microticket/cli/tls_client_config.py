@@ -100,7 +100,8 @@ def main(argv, f):
     c = Client(server_id, ident if psk is not None else b"", psk, pin_sha256=pin, cache=cache, suites=suites,
                   server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
                   ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
-                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room, trust=trust,
+                  hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room + (len(e) + 600 if e else 0),
+                  trust=trust,
                   time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
                   max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
                   alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc)

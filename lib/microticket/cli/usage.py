@@ -100,9 +100,9 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
                        it a clock before the build's date refuses every chain ("certificate: clock not set")
   --cache FILE         ticket cache (JSON, owner-only); without it tickets live in memory only
   --send TEXT          send TEXT after the handshake and print the reply
-  --early-data TEXT    as --send, but TEXT goes as TLS 1.3 0-RTT early data when the cached ticket allows it
-                       (max_early_data_size); prints "early data: accepted|rejected|not offered" (rejected
-                       or not offered: TEXT is sent after the handshake instead)
+  --early-data TEXT    as --send (replacing it), but TEXT goes as TLS 1.3 0-RTT early data when the cached
+                       ticket allows it (its max_early_data_size); then prints "early data: accepted" or
+                       "early data: rejected" (TEXT then sent after the handshake, as without a ticket)
   --server-name NAME   SNI; also the cache key (default HOST:PORT)
   --mfl N              ask for max_fragment_length 1..4 (512..4096 bytes) and size the record buffers
                        to it: the server must agree, else its first large record is a record_overflow
