@@ -133,7 +133,10 @@ class Client(Engine):
         after the handshake (None: the server agreed to none).
         ``client_cert``: a function returning (chain: [DER, leaf first], private key: microticket.pk.keys,
         RSA or P-256), called only when a server asks for a certificate (microticket.tls.client_auth);
-        without it such a server gets an empty Certificate."""
+        without it such a server gets an empty Certificate.
+        ``cli.early_data = b"..."`` (an attribute, set before start(): no keyword, no name on the paths that
+        do not use it): TLS 1.3 0-RTT early data when the cached ticket allows it; ``early_accepted`` says
+        what the server did (microticket.tls.early13; refused data is not re-sent: the application decides)."""
         cert = pin_sha256 if trust is None else trust
         if suites is None:
             d = (_TLS13_SUITES if max_version >= _VERSION_TLS13 else b"") + \
