@@ -44,10 +44,12 @@ def _run(argv):
     delattr(sys.modules["microticket.cli"], "tls_client_config")
     if not isinstance(r, tuple):
         return r  # --help, or the one-line error already printed
-    (cli, a, kw), o, host, port = r
+    (cli, a, kw, e), o, host, port = r
     r = None
     cli = cli(*a, **kw)  # the client engine, its buffers allocated now that the start's module is gone
-    a = kw = None
+    if e:  # --early-data
+        setattr(cli, *e)
+    a = kw = e = None
     s = None
     try:
         # the driver after the engine's buffers: its code fills holes instead of taking room they need
@@ -59,7 +61,8 @@ def _run(argv):
         ok = driver.run_handshake(s, cli)
         reply = None
         if ok and "send" in o:
-            driver.write_app(s, cli, o["send"].encode())
+            if not cli._opt & 0x40000:  # (--early-data accepted as 0-RTT: sent already)
+                driver.write_app(s, cli, o["send"].encode())
             reply = driver.read_app(s, cli)
         elif ok and cli.suite >> 8 == 0x13 and not cli.ticket_received and cli.cache.path:
             # TLS 1.3 tickets come after the handshake (RFC 8446 section 4.6.1): wait for one, briefly

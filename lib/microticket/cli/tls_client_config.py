@@ -7,7 +7,8 @@ from microticket.cli import parse, fail
 
 
 def main(argv, f):
-    """((client engine class, positional arguments, keyword arguments), options, host, port) for tls-client's ``argv``, or the exit code when there is nothing
+    """((client engine class, positional arguments, keyword arguments, (attribute, value) to set on the
+    engine or None), options, host, port) for tls-client's ``argv``, or the exit code when there is nothing
     to connect (``--help``: 0; a bad option or an unreadable file: its one error line printed, 2 or 1).
     ``f(g, *args)``: a function calling g(*args) when called (made by the caller: a function made here would
     keep this module alive), for the CA file's opener and the client certificate's loader, which the engine
@@ -15,7 +16,7 @@ def main(argv, f):
     try:
         a = parse(argv, "tls-client", "empty-session-id no-ems no-etm time-unknown",
                   "psk-identity psk:hex psk-file pin-sha256:hex cache send keylog server-name mfl:1..4 "
-                  "timeout:1..86400 suites ca-file max-version psk-modes alpn cert key",
+                  "timeout:1..86400 suites ca-file max-version psk-modes alpn cert key early-data",
                   "HOST PORT:1..65535")
         if a is None:
             return 0
@@ -43,6 +44,12 @@ def main(argv, f):
                                            (True,)).client(o, f)
             except ValueError as e:  # an unreadable or damaged file: a runtime failure, status 1
                 return fail(e, 1)
+        # --early-data TEXT: --send's text (it replaces it), sent as 0-RTT early data when the cached ticket
+        # allows it, otherwise (or refused) after the handshake; the reply read as for --send (a key by bytes:
+        # no interned text)
+        e = o.get(b"early-data".decode())
+        if e:
+            o["send"] = e
         if psk is None and pin is None and "ca-file" not in o:
             raise ValueError("need --psk, --pin-sha256 or --ca-file")
         # --max-version compared as bytes: no string constant ("1.2" would be one more interned string on a board)
@@ -93,14 +100,18 @@ def main(argv, f):
     # flight (at most ~130 bytes beside the ticket, the name and the identity) and an alert; the records it
     # sends are cut to fit that buffer
     from microticket.tls.client import Client
+    # (--early-data: the attribute's name and value, set by the caller: by a bytes name, no interned name
+    # without it)
     return (Client, (server_id, ident if psk is not None else b"", psk), dict(
         pin_sha256=pin, cache=cache, suites=suites,
         server_name=name.encode(), session_id=sid_mode, max_fragment_length=mfl,
         ems="no-ems" not in o, etm="no-etm" not in o, keylog=log, max_fragment=max_fragment,
-        hs_cap=8192 if pin or ca else 2048, out_cap=max(512, wb_cap - 256) + cert_room, trust=trust,
+        hs_cap=8192 if pin or ca else 2048,
+        out_cap=max(512, wb_cap - 256) + cert_room + (len(e) + 600 if e else 0), trust=trust,
         time_unknown="time-unknown" in o, psk_modes=o.get("psk-modes", b"\x01\x00"),
         max_version=0x0303 if o.get("max-version", "").encode() == b"1.2" else 0x0304,
-        alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc)), o, host, port
+        alpn=o["alpn"].encode().split(b",") if "alpn" in o else None, client_cert=cc),
+        (b"early_data".decode(), e.encode()) if e else None), o, host, port
 
 
 def report(conn, data):
@@ -128,6 +139,8 @@ def report(conn, data):
         yn[cli.ticket_received].decode())
     if getattr(cli, "alpn", None) is not None:  # (--alpn given)
         t = "%s\nalpn: %s" % (t, (cli.alpn_protocol or b"none").decode())
+    if cli._opt & 0x20000:  # --early-data offered (microticket.tls.client13): accepted (0x40000) or refused
+        t += "\nearly data: accepted\nearly data: rejected"[0 if cli._opt & 0x40000 else 21:][:21]
     if reply is not None:
         t = "%s\nreply: %s" % (t, reply.decode())
     if cli.alert_received is None:

@@ -151,7 +151,8 @@ def _agreed(s):
         else "no", "yes" if s.ticket_issued else "no")
     if s.alpn_protocol is not None:
         t = "%s, alpn: %s" % (t, s.alpn_protocol.decode())
-    return t.encode()
+    # 0-RTT (microticket.tls.early13 sets it when a client offered early data; a long key: no interned name)
+    return (t + s.__dict__.get("early_data_line", "")).encode()
 
 
 async def _serve(cfg, host, port, count, limit, timeout):

@@ -18,7 +18,8 @@ def main(argv):
     try:
         a = parse(argv, "tls-server", "no-tickets reuse-port", "port:0..65535 psk-identity psk:hex psk-file cert key keys keylog "
                   "host reissue count:0..1000000000 timeout:1..86400 psk-hint max-record:512..16384 "
-                  "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes alpn", "")
+                  "max-connections:1..100000 sessions:0..1000000 suites max-version psk-modes alpn "
+                  "max-early-data:0..1048576", "")
         if a is None:
             return 0
         o = a[1]
@@ -117,6 +118,9 @@ def config(o, psk, max_fragment, reissue):
     # holds a flight or one record (plus an alert), never both: a protected record is at most 69 bytes
     # over its plaintext (header 5, IV 16, MAC 32, padding 16), a protected alert 69 bytes in all
     cfg.out_cap = max(cfg.wb_cap, max_fragment) + 256
+    m = o.get("max-early-data")
+    if m:  # TLS 1.3 0-RTT (microticket.tls.early13): the attribute by a bytes name, set only then
+        setattr(cfg, b"max_early".decode(), m)
     return cfg
 
 

@@ -18,7 +18,7 @@ _TLS_SERVER = """usage: tls-server --port P (--psk HEX|--psk-file FILE [--psk-id
                   [--keys KEYFILE] [--host ADDR] [--reissue always|renew|never] [--no-tickets]
                   [--count N] [--timeout S] [--max-connections N] [--reuse-port] [--psk-hint TEXT] [--max-record N]
                   [--sessions N] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3] [--psk-modes dhe[,ke]]
-                  [--alpn LIST]
+                  [--alpn LIST] [--max-early-data N]
 
 Serves TLS 1.3 and TLS 1.2 connections, many at once: echoes application data, answers an HTTP GET once its header
 is complete (so `openssl s_time -www /` works) with a small page saying what the connection agreed, whose
@@ -65,6 +65,11 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
   --alpn LIST       application protocols served (RFC 7301), in preference order, comma-separated (e.g.
                     http/1.1): a client that offers ALPN gets the first of them it offered, or the alert
                     no_application_protocol; the connection line then ends with ", alpn: NAME"
+  --max-early-data N  TLS 1.3 0-RTT (RFC 8446 4.2.10): tickets say N bytes of early data, accepted on a
+                    ticket's first use only (single-use tickets), same suite and ALPN; a connection that
+                    offered early data ends its line with ", early data: accepted (K bytes)" or
+                    ", early data: rejected (WHY)" (early data is not answered: it may be a replay).
+                    Default 0: off (offered early data is skipped, the handshake goes on)
 Each connection that ends in an alert we sent prints "connection N: alert CODE (NAME) sent", each one
 refused for want of room "connection N: refused (...)".
 """
@@ -73,7 +78,7 @@ _TLS_CLIENT = """usage: tls-client HOST PORT (--psk HEX|--psk-file FILE [--psk-i
                   [--time-unknown]) [--cache FILE]
                   [--send TEXT] [--server-name NAME] [--mfl 1..4] [--timeout S] [--empty-session-id]
                   [--no-ems] [--no-etm] [--suites LIST] [--keylog FILE] [--max-version 1.2|1.3]
-                  [--psk-modes dhe,ke] [--alpn LIST] [--cert FILE --key FILE]
+                  [--psk-modes dhe,ke] [--alpn LIST] [--cert FILE --key FILE] [--early-data TEXT]
 
 One TLS 1.3 or TLS 1.2 connection to HOST:PORT, resumed with a ticket from --cache when one is there.
 Prints "version: TLS 1.3|TLS 1.2", "resumed: yes|no", "suite: NAME", "ticket: yes|no", with --alpn
@@ -95,6 +100,9 @@ A failed handshake prints "handshake failed: alert sent ..., received ..." and e
                        it a clock before the build's date refuses every chain ("certificate: clock not set")
   --cache FILE         ticket cache (JSON, owner-only); without it tickets live in memory only
   --send TEXT          send TEXT after the handshake and print the reply
+  --early-data TEXT    as --send (replacing it), but TEXT goes as TLS 1.3 0-RTT early data when the cached
+                       ticket allows it (its max_early_data_size); then prints "early data: accepted" or
+                       "early data: rejected" (TEXT then sent after the handshake, as without a ticket)
   --server-name NAME   SNI; also the cache key (default HOST:PORT)
   --mfl N              ask for max_fragment_length 1..4 (512..4096 bytes) and size the record buffers
                        to it: the server must agree, else its first large record is a record_overflow

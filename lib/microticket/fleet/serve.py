@@ -38,7 +38,7 @@ _OUT = getattr(select, "EPOLLOUT", 4)
 _RECV = 65536
 
 # a connection: a list (fields by index)
-_SOCK, _SRV, _HANDLER, _START, _LAST, _PENDING = range(6)
+_SOCK, _SRV, _HANDLER, _START, _LAST, _PENDING, _HELD = range(7)  # _HELD: early data (0-RTT) not answered yet
 
 
 def _pooled_random():
@@ -129,10 +129,13 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
             data = b""
         srv = c[_SRV]
         c[_LAST] = time.monotonic()
+        held = c[_HELD]
         for e in srv.receive_data(data, int(time.time())):
-            if e[0] == "data" and not srv.closed:
-                send(fd, c)  # one reply at a time in the engine's output buffer (a flight or a record)
-                answer(srv, c[_HANDLER], e[1])
+            if e[0] == "data" or e[0] == "early_data":  # early data answered once the handshake is done
+                held.append(e[1])       # (microticket.tls.serve's rule: a replay never completes it)
+        while held and srv.handshake_done and not srv.closed:
+            send(fd, c)  # one reply at a time in the engine's output buffer (a flight or a record)
+            answer(srv, c[_HANDLER], held.pop(0))
         flush(fd, c)  # (b"": the engine has closed, the end of the stream)
 
     def writable(fd, c):
@@ -169,7 +172,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                         s.setblocking(False)
                         srv = TlsServer(cfg, rng, pool.pop() if pool else None)
                         now = time.monotonic()
-                        c = [s, srv, http_or_echo(srv), now, now, None]
+                        c = [s, srv, http_or_echo(srv), now, now, None, []]
                         conns[s.fileno()] = c
                         ep.register(s.fileno(), _IN)
                         made += 1

@@ -38,7 +38,10 @@ _E_HINT = const(5)       # its ticket_lifetime_hint (0: unspecified)
 _E_NAME = const(6)       # the SNI name it was made for
 _E_IDENTITY = const(7)   # the PSK identity it was made with
 _E_AGE_ADD = const(8)    # TLS 1.3: the ticket's ticket_age_add (its "master" is the ticket's PSK, 32 bytes)
-_FIELDS = const(("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity", "age_add"))
+# _E_EARLY = 9: a TLS 1.3 ticket that came with early_data has a 10th field, max_early_data_size (4 bytes) and
+# the connection's ALPN (microticket.tls.client13; the file's "max_early_data", hex)
+_FIELDS = const(("ticket", "master", "suite", "ems", "received", "hint", "server_name", "identity", "age_add",
+                 "max_early_data"))
 
 
 def entry(ticket, master, suite, ems, received, hint, server_name=b"", identity=b"", age_add=0):
@@ -125,6 +128,8 @@ class TicketCache:
                     break
                 d = obj[k]
                 e = [d[f] for f in _FIELDS[:8]] + [d.get("age_add", 0)]  # (files before TLS 1.3)
+                if _FIELDS[9] in d:  # (a TLS 1.3 ticket with early data)
+                    e.append(bytes.fromhex(d[_FIELDS[9]]))
                 for i in (_E_TICKET, _E_MASTER, _E_NAME, _E_IDENTITY):
                     e[i] = bytes.fromhex(e[i])
                 e[_E_EMS] = bool(e[_E_EMS])
@@ -149,7 +154,7 @@ class TicketCache:
                 # bytes per character (a surrogate pair), field names, digits, punctuation
                 e = entries[k]
                 size += 12 * len(k) + 2 * (len(e[_E_TICKET]) + len(e[_E_MASTER]) + len(e[_E_NAME]) +
-                                           len(e[_E_IDENTITY])) + 230
+                                           len(e[_E_IDENTITY])) + 230 + (2 * len(e[9]) + 24 if len(e) > 9 else 0)
             if size <= self.max_file:
                 break
             self._drop_oldest()
@@ -171,7 +176,7 @@ def _write_json(entries, f):
         f.write(json.dumps(k))
         sep = t[1:4]  # ": {"
         e = entries[k]
-        for i in range(9):
+        for i in range(len(e)):
             f.write(sep)
             f.write(t[4:5])  # "
             f.write(_FIELDS[i])

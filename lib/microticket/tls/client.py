@@ -96,6 +96,7 @@ _O_TIME_UNKNOWN = const(128)  # time_unknown: the clock may not be set (microtic
 _O_V13 = const(0x800)   # TLS 1.3 offered (microticket.tls.client13 has the bits from 0x1000 on)
 _O_DHE = const(0x1000)  # psk_key_exchange_modes: psk_dhe_ke
 _O_KE = const(0x2000)   # psk_ke
+_O_EARLY = const(0x20000)  # early data offered (microticket.tls.client13, early13)
 
 
 class Client(Engine):
@@ -132,7 +133,10 @@ class Client(Engine):
         after the handshake (None: the server agreed to none).
         ``client_cert``: a function returning (chain: [DER, leaf first], private key: microticket.pk.keys,
         RSA or P-256), called only when a server asks for a certificate (microticket.tls.client_auth);
-        without it such a server gets an empty Certificate."""
+        without it such a server gets an empty Certificate.
+        ``cli.early_data = b"..."`` (an attribute, set before start(): no keyword, no name on the paths that
+        do not use it): TLS 1.3 0-RTT early data when the cached ticket allows it; ``early_accepted`` says
+        what the server did (microticket.tls.early13; refused data is not re-sent: the application decides)."""
         cert = pin_sha256 if trust is None else trust
         if suites is None:
             d = (_TLS13_SUITES if max_version >= _VERSION_TLS13 else b"") + \
@@ -212,6 +216,8 @@ class Client(Engine):
             raise ValueError("out_cap too small for the ClientHello")  # a configuration error, not input
         self._send_message(m)
         self.state = _S_SH
+        if self._opt & _O_EARLY:  # 0-RTT: its module by a bytes name, loaded only then (no name of it here)
+            __import__(b"microticket.tls.early13".decode(), None, None, (True,)).start(self)
 
     # --- the handshake ---------------------------------------------------------------------------
 

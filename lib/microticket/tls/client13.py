@@ -19,6 +19,11 @@ when the ServerHello says TLS 1.3 (``c._TABLE = TABLE``). Loaded only by a clien
                   ticket's PSK derived from the resumption secret and its nonce, its lifetime at most 7
                   days, its ticket_age_add kept for obfuscated_ticket_age), KeyUpdate
 
+0-RTT (microticket.tls.early13, loaded only when offered): ``cli.early_data = b"..."`` before start() offers
+it (early_data in the first ClientHello) when the cached ticket came with early_data (the cache entry's
+10th field: max_early_data_size and the connection's ALPN) and the data fits both that size and the
+output buffer beside the ClientHello; ``early_accepted`` says what the server did.
+
 psk_key_exchange_modes: ``Client(psk_modes=...)``, psk_dhe_ke and psk_ke by default. With psk_ke only and
 a PSK to offer, the ClientHello's key_share is empty: a board resumes with HMACs only.
 
@@ -71,12 +76,16 @@ _O_KE = const(0x2000)      # offer psk_ke
 _O_PSK_OK = const(0x4000)  # the server took our PSK
 _O_HRR = const(0x8000)     # a HelloRetryRequest came
 _O_CR = const(0x10000)     # the server sent CertificateRequest: we answer with no certificate
+_O_EARLY = const(0x20000)  # early data offered (microticket.tls.early13)
+_O_EARLY_OK = const(0x40000)  # ... and accepted
+_EXT_EARLY_DATA = const(42)
 # fields of a cache entry (microticket.tls.cache)
 _E_TICKET = const(0)
 _E_MASTER = const(1)
 _E_SUITE = const(2)
 _E_RECEIVED = const(4)
 _E_AGE_ADD = const(8)
+_E_EARLY = const(9)  # (TLS 1.3 tickets with early_data only) max_early_data_size (4 bytes) | ALPN
 # the hello phase's _kx: [group, private key, public key, ClientHello1's hash, PSK, the PSK is a ticket,
 # (identity, age in ms, ticket_age_add), the transcript before the ClientHello, TLS 1.2 ticket]
 _K_GROUP = const(0)
@@ -105,6 +114,13 @@ def start(c, e):
         psk = e[_E_MASTER]
         ident = (e[_E_TICKET], (c.now - e[_E_RECEIVED]) * 1000, e[_E_AGE_ADD])
         ticket = True
+        if len(e) > _E_EARLY and len(e[_E_EARLY]) >= 5:  # 0-RTT (the module note): the name looked up only
+            d = getattr(c, b"early_data".decode(), None)  # here, by bytes
+            t = e[_E_EARLY]
+            if d and len(d) <= (t[0] << 24) | (t[1] << 16) | (t[2] << 8) | t[3] and \
+                    len(d) + len(e[_E_TICKET]) + 600 <= len(c.rl._ob):
+                opt |= _O_EARLY
+                c._opt = opt
     else:
         t12 = e[_E_TICKET] if e is not None else None
         if c.psk is not None:
@@ -117,7 +133,8 @@ def start(c, e):
         kx[_K_GROUP] = _GROUP_X25519
         from microticket.tls import ecdhe  # (not loaded by a psk_ke resumption)
         kx[_K_PRIV], kx[_K_PUB] = ecdhe.keypair(_GROUP_X25519, rng)
-    hs13.transcript(c, 7 if getattr(c, "client_cert", None) else 6)  # (+1: our CertificateVerify's)
+    # (+1: our CertificateVerify's; +1: EndOfEarlyData's)
+    hs13.transcript(c, (7 if getattr(c, "client_cert", None) else 6) + (1 if opt & _O_EARLY else 0))
     m = _hello(c)
     kx[_K_CH1] = crypto.sha256(m)
     return m
@@ -134,6 +151,8 @@ def _hello(c, cookie=None):
     # psk_ke only: key_share with no share at all (section 9.2 lets client_shares be empty; supported_groups
     # and key_share go together)
     ext = codec13.hello_exts13([_GROUP_X25519, _GROUP_SECP256R1], shares, modes, cookie, ident)
+    if opt & _O_EARLY and not opt & _O_HRR:  # early_data before pre_shared_key (the last), first hello only
+        ext.insert(len(ext) - 1, (_EXT_EARLY_DATA, b""))
     m, c._sent = client_hello(c, kx[_K_T12], ext)
     if ident is not None:
         n = codec13.truncated_len(m)
@@ -207,8 +226,9 @@ def _server_hello13(c, b, r):
     kx = None
     hs13.handshake_keys(c, psk, dhe)
     # from here on what we send is protected, an alert too (section 5.1): the compatibility ChangeCipherSpec
-    # first (appendix D.4), then our handshake traffic keys
-    hs13.send_ccs(c)
+    # first (appendix D.4; with early data it followed the ClientHello), then our handshake traffic keys
+    if not opt & _O_EARLY:
+        hs13.send_ccs(c)
     hs13.switch_write(c, True)
     c.state = _S_EE
 
@@ -232,11 +252,11 @@ def _on_encrypted_extensions(c, t, b):
         rl = c.rl
         rl.max_out = min(rl.max_out, 256 << mfl)
         rl.max_in = min(rl.max_in, 256 << mfl)
-    if early:
-        raise errors.TlsAlert(_ILLEGAL_PARAMETER, "EncryptedExtensions")  # we send none
     if alpn is not None:
         from microticket.tls import alpn as a
         c.alpn_protocol = a.parse(c, alpn)
+    if c._opt & _O_EARLY:  # (early_data came only if the ClientHello it answers offered it: codec13)
+        __import__(b"microticket.tls.early13".decode(), None, None, (True,)).parse(c, early)
     if c._opt & _O_PSK_OK:
         c._fin_hash = c._take_hash()  # for the server Finished
         c.state = _S_FIN
@@ -295,6 +315,8 @@ def _on_finished(c, t, b):
     rl.read = None
     th = c._take_hash()
     hs13.application_keys(c, th)
+    if c._opt & _O_EARLY_OK:  # EndOfEarlyData first (section 4.5), our Finished over it
+        th = __import__(b"microticket.tls.early13".decode(), None, None, (True,)).finished_message(c)
     if c._opt & _O_CR:  # our Certificate (section 4.4.2; empty without one), our Finished over it too
         ctx = c._kx[5]
         if getattr(c, "_cc", None) is not None:
@@ -325,9 +347,12 @@ def _on_new_session_ticket(c, t, b):
     life, age_add, nonce, ticket, early = codec13.parse_new_session_ticket13(b)
     if life and len(ticket) <= _MAX_TICKET:
         c.ticket_received = True
-        c.events.append(("ticket", c.server_id,
-                         entry(ticket, hs13.ticket_psk(c.master, nonce), c.suite, False, c.now, life,
-                               c.server_name, c.psk_identity, age_add)))
+        e = entry(ticket, hs13.ticket_psk(c.master, nonce), c.suite, False, c.now, life, c.server_name,
+                  c.psk_identity, age_add)
+        if early:  # max_early_data_size and this connection's ALPN (the 0-RTT conditions, section 4.2.10)
+            a = c.alpn_protocol or b""
+            e.append(bytes((early >> 24, (early >> 16) & 0xFF, (early >> 8) & 0xFF, early & 0xFF, len(a))) + a)
+        c.events.append(("ticket", c.server_id, e))
 
 
 TABLE = {

@@ -4,7 +4,10 @@
     await aio_serve_connection(reader, writer, conn, handler, clock, handshake_s, idle_s)
 
 ``handler(bytes)`` answers each piece of application data: bytes are sent, (bytes, True) sent and then
-the connection closed, None closes it. A client never loads this module.
+the connection closed, None closes it. TLS 1.3 0-RTT early data (("early_data", bytes) events,
+microticket.tls.early13) is answered the same way once the handshake is complete: a replayed ClientHello
+never completes it, so a reply (and whatever the handler does) never follows a replay. A client never
+loads this module.
 """
 
 from micropython import const
@@ -34,6 +37,7 @@ def serve_connection(sock, conn, handler, clock=wall_clock, handshake_s=0, idle_
     (the engine has queued internal_error): a server goes on serving the next; any other exception from
     the engine is a bug and propagates."""
     start = clock()
+    held = []  # early data, answered after the handshake
     try:
         while not conn.closed:
             if handshake_s and not conn.handshake_done:
@@ -44,9 +48,11 @@ def serve_connection(sock, conn, handler, clock=wall_clock, handshake_s=0, idle_
             elif idle_s:
                 sock.settimeout(idle_s)
             for e in pump_once(sock, conn, clock):
-                if e[0] == "data" and not conn.closed:
-                    answer(conn, handler, e[1])
-                    _flush(sock, conn)  # one reply at a time in the output buffer
+                if e[0].endswith("data"):  # "data", "early_data"
+                    held.append(e[1])
+            while held and conn.handshake_done and not conn.closed:
+                answer(conn, handler, held.pop(0))
+                _flush(sock, conn)  # one reply at a time in the output buffer
             _flush(sock, conn)
     except (OSError, MemoryError):
         pass
@@ -67,6 +73,7 @@ async def aio_serve_connection(reader, writer, conn, handler, clock=wall_clock, 
     import asyncio
     from microticket.tls.aio import _aflush
     start = clock()
+    held = []  # early data, answered after the handshake
     try:
         await _aflush(writer, conn)
         while not conn.closed:
@@ -84,8 +91,10 @@ async def aio_serve_connection(reader, writer, conn, handler, clock=wall_clock, 
             except EOFError:  # asyncio.IncompleteReadError is an EOFError: the peer closed
                 data = b""
             for e in conn.receive_data(data or b"", clock()):
-                if e[0] == "data" and not conn.closed:
-                    answer(conn, handler, e[1])
+                if e[0].endswith("data"):  # "data", "early_data"
+                    held.append(e[1])
+            while held and conn.handshake_done and not conn.closed:
+                answer(conn, handler, held.pop(0))
             await _aflush(writer, conn)
     except (OSError, MemoryError):
         pass

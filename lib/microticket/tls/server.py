@@ -113,6 +113,9 @@ class ServerConfig:
     alpn           the application protocols served (RFC 7301, microticket.tls.alpn), in preference order
                    (e.g. [b"http/1.1"]): a client offering ALPN gets the first of them it offered, or the
                    no_application_protocol alert; None: the extension is ignored
+    max_early      (an attribute set after construction, not a keyword: no name of it on a board's paths)
+                   TLS 1.3 0-RTT early data taken, in bytes, on single-use tickets (microticket.tls.early13);
+                   absent or 0: off (early data a client sends anyway is skipped)
     """
 
     def __init__(self, ring=None, psk=None, cert_chain=None, key=None, suites=None, issue_tickets=True,

@@ -38,8 +38,13 @@ network difference plus the 1-second granularity of ``now``). An unusable ticket
 and falls back to a full handshake; the selected identity's binder (over the ClientHello truncated before
 the binders, after message_hash(ClientHello1) | HelloRetryRequest if there was one) must verify:
 decrypt_error otherwise. A resumption issues a fresh ticket as ServerConfig.reissue says (TLS 1.2's
-rule). No 0-RTT: early_data is never accepted (EncryptedExtensions does not carry it); a client that
-sends early data anyway fails with bad_record_mac (the skipping of section 4.2.10 is not implemented).
+rule.
+
+0-RTT (section 4.2.10): off unless ``ServerConfig.max_early`` (bytes, set after construction) is not 0; then
+tickets carry early_data with it, and their state the early-data tail (microticket.tls.state: the limit
+and the ALPN). A ClientHello with early_data loads microticket.tls.early13 (only then), which accepts
+(EncryptedExtensions says so, the data comes as ("early_data", bytes) events, EndOfEarlyData before the
+client's Finished) or skips the client's early records (section 4.2.10); its module note has the rules.
 
 Post-handshake: KeyUpdate (microticket.tls.hs13.on_key_update); anything else is unexpected_message.
 """
@@ -151,6 +156,7 @@ def client_hello(s, body, ch, mfl, sigalgs):
     # a PSK (its binder checked), then the key exchange mode
     s.resumed = False
     s.psk_identity = b""
+    acc = 0  # the early data we take (0: none)
     sel, key, st = _choose_psk(s, psk, body, prefix) if psk is not None else (-1, None, None)
     dhe = True
     if key is not None:
@@ -170,6 +176,9 @@ def client_hello(s, body, ch, mfl, sigalgs):
         s.sig_scheme = _SIG_ECDSA_SECP256R1_SHA256 if cfg.cert_kx != _KX_ECDHE_RSA else _SIG_RSA_PSS_RSAE_SHA256
         if sigalgs is None or s.sig_scheme not in sigalgs:
             raise errors.TlsAlert(_HANDSHAKE_FAILURE, "no signature scheme for our key")
+    if early:  # (0-RTT's module, loaded by a bytes name only then: no name of it on the other paths)
+        E = __import__(b"microticket.tls.early13".decode(), None, None, (True,))
+        acc = E.answer(s, st, sel, prefix, dhe and share is None, psk, body, ee)
     if dhe and share is None:
         if not retry or group0:
             raise errors.TlsAlert(_HANDSHAKE_FAILURE, "no shared group")
@@ -180,7 +189,8 @@ def client_hello(s, body, ch, mfl, sigalgs):
     issue = _issue(s, modes, st)
     # the transcript's snapshots: ServerHello, [Certificate], server Finished's, then one for the client's
     # Finished and the application keys, and one for the resumption secret when tickets follow
-    hs13.transcript(s, (3 if key is not None else 4) + issue, prefix)
+    # (+1 with early data: the client's Finished is over EndOfEarlyData too)
+    hs13.transcript(s, (3 if key is not None else 4) + issue + (1 if acc else 0), prefix)
     for h in s._th:
         h.update(_header(body))
         h.update(body)
@@ -224,6 +234,8 @@ def client_hello(s, body, ch, mfl, sigalgs):
     s._fin_hash = th  # the client's Finished is checked over it (engine._take_hash hands it out first)
     s._issue = issue
     s.state = ST_FIN
+    if early:
+        E.switch_read(s, key, acc)  # the early keys, or the skipping of section 4.2.10
 
 
 def _retry(s, body, ch, suite, group):
@@ -288,7 +300,9 @@ def _open_ticket(s, ticket, obfuscated_age):
     from microticket.errors import TicketRejected, DecodeError
     from microticket.tls.state import StatePlaintext
     try:
-        st = StatePlaintext.decode(ring.state_view(ring.open_into(ticket, s.now)))
+        v = ring.state_view(ring.open_into(ticket, s.now))
+        st = StatePlaintext.decode(v)
+        st.max_early = bytes(v[st.encoded_len():])  # the early-data tail (microticket.tls.state) or b""
     except TicketRejected as e:
         s.ticket_rejected = e.reason
         return None
@@ -349,6 +363,11 @@ def _send_tickets(s):
     if life <= 0:
         return
     auth = _AUTH_PSK if s.psk_identity else _AUTH_ANONYMOUS
+    m = getattr(cfg, "max_early", 0)  # 0-RTT (the module note)
+    tail = b""
+    if m:
+        a = s.alpn_protocol or b""
+        tail = bytes((m >> 24, (m >> 16) & 0xFF, (m >> 8) & 0xFF, m & 0xFF, len(a))) + a
     for i in range(int(cfg.issue_tickets)):
         nonce = bytes((i,))
         r = s.rl.rng(4)
@@ -357,10 +376,10 @@ def _send_tickets(s):
                             identity=s.psk_identity, timestamp=s.now, created=s._created,
                             server_name=s.server_name, age_add=age_add)
         try:
-            ticket = ring.seal(st.encode(), s.now, s._created)
+            ticket = ring.seal(st.encode() + tail, s.now, s._created)
         except (errors.MicroticketError, ValueError):
             return
-        s._queue(codec13_server.new_session_ticket13(life, age_add, nonce, ticket))
+        s._queue(codec13_server.new_session_ticket13(life, age_add, nonce, ticket, m))
         s._flush()
         s.ticket_issued = True
 

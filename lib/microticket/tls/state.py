@@ -22,6 +22,9 @@ A TLS 1.3 state (protocol_version 0x0304, RFC 8446 section 4.6.1) has the same f
 master_secret is the ticket's PSK (32 bytes: HKDF-Expand-Label(resumption_master_secret, "resumption",
 ticket_nonce)), and its tail is layout 2, which adds after server_name
     uint32          ticket_age_add;            4   the ticket's age_add (RFC 8446 section 4.6.1)
+A layout 2 state may be followed by the early-data tail of microticket.tls.early13 (uint32
+max_early_data_size | opaque alpn<0..255>, RFC 8446 section 4.2.10's conditions): decode stops before it
+(the server reads it from the state's bytes past ``encoded_len``).
 ``timestamp`` is when the ticket was issued (the server's side of the ticket age check). A 1.3 state
 always has layout 2 and a 1.2 state never does: a TLS 1.2 ticket never decodes as a 1.3 PSK nor the
 reverse (the server also checks ``version``).
@@ -146,8 +149,9 @@ class StatePlaintext:
         st.created = r.u32()
         st.server_name = bytes(r.vec(1))
         if st.layout == _LAYOUT13:
-            st.age_add = r.u32()
-        r.done()
+            st.age_add = r.u32()  # (the early-data tail may follow: see the module note)
+        else:
+            r.done()
         return st
 
     def __eq__(self, other):
