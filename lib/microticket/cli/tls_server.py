@@ -131,14 +131,14 @@ def _report(n, s, names=None):
     serves."""
     sent = s.alert_sent
     if sent is not None:
-        if names is not None:
-            out("connection %d: alert %d (%s) sent" % (n, sent, names.get(sent, "-")))
-            return
-        from microticket.tls.alerts import ALERT_NAMES
-        out("connection %d: alert %d (%s) sent" % (n, sent, ALERT_NAMES.get(sent, "-")))
-        ALERT_NAMES = None
-        sys.modules.pop("microticket.tls.alerts")
-        delattr(sys.modules["microticket.tls"], "alerts")
+        held = names is not None
+        if not held:
+            from microticket.tls.alerts import ALERT_NAMES as names
+        out("connection %d: alert %d (%s) sent" % (n, sent, names.get(sent, "-")))
+        if not held:
+            names = None
+            sys.modules.pop("microticket.tls.alerts")
+            delattr(sys.modules["microticket.tls"], "alerts")
     elif s.handshake_done:
         out("connection %d: %s" % (n, _agreed(s).decode()))
 
