@@ -72,11 +72,11 @@ def _run(argv):
         if ok:
             driver.close(s, cli)
             s = None
-        # the report by the start's module, loaded again now that the connection's buffers are gone: its
-        # text is held neither during the handshake nor beside them
+        # the report by a module of its own, loaded now that the connection's buffers are gone: its text is
+        # held neither during the handshake nor beside them
         cli.release()
-        from microticket.cli import tls_client_config as setup
-        return setup.report(cli, reply)
+        from microticket.cli.tls_client_report import report
+        return report(cli, reply)
     except OSError as e:
         # the cache file cannot be written, the peer refuses or goes away, a timeout
         return fail("%s:%d: %s" % (host, port, e), 1)
