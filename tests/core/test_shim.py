@@ -91,3 +91,87 @@ def test_viper_equivalents_match_their_bodies():
         key = os.urandom(n)
         assert crypto.Hmac(key).mac(b"abc", b"def") == hmac.new(key, b"abcdef", hashlib.sha256).digest()
         assert crypto.Hmac(key, "sha1").mac(b"x") == hmac.new(key, b"x", hashlib.sha1).digest()
+
+
+# --- the port's own AEADs (cryptolib.AesGcm, AesCcm, ChaCha20Poly1305): microticket.aead's contract ---------
+
+def _aeads():
+    from microticket.aead.ccm import AesCcm
+    from microticket.aead.chacha20_poly1305 import ChaCha20Poly1305
+    from microticket.aead.gcm import AesGcm
+    return [("gcm", cryptolib.AesGcm, AesGcm, 16, ()), ("chacha", cryptolib.ChaCha20Poly1305, ChaCha20Poly1305, 32, ()),
+            ("ccm", cryptolib.AesCcm, AesCcm, 16, (16,)), ("ccm8", cryptolib.AesCcm, AesCcm, 16, (8,)),
+            ("ccm256", cryptolib.AesCcm, AesCcm, 32, (16,))]
+
+
+@pytest.mark.parametrize("name", ["gcm", "chacha", "ccm", "ccm8", "ccm256"])
+def test_port_aead_matches_microticket_aead(name):
+    """On random keys, nonces, additional data, lengths and offsets, the port's AEAD writes the same bytes
+    as microticket.aead's (viper code run as Python) into the same buffer, opens what either sealed, and on
+    a flipped bit anywhere (data, tag, nonce, additional data) returns False and leaves the buffer as
+    microticket.aead's does: untouched."""
+    import random
+    rnd = random.Random(name)
+    _, port, ours, klen, extra = [x for x in _aeads() if x[0] == name][0]
+    for n in [0, 1, 15, 16, 17, 255, 256, 257, 600] + [rnd.randrange(1200) for _ in range(6)]:
+        key = rnd.randbytes(klen)
+        a, b = port(key, *extra), ours(key, *extra)
+        tag = getattr(b, "TAG", 16)
+        assert getattr(a, "TAG", 16) == tag
+        iv, aad = rnd.randbytes(12), rnd.randbytes(rnd.choice([0, 5, 13, 40]))
+        off = rnd.randrange(8)
+        data = rnd.randbytes(n)
+        head = rnd.randbytes(off)
+        bufs = []
+        for c in (a, b):
+            buf = bytearray(head) + bytearray(data) + bytearray(tag + 3)
+            c.seal(iv, aad, buf, off, n)
+            bufs.append(buf)
+        assert bufs[0] == bufs[1], (name, n)
+        sealed = bytes(bufs[0])
+        for c in (a, b):  # each opens what was sealed
+            buf = bytearray(sealed)
+            assert c.open(iv, aad, buf, off, n) is True
+            assert buf[off:off + n] == data
+        # a flipped bit: the same verdict, the same buffer afterwards
+        where = rnd.choice(["data", "tag", "iv", "aad"] if n else ["tag", "iv"])
+        bad_iv, bad_aad = bytearray(iv), bytearray(aad)
+        bad = bytearray(sealed)
+        if where == "data":
+            bad[off + rnd.randrange(n)] ^= 1 << rnd.randrange(8)
+        elif where == "tag":
+            bad[off + n + rnd.randrange(tag)] ^= 0x80
+        elif where == "iv":
+            bad_iv[rnd.randrange(12)] ^= 1
+        elif aad:
+            bad_aad[rnd.randrange(len(aad))] ^= 1
+        else:
+            bad[off + n] ^= 1
+        after = []
+        for c in (a, b):
+            buf = bytearray(bad)
+            assert c.open(bytes(bad_iv), bytes(bad_aad), buf, off, n) is False, (name, where)
+            after.append(buf)
+        assert after[0] == after[1] == bad
+
+
+def test_port_aead_refuses_what_microticket_aead_refuses():
+    for _, port, ours, klen, extra in _aeads():
+        for k in (bytes(klen - 1), bytes(24)):
+            with pytest.raises(ValueError) as e1:
+                port(k, *extra)
+            with pytest.raises(ValueError) as e2:
+                ours(k, *extra)
+            assert str(e1.value) == str(e2.value)
+    with pytest.raises(ValueError):
+        cryptolib.AesCcm(bytes(16), 12)
+
+
+def test_tls_record_layer_takes_the_port_aead_on_cpython():
+    """microticket.tls.record_aead (the one place mapping cipher numbers to algorithms, TLS 1.2 and 1.3)
+    takes cryptolib's AEAD when the port has one: on CPython, OpenSSL's."""
+    from microticket.tls import record_aead
+    for w, cls in ((3, cryptolib.AesGcm), (4, cryptolib.ChaCha20Poly1305), (5, cryptolib.AesCcm),
+                   (6, cryptolib.AesCcm)):
+        a, tag = record_aead.aead(w, bytes(32 if w == 4 else 16))
+        assert type(a) is cls and tag == (8 if w == 5 else 16) and getattr(a, "TAG", 16) == tag

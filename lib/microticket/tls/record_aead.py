@@ -58,7 +58,10 @@ def aead(w, key):
     one place that maps cipher numbers to algorithms, for TLS 1.2 here and TLS 1.3 (microticket.tls.record13)."""
     i = 2 * (w - _C_GCM)
     n = _AEADS.split()
-    c = getattr(__import__(n[i].decode(), None, None, (True,)), n[i + 1].decode())
+    c = n[i + 1].decode()
+    # a port's own AEAD of that name in cryptolib, where it has one (CPython's ports/cpython: OpenSSL's, in C;
+    # MicroPython's cryptolib has none, and getattr with a default allocates nothing), else microticket.aead's
+    c = getattr(__import__("cryptolib"), c, None) or getattr(__import__(n[i].decode(), None, None, (True,)), c)
     tag = 8 if w == _C_CCM_8 else 16
     return (c(key, tag) if w >= _C_CCM_8 else c(key)), tag
 
