@@ -24,6 +24,7 @@ two modules a connection does not load are never interned.
 
 from micropython import const
 
+from microticket import crypto  # its cryptolib: a port's own AEADs (aead)
 from microticket import errors  # TlsAlert: created on the first error (microticket.errors)
 from microticket.tls.record import _mac_header  # seq_num | type | version | length: the AAD here
 
@@ -60,8 +61,10 @@ def aead(w, key):
     n = _AEADS.split()
     c = n[i + 1].decode()
     # a port's own AEAD of that name in cryptolib, where it has one (CPython's ports/cpython: OpenSSL's, in C;
-    # MicroPython's cryptolib has none, and getattr with a default allocates nothing), else microticket.aead's
-    c = getattr(__import__("cryptolib"), c, None) or getattr(__import__(n[i].decode(), None, None, (True,)), c)
+    # MicroPython's cryptolib has none, and getattr with a default allocates nothing), else microticket.aead's.
+    # (cryptolib reached through crypto's import of it: an __import__ of a built-in searches the path first,
+    # 13 us on the unix port)
+    c = getattr(crypto.cryptolib, c, None) or getattr(__import__(n[i].decode(), None, None, (True,)), c)
     tag = 8 if w == _C_CCM_8 else 16
     return (c(key, tag) if w >= _C_CCM_8 else c(key)), tag
 
