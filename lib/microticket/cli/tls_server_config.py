@@ -121,6 +121,11 @@ def config(o, psk, max_fragment, reissue):
     m = o.get("max-early-data")
     if m:  # TLS 1.3 0-RTT (microticket.tls.early13): the attribute by a bytes name, set only then
         setattr(cfg, b"max_early".decode(), m)
+        if keys and keys.encode().split(b"://")[0] in (b"redis", b"rediss"):
+            # a fleet's servers share the list of tickets whose early data was taken (CPython only, as its keys:
+            # microticket.fleet.redis_early), so a replay at another server has its early data refused
+            setattr(cfg, b"early_used".decode(), __import__(b"microticket.fleet.redis_early".decode(), None, None,
+                                                            (True,)).load(keys))
     return cfg
 
 

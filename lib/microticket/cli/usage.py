@@ -66,7 +66,8 @@ SUITE, resumed: from a ticket|from the session ID|no, new ticket: yes|no".
                     http/1.1): a client that offers ALPN gets the first of them it offered, or the alert
                     no_application_protocol; the connection line then ends with ", alpn: NAME"
   --max-early-data N  TLS 1.3 0-RTT (RFC 8446 4.2.10): tickets say N bytes of early data, accepted on a
-                    ticket's first use only (single-use tickets), same suite and ALPN; a connection that
+                    ticket's first use only (single-use tickets; with --keys redis://...: its first use
+                    at any server sharing those keys), same suite and ALPN; a connection that
                     offered early data ends its line with ", early data: accepted (K bytes)" or
                     ", early data: rejected (WHY)" (early data is not answered: it may be a replay).
                     Default 0: off (offered early data is skipped, the handshake goes on)

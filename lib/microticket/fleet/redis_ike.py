@@ -64,17 +64,25 @@ class Unavailable(Exception):
     """Redis cannot answer now (down, or said down and not back yet)."""
 
 
-class Shared:
-    """The one Redis connection of a gateway's two stores: up, or down since a failure (said once) and
-    retried by a thread with backoff."""
+# what a kind of server says when its list is away or lost: the IKE gateways' (RedisRefs, RedisUsed), and the
+# TLS servers' list of tickets whose 0-RTT early data was taken (microticket.fleet.redis_early)
+_SAYS = {"ike": ("resumption refused (TICKET_NACK, full exchanges go on)", "resumption by value refused"),
+         "tls": ("0-RTT early data refused (resumption goes on)", "0-RTT early data refused")}
 
-    def __init__(self, url, period, out=None, timeout=0.5, clock=time.time):
+
+class Shared:
+    """The one Redis connection of a gateway's two stores (or of a TLS server's 0-RTT list: ``kind`` "tls",
+    its keys under PREFIXtls:): up, or down since a failure (said once) and retried by a thread with
+    backoff."""
+
+    def __init__(self, url, period, out=None, timeout=0.5, clock=time.time, kind="ike"):
         import redis  # cpython-only
         from redis.retry import Retry  # cpython-only
         from redis.backoff import NoBackoff  # cpython-only
         import threading  # cpython-only
         self.url, opts, self.shown = RK.parse_url(url)
-        self.prefix = opts["prefix"] + "ike:"
+        self.kind = kind
+        self.prefix = opts["prefix"] + kind + ":"
         self.k_epoch = self.prefix + "epoch"
         self.period = period  # the gateways' longest ticket lifetime
         self.clock = clock
@@ -128,8 +136,8 @@ class Shared:
             if self.down:
                 return
             self.down = True
-        self.out("ike: %s unreachable (%s): resumption refused (TICKET_NACK, full exchanges go on), reconnecting"
-                 % (self.shown, RK._short(e)))
+        self.out("%s: %s unreachable (%s): %s, reconnecting" % (self.kind, self.shown, RK._short(e),
+                                                               _SAYS[self.kind][0]))
         self.wake.set()
 
     def adopt(self):
@@ -151,8 +159,8 @@ class Shared:
         if at:
             self.lost_until = max(self.lost_until, at + self.period + _SKEW)
         if lost:
-            self.out("ike: %s lost its one-time-use list (back without its data): resumption by value refused for "
-                     "%d s" % (self.shown, max(0, self.lost_until - now)))
+            self.out("%s: %s lost its one-time-use list (back without its data): %s for %d s"
+                     % (self.kind, self.shown, _SAYS[self.kind][1], max(0, self.lost_until - now)))
 
     def check(self):
         """Connect now and learn the list's epoch (ValueError naming the URL, never its password, if Redis does
@@ -180,11 +188,11 @@ class Shared:
                 backoff = min(_BACKOFF_MAX, backoff * 2)
                 continue
             self.down = False
-            self.out("ike: %s reachable again" % self.shown)
+            self.out("%s: %s reachable again" % (self.kind, self.shown))
 
     def run_in_background(self):
         import threading  # cpython-only
-        t = threading.Thread(target=self.run, name="microticket-ike-store", daemon=True)
+        t = threading.Thread(target=self.run, name="microticket-%s-store" % self.kind, daemon=True)
         t.start()
         return t
 
