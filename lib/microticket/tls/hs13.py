@@ -74,9 +74,10 @@ def _cs(eng, secret):
 
 def handshake_keys(eng, psk, dhe):
     """The handshake secrets from the PSK (None: none) and the (EC)DHE shared secret (None: psk_ke), over
-    the transcript through the ServerHello (one snapshot); the read state switched on (the peer's
-    handshake traffic secret). The write state stays as it is: the client writes its Finished later (after
-    its compatibility ChangeCipherSpec), the server at once (switch_write(eng, True))."""
+    the transcript through the ServerHello (one snapshot); a client's read state switched on (the server's
+    handshake traffic secret). The server switches its write state on at once (switch_write(eng, True)) and
+    its read state after its flight (it reads nothing before: the client's AES-GCM key, 2 KB of tables, is
+    not held while it signs); the client its write state after its compatibility ChangeCipherSpec."""
     hs = keys13.stage(keys13.stage(None, psk), dhe)
     th = eng._take_hash()
     c = keys13.label(hs, b"c hs traffic", th)
@@ -85,7 +86,8 @@ def handshake_keys(eng, psk, dhe):
     eng._kx = [hs, c, s, c, s]
     _log(eng, b"CLIENT_HANDSHAKE_TRAFFIC_SECRET", c)
     _log(eng, b"SERVER_HANDSHAKE_TRAFFIC_SECRET", s)
-    switch_read(eng, True)
+    if eng.is_client:
+        switch_read(eng, True)
 
 
 def switch_write(eng, hs=False):

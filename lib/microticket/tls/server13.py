@@ -231,6 +231,7 @@ def client_hello(s, body, ch, mfl, sigalgs):
     th = s._take_hash()
     hs13.application_keys(s, th)
     hs13.switch_write(s)
+    hs13.switch_read(s, True)  # the client's handshake keys, once ours are gone (hs13.handshake_keys)
     s._fin_hash = th  # the client's Finished is checked over it (engine._take_hash hands it out first)
     s._issue = issue
     s.state = ST_FIN
