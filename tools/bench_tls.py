@@ -821,7 +821,7 @@ def bench_profile(d, seconds, n=2000):
     import cProfile
     import pstats
     sys.path[:0] = [LIB, PORTS]
-    from microticket.cli.tls_server import server_config
+    from microticket.cli.tls_server_config import config as server_config
     cert, key = make_cert(d)
     o = {"cert": cert, "key": key, "max-version": "1.2"}
     cfg = server_config(o, None, 16384, "always")
