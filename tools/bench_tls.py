@@ -4,7 +4,8 @@
                               [--heap-only | --cpu-only [--tls13-only] | --profile [--top] | --reuse-port]
 
 1. Resumed handshakes per second (ECDHE_RSA, TLS 1.2), driven by `openssl s_time -reuse -tls1_2 -www /`
-   against our server (CPython), tlslite-ng's server (`tls.py server`, tickets on) and `openssl s_server`;
+   against our server (CPython), tlslite-ng's server (`tls.py server`, tickets on), `openssl s_server` and
+   ours again with `--reissue renew` (s_server's policy: no new ticket when resuming from a current key);
    printed as rates and as ratios to ours, with each server's CPU per handshake (/proc); with --clients K
    also ours and s_server under K s_time processes at once.
 2. MicroPython (unix port, .mpy): the server's CPU time for a full handshake and for a resumed one
@@ -104,7 +105,13 @@ def bench_resumed_rate(d, seconds, clients=1):
             ("tlslite-ng tls.py server", lambda: Peer([sys.executable, tls_py, "server", "-k", key, "-c", cert,
                                                        "--max-ver", "tls1.2", "127.0.0.1:0"], cwd=d)),
             ("openssl s_server", lambda: Peer(["openssl", "s_server", "-accept", "127.0.0.1:0", "-cert", cert,
-                                               "-key", key, "-tls1_2", "-www", "-quiet"]))]
+                                               "-key", key, "-tls1_2", "-www", "-quiet"])),
+            # ours with s_server's ticket policy: OpenSSL's TLS 1.2 server sends no NewSessionTicket when it
+            # resumes from a ticket of its current key; ours sends one on every resumption by default
+            # (--reissue always, RFC 5077 section 5.8), which costs both ends a ticket each time
+            ("microticket --reissue renew", lambda: start_on_free_port(
+                lambda port: [sys.executable, "-m", "microticket", "tls-server", "--port", str(port), "--cert", cert,
+                              "--key", key, "--reissue", "renew"], env=env_py()))]
     results = []
     for name, start in rows:
         try:
@@ -129,9 +136,12 @@ def bench_resumed_rate(d, seconds, clients=1):
                   % (name, rate, ratio, "%.0f us" % cpu if cpu else "?"))
     if results[0][1] and results[2][1]:
         print("  microticket / openssl s_server: %.2fx" % (results[0][1] / results[2][1]))
+    if results[3][1] and results[2][1]:
+        print("  microticket --reissue renew / openssl s_server (the same ticket policy): %.2fx"
+              % (results[3][1] / results[2][1]))
     if clients > 1:  # the same two servers, loaded by several s_time processes at once
         rates = []
-        for i in (0, 2):
+        for i in (0, 2, 3):
             peer = rows[i][1]()
             try:
                 before = cpu_seconds(peer.pid)
@@ -144,7 +154,8 @@ def bench_resumed_rate(d, seconds, clients=1):
             rates.append(rate)
             print("  %-28s %9.1f /s   with %d s_time clients at once; server CPU %.2f s in %.1f s"
                   % (rows[i][0], rate, clients, cpu, t))
-        print("  microticket / openssl s_server, %d clients at once: %.2fx" % (clients, rates[0] / rates[1]))
+        print("  microticket / openssl s_server, %d clients at once: %.2fx (--reissue renew: %.2fx)"
+              % (clients, rates[0] / rates[1], rates[2] / rates[1]))
     return cert, key, results
 
 
@@ -821,7 +832,7 @@ def bench_profile(d, seconds, n=2000):
     import cProfile
     import pstats
     sys.path[:0] = [LIB, PORTS]
-    from microticket.cli.tls_server import server_config
+    from microticket.cli.tls_server_config import config as server_config
     cert, key = make_cert(d)
     o = {"cert": cert, "key": key, "max-version": "1.2"}
     cfg = server_config(o, None, 16384, "always")

@@ -245,3 +245,30 @@ def test_reuse_port_on_micropython_is_one_error_line():
     r = run("micropython", ["tls-server", "--port", "0", "--psk", P.PSK_HEX, "--reuse-port"])
     assert r.returncode == 2 and r.stdout == ""
     assert r.stderr == "error: --reuse-port: this runtime's socket module has no SO_REUSEPORT\n"
+
+
+def test_fleet_loop_lines_are_the_commands_lines(capsys):
+    """The epoll loop (microticket.fleet.serve) writes its connections' lines itself, several with one write:
+    each is the line microticket.cli.tls_server._report prints for the same engine (full, resumed, an alert
+    sent, neither)."""
+    from microticket import ticket
+    from microticket.cli import tls_server
+    from microticket.fleet import serve
+    from microticket.tls.alerts import ALERT_NAMES
+    from microticket.tls.cache import TicketCache
+    ring = ticket.KeyRing.generate(1000)
+    cache = TicketCache()
+    engines = []
+    for _ in range(2):  # a full handshake, then resumed from its ticket
+        c, s = P.pump(P.psk_client(cache=cache), P.psk_server(ring))
+        assert s.handshake_done
+        engines.append(s)
+    assert engines[1].resumed
+    bad = P.psk_server(ring)
+    bad.receive_data(b"\x16\x03\x01\x00\x05\x01\x00\x00\x01\x00", 1000)  # a ClientHello too short: an alert
+    assert bad.alert_sent is not None
+    engines += [bad, P.psk_server(ring)]  # the last: nothing happened (no line)
+    for n, s in enumerate(engines, 1):
+        tls_server._report(n, s, ALERT_NAMES)
+        assert capsys.readouterr().out == serve._line(n, s, tls_server._agreed)
+    assert serve._line(4, engines[3], tls_server._agreed) == ""

@@ -175,3 +175,54 @@ def test_tls_record_layer_takes_the_port_aead_on_cpython():
                    (6, cryptolib.AesCcm)):
         a, tag = record_aead.aead(w, bytes(32 if w == 4 else 16))
         assert type(a) is cls and tag == (8 if w == 5 else 16) and getattr(a, "TAG", 16) == tag
+
+
+def test_shim_fast_paths_match_cryptography():
+    """cryptolib.aes's inline encrypt/decrypt (an object bound to its direction, a byte buffer of whole
+    blocks) and its contexts made without Cipher's checks give cryptography's Cipher bytes: random keys of
+    both sizes, IVs, both modes and directions, chunkings, input types and output buffers (none, a
+    bytearray, a memoryview, in place); and the errors stay MicroPython's, in its order."""
+    import random
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    rnd = random.Random(1515)
+    for _ in range(400):
+        key = rnd.randbytes(rnd.choice((16, 32)))
+        mode = rnd.choice((1, 2))
+        iv = rnd.randbytes(16)
+        data = rnd.randbytes(16 * rnd.randint(1, 24))
+        enc = rnd.random() < 0.5
+        c = Cipher(algorithms.AES(key), modes.ECB() if mode == 1 else modes.CBC(iv))
+        ref = (c.encryptor() if enc else c.decryptor()).update(data)
+        a = cryptolib.aes(key, mode, iv if mode == 2 or rnd.random() < 0.5 else None)
+        f = a.encrypt if enc else a.decrypt
+        got = bytearray()
+        pos = 0
+        while pos < len(data):
+            chunk = data[pos:pos + 16 * rnd.randint(1, 5)]
+            pos += len(chunk)
+            form = rnd.randrange(5)
+            if form == 0:
+                got += f(chunk)
+            elif form == 1:
+                got += f(bytearray(chunk))
+            elif form == 2:  # into a larger bytearray: the input's length written, the rest left
+                out = bytearray(b"\xee" * (len(chunk) + 7))
+                assert f(memoryview(chunk), out) is out and out[len(chunk):] == b"\xee" * 7
+                got += out[:len(chunk)]
+            elif form == 3:  # in place through a memoryview of a bigger buffer
+                buf = bytearray(b"\x11" * 3 + chunk + b"\x22" * 5)
+                v = memoryview(buf)[3:3 + len(chunk)]
+                assert f(v, v) is v and buf[:3] == b"\x11" * 3 and buf[-5:] == b"\x22" * 5
+                got += v
+            else:  # a memoryview of 4-byte items: taken as its bytes
+                got += f(memoryview(bytearray(chunk)).cast("I"))
+        assert bytes(got) == ref
+        # errors on a bound object: MicroPython's, in its order (length, output size, then direction)
+        with pytest.raises(ValueError, match="blksize"):
+            f(bytes(15))
+        with pytest.raises(ValueError, match="output too small"):
+            f(bytes(32), bytearray(16))
+        with pytest.raises(TypeError):
+            f(bytes(16), bytes(16))
+        with pytest.raises(ValueError, match="encrypt & decrypt"):
+            (a.decrypt if enc else a.encrypt)(bytes(16))

@@ -16,7 +16,12 @@ asyncio's streams took 138-173 us of the server's 455-486 us of CPU, this loop 8
 - A peer that does not read its output: the connection stops being read until its output has gone (the
   engine's buffers are not overwritten while output waits: it is copied out).
 - Buffers: a finished connection's engine leaves its buffers to the next (``reuse=``), as on a board.
-- Randomness: the engines' rng hands out os.urandom's bytes read 4 KB at a time (``_pooled_random``).
+- Randomness: the engines' rng hands out os.urandom's bytes read 4 KB at a time (``_pooled_random``), and
+  so does a plain KeyRing's (its tickets' IVs), which only this loop uses.
+- System calls per resumed connection (s_time -reuse: 12): a connection is its descriptor (accept without
+  a socket object, whose constructor calls getsockname; reads and writes with os.read/os.write), one
+  accept per readiness (none that finds no connection), closing it takes it out of the epoll set, and the
+  lines of the connections ended in one wake-up are written with one write before the loop waits again.
 - ``reuse_port``: SO_REUSEPORT's number, set on the listening socket, so N processes serve one port (the
   kernel spreads the connections over them); they share tickets through one --keys file or Redis.
 
@@ -24,12 +29,15 @@ Named ``_serve`` as the function it stands in for: the command reaches it by a n
 name in a board's qstr pool: microticket.cli.tls_server imports this module by a bytes name).
 """
 
+import os
 import select
 import socket
+import sys
 import time
 
 from microticket.cli import out
 from microticket.tls.alerts import ALERT_NAMES
+from microticket import ticket
 from microticket.tls.serve import answer
 from microticket.tls.server import TlsServer
 
@@ -37,14 +45,14 @@ _IN = getattr(select, "EPOLLIN", 1)
 _OUT = getattr(select, "EPOLLOUT", 4)
 _RECV = 65536
 
-# a connection: a list (fields by index)
-_SOCK, _SRV, _HANDLER, _START, _LAST, _PENDING, _HELD = range(7)  # _HELD: early data (0-RTT) not answered yet
+# a connection: a list (fields by index); _FD: its socket's descriptor (no socket object: see _serve)
+_FD, _SRV, _HANDLER, _START, _LAST, _PENDING, _HELD = range(7)  # _HELD: early data (0-RTT) not answered yet
 
 
 def _pooled_random():
     """An rng for the engines (``rng(n) -> n bytes``): os.urandom read 4 KB at a time and handed out once
-    each, instead of a getrandom system call for every IV and random (about six per resumed handshake)."""
-    import os
+    each, instead of a getrandom system call for every IV and random (about six per resumed handshake).
+    For one thread: each pool is used by the loop alone."""
     st = [b"", 0]
 
     def rng(n):
@@ -57,9 +65,23 @@ def _pooled_random():
     return rng
 
 
+def _line(n, s, agreed):
+    """microticket.cli.tls_server._report's line for the connection ``n`` that ended (its engine ``s``), with
+    its newline, or "" (no alert, no handshake: no line); ``agreed``: that module's _agreed. Collected and
+    written with the others of a wake-up (one write)."""
+    sent = s.alert_sent
+    if sent is not None:
+        return "connection %d: alert %d (%s) sent\n" % (n, sent, ALERT_NAMES.get(sent, "-"))
+    if s.handshake_done:
+        return "connection %d: %s\n" % (n, agreed(s).decode())
+    return ""
+
+
 def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
     import heapq  # cpython-only
-    from microticket.cli.tls_server import http_or_echo, _report
+    import fcntl  # cpython-only
+    import termios  # cpython-only
+    from microticket.cli.tls_server import http_or_echo, _agreed
     if not hasattr(select, "epoll"):  # (not Linux) the command's asyncio loop, as on a board
         if reuse_port:
             raise OSError("--reuse-port needs Linux's epoll here")
@@ -83,22 +105,35 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
     conns = {}  # fd: connection
     timers = []  # heap of (deadline, number, fd, connection)
     rng = _pooled_random()
+    ring = cfg.ring
+    if type(ring) is ticket.KeyRing and ring.rng is ticket.crypto.urandom:
+        # a ring this loop alone uses (a fleet's FleetRing is also a thread's: left as it is): its ticket
+        # IVs from a pool of its own too (one getrandom per ticket otherwise)
+        ring.rng = _pooled_random()
     pool = [TlsServer(cfg, rng)]  # finished engines whose buffers the next connections take over
     served = 0
     made = 0  # connections accepted (a timer's tie-breaker)
     out("listening on %s:%d" % (host, ls.getsockname()[1]))
 
+    lines = []  # the connections' lines, written before the loop waits (one write for those of one wake-up)
+
     def end(fd, c):
         nonlocal served
         del conns[fd]
-        try:
-            ep.unregister(fd)
-        except OSError:
-            pass
-        c[_SOCK].close()
+        os.close(fd)  # (closing it takes it out of the epoll set: the only descriptor of its socket)
         served += 1
         pool.append(c[_SRV])
-        _report(served, c[_SRV], ALERT_NAMES)
+        line = _line(served, c[_SRV], _agreed)
+        if line:
+            lines.append(line)
+
+    def write_lines():
+        sys.stdout.write("".join(lines))
+        lines.clear()
+        try:
+            sys.stdout.flush()
+        except AttributeError:
+            pass
 
     def send(fd, c):
         # the engine's output sent at once; what the socket does not take waits (a copy), reading paused
@@ -108,7 +143,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                 c[_PENDING] += d
             else:
                 try:
-                    n = c[_SOCK].send(d)
+                    n = os.write(fd, d)
                 except BlockingIOError:
                     n = 0
                 if n < len(d):
@@ -122,7 +157,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
 
     def readable(fd, c):
         try:
-            data = c[_SOCK].recv(_RECV)
+            data = os.read(fd, _RECV)
         except BlockingIOError:
             return
         except OSError:  # reset: the end of the stream
@@ -140,7 +175,7 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
 
     def writable(fd, c):
         p = c[_PENDING]
-        n = c[_SOCK].send(p)
+        n = os.write(fd, p)
         del p[:n]
         if not p:
             c[_PENDING] = None
@@ -150,33 +185,42 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                 ep.modify(fd, _IN)
                 flush(fd, c)
 
+    accept = ls._accept  # (socket.accept without the socket object: its descriptor and the peer's address)
+    nbio = termios.FIONBIO
+    one = (1).to_bytes(4, sys.byteorder)
     try:
         while not count or served < count:
+            if lines:
+                write_lines()
             wait = -1
             if timers:
                 wait = max(0.0, timers[0][0] - time.monotonic())
             for fd, ev in ep.poll(wait):
                 if fd == lfd:
-                    while True:
-                        try:
-                            s, _ = ls.accept()
-                        except (BlockingIOError, InterruptedError):
-                            break
-                        except OSError:  # (out of descriptors, the peer gone): the next one
-                            break
-                        if len(conns) >= limit:  # no room: refused at once, said in one line
-                            s.close()
-                            served += 1
-                            out("connection %d: refused (%d being served, no room for more)" % (served, len(conns)))
-                            continue
-                        s.setblocking(False)
-                        srv = TlsServer(cfg, rng, pool.pop() if pool else None)
-                        now = time.monotonic()
-                        c = [s, srv, http_or_echo(srv), now, now, None, []]
-                        conns[s.fileno()] = c
-                        ep.register(s.fileno(), _IN)
-                        made += 1
-                        heapq.heappush(timers, (now + timeout, made, s.fileno(), c))
+                    # one connection per readiness: another waiting makes the next poll return at once (no
+                    # accept per wake-up that finds none)
+                    try:
+                        s = accept()[0]
+                    except OSError:  # (none after all, out of descriptors, the peer gone): the next one
+                        continue
+                    if len(conns) >= limit:  # no room: refused at once, said in one line
+                        os.close(s)
+                        served += 1
+                        lines.append("connection %d: refused (%d being served, no room for more)\n"
+                                     % (served, len(conns)))
+                        continue
+                    try:
+                        fcntl.ioctl(s, nbio, one)  # non-blocking (what socket.setblocking(False) does)
+                    except OSError:
+                        os.close(s)
+                        continue
+                    srv = TlsServer(cfg, rng, pool.pop() if pool else None)
+                    now = time.monotonic()
+                    c = [s, srv, http_or_echo(srv), now, now, None, []]
+                    conns[s] = c
+                    ep.register(s, _IN)
+                    made += 1
+                    heapq.heappush(timers, (now + timeout, made, s, c))
                     continue
                 c = conns.get(fd)
                 if c is None:
@@ -205,8 +249,10 @@ def _serve(cfg, host, port, count, limit, timeout, reuse_port=0):
                 else:
                     end(fd, c)
     finally:
-        for fd, c in list(conns.items()):
-            c[_SOCK].close()
+        if lines:
+            write_lines()
+        for fd in list(conns):
+            os.close(fd)
         ep.close()
         ls.close()
     return 0

@@ -64,6 +64,8 @@ _KX_TLS13 = const(5)
 _VERSION_TLS13 = const(0x0304)
 _EXT_PRE_SHARED_KEY = const(41)
 _EXT_SUPPORTED_VERSIONS = const(43)
+_AUTH_ANONYMOUS = const(0)  # microticket.tls.state's client authentication types (no import per handshake)
+_AUTH_PSK = const(2)
 _SIG_RSA_PKCS1_SHA256 = const(0x0401)
 _SIG_ECDSA_SECP256R1_SHA256 = const(0x0403)
 _SIG_RSA_PSS_RSAE_SHA256 = const(0x0804)
@@ -524,8 +526,7 @@ class TlsServer(Engine):
         if st.server_name and self.server_name and bytes(st.server_name) != self.server_name:
             self.ticket_rejected = "server-name"
             return None
-        from microticket.tls.state import AUTH_PSK
-        if st.auth_type == AUTH_PSK and bytes(st.identity) not in cfg.psk:
+        if st.auth_type == _AUTH_PSK and bytes(st.identity) not in cfg.psk:
             self.ticket_rejected = "identity"
             return None
         return st
@@ -579,9 +580,9 @@ class TlsServer(Engine):
     def _session(self):
         """The session's StatePlaintext (microticket.tls.state): what a ticket seals and the session-ID
         cache keeps."""
-        from microticket.tls.state import StatePlaintext, AUTH_PSK, AUTH_ANONYMOUS  # with the first ticket
+        from microticket.tls.state import StatePlaintext  # with the first ticket
         # the client authenticates with the PSK, or not at all (certificate suites: no client certificates)
-        auth = AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else AUTH_ANONYMOUS
+        auth = _AUTH_PSK if M.suite_info(self.suite) & 7 < _KX_ECDHE_RSA else _AUTH_ANONYMOUS
         return StatePlaintext(_VERSION_TLS12, self.suite, self.master, auth_type=auth,
                                      identity=self.psk_identity, timestamp=self.now, ems=self.ems,
                                      created=self._created, server_name=self.server_name)

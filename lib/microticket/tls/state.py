@@ -34,8 +34,8 @@ A decoder never trusts a length: every overrun, a bad type or a layout it does n
 
 from micropython import const
 
+from microticket import errors  # BufferFull: made on first use (microticket.errors)
 from microticket.errors import DecodeError
-from microticket.wire import Reader, Writer
 
 AUTH_ANONYMOUS = const(0)
 AUTH_CERT = const(1)
@@ -48,6 +48,27 @@ _PSK13_LEN = const(32)
 _FLAG_EMS = const(1)
 _MASTER_SECRET_LEN = const(48)
 _MAX_SERVER_NAME = const(255)
+_TRUNCATED = const("state: truncated")  # (a str constant of 10 or more characters: not interned)
+
+
+def _u32(b, p, v):
+    b[p] = (v >> 24) & 0xFF
+    b[p + 1] = (v >> 16) & 0xFF
+    b[p + 2] = (v >> 8) & 0xFF
+    b[p + 3] = v & 0xFF
+    return p + 4
+
+
+def _vec(b, p, w, d):
+    # d with a w-byte length before it, at p; the position after it
+    k = len(d)
+    if k >> (8 * w):
+        raise errors.BufferFull("vector too long for its length field")
+    for i in range(w):
+        b[p + i] = (k >> (8 * (w - 1 - i))) & 0xFF
+    p += w
+    b[p:p + k] = d
+    return p + k
 
 
 class StatePlaintext:
@@ -89,69 +110,123 @@ class StatePlaintext:
         """The encoded state as bytes, or written into ``buf`` (returns the length then)."""
         if len(self.server_name) > _MAX_SERVER_NAME:
             raise ValueError("server name too long")
-        out = buf if buf is not None else bytearray(self.encoded_len())
-        w = Writer(out)
-        w.u16(self.version)
-        w.u16(self.cipher_suite)
-        w.u8(self.compression)
-        w.put(self.master_secret)
-        w.u8(self.auth_type)
-        if self.auth_type == AUTH_CERT:
-            m = w.begin(3)
+        n = self.encoded_len()
+        out = buf if buf is not None else bytearray(n)
+        if len(out) < n:
+            raise errors.BufferFull("output buffer full")
+        # index arithmetic, as the handshake codecs (no Writer object and no call per field)
+        v = self.version
+        out[0] = (v >> 8) & 0xFF
+        out[1] = v & 0xFF
+        v = self.cipher_suite
+        out[2] = (v >> 8) & 0xFF
+        out[3] = v & 0xFF
+        out[4] = self.compression & 0xFF
+        v = self.master_secret
+        p = 5 + len(v)
+        out[5:p] = v
+        a = self.auth_type
+        out[p] = a & 0xFF
+        p += 1
+        if a == AUTH_CERT:
+            q = p
+            p += 3
             for c in self.cert_list:
-                w.vec(3, c)
-            w.end(m)
-        elif self.auth_type == AUTH_PSK:
-            w.vec(2, self.identity)
-        w.u32(self.timestamp)
-        w.u8(self.layout)
-        w.u8(_FLAG_EMS if self.ems else 0)
-        w.u32(self.created)
-        w.vec(1, self.server_name)
+                p = _vec(out, p, 3, c)
+            k = p - q - 3
+            if k >> 24:
+                raise errors.BufferFull("vector too long for its length field")
+            out[q] = k >> 16
+            out[q + 1] = (k >> 8) & 0xFF
+            out[q + 2] = k & 0xFF
+        elif a == AUTH_PSK:
+            p = _vec(out, p, 2, self.identity)
+        p = _u32(out, p, self.timestamp)
+        out[p] = self.layout & 0xFF
+        out[p + 1] = _FLAG_EMS if self.ems else 0
+        p = _vec(out, _u32(out, p + 2, self.created), 1, self.server_name)
         if self.layout == _LAYOUT13:
-            w.u32(self.age_add)
+            p = _u32(out, p, self.age_add)
         if buf is not None:
-            return w.pos
+            return p
         return bytes(out)
 
     @classmethod
     def decode(cls, data):
-        r = Reader(data)
-        version = r.u16()
-        suite = r.u16()
-        compression = r.u8()
-        if compression != 0:
+        # index arithmetic, every length checked against the end before it is used: an overrun, a bad type
+        # or an unknown layout is a DecodeError
+        n = len(data)
+        if n < 5:
+            raise DecodeError(_TRUNCATED)
+        version = (data[0] << 8) | data[1]
+        suite = (data[2] << 8) | data[3]
+        if data[4] != 0:
             raise DecodeError("state: compression must be null")
-        ms = bytes(r.take(_PSK13_LEN if version == _VERSION_TLS13 else _MASTER_SECRET_LEN))
-        auth = r.u8()
+        p = 5 + (_PSK13_LEN if version == _VERSION_TLS13 else _MASTER_SECRET_LEN)
+        if p + 1 > n:
+            raise DecodeError(_TRUNCATED)
+        ms = bytes(data[5:p])
+        auth = data[p]
+        p += 1
         identity = b""
         certs = []
         if auth == AUTH_CERT:
-            lst = r.sub(3)
-            while lst.remaining():
-                certs.append(bytes(lst.vec(3, 1)))
+            if p + 3 > n:
+                raise DecodeError(_TRUNCATED)
+            end = p + 3 + ((data[p] << 16) | (data[p + 1] << 8) | data[p + 2])
+            p += 3
+            if end > n:
+                raise DecodeError(_TRUNCATED)
+            while p < end:
+                if p + 3 > end:
+                    raise DecodeError(_TRUNCATED)
+                k = (data[p] << 16) | (data[p + 1] << 8) | data[p + 2]
+                p += 3
+                if not k or p + k > end:  # a certificate <1..2^24-1> inside the list
+                    raise DecodeError(_TRUNCATED)
+                certs.append(bytes(data[p:p + k]))
+                p += k
         elif auth == AUTH_PSK:
-            identity = bytes(r.vec(2))
+            if p + 2 > n:
+                raise DecodeError(_TRUNCATED)
+            k = p + 2 + ((data[p] << 8) | data[p + 1])
+            if k > n:
+                raise DecodeError(_TRUNCATED)
+            identity = bytes(data[p + 2:k])
+            p = k
         elif auth != AUTH_ANONYMOUS:
             raise DecodeError("state: unknown client authentication type")
-        timestamp = r.u32()
-        st = cls(version, suite, ms, auth, identity, certs, timestamp)
-        if r.remaining() == 0 and st.layout == _LAYOUT:
+        if p + 4 > n:
+            raise DecodeError(_TRUNCATED)
+        st = cls(version, suite, ms, auth, identity, certs,
+                 (data[p] << 24) | (data[p + 1] << 16) | (data[p + 2] << 8) | data[p + 3])
+        p += 4
+        if p == n and st.layout == _LAYOUT:
             st.layout = 0  # plain RFC 5077 state: no tail
-            st.created = timestamp
+            st.created = st.timestamp
             return st
-        if r.u8() != st.layout:  # layout 2 for TLS 1.3, 1 for any other version
+        if p + 1 > n:
+            raise DecodeError(_TRUNCATED)
+        if data[p] != st.layout:  # layout 2 for TLS 1.3, 1 for any other version
             raise DecodeError("state: unknown layout")
-        flags = r.u8()
+        if p + 7 > n:  # flags, created, the server name's length
+            raise DecodeError(_TRUNCATED)
+        flags = data[p + 1]
         if flags & ~_FLAG_EMS:
             raise DecodeError("state: unknown flags")
         st.ems = bool(flags & _FLAG_EMS)
-        st.created = r.u32()
-        st.server_name = bytes(r.vec(1))
+        st.created = (data[p + 2] << 24) | (data[p + 3] << 16) | (data[p + 4] << 8) | data[p + 5]
+        k = p + 7 + data[p + 6]
+        if k > n:
+            raise DecodeError(_TRUNCATED)
+        st.server_name = bytes(data[p + 7:k])
         if st.layout == _LAYOUT13:
-            st.age_add = r.u32()  # (the early-data tail may follow: see the module note)
-        else:
-            r.done()
+            if k + 4 > n:
+                raise DecodeError(_TRUNCATED)
+            st.age_add = (data[k] << 24) | (data[k + 1] << 16) | (data[k + 2] << 8) | data[k + 3]
+            # (the early-data tail may follow: see the module note)
+        elif k != n:
+            raise DecodeError("state: trailing bytes")
         return st
 
     def __eq__(self, other):
