@@ -661,8 +661,10 @@ def bench_reuse_port(d, seconds, clients=4, counts=(1, 2)):
 PROF_NOW = 1800000000
 
 PROF_SERVER = r"""
-import cProfile, sys
+import cProfile, signal, sys
 from microticket.cli import tls_server
+# stopped by SIGINT (the profile then written): a background job inherits SIGINT ignored, so it is set back
+signal.signal(signal.SIGINT, signal.default_int_handler)
 pr = cProfile.Profile()
 pr.enable()
 try:
