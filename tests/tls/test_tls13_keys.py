@@ -59,33 +59,39 @@ CFIN_RECORD = H("17030300 3575ec4dc238cce60b298044a71e219c56cc77b0517fe9b93c7a4b
                 "aeacab6867d726c40546".replace(" ", ""))
 
 
+def head(name, n=32):
+    """The HkdfLabel head keys13.label takes for the label ``name`` and ``n`` bytes out (RFC 8446 section 7.1:
+    uint16 length, opaque label<7..255> = "tls13 " + name), built here from the RFC's structure."""
+    return n.to_bytes(2, "big") + bytes([6 + len(name)]) + b"tls13 " + name
+
+
 def schedule(k=keys13):
     """Every value of the two traces above, computed with ``k`` (keys13), by name."""
     out = {}
     e = k.stage(None)
     out["early"] = e
-    out["derived"] = k.label(e, b"derived", None)
+    out["derived"] = k.label(e, head(b"derived"), None)
     hs = k.stage(e, ECDHE)
     out["handshake"] = hs
-    out["c_hs"] = c_hs = k.label(hs, b"c hs traffic", TH_HELLO)
-    out["s_hs"] = s_hs = k.label(hs, b"s hs traffic", TH_HELLO)
+    out["c_hs"] = c_hs = k.label(hs, head(b"c hs traffic"), TH_HELLO)
+    out["s_hs"] = s_hs = k.label(hs, head(b"s hs traffic"), TH_HELLO)
     ms = k.stage(hs)
     out["master"] = ms
     out["s_hs_key"], out["s_hs_iv"] = k.traffic(s_hs, 16)
     out["c_hs_key"], out["c_hs_iv"] = k.traffic(c_hs, 16)
     out["c_fin"] = k.finished(c_hs, TH_SFIN)
-    out["c_ap"] = c_ap = k.label(ms, b"c ap traffic", TH_SFIN)
-    out["s_ap"] = s_ap = k.label(ms, b"s ap traffic", TH_SFIN)
-    out["exp"] = k.label(ms, b"exp master", TH_SFIN)
+    out["c_ap"] = c_ap = k.label(ms, head(b"c ap traffic"), TH_SFIN)
+    out["s_ap"] = s_ap = k.label(ms, head(b"s ap traffic"), TH_SFIN)
+    out["exp"] = k.label(ms, head(b"exp master"), TH_SFIN)
     out["s_ap_key"], out["s_ap_iv"] = k.traffic(s_ap, 16)
     out["c_ap_key"], out["c_ap_iv"] = k.traffic(c_ap, 16)
-    out["res"] = res = k.label(ms, b"res master", TH_CFIN)
-    out["psk"] = psk = k.label(res, b"resumption", b"\0\0")
+    out["res"] = res = k.label(ms, head(b"res master"), TH_CFIN)
+    out["psk"] = psk = k.label(res, head(b"resumption"), b"\0\0")
     e2 = k.stage(None, psk)
     out["r_early"] = e2
-    out["r_binder_key"] = bk = k.label(e2, b"res binder", None)
+    out["r_binder_key"] = bk = k.label(e2, head(b"res binder"), None)
     out["r_binder"] = k.finished(bk, TH_BINDER)
-    out["r_derived"] = k.label(e2, b"derived", None)
+    out["r_derived"] = k.label(e2, head(b"derived"), None)
     return out
 
 
@@ -106,19 +112,46 @@ def test_rfc8448_key_schedule():
 def test_empty_hash_and_label_match_hkdf_expand():
     # the hash of no messages the schedule uses; HKDF-Expand-Label as cryptography's HKDF-Expand over the
     # HkdfLabel structure, over one block and several (n > 32), with empty and long contexts
-    assert keys13.label(b"k" * 32, b"x", None) == keys13.label(b"k" * 32, b"x", crypto.sha256(b""))
+    assert keys13.label(b"k" * 32, head(b"x"), None) == keys13.label(b"k" * 32, head(b"x"), crypto.sha256(b""))
     secret = bytes(range(32))
     for name, ctx, n in ((b"traffic upd", b"", 32), (b"key", b"", 32), (b"iv", b"", 12),
                          (b"exporter", b"c" * 200, 100), (b"x" * 200, b"", 255)):
         info = n.to_bytes(2, "big") + bytes([6 + len(name)]) + b"tls13 " + name + bytes([len(ctx)]) + ctx
         ref = HKDFExpand(hashes.SHA256(), n, info).derive(secret)
-        assert keys13.label(secret, name, ctx, n) == ref, (name, n)
+        assert keys13.label(secret, head(name, n), ctx) == ref, (name, n)
+
+
+def test_every_label_head_in_lib_is_its_label():
+    """The HkdfLabel heads written as constants in lib/ (keys13's note) each say their label's length and an
+    output length of the SHA-256 suites' (32: secrets, 16 or 32: keys, 12: IVs), and name a label of RFC 8446
+    section 7.1, 7.2, 7.3 or 4.6.1."""
+    import re
+    labels = {b"derived", b"c hs traffic", b"s hs traffic", b"c ap traffic", b"s ap traffic", b"exp master",
+              b"res master", b"resumption", b"traffic upd", b"res binder", b"ext binder", b"c e traffic",
+              b"finished", b"key", b"iv"}
+    lib = os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))), "lib",
+                       "microticket", "tls")
+    seen = set()
+    for f in sorted(os.listdir(lib)):
+        if f.endswith(".py"):
+            with open(os.path.join(lib, f), encoding="utf-8") as src:
+                text = src.read()
+            for m in re.finditer(r'b"((?:\\x[0-9a-f]{2}){3})tls13 ([^"]*)"', text):
+                hx = bytes(int(x, 16) for x in m.group(1).split("\\x")[1:])
+                name = m.group(2).encode()
+                assert name in labels, (f, name)
+                assert hx[2] == 6 + len(name), (f, name, hx)
+                n = (hx[0] << 8) | hx[1]
+                assert n == {b"key": n if n in (16, 32) else -1, b"iv": 12}.get(name, 32), (f, name, n)
+                assert head(name, n) == hx + b"tls13 " + name
+                seen.add(name)
+    assert seen == labels, labels - seen
 
 
 def test_key_update_and_chacha_key_lengths():
     # KeyUpdate (RFC 8446 section 7.2): application_traffic_secret_N+1 from _N; ChaCha20's 32-byte key
     s_ap = H(RFC8448_1RTT["s_ap"])
-    nxt = keys13.label(s_ap, b"traffic upd")
+    nxt = keys13.label(s_ap, head(b"traffic upd"))
     info = (32).to_bytes(2, "big") + bytes([17]) + b"tls13 traffic upd" + b"\0"
     assert nxt == HKDFExpand(hashes.SHA256(), 32, info).derive(s_ap)
     k, iv = keys13.traffic(nxt, 32)
@@ -338,7 +371,7 @@ for w, k in ((3, key), (4, bytes(range(32))), (6, key)):
 
 def test_micropython_schedule_records_and_heap_lock(mp):
     import inspect
-    src = inspect.getsource(schedule)
+    src = inspect.getsource(head) + "\n\n" + inspect.getsource(schedule)
     script = MP_SCRIPT % (ECDHE.hex(), TH_HELLO.hex(), TH_SFIN.hex(), TH_CFIN.hex(), TH_BINDER.hex(), src,
                           RFC8448_1RTT["c_hs_key"], RFC8448_1RTT["c_hs_iv"], CFIN_MSG.hex())
     proc = mp.run_mp(script)

@@ -58,7 +58,7 @@ def _hello(rng, groups=(X25519,), share=True, psk=None, binder_psk=None, binder_
     m = P.client_hello13(rng(32), rng(32), list(suites), ext)
     if psk is not None:
         n = codec13.truncated_len(m)
-        bk = keys13.label(keys13.stage(None, binder_psk), binder_label, None)
+        bk = keys13.label(keys13.stage(None, binder_psk), b"\x00\x20\x10tls13 " + binder_label, None)
         codec13.put_binder(m, keys13.finished(bk, crypto.hash_new("sha256", bytes(m[:n])).digest()))
     rec = bytes((22, 3, 1, len(m) >> 8, len(m) & 0xFF)) + bytes(m)
     return rec, priv

@@ -159,7 +159,8 @@ def _hello(c, cookie=None):
         h = crypto.hash_new("sha256", kx[_K_PREFIX])
         h.update(memoryview(m)[0:n])
         early = keys13.stage(None, kx[_K_PSK])
-        bk = keys13.label(early, b"res binder" if kx[_K_TICKET] else b"ext binder", None)
+        bk = keys13.label(early, b"\x00\x20\x10tls13 res binder" if kx[_K_TICKET] else
+                          b"\x00\x20\x10tls13 ext binder", None)
         codec13.put_binder(m, keys13.finished(bk, h.digest()))
     return m
 

@@ -136,7 +136,7 @@ def answer(s, st, sel, prefix, retry, psk, body, ee):
     n = len(body)
     h = crypto.hash_new("sha256", bytes((_HT_CLIENT_HELLO, n >> 16, (n >> 8) & 0xFF, n & 0xFF)))
     h.update(body)
-    s._early[0] = keys13.label(keys13.stage(None, st.master_secret), b"c e traffic", h.digest())
+    s._early[0] = keys13.label(keys13.stage(None, st.master_secret), b"\x00\x20\x11tls13 c e traffic", h.digest())
     s._early[1] = m
     s.early_data_line = ", early data: accepted (0 bytes)"
     hs13._log(s, b"CLIENT_EARLY_TRAFFIC_SECRET", s._early[0])
@@ -237,7 +237,8 @@ def start(c):
     """After our ClientHello (microticket.tls.client.start): the ChangeCipherSpec, then ``early_data`` under
     the client_early_traffic_secret (Hash(ClientHello), the PSK of the offered ticket)."""
     kx = c._kx
-    sec = keys13.label(keys13.stage(None, kx[4]), b"c e traffic", kx[3])  # client13's _K_PSK, _K_CH1
+    # client13's _K_PSK, _K_CH1
+    sec = keys13.label(keys13.stage(None, kx[4]), b"\x00\x20\x11tls13 c e traffic", kx[3])
     hs13._log(c, b"CLIENT_EARLY_TRAFFIC_SECRET", sec)
     hs13.send_ccs(c)
     c.suite = c.offered[_E_SUITE]  # (the ticket's: the keys' suite; the ServerHello sets it again)

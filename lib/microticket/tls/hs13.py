@@ -80,8 +80,8 @@ def handshake_keys(eng, psk, dhe):
     not held while it signs); the client its write state after its compatibility ChangeCipherSpec."""
     hs = keys13.stage(keys13.stage(None, psk), dhe)
     th = eng._take_hash()
-    c = keys13.label(hs, b"c hs traffic", th)
-    s = keys13.label(hs, b"s hs traffic", th)
+    c = keys13.label(hs, b"\x00\x20\x12tls13 c hs traffic", th)
+    s = keys13.label(hs, b"\x00\x20\x12tls13 s hs traffic", th)
     # [stage secret, client traffic, server traffic, client handshake traffic, server handshake traffic]
     eng._kx = [hs, c, s, c, s]
     _log(eng, b"CLIENT_HANDSHAKE_TRAFFIC_SECRET", c)
@@ -131,26 +131,26 @@ def application_keys(eng, th):
     after them for the Finished messages still to come). The caller switches the directions on."""
     kx = eng._kx
     ms = keys13.stage(kx[0])
-    c = keys13.label(ms, b"c ap traffic", th)
-    s = keys13.label(ms, b"s ap traffic", th)
+    c = keys13.label(ms, b"\x00\x20\x12tls13 c ap traffic", th)
+    s = keys13.label(ms, b"\x00\x20\x12tls13 s ap traffic", th)
     kx[0] = ms
     kx[1] = c
     kx[2] = s
     _log(eng, b"CLIENT_TRAFFIC_SECRET_0", c)
     _log(eng, b"SERVER_TRAFFIC_SECRET_0", s)
     if eng.keylog is not None:
-        _log(eng, b"EXPORTER_SECRET", keys13.label(ms, b"exp master", th))
+        _log(eng, b"EXPORTER_SECRET", keys13.label(ms, b"\x00\x20\x10tls13 exp master", th))
 
 
 def resumption_secret(eng, th):
     """The resumption master secret over the transcript hash through the client Finished: the engine's
     ``master`` from now on (each ticket's PSK is derived from it with the ticket's nonce)."""
-    eng.master = keys13.label(eng._kx[0], b"res master", th)
+    eng.master = keys13.label(eng._kx[0], b"\x00\x20\x10tls13 res master", th)
 
 
 def ticket_psk(res, nonce):
     """The PSK of a ticket (section 4.6.1) from the resumption master secret and the ticket's nonce."""
-    return keys13.label(res, b"resumption", nonce)
+    return keys13.label(res, b"\x00\x20\x10tls13 resumption", nonce)
 
 
 def send_ccs(eng):
@@ -171,7 +171,7 @@ def on_key_update(eng, t, b):
     request = parse_key_update(b)
     kx = eng._kx
     i = 1 + eng.is_client
-    kx[i] = keys13.label(kx[i], b"traffic upd")
+    kx[i] = keys13.label(kx[i], b"\x00\x20\x11tls13 traffic upd")
     switch_read(eng)
     if request:
         update_write(eng, key_update_message(False))
@@ -183,7 +183,7 @@ def update_write(eng, m):
     eng.rl.write(_CT_HANDSHAKE, m)
     kx = eng._kx
     i = 2 - eng.is_client
-    kx[i] = keys13.label(kx[i], b"traffic upd")
+    kx[i] = keys13.label(kx[i], b"\x00\x20\x11tls13 traffic upd")
     switch_write(eng)
 
 

@@ -54,17 +54,26 @@ def state(w, key, iv):
     return [open, write, a, 0, bytearray(13), 8 if len(iv) == 4 else 0, tag, iv, v]
 
 
+_last = None  # (cipher number, class): the last lookup's (a connection's states are all of one suite)
+
+
 def aead(w, key):
     """(the AEAD object of microticket.aead for the cipher number ``w`` with ``key``, its tag length): the
     one place that maps cipher numbers to algorithms, for TLS 1.2 here and TLS 1.3 (microticket.tls.record13)."""
-    i = 2 * (w - _C_GCM)
-    n = _AEADS.split()
-    c = n[i + 1].decode()
-    # a port's own AEAD of that name in cryptolib, where it has one (CPython's ports/cpython: OpenSSL's, in C;
-    # MicroPython's cryptolib has none, and getattr with a default allocates nothing), else microticket.aead's.
-    # (cryptolib reached through crypto's import of it: an __import__ of a built-in searches the path first,
-    # 13 us on the unix port)
-    c = getattr(crypto.cryptolib, c, None) or getattr(__import__(n[i].decode(), None, None, (True,)), c)
+    global _last
+    c = _last
+    if c is not None and c[0] == w:
+        c = c[1]
+    else:  # (a TLS 1.3 handshake makes four states: the lookup, ~14 us on the unix port, made once)
+        i = 2 * (w - _C_GCM)
+        n = _AEADS.split()
+        c = n[i + 1].decode()
+        # a port's own AEAD of that name in cryptolib, where it has one (CPython's ports/cpython: OpenSSL's, in
+        # C; MicroPython's cryptolib has none, and getattr with a default allocates nothing), else
+        # microticket.aead's. (cryptolib reached through crypto's import of it: an __import__ of a built-in
+        # searches the path first, 13 us on the unix port)
+        c = getattr(crypto.cryptolib, c, None) or getattr(__import__(n[i].decode(), None, None, (True,)), c)
+        _last = (w, c)
     tag = 8 if w == _C_CCM_8 else 16
     return (c(key, tag) if w >= _C_CCM_8 else c(key)), tag
 

@@ -273,7 +273,8 @@ def _choose_psk(s, psk, body, prefix):
         h = crypto.hash_new("sha256", prefix)
         h.update(_header(body))
         h.update(body[0:tl])
-        bk = keys13.label(keys13.stage(None, key), b"ext binder" if st is None else b"res binder", None)
+        bk = keys13.label(keys13.stage(None, key), b"\x00\x20\x10tls13 ext binder" if st is None else
+                          b"\x00\x20\x10tls13 res binder", None)
         if not crypto.ct_equal(keys13.finished(bk, h.digest()), bytes(binders[i])):
             raise errors.TlsAlert(_DECRYPT_ERROR, "PSK binder")
         if st is None:
