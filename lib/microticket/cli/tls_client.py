@@ -42,6 +42,10 @@ def _run(argv):
     setup = None
     sys.modules.pop("microticket.cli.tls_client_config")  # unloaded: out of sys.modules and of its package
     delattr(sys.modules["microticket.cli"], "tls_client_config")
+    if sys.modules.pop("microticket.store", None):
+        # the ticket cache's file writer too (the cache read its file): imported again when a ticket is saved,
+        # after the handshake's peak (measured, ROMFS: resumed client 32701 -> 32348 B, on GCM 39613 -> 39004)
+        delattr(sys.modules["microticket"], "store")
     if not isinstance(r, tuple):
         return r  # --help, or the one-line error already printed
     (cli, a, kw, e), o, host, port = r
