@@ -75,10 +75,11 @@ def config(o, psk, max_fragment, reissue):
     if "cert" in o:
         cert_chain, cert_key = load_credentials(o["cert"], o.get("key", o["cert"]))
     keys = o.get("keys")
+    fleet = keys and keys.encode().split(b"://")[0] in (b"redis", b"rediss")  # a fleet's keys in Redis
     ring = None
     tickets = b"no-tickets".decode() not in o
     if tickets or keys:
-        if keys and keys.encode().split(b"://")[0] in (b"redis", b"rediss"):
+        if fleet:
             # a fleet's keys in Redis (CPython only: microticket.fleet.redis_keys, which no board part installs).
             # Imported by a name in bytes, as microticket.tls.record_aead does (__import__ is interned by
             # __main__ already): an import statement would intern two names on every board that loads this
@@ -121,7 +122,7 @@ def config(o, psk, max_fragment, reissue):
     m = o.get("max-early-data")
     if m:  # TLS 1.3 0-RTT (microticket.tls.early13): the attribute by a bytes name, set only then
         setattr(cfg, b"max_early".decode(), m)
-        if keys and keys.encode().split(b"://")[0] in (b"redis", b"rediss"):
+        if fleet:
             # a fleet's servers share the list of tickets whose early data was taken (CPython only, as its keys:
             # microticket.fleet.redis_early), so a replay at another server has its early data refused
             setattr(cfg, b"early_used".decode(), __import__(b"microticket.fleet.redis_early".decode(), None, None,
